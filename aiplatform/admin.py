@@ -1,0 +1,83 @@
+from django.contrib import admin
+
+from . import services
+from .models import Account, AccountMember, ApiKey, AuditEvent, IdempotencyKey, Membership, Workspace
+
+
+class AccountMemberInline(admin.TabularInline):
+    model = AccountMember
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+class WorkspaceInline(admin.TabularInline):
+    model = Workspace
+    extra = 0
+    fields = ["name", "description", "created_at"]
+    readonly_fields = ["created_at"]
+    show_change_link = True
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_active", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name"]
+    inlines = [AccountMemberInline, WorkspaceInline]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin):
+    list_display = ["name", "account", "created_at"]
+    list_filter = ["account"]
+    search_fields = ["name", "account__name"]
+    list_select_related = ["account"]
+    inlines = [MembershipInline]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "user", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    list_select_related = ["user"]
+    search_fields = ["name", "prefix", "user__username"]
+    readonly_fields = ["prefix", "secret_hash", "created_at", "last_used_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False  # keys are issued through the API, which shows the secret once
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request, queryset):
+        for api_key in queryset:
+            services.revoke_api_key(api_key=api_key)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "actor", "workspace", "action", "status_code", "source_ip"]
+    list_filter = ["method", "status_code"]
+    search_fields = ["action", "path", "actor__username", "target_id"]
+    list_select_related = ["actor", "workspace"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(admin.ModelAdmin):
+    list_display = ["key", "user", "status", "response_status", "created_at", "expires_at"]
+    list_select_related = ["user"]
+    readonly_fields = [f.name for f in IdempotencyKey._meta.fields]

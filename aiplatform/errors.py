@@ -1,0 +1,52 @@
+"""The one error shape: DRF errors through drf-standardized-errors, Django-level errors that
+services raise converted to it, and errors outside DRF views answered in it under /api/."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError
+from django.http import JsonResponse
+from django.views.defaults import server_error as html_server_error
+from drf_standardized_errors.handler import ExceptionHandler as StandardExceptionHandler
+from rest_framework import exceptions, serializers, status
+
+from .services import IdempotencyConflict
+
+
+def server_error(request, *args, **kwargs):
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"type": "server_error", "errors": [{"code": "error", "detail": "Server Error (500)", "attr": None}]},
+            status=500,
+        )
+    return html_server_error(request, *args, **kwargs)
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the resource."
+    default_code = "conflict"
+
+
+class ExceptionHandler(StandardExceptionHandler):
+    """Turns the Django-level errors services raise into the one error shape."""
+
+    def convert_known_exceptions(self, exc):
+        if isinstance(exc, DjangoValidationError):
+            detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+            return exceptions.ValidationError(detail=detail)
+        if isinstance(exc, ProtectedError):
+            names = sorted({type(obj)._meta.verbose_name for obj in exc.protected_objects})
+            return Conflict(f"It is still in use by: {', '.join(names)}. Remove those first.", code="in_use")
+        if isinstance(exc, IdempotencyConflict):
+            return Conflict(exc.message, code=exc.code)
+        return super().convert_known_exceptions(exc)
+
+
+class ConflictErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    attr = serializers.CharField(allow_null=True)
+
+
+class ConflictErrorResponseSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["client_error"])
+    errors = ConflictErrorSerializer(many=True)

@@ -1,0 +1,60 @@
+"""Creates (or reuses) a demo operator, account, workspace and API key for `make run`."""
+
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from aiplatform import services
+from aiplatform.models import Account, AccountMember, Workspace
+
+User = get_user_model()
+
+
+class Command(BaseCommand):
+    help = "Create the demo operator, account, workspace and API key if they do not exist."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            operator_password = self._operator()
+            account = Account.objects.filter(name="demo").first()
+            if account is None:
+                account, user = services.create_account(name="demo", admin_username="demo")
+            else:
+                user = AccountMember.objects.get(account=account, is_admin=True, user__username="demo").user
+            if not Workspace.objects.filter(account=account, name="demo").exists():
+                services.create_workspace(account=account, name="demo", description="Demo workspace", created_by=user)
+            token = self._api_key(user)
+        workspace = Workspace.objects.get(account=account, name="demo")
+        self.stdout.write(
+            "\nDemo ready.\n"
+            f"  admin console  http://127.0.0.1:8000/admin/   user 'admin', password {operator_password}\n"
+            f"  API docs       http://127.0.0.1:8000/api/docs/\n"
+            f"  workspace      demo ({workspace.id})\n"
+            f"  API key        {token}\n\n"
+            f'  curl -H "Authorization: Bearer {token}" http://127.0.0.1:8000/api/v1/workspaces/\n'
+        )
+
+    def _operator(self) -> str:
+        password_file = settings.VAR_DIR / "demo-admin-password.txt"
+        if User.objects.filter(username="admin").exists() and password_file.exists():
+            return password_file.read_text().strip()
+        password = secrets.token_urlsafe(12)
+        operator, _ = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
+        operator.set_password(password)
+        operator.save()
+        password_file.write_text(password)
+        return password
+
+    def _api_key(self, user) -> str:
+        # The demo key is kept in var/ so that a second `make run` can print it again.
+        key_file = settings.VAR_DIR / "demo-api-key.txt"
+        if key_file.exists():
+            token = key_file.read_text().strip()
+            if services.authenticate_api_key(token=token) is not None:
+                return token
+        token = services.create_api_key(user=user, name="demo").token
+        key_file.write_text(token)
+        return token

@@ -1,0 +1,249 @@
+"""Business operations of the platform core. Each takes keyword-only arguments and runs in a
+transaction; views call these and never write models themselves."""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from .models import Account, AccountMember, ApiKey, IdempotencyKey, Membership, Role, Workspace
+
+User = get_user_model()
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+# --- accounts and workspaces --------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_account(*, name: str, admin_username: str, admin_email: str = "", admin_password: str | None = None):
+    account = Account(name=name)
+    account.full_clean()
+    account.save()
+    user = User(username=admin_username, email=admin_email)
+    if admin_password:
+        user.set_password(admin_password)
+    else:
+        user.set_unusable_password()
+    user.full_clean()
+    user.save()
+    AccountMember.objects.create(account=account, user=user, is_admin=True)
+    return account, user
+
+
+@transaction.atomic
+def add_account_user(*, account: Account, username: str, email: str = "", password: str | None = None,
+                     is_admin: bool = False):
+    user = User(username=username, email=email)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.full_clean()
+    user.save()
+    AccountMember.objects.create(account=account, user=user, is_admin=is_admin)
+    return user
+
+
+@transaction.atomic
+def create_workspace(*, account: Account, name: str, description: str = "", created_by) -> Workspace:
+    if Workspace.objects.filter(account=account, name=name).exists():
+        raise ValidationError({"name": f"Your account already has a workspace named '{name}'; choose another name."})
+    workspace = Workspace(account=account, name=name, description=description, created_by=created_by)
+    workspace.full_clean()
+    workspace.save()
+    Membership.objects.create(workspace=workspace, user=created_by, role=Role.OWNER)
+    return workspace
+
+
+@transaction.atomic
+def update_workspace(*, workspace: Workspace, **fields) -> Workspace:
+    workspace = Workspace.objects.select_for_update().get(pk=workspace.pk)
+    if "name" in fields and fields["name"] != workspace.name:
+        if Workspace.objects.filter(account_id=workspace.account_id, name=fields["name"]).exists():
+            raise ValidationError({"name": f"Your account already has a workspace named '{fields['name']}'."})
+    for field, value in fields.items():
+        setattr(workspace, field, value)
+    workspace.full_clean()
+    workspace.save()
+    return workspace
+
+
+@transaction.atomic
+def delete_workspace(*, workspace: Workspace) -> None:
+    workspace.delete()
+
+
+def _lock_owners(workspace: Workspace) -> int:
+    return len(
+        Membership.objects.select_for_update().filter(workspace=workspace, role=Role.OWNER).values_list("pk", flat=True)
+    )
+
+
+@transaction.atomic
+def add_member(*, workspace: Workspace, username: str, role: str) -> Membership:
+    member = AccountMember.objects.select_related("user").filter(
+        user__username=username, account_id=workspace.account_id
+    ).first()
+    if member is None:
+        raise ValidationError({"username": f"No user '{username}' in this workspace's account."})
+    if Membership.objects.filter(workspace=workspace, user=member.user).exists():
+        raise ValidationError({"username": f"'{username}' is already a member; change their role instead."})
+    membership = Membership(workspace=workspace, user=member.user, role=role)
+    membership.full_clean()
+    membership.save()
+    return membership
+
+
+@transaction.atomic
+def change_member_role(*, membership: Membership, role: str) -> Membership:
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role == Role.OWNER and role != Role.OWNER and _lock_owners(membership.workspace) <= 1:
+        raise ValidationError({"role": "A workspace needs at least one owner; make someone else owner first."})
+    membership.role = role
+    membership.full_clean()
+    membership.save()
+    return membership
+
+
+@transaction.atomic
+def remove_member(*, membership: Membership) -> None:
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role == Role.OWNER and _lock_owners(membership.workspace) <= 1:
+        raise ValidationError({"user": "A workspace needs at least one owner; make someone else owner first."})
+    membership.delete()
+
+
+# --- API keys -----------------------------------------------------------------------------------
+
+
+def hash_secret(secret: str) -> str:
+    # API key secrets carry 256 bits of randomness, so a fast hash is as strong as a slow one.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    api_key: ApiKey
+    token: str
+
+
+@transaction.atomic
+def create_api_key(*, user, name: str, expires_at: datetime | None = None) -> IssuedApiKey:
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError(
+            {"expires_at": "The expiry must be in the future, or omitted for a key that never expires."}
+        )
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    token = f"{settings.API_KEY_PREFIX}_{prefix}_{secret}"
+    api_key = ApiKey(user=user, name=name, prefix=prefix, secret_hash=hash_secret(token), expires_at=expires_at)
+    api_key.full_clean()
+    api_key.save()
+    return IssuedApiKey(api_key=api_key, token=token)
+
+
+@transaction.atomic
+def revoke_api_key(*, api_key: ApiKey) -> ApiKey:
+    api_key = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    return api_key
+
+
+def authenticate_api_key(*, token: str) -> ApiKey | None:
+    """The live key this token belongs to, or None. Records the last use (to the minute)."""
+    parts = token.split("_")
+    if len(parts) < 3 or parts[0] != settings.API_KEY_PREFIX:
+        return None
+    api_key = ApiKey.objects.select_related("user").filter(prefix=parts[1]).first()
+    if api_key is None or not hmac.compare_digest(api_key.secret_hash, hash_secret(token)):
+        return None
+    now = timezone.now()
+    if api_key.revoked_at is not None or (api_key.expires_at is not None and api_key.expires_at <= now):
+        return None
+    if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key
+
+
+# --- idempotency --------------------------------------------------------------------------------
+
+
+class IdempotencyConflict(Exception):
+    """The key is in use by a request still running, or by a request with another body."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# A request that held its key this long without finishing is taken to have died.
+ABANDONED_AFTER = timedelta(minutes=5)
+
+
+def claim_idempotency_key(*, user, key: str, fingerprint: str) -> IdempotencyKey:
+    """Claim the key for this request, or return the completed record to replay.
+
+    Commits at once (outside any request transaction) so a concurrent retry sees the claim."""
+    now = timezone.now()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                return IdempotencyKey.objects.create(
+                    user=user, key=key, fingerprint=fingerprint, expires_at=now + settings.IDEMPOTENCY_KEY_TTL
+                )
+        except IntegrityError:
+            record = IdempotencyKey.objects.select_for_update().get(user=user, key=key)
+        stale = record.expires_at <= now or (
+            record.status == IdempotencyKey.Status.IN_PROGRESS and now - record.created_at > ABANDONED_AFTER
+        )
+        if stale:
+            record.fingerprint = fingerprint
+            record.status = IdempotencyKey.Status.IN_PROGRESS
+            record.response_status = None
+            record.response_body = None
+            record.created_at = now
+            record.expires_at = now + settings.IDEMPOTENCY_KEY_TTL
+            record.save()
+            return record
+        if record.fingerprint != fingerprint:
+            raise IdempotencyConflict(
+                "idempotency_key_reused",
+                "This Idempotency-Key was already used with a different request body or path; "
+                "use a new key for a new request.",
+            )
+        if record.status == IdempotencyKey.Status.IN_PROGRESS:
+            raise IdempotencyConflict(
+                "idempotency_key_in_progress",
+                "A request with this Idempotency-Key is still being processed; retry in a moment.",
+            )
+        return record
+
+
+def complete_idempotency_key(*, record: IdempotencyKey, status_code: int, body) -> None:
+    IdempotencyKey.objects.filter(pk=record.pk).update(
+        status=IdempotencyKey.Status.COMPLETED, response_status=status_code, response_body=body
+    )
+
+
+def release_idempotency_key(*, record: IdempotencyKey) -> None:
+    """A request that failed created nothing: free its key so a corrected retry may use it."""
+    IdempotencyKey.objects.filter(pk=record.pk, status=IdempotencyKey.Status.IN_PROGRESS).delete()
+
+
+def purge_expired_idempotency_keys(*, now: datetime | None = None) -> int:
+    deleted, _ = IdempotencyKey.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    return deleted
+
