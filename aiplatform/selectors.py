@@ -34,12 +34,12 @@ def workspace_and_role(*, user, workspace_id) -> tuple[Workspace, str]:
     if workspace is not None:
         if user.is_staff:
             return workspace, Role.OWNER
-        membership = Membership.objects.filter(workspace=workspace, user=user).only("role").first()
-        if membership is not None:
-            return workspace, membership.role
         member = account_member(user=user)
         if member is not None and member.is_admin and member.account_id == workspace.account_id:
             return workspace, Role.OWNER
+        membership = Membership.objects.filter(workspace=workspace, user=user).only("role").first()
+        if membership is not None:
+            return workspace, membership.role
     raise NotFound("Workspace not found.")
 
 

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "drf_standardized_errors",
     "aiplatform",
+    "resourcepools",
 ]
 
 MIDDLEWARE = [
@@ -125,12 +126,22 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    "admit-workloads": {
+        "task": "resourcepools.tasks.admit_workloads",
+        "schedule": timedelta(seconds=float(os.environ.get("ADMISSION_INTERVAL_SECONDS", "5"))),
+    },
     "purge-expired-idempotency-keys": {
         "task": "aiplatform.tasks.purge_expired_idempotency_keys",
         "schedule": timedelta(minutes=10),
     },
 }
 BROKER_HEALTH_TIMEOUT = float(os.environ.get("BROKER_HEALTH_TIMEOUT", "2"))
+
+# --- Scheduling ------------------------------------------------------------------------------
+# Queued workloads considered per pool per admission pass (the head of each queue).
+ADMISSION_LOOKAHEAD = int(os.environ.get("ADMISSION_LOOKAHEAD", "2000"))
+# A gang blocked this long holds its flavors against same-priority work behind it.
+ADMISSION_STARVATION_SECONDS = float(os.environ.get("ADMISSION_STARVATION_SECONDS", "600"))
 
 # --- API --------------------------------------------------------------------------------------
 API_KEY_PREFIX = "aip"
@@ -190,6 +201,7 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode429Enum": "drf_standardized_errors.openapi_serializers.ErrorCode429Enum.choices",
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
         "MembershipRoleEnum": "aiplatform.models.Role.choices",
+        "WorkloadPhaseEnum": "resourcepools.models.Phase.choices",
     },
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
 }

@@ -3,6 +3,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from resourcepools import views as pool_views
+
 from . import health, views
 from .errors import server_error
 
@@ -13,6 +15,11 @@ router.register(r"workspaces", views.WorkspaceViews, basename="workspace")
 router.register(rf"{WORKSPACE}/members", views.MemberViews, basename="member")
 router.register(rf"{WORKSPACE}/audit-events", views.AuditEventViews, basename="audit-event")
 router.register(r"api-keys", views.ApiKeyViews, basename="api-key")
+router.register(r"flavors", pool_views.FlavorViews, basename="flavor")
+router.register(r"resource-pools", pool_views.ResourcePoolViews, basename="resource-pool")
+router.register(r"resource-pools/(?P<pool_id>[^/.]+)/nodes", pool_views.NodeViews, basename="node")
+router.register(rf"{WORKSPACE}/quotas", pool_views.QuotaViews, basename="quota")
+router.register(rf"{WORKSPACE}/workloads", pool_views.WorkloadViews, basename="workload")
 
 api_v1 = [
     path("me/", views.me, name="me"),

@@ -57,3 +57,43 @@ def member_of(workspace, role=Role.DEVELOPER, **user_fields):
 
 def api_token(user, name="test") -> str:
     return services.create_api_key(user=user, name=name).token
+
+
+class FlavorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "resourcepools.Flavor"
+        django_get_or_create = ["name"]
+
+    name = "npu.910b.8"
+    vcpus = 192
+    memory_gib = 1536
+    accelerator_kind = "ascend_npu"
+    accelerator_model = "910B"
+    accelerators = 8
+    accelerator_memory_gib = 64
+
+
+def cpu_flavor():
+    return FlavorFactory(name="cpu.8u32g", vcpus=8, memory_gib=32, accelerator_kind="none", accelerator_model="",
+                         accelerators=0, accelerator_memory_gib=0)
+
+
+def make_pool(name="p-1", flavor=None, nodes=2, kind="public", account=None):
+    from resourcepools import services as pool_services
+
+    flavor = flavor or FlavorFactory()
+    return pool_services.create_pool(
+        name=name, kind=kind, account=account,
+        nodes=[{"name": f"{name}-node-{i}", "flavor": flavor} for i in range(nodes)],
+    )
+
+
+def make_workload(workspace, pool, flavor=None, replicas=1, accelerators=None, priority=0, name="job", **extra):
+    from resourcepools import services as pool_services
+
+    pod_set = {"name": "worker", "replicas": replicas, "flavor": flavor or FlavorFactory()}
+    if accelerators is not None:
+        pod_set["accelerators"] = accelerators
+    return pool_services.create_workload(
+        workspace=workspace, pool=pool, name=name, pod_sets=[pod_set], priority=priority, **extra
+    )

@@ -1,0 +1,62 @@
+from django.contrib import admin
+
+from .models import Allocation, Flavor, Node, PodSet, Quota, ResourcePool, Workload, WorkloadEvent
+
+
+@admin.register(Flavor)
+class FlavorAdmin(admin.ModelAdmin):
+    list_display = ["name", "family", "vcpus", "memory_gib", "accelerator_kind", "accelerators", "is_active"]
+    list_filter = ["accelerator_kind", "is_active"]
+    search_fields = ["name", "family"]
+
+
+class NodeInline(admin.TabularInline):
+    model = Node
+    extra = 0
+
+
+@admin.register(ResourcePool)
+class ResourcePoolAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "account", "region", "status"]
+    list_filter = ["kind", "status", "region"]
+    search_fields = ["name", "account__name"]
+    inlines = [NodeInline]
+
+
+@admin.register(Quota)
+class QuotaAdmin(admin.ModelAdmin):
+    list_display = ["workspace", "pool", "max_accelerators", "max_vcpus", "max_memory_gib", "max_workloads"]
+    list_select_related = ["workspace", "pool"]
+
+
+class PodSetInline(admin.TabularInline):
+    model = PodSet
+    extra = 0
+
+
+class WorkloadEventInline(admin.TabularInline):
+    model = WorkloadEvent
+    extra = 0
+    readonly_fields = ["created_at", "from_phase", "to_phase", "reason", "message"]
+    can_delete = False
+
+
+@admin.register(Workload)
+class WorkloadAdmin(admin.ModelAdmin):
+    list_display = ["name", "workspace", "pool", "kind", "priority", "phase", "queue_position", "created_at"]
+    list_filter = ["phase", "kind", "pool"]
+    search_fields = ["name", "workspace__name"]
+    list_select_related = ["workspace", "pool"]
+    # Phases change only through the transition service, never by editing.
+    readonly_fields = ["phase", "reason", "message", "queue_position", "queued_at", "admitted_at", "started_at",
+                       "finished_at"]
+    inlines = [PodSetInline, WorkloadEventInline]
+
+
+@admin.register(Allocation)
+class AllocationAdmin(admin.ModelAdmin):
+    list_display = ["workload", "pod_set", "replica", "node", "vcpus", "memory_gib", "accelerators"]
+    list_select_related = ["workload", "pod_set", "node"]
+
+    def has_change_permission(self, request, obj=None):
+        return False

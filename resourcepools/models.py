@@ -1,0 +1,279 @@
+"""Flavors, resource pools, nodes, quotas and workloads: what the scheduler decides over."""
+
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+
+from aiplatform.models import Account, Workspace
+
+
+class AcceleratorKind(models.TextChoices):
+    NONE = "none", "None"
+    NVIDIA_GPU = "nvidia_gpu", "NVIDIA GPU"
+    ASCEND_NPU = "ascend_npu", "Ascend NPU"
+
+
+class Flavor(models.Model):
+    """A node shape: what one node of a pool offers."""
+
+    name = models.CharField(
+        max_length=64, unique=True, help_text="e.g. cpu.8u32g, gpu.a100.1, npu.910b.8",
+        validators=[RegexValidator(r"^[a-z0-9][a-z0-9.-]*$", "Use lower-case letters, digits, dots and hyphens.")],
+    )
+    family = models.CharField(
+        max_length=64, blank=True, help_text="Flavors priced and packaged together; defaults to the name without its "
+        "last segment (npu.910b.8 → npu.910b)."
+    )
+    vcpus = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    memory_gib = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    accelerator_kind = models.CharField(max_length=20, choices=AcceleratorKind.choices, default=AcceleratorKind.NONE)
+    accelerator_model = models.CharField(max_length=64, blank=True, default="")
+    accelerators = models.PositiveIntegerField(default=0, help_text="Accelerator cards per node.")
+    accelerator_memory_gib = models.PositiveIntegerField(default=0, help_text="Memory of one card.")
+    is_active = models.BooleanField(default=True, help_text="Retired flavors take no new work.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        if not self.family:
+            self.family = self.name.rsplit(".", 1)[0] if "." in self.name else self.name
+        has_cards = self.accelerator_kind != AcceleratorKind.NONE
+        if has_cards and self.accelerators < 1:
+            raise ValidationError({"accelerators": "A flavor with accelerators needs at least one card per node."})
+        if has_cards and self.accelerator_memory_gib < 1:
+            raise ValidationError({"accelerator_memory_gib": "Give the memory of one card in GiB."})
+        if not has_cards and self.accelerators:
+            raise ValidationError({"accelerators": "Set accelerator_kind, or leave accelerators at 0."})
+
+
+class PoolKind(models.TextChoices):
+    PUBLIC = "public", "Public"
+    DEDICATED = "dedicated", "Dedicated"
+
+
+class PoolStatus(models.TextChoices):
+    CREATING = "creating"
+    RUNNING = "running"
+    SCALING = "scaling"
+    ABNORMAL = "abnormal"
+    FROZEN = "frozen"
+    DELETING = "deleting"
+
+
+# Pools in these states admit new work.
+ADMITTING_POOL_STATUSES = (PoolStatus.RUNNING, PoolStatus.SCALING)
+
+
+class ResourcePool(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.SlugField(max_length=63, unique=True, help_text="Also the value of the node label that places work.")
+    description = models.TextField(blank=True, default="")
+    kind = models.CharField(max_length=20, choices=PoolKind.choices)
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, null=True, blank=True, related_name="dedicated_pools",
+        help_text="The owner of a dedicated pool; empty for public pools.",
+    )
+    region = models.CharField(max_length=64, default="local")
+    availability_zone = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(max_length=20, choices=PoolStatus.choices, default=PoolStatus.RUNNING)
+    status_message = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind="public", account__isnull=True) | models.Q(kind="dedicated", account__isnull=False)
+                ),
+                name="pool_dedicated_has_account",
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        if self.kind == PoolKind.DEDICATED and self.account_id is None:
+            raise ValidationError({"account": "A dedicated pool belongs to an account; name it."})
+        if self.kind == PoolKind.PUBLIC and self.account_id is not None:
+            raise ValidationError({"account": "Public pools belong to no account; leave it empty."})
+
+
+class NodeHealth(models.TextChoices):
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+
+
+class Node(models.Model):
+    pool = models.ForeignKey(ResourcePool, on_delete=models.CASCADE, related_name="nodes")
+    name = models.CharField(max_length=253, unique=True, help_text="The Kubernetes node name.")
+    flavor = models.ForeignKey(Flavor, on_delete=models.PROTECT, related_name="nodes")
+    schedulable = models.BooleanField(default=True, help_text="False when cordoned: no new work is placed here.")
+    health = models.CharField(max_length=20, choices=NodeHealth.choices, default=NodeHealth.HEALTHY)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Quota(models.Model):
+    """Limits of one workspace in one pool. An absent limit (null) is no limit."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="quotas")
+    pool = models.ForeignKey(ResourcePool, on_delete=models.CASCADE, related_name="quotas")
+    max_accelerators = models.PositiveIntegerField(null=True, blank=True)
+    max_vcpus = models.PositiveIntegerField(null=True, blank=True)
+    max_memory_gib = models.PositiveIntegerField(null=True, blank=True)
+    max_workloads = models.PositiveIntegerField(null=True, blank=True, help_text="Concurrently admitted workloads.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "pool"], name="quota_unique_per_pool")]
+
+    def __str__(self):
+        return f"{self.workspace} in {self.pool}"
+
+
+class Phase(models.TextChoices):
+    PENDING = "pending"
+    QUEUED = "queued"
+    ADMITTED = "admitted"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+TERMINAL_PHASES = (Phase.SUCCEEDED, Phase.FAILED, Phase.STOPPED)
+
+# The lifecycle (DESIGN.md §3). A finished workload never changes again.
+TRANSITIONS = {
+    Phase.PENDING: {Phase.QUEUED, Phase.STOPPED, Phase.FAILED},
+    Phase.QUEUED: {Phase.ADMITTED, Phase.STOPPED, Phase.FAILED},
+    Phase.ADMITTED: {Phase.RUNNING, Phase.SUCCEEDED, Phase.FAILED, Phase.STOPPING, Phase.STOPPED},
+    Phase.RUNNING: {Phase.SUCCEEDED, Phase.FAILED, Phase.STOPPING},
+    Phase.STOPPING: {Phase.STOPPED, Phase.SUCCEEDED, Phase.FAILED},
+    Phase.SUCCEEDED: set(),
+    Phase.FAILED: set(),
+    Phase.STOPPED: set(),
+}
+
+
+class WorkloadKind(models.TextChoices):
+    TRAINING = "training"
+    INFERENCE = "inference"
+    BENCHMARK = "benchmark"
+    VISUALIZATION = "visualization"
+    CUSTOM = "custom"
+
+
+class Workload(models.Model):
+    """Anything that consumes pool capacity. Its phase is the single source of truth."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="workloads")
+    pool = models.ForeignKey(ResourcePool, on_delete=models.PROTECT, related_name="workloads")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=WorkloadKind.choices, default=WorkloadKind.CUSTOM)
+    priority = models.IntegerField(default=0, help_text="Higher goes first; FIFO within a priority.")
+    image = models.CharField(max_length=500, blank=True, default="")
+    command = models.JSONField(default=list, blank=True)
+    env = models.JSONField(default=dict, blank=True)
+    max_runtime_seconds = models.PositiveIntegerField(null=True, blank=True)
+    phase = models.CharField(max_length=20, choices=Phase.choices, default=Phase.PENDING)
+    reason = models.CharField(max_length=100, blank=True, default="")
+    message = models.TextField(blank=True, default="")
+    queue_position = models.PositiveIntegerField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    admitted_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["pool", "-priority", "queued_at", "id"],
+                condition=models.Q(phase="queued"),
+                name="workload_queue_order",
+            ),
+            models.Index(fields=["workspace", "phase"], name="workload_workspace_phase"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.phase})"
+
+    @property
+    def is_finished(self):
+        return self.phase in TERMINAL_PHASES
+
+
+class PodSet(models.Model):
+    """A role of a workload: replicas of one flavor, each asking for the same resources."""
+
+    workload = models.ForeignKey(Workload, on_delete=models.CASCADE, related_name="pod_sets")
+    name = models.SlugField(max_length=63, help_text="The role, e.g. worker, prefill, decode.")
+    replicas = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    flavor = models.ForeignKey(Flavor, on_delete=models.PROTECT, related_name="+")
+    vcpus = models.PositiveIntegerField()
+    memory_gib = models.PositiveIntegerField()
+    accelerators = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["workload", "name"], name="podset_unique_role")]
+
+    def __str__(self):
+        return f"{self.name} × {self.replicas} ({self.flavor_id})"
+
+
+class Allocation(models.Model):
+    """One replica of an admitted workload placed on one node. Deleted when the workload ends,
+    which frees the capacity at once."""
+
+    workload = models.ForeignKey(Workload, on_delete=models.CASCADE, related_name="allocations")
+    pod_set = models.ForeignKey(PodSet, on_delete=models.CASCADE, related_name="allocations")
+    replica = models.PositiveIntegerField()
+    node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="allocations")
+    pool = models.ForeignKey(ResourcePool, on_delete=models.CASCADE, related_name="+")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    vcpus = models.PositiveIntegerField()
+    memory_gib = models.PositiveIntegerField()
+    accelerators = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["pod_set", "replica"], name="allocation_unique_replica")]
+
+    def __str__(self):
+        return f"{self.pod_set_id}/{self.replica} on {self.node_id}"
+
+
+class WorkloadEvent(models.Model):
+    workload = models.ForeignKey(Workload, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(auto_now_add=True)
+    from_phase = models.CharField(max_length=20, choices=Phase.choices, blank=True, default="")
+    to_phase = models.CharField(max_length=20, choices=Phase.choices, blank=True, default="")
+    reason = models.CharField(max_length=100)
+    message = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.reason}: {self.from_phase or '-'} → {self.to_phase or '-'}"

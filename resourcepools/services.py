@@ -1,0 +1,358 @@
+"""Operations on flavors, pools, nodes, quotas and workloads. Workload phases change only
+through `transition_workloads`, which locks the rows, refuses illegal moves and leaves events."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Count, Sum
+from django.dispatch import Signal
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from aiplatform.celery import app as celery_app
+from aiplatform.celery import enqueue_on_commit
+from aiplatform.errors import Conflict
+
+from .models import (
+    ADMITTING_POOL_STATUSES,
+    TERMINAL_PHASES,
+    TRANSITIONS,
+    Allocation,
+    Flavor,
+    Node,
+    Phase,
+    PodSet,
+    PoolKind,
+    Quota,
+    ResourcePool,
+    Workload,
+    WorkloadEvent,
+)
+
+# Sent (after commit) when a pool is created, so billing can charge a dedicated pool's purchase.
+pool_created = Signal()
+# Sent (after commit) with `workload_ids` and `phase` whenever workloads change phase; the compute
+# backend submits admitted work and cancels stopping work, billing meters running intervals.
+workload_phase_changed = Signal()
+
+ADMISSION_TASK = "resourcepools.tasks.admit_workloads"
+
+# Phases in which a workload holds its allocations; leaving them frees its capacity at once.
+HOLDING_PHASES = (Phase.ADMITTED, Phase.RUNNING)
+
+
+# --- flavors ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def save_flavor(*, flavor: Flavor | None = None, **fields) -> Flavor:
+    flavor = flavor or Flavor()
+    for field, value in fields.items():
+        setattr(flavor, field, value)
+    flavor.full_clean()
+    flavor.save()
+    return flavor
+
+
+@transaction.atomic
+def delete_flavor(*, flavor: Flavor) -> None:
+    flavor.delete()  # PROTECT refuses while nodes or pod sets use it (answered as 409)
+
+
+# --- pools and nodes ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_pool(*, name: str, kind: str, account=None, region: str = "local", availability_zone: str = "",
+                description: str = "", nodes: list[dict] | None = None) -> ResourcePool:
+    pool = ResourcePool(
+        name=name, kind=kind, account=account, region=region, availability_zone=availability_zone,
+        description=description,
+    )
+    pool.full_clean()
+    pool.save()
+    for node in nodes or []:
+        add_node(pool=pool, **node)
+    transaction.on_commit(lambda: pool_created.send(sender=ResourcePool, pool=pool))
+    return pool
+
+
+@transaction.atomic
+def update_pool(*, pool: ResourcePool, **fields) -> ResourcePool:
+    pool = ResourcePool.objects.select_for_update().get(pk=pool.pk)
+    for field, value in fields.items():
+        setattr(pool, field, value)
+    pool.full_clean()
+    pool.save()
+    if pool.status in ADMITTING_POOL_STATUSES:
+        enqueue_admission(pool_id=pool.pk)
+    return pool
+
+
+@transaction.atomic
+def delete_pool(*, pool: ResourcePool) -> None:
+    pool = ResourcePool.objects.select_for_update().get(pk=pool.pk)
+    live = pool.workloads.exclude(phase__in=TERMINAL_PHASES).count()
+    if live:
+        raise Conflict(f"Pool '{pool.name}' still has {live} unfinished workload(s); stop them first.", code="in_use")
+    pool.workloads.all().delete()
+    pool.delete()
+
+
+@transaction.atomic
+def add_node(*, pool: ResourcePool, name: str, flavor: Flavor) -> Node:
+    if not flavor.is_active:
+        raise ValidationError({"flavor": f"Flavor '{flavor.name}' is retired; choose an active flavor."})
+    node = Node(pool=pool, name=name, flavor=flavor)
+    node.full_clean()
+    node.save()
+    enqueue_admission(pool_id=pool.pk)
+    return node
+
+
+@transaction.atomic
+def update_node(*, node: Node, **fields) -> Node:
+    node = Node.objects.select_for_update().get(pk=node.pk)
+    for field, value in fields.items():
+        setattr(node, field, value)
+    node.full_clean()
+    node.save()
+    enqueue_admission(pool_id=node.pool_id)
+    return node
+
+
+@transaction.atomic
+def remove_node(*, node: Node) -> None:
+    """Removing a node shrinks its pool; a node that carries admitted work is refused."""
+    ResourcePool.objects.select_for_update().filter(pk=node.pool_id).first()
+    holders = list(
+        Workload.objects.filter(allocations__node=node).distinct().values_list("name", flat=True)[:5]
+    )
+    if holders:
+        raise Conflict(
+            f"Node '{node.name}' runs workload(s) {', '.join(holders)}; cordon it (schedulable=false) "
+            "and wait for them to finish, or stop them, before removing it.",
+            code="node_in_use",
+        )
+    node.delete()
+
+
+# --- quotas -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Usage:
+    accelerators: int = 0
+    vcpus: int = 0
+    memory_gib: int = 0
+    workloads: int = 0
+
+
+def workspace_usage(*, workspace_id, pool_id) -> Usage:
+    totals = Allocation.objects.filter(workspace_id=workspace_id, pool_id=pool_id).aggregate(
+        accelerators=Sum("accelerators"), vcpus=Sum("vcpus"), memory_gib=Sum("memory_gib"),
+        workloads=Count("workload_id", distinct=True),
+    )
+    return Usage(**{k: v or 0 for k, v in totals.items()})
+
+
+QUOTA_LIMITS = {
+    "max_accelerators": "accelerators",
+    "max_vcpus": "vcpus",
+    "max_memory_gib": "memory_gib",
+    "max_workloads": "workloads",
+}
+
+
+@transaction.atomic
+def set_quota(*, workspace, pool: ResourcePool, **limits) -> Quota:
+    # The pool lock orders this against admission, which reads quotas under the same lock.
+    ResourcePool.objects.select_for_update().get(pk=pool.pk)
+    check_pool_available(workspace=workspace, pool=pool, field="pool")
+    usage = workspace_usage(workspace_id=workspace.pk, pool_id=pool.pk)
+    errors = {}
+    for limit, used_field in QUOTA_LIMITS.items():
+        value = limits.get(limit)
+        used = getattr(usage, used_field)
+        if value is not None and value < used:
+            errors[limit] = f"{used} {used_field.replace('_', ' ')} are in use in this pool now; set at least {used}."
+    if errors:
+        raise ValidationError(errors)
+    quota, _ = Quota.objects.get_or_create(workspace=workspace, pool=pool)
+    for limit in QUOTA_LIMITS:
+        if limit in limits:
+            setattr(quota, limit, limits[limit])
+    quota.full_clean()
+    quota.save()
+    enqueue_admission(pool_id=pool.pk)
+    return quota
+
+
+@transaction.atomic
+def delete_quota(*, quota: Quota) -> None:
+    pool_id = quota.pool_id
+    quota.delete()
+    enqueue_admission(pool_id=pool_id)
+
+
+# --- workloads ----------------------------------------------------------------------------------
+
+
+def check_pool_available(*, workspace, pool: ResourcePool, field: str = "pool") -> None:
+    if pool.kind == PoolKind.DEDICATED and pool.account_id != workspace.account_id:
+        raise ValidationError({field: "This dedicated pool belongs to another account; choose a public pool or one "
+                                      "of your account's dedicated pools."})
+
+
+def check_pod_set_fits_pool(*, pool: ResourcePool, flavor: Flavor, replicas: int, vcpus: int, memory_gib: int,
+                            accelerators: int, field: str) -> None:
+    """Refuse what this pool could never run, even empty."""
+    if not flavor.is_active:
+        raise ValidationError({f"{field}.flavor": f"Flavor '{flavor.name}' is retired; choose an active flavor."})
+    nodes = Node.objects.filter(pool=pool, flavor=flavor).count()
+    if nodes == 0:
+        offered = sorted(set(Node.objects.filter(pool=pool).values_list("flavor__name", flat=True)))
+        raise ValidationError({f"{field}.flavor": f"Pool '{pool.name}' has no '{flavor.name}' nodes; it offers: "
+                                                  f"{', '.join(offered) or 'no nodes yet'}."})
+    for name, asked, offered in (
+        ("accelerators", accelerators, flavor.accelerators), ("vcpus", vcpus, flavor.vcpus),
+        ("memory_gib", memory_gib, flavor.memory_gib),
+    ):
+        if asked > offered:
+            raise ValidationError({f"{field}.{name}": f"A replica asks for {asked} but one '{flavor.name}' node has "
+                                                      f"{offered}; ask for at most {offered} or use more replicas."})
+    per_node = min(
+        flavor.vcpus // max(vcpus, 1),
+        flavor.memory_gib // max(memory_gib, 1),
+        flavor.accelerators // accelerators if accelerators else 10**9,
+    )
+    if replicas > per_node * nodes:
+        raise ValidationError({f"{field}.replicas": f"Pool '{pool.name}' could hold at most {per_node * nodes} such "
+                                                    f"replicas ({nodes} '{flavor.name}' node(s)); ask for fewer."})
+
+
+@transaction.atomic
+def create_workload(*, workspace, pool: ResourcePool, name: str, pod_sets: list[dict], created_by=None,
+                    kind: str = "custom", priority: int = 0, image: str = "", command: list | None = None,
+                    env: dict | None = None, max_runtime_seconds: int | None = None, queue: bool = True) -> Workload:
+    """Create a workload with its pod sets (each: name, replicas, flavor, optional per-replica
+    vcpus/memory_gib/accelerators; by default a replica takes a whole node, or the share of
+    it that matches the cards it asks for) and queue it."""
+    check_pool_available(workspace=workspace, pool=pool)
+    if not pod_sets:
+        raise ValidationError({"pod_sets": "A workload needs at least one pod set."})
+    names = [p["name"] for p in pod_sets]
+    if len(set(names)) != len(names):
+        raise ValidationError({"pod_sets": "Pod set names must be distinct."})
+    workload = Workload(
+        workspace=workspace, pool=pool, name=name, kind=kind, priority=priority, image=image,
+        command=command or [], env=env or {}, max_runtime_seconds=max_runtime_seconds, created_by=created_by,
+    )
+    workload.full_clean()
+    workload.save()
+    rows = []
+    for index, spec in enumerate(pod_sets):
+        flavor = spec["flavor"]
+        accelerators = flavor.accelerators if spec.get("accelerators") is None else spec["accelerators"]
+        # A replica that asks for part of a node's cards gets the same share of its CPU and memory.
+        share = accelerators / flavor.accelerators if flavor.accelerators and accelerators else 1
+        pod_set = PodSet(
+            workload=workload, name=spec["name"], replicas=spec["replicas"], flavor=flavor,
+            vcpus=spec.get("vcpus") or max(1, int(flavor.vcpus * share)),
+            memory_gib=spec.get("memory_gib") or max(1, int(flavor.memory_gib * share)),
+            accelerators=accelerators,
+        )
+        check_pod_set_fits_pool(
+            pool=pool, flavor=flavor, replicas=pod_set.replicas, vcpus=pod_set.vcpus,
+            memory_gib=pod_set.memory_gib, accelerators=pod_set.accelerators, field=f"pod_sets.{index}",
+        )
+        pod_set.full_clean(exclude=["workload"])
+        rows.append(pod_set)
+    PodSet.objects.bulk_create(rows)
+    WorkloadEvent.objects.create(workload=workload, to_phase=Phase.PENDING, reason="Created",
+                                 message=f"Created by {created_by or 'the platform'}.")
+    if queue:
+        transition_workloads(workload_ids=[workload.pk], to=Phase.QUEUED, reason="Queued",
+                             message=f"Waiting for admission to pool {pool.name}.")
+        workload.refresh_from_db()
+    return workload
+
+
+def _timestamps_for(phase: str, now) -> dict:
+    return {
+        Phase.QUEUED: {"queued_at": now},
+        Phase.ADMITTED: {"admitted_at": now, "queue_position": None},
+        Phase.RUNNING: {"started_at": now},
+    }.get(phase, {"finished_at": now, "queue_position": None} if phase in TERMINAL_PHASES else {})
+
+
+@transaction.atomic
+def transition_workloads(*, workload_ids, to: str, reason: str, message: str = "",
+                         skip_illegal: bool = False) -> list:
+    """Move workloads to phase `to`. Locks the rows, refuses (or, with `skip_illegal`, skips)
+    moves the lifecycle forbids, records an event per workload, frees capacity of workloads that
+    stop holding it, and announces the change after commit. Returns the ids that moved."""
+    rows = list(
+        Workload.objects.select_for_update().filter(pk__in=list(workload_ids)).values_list("pk", "phase", "pool_id")
+    )
+    moved, pools = [], set()
+    for pk, phase, pool_id in rows:
+        if to in TRANSITIONS[phase]:
+            moved.append(pk)
+            pools.add(pool_id)
+            continue
+        if not skip_illegal:
+            raise Conflict(f"A {phase} workload cannot become {to}.", code="illegal_transition")
+    if not moved:
+        return []
+    now = timezone.now()
+    by_from = defaultdict(list)
+    for pk, phase, _ in rows:
+        if pk in moved:
+            by_from[phase].append(pk)
+    Workload.objects.filter(pk__in=moved).update(phase=to, reason=reason, message=message, **_timestamps_for(to, now))
+    WorkloadEvent.objects.bulk_create(
+        WorkloadEvent(workload_id=pk, from_phase=from_phase, to_phase=to, reason=reason, message=message)
+        for from_phase, pks in by_from.items() for pk in pks
+    )
+    if to not in HOLDING_PHASES:
+        freed = Allocation.objects.filter(workload_id__in=moved).delete()[0]
+        if freed or to == Phase.QUEUED:
+            for pool_id in pools:
+                enqueue_admission(pool_id=pool_id)
+    transaction.on_commit(lambda: workload_phase_changed.send(sender=Workload, workload_ids=moved, phase=to))
+    return moved
+
+
+def transition_workload(*, workload: Workload, to: str, reason: str, message: str = "") -> Workload:
+    transition_workloads(workload_ids=[workload.pk], to=to, reason=reason, message=message)
+    return Workload.objects.get(pk=workload.pk)
+
+
+def record_workload_event(*, workload_id, reason: str, message: str = "") -> WorkloadEvent:
+    """An event that does not change the phase (e.g. an image pull failing and retrying)."""
+    return WorkloadEvent.objects.create(workload_id=workload_id, reason=reason, message=message)
+
+
+@transaction.atomic
+def stop_workload(*, workload: Workload, stopped_by) -> Workload:
+    """Queued work stops at once; admitted or running work moves to STOPPING and the compute
+    backend finishes the stop. Either way its capacity is free at once."""
+    workload = Workload.objects.select_for_update().get(pk=workload.pk)
+    who = getattr(stopped_by, "username", None) or "the platform"
+    if workload.phase in (Phase.PENDING, Phase.QUEUED):
+        return transition_workload(workload=workload, to=Phase.STOPPED, reason="Stopped", message=f"Stopped by {who}.")
+    if workload.phase in HOLDING_PHASES:
+        return transition_workload(
+            workload=workload, to=Phase.STOPPING, reason="StopRequested", message=f"Stop requested by {who}."
+        )
+    if workload.phase == Phase.STOPPING:
+        return workload
+    raise Conflict(f"The workload has already {workload.phase}; there is nothing to stop.", code="already_finished")
+
+
+def enqueue_admission(*, pool_id) -> None:
+    """Kick an admission pass for the pool once this transaction commits (beat runs one anyway
+    every few seconds; the kick makes queued and freed capacity act at once)."""
+    enqueue_on_commit(celery_app.signature(ADMISSION_TASK, args=(str(pool_id),)))
