@@ -41,6 +41,16 @@ from .services import transition_workloads
 
 UNITS = {AcceleratorKind.NVIDIA_GPU: "NVIDIA GPUs", AcceleratorKind.ASCEND_NPU: "Ascend NPUs"}
 
+# Checks other apps register (billing refuses pay-per-use work of accounts in arrears). Each is
+# called once per pass as check(pools=..., workspace_ids=...) and returns
+# {(pool_id, workspace_id): reason} for the queued work it refuses.
+_admission_checks = []
+
+
+def register_admission_check(check):
+    if check not in _admission_checks:
+        _admission_checks.append(check)
+
 
 @dataclass
 class NodeState:
@@ -177,7 +187,11 @@ def _quota_refusal(workload: QueuedWorkload, budget: Budget | None) -> str | Non
 
 
 def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], queue: list[QueuedWorkload],
-                   budgets: dict, now: datetime, starvation_seconds: float) -> list[Decision]:
+                   budgets: dict, now: datetime, starvation_seconds: float,
+                   refusals: dict | None = None) -> list[Decision]:
+    """Decide for one pool's queue, in order. `refusals` maps workspace ids to a reason their
+    work may not start (from registered admission checks)."""
+    refusals = refusals or {}
     decisions = []
     holds: dict[int, tuple[int, bool, str]] = {}  # flavor id -> (priority, starving, holder name)
     ahead = 0
@@ -197,6 +211,11 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
             decisions.append(Decision(workload.id, False, "WaitingForEarlierWorkload",
                                       f"Waiting behind {holder[2]}, which is earlier in line for the same "
                                       f"nodes; {ahead} workload(s) ahead.", ahead + 1))
+            ahead += 1
+            continue
+        if workload.workspace_id in refusals:
+            decisions.append(Decision(workload.id, False, "AdmissionRefused",
+                                      f"{refusals[workload.workspace_id]} ({ahead} ahead)", ahead + 1))
             ahead += 1
             continue
         budget = budgets.get(workload.workspace_id)
@@ -268,7 +287,11 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
             demands[ps["workload_id"]].append(PodSetDemand(
                 ps["id"], ps["name"], ps["replicas"], ps["flavor_id"], ps["flavor__name"],
                 ps["flavor__accelerator_kind"], ps["vcpus"], ps["memory_gib"], ps["accelerators"]))
-        budgets = _budgets(pools, {(r["pool_id"], r["workspace_id"]) for r in queue_rows})
+        pairs = {(r["pool_id"], r["workspace_id"]) for r in queue_rows}
+        budgets = _budgets(pools, pairs)
+        refused = {}
+        for check in _admission_checks:
+            refused.update(check(pools=list(pools.values()), workspace_ids={ws for _, ws in pairs}))
 
         rows_by_pool = defaultdict(list)
         for row in queue_rows:
@@ -282,6 +305,7 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
                 pool_name=pool.name, pool_status=pool.status, nodes=nodes_by_pool[pool_id], queue=queue,
                 budgets={ws: b for (p, ws), b in budgets.items() if p == pool_id}, now=now,
                 starvation_seconds=settings.ADMISSION_STARVATION_SECONDS,
+                refusals={ws: reason for (p, ws), reason in refused.items() if p == pool_id},
             )
             rows_by_id.update({r["id"]: r for r in rows})
 

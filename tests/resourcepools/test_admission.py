@@ -240,3 +240,25 @@ def test_parallel_schedulers_never_over_commit():
         assert used <= quota.max_accelerators
     # Every pool is full: 3 nodes × 8 cards = 6 workloads of 4 cards each.
     assert Workload.objects.filter(phase=Phase.ADMITTED).count() == 18
+
+
+def test_registered_admission_checks_refuse_work_with_their_reason(workspace):
+    from resourcepools import admission
+
+    pool = make_pool(nodes=2)
+    blocked = make_workload(workspace, pool, name="blocked")
+    other = make_workload(WorkspaceFactory(), pool, name="other")
+
+    def in_arrears(*, pools, workspace_ids):
+        return {(p.pk, workspace.pk): "Account balance is below zero; top up to start pay-per-use work."
+                for p in pools if workspace.pk in workspace_ids}
+
+    admission.register_admission_check(in_arrears)
+    try:
+        admit_workloads()
+    finally:
+        admission._admission_checks.remove(in_arrears)
+    blocked.refresh_from_db()
+    assert blocked.phase == Phase.QUEUED and blocked.reason == "AdmissionRefused"
+    assert blocked.message.startswith("Account balance is below zero")
+    assert phase(other) == Phase.ADMITTED
