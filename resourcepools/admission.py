@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Sum, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
@@ -321,16 +321,37 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
             for d in admitted if d.workload_id in moved for p in d.placements
         )
         report.admitted = len(moved)
-        changed = [
-            Workload(pk=d.workload_id, reason=d.reason, message=d.message, queue_position=d.queue_position)
-            for d in decisions
+        _record_pending([
+            d for d in decisions
             if not d.admitted and (rows_by_id[d.workload_id]["reason"], rows_by_id[d.workload_id]["message"],
                                    rows_by_id[d.workload_id]["queue_position"]) != (d.reason, d.message,
                                                                                    d.queue_position)
-        ]
-        if changed:
-            Workload.objects.bulk_update(changed, ["reason", "message", "queue_position"], batch_size=2000)
+        ])
     return report
+
+
+def _record_pending(decisions: list[Decision]) -> None:
+    """Write pending reasons and queue positions in one UPDATE … FROM (VALUES …): Django's
+    bulk_update builds a CASE per row and took seconds for ten thousand rows. SQLite binds at
+    most 32,766 parameters, so there it goes in slices."""
+    table = connection.ops.quote_name(Workload._meta.db_table)
+    pk = Workload._meta.pk
+    postgres = connection.vendor == "postgresql"
+    cast = "::uuid" if postgres else ""
+    batch = (len(decisions) or 1) if postgres else 8000
+    for start in range(0, len(decisions), batch):
+        chunk = decisions[start:start + batch]
+        params = []
+        for d in chunk:
+            params += [pk.get_db_prep_value(d.workload_id, connection), d.reason, d.message, d.queue_position]
+        values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH pending(id, reason, message, pos) AS (VALUES {values}) "
+                f"UPDATE {table} SET reason = pending.reason, message = pending.message, queue_position = pending.pos "
+                f"FROM pending WHERE {table}.id = pending.id{cast}",
+                params,
+            )
 
 
 def _node_states(pools) -> dict[object, list[NodeState]]:
