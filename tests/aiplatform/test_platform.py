@@ -57,8 +57,12 @@ def readyz_in_process(**env):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.django_db
 def test_readyz_reports_a_stopped_broker():
-    answer = readyz_in_process(CELERY_BROKER_URL="redis://127.0.0.1:1/0")
+    settings_dict = connection.settings_dict
+    live_database = (f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/"
+                     f"{settings_dict['NAME']}")
+    answer = readyz_in_process(DATABASE_URL=live_database, CELERY_BROKER_URL="redis://127.0.0.1:1/0")
     assert answer["status"] == 503
     assert answer["body"]["checks"]["database"]["ok"] is True
     assert answer["body"]["checks"]["broker"]["ok"] is False
