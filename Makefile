@@ -22,6 +22,7 @@ run: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py bootstrap_demo
+	$(BIN)/python manage.py bootstrap_local_pool
 	PATH="$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 services:

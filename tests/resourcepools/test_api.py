@@ -252,3 +252,18 @@ def test_viewer_cannot_create_workloads(workspace):
     viewer = client_for(member_of(workspace, Role.VIEWER))
     response = viewer.post(f"/api/v1/workspaces/{workspace.id}/workloads/", workload_body(pool), format="json")
     assert response.status_code == 403
+
+
+def test_bootstrap_local_pool_is_repeatable(workspace, developer_client):
+    from django.core.management import call_command
+
+    call_command("bootstrap_local_pool")
+    call_command("bootstrap_local_pool")
+    pool = ResourcePool.objects.get(name="local")
+    assert pool.nodes.count() == 1
+    body = {"name": "hello", "pool": str(pool.pk), "command": ["echo", "hi"],
+            "pod_sets": [{"name": "worker", "replicas": 1, "flavor": "cpu.2u8g"}]}
+    response = developer_client.post(f"/api/v1/workspaces/{workspace.id}/workloads/", body, format="json")
+    assert response.status_code == 201
+    admit_workloads()
+    assert Workload.objects.get().phase == "admitted"
