@@ -23,6 +23,7 @@ run: $(VENV)/.runtime
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py bootstrap_demo
 	$(BIN)/python manage.py bootstrap_local_pool
+	$(BIN)/python manage.py bootstrap_training_presets
 	PATH="$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 services:

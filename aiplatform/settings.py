@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "drf_standardized_errors",
     "aiplatform",
     "resourcepools",
+    "training",
 ]
 
 MIDDLEWARE = [
@@ -130,6 +131,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "resourcepools.tasks.admit_workloads",
         "schedule": timedelta(seconds=float(os.environ.get("ADMISSION_INTERVAL_SECONDS", "5"))),
     },
+    "read-trainer-logs": {
+        "task": "training.tasks.read_trainer_logs",
+        "schedule": timedelta(seconds=60),
+    },
     "purge-expired-idempotency-keys": {
         "task": "aiplatform.tasks.purge_expired_idempotency_keys",
         "schedule": timedelta(minutes=10),
@@ -142,6 +147,14 @@ BROKER_HEALTH_TIMEOUT = float(os.environ.get("BROKER_HEALTH_TIMEOUT", "2"))
 ADMISSION_LOOKAHEAD = int(os.environ.get("ADMISSION_LOOKAHEAD", "2000"))
 # A gang blocked this long holds its flavors against same-priority work behind it.
 ADMISSION_STARVATION_SECONDS = float(os.environ.get("ADMISSION_STARVATION_SECONDS", "600"))
+
+# --- Training ----------------------------------------------------------------------------------
+# Where job runtimes reach the API (metrics reports with their job token).
+PLATFORM_URL = os.environ.get("PLATFORM_URL", "http://127.0.0.1:8000")
+TRAINING_JOB_TOKEN_MAX_AGE = int(os.environ.get("TRAINING_JOB_TOKEN_MAX_AGE", str(7 * 24 * 3600)))
+# Fractions of logged steps dropped at the start and end of a throughput window.
+TRAINING_THROUGHPUT_WARMUP = float(os.environ.get("TRAINING_THROUGHPUT_WARMUP", "0.1"))
+TRAINING_THROUGHPUT_TAIL = float(os.environ.get("TRAINING_THROUGHPUT_TAIL", "0.1"))
 
 # --- API --------------------------------------------------------------------------------------
 API_KEY_PREFIX = "aip"

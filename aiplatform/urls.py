@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from resourcepools import views as pool_views
+from training import views as training_views
 
 from . import health, views
 from .errors import server_error
@@ -20,6 +21,10 @@ router.register(r"resource-pools", pool_views.ResourcePoolViews, basename="resou
 router.register(r"resource-pools/(?P<pool_id>[^/.]+)/nodes", pool_views.NodeViews, basename="node")
 router.register(rf"{WORKSPACE}/quotas", pool_views.QuotaViews, basename="quota")
 router.register(rf"{WORKSPACE}/workloads", pool_views.WorkloadViews, basename="workload")
+router.register(rf"{WORKSPACE}/algorithms", training_views.AlgorithmViews, basename="algorithm")
+router.register(rf"{WORKSPACE}/training-jobs", training_views.TrainingJobViews, basename="training-job")
+router.register(r"training-jobs/(?P<job_id>[^/.]+)/metrics", training_views.JobMetricReportViews,
+                basename="job-metric-report")
 
 api_v1 = [
     path("me/", views.me, name="me"),

@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+
+
+class TrainingConfig(AppConfig):
+    name = "training"
+    verbose_name = "Training"
+
+    def ready(self):
+        from resourcepools.models import TERMINAL_PHASES
+        from resourcepools.services import workload_phase_changed
+
+        from . import authentication  # noqa: F401  (registers the OpenAPI auth scheme)
+        from .tasks import enqueue_log_read
+
+        def read_log_when_finished(sender, workload_ids, phase, **kwargs):
+            if phase in TERMINAL_PHASES:
+                enqueue_log_read(workload_ids=workload_ids)
+
+        workload_phase_changed.connect(read_log_when_finished, weak=False, dispatch_uid="training.read_log")

@@ -1,0 +1,154 @@
+import django_filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from aiplatform.api import PlatformViewSet, WorkspaceViewSet
+
+from . import selectors, services
+from .authentication import JobTokenAuthentication
+from .models import Algorithm, TrainingJob
+from .serializers import (
+    AlgorithmSerializer,
+    MetricPointSerializer,
+    MetricReportSerializer,
+    TrainingJobCopySerializer,
+    TrainingJobSerializer,
+)
+
+
+class AlgorithmViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, WorkspaceViewSet):
+    """The workspace's algorithms and the platform presets (read-only here; operators manage
+    presets in the admin)."""
+
+    queryset = Algorithm.objects.none()
+    serializer_class = AlgorithmSerializer
+    filterset_fields = ["name", "distributed"]
+    ordering_fields = ["name", "created_at"]
+    ordering = ["name"]
+
+    def get_queryset(self):
+        return selectors.algorithms(workspace=self.workspace)
+
+    def _own(self):
+        algorithm = self.get_object()
+        if algorithm.is_preset:
+            raise exceptions.PermissionDenied("Presets belong to the platform; copy one into your workspace to "
+                                              "change it.")
+        return algorithm
+
+    def create(self, request, *args, **kwargs):
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        algorithm = services.save_algorithm(workspace=self.workspace, **data.validated_data)
+        return Response(self.get_serializer(algorithm).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        algorithm = self._own()
+        data = self.get_serializer(algorithm, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        algorithm = services.save_algorithm(workspace=self.workspace, algorithm=algorithm, **data.validated_data)
+        return Response(self.get_serializer(algorithm).data)
+
+    def perform_destroy(self, instance):
+        services.delete_algorithm(algorithm=self._own())
+
+
+class TrainingJobFilter(django_filters.FilterSet):
+    phase = django_filters.CharFilter(field_name="workload__phase")
+    algorithm = django_filters.UUIDFilter(field_name="algorithm_id")
+    pool = django_filters.UUIDFilter(field_name="pool_id")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    tag = django_filters.CharFilter(field_name="tags", lookup_expr="contains", method="filter_tag")
+
+    class Meta:
+        model = TrainingJob
+        fields = ["phase", "algorithm", "pool", "created_after", "created_before", "tag"]
+
+    def filter_tag(self, queryset, name, value):
+        return queryset.filter(tags__contains=[value])
+
+
+class TrainingJobViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+                       WorkspaceViewSet):
+    """Training jobs: each runs as a workload (pod set worker × node count) and takes its phase
+    from it. Delete only ended jobs; `copy` re-runs with changes."""
+
+    queryset = TrainingJob.objects.none()
+    serializer_class = TrainingJobSerializer
+    filterset_class = TrainingJobFilter
+    ordering_fields = ["created_at", "name", "priority"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self):
+        return selectors.training_jobs(workspace=self.workspace)
+
+    def _respond(self, job, code=status.HTTP_200_OK):
+        return Response(self.get_serializer(self.get_queryset().get(pk=job.pk)).data, status=code)
+
+    def create(self, request, *args, **kwargs):
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = services.create_training_job(workspace=self.workspace, created_by=request.user, **data.validated_data)
+        return self._respond(job, status.HTTP_201_CREATED)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def stop(self, request, *args, **kwargs):
+        return self._respond(services.stop_training_job(job=self.get_object(), stopped_by=request.user))
+
+    @extend_schema(request=TrainingJobCopySerializer, responses={201: TrainingJobSerializer})
+    @action(detail=True, methods=["post"])
+    def copy(self, request, *args, **kwargs):
+        data = TrainingJobCopySerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        job = services.copy_training_job(job=self.get_object(), created_by=request.user, **data.validated_data)
+        return self._respond(job, status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        services.delete_training_job(job=instance)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("name", str, description="Only this metric, e.g. loss."),
+            OpenApiParameter("step_from", int), OpenApiParameter("step_to", int),
+        ],
+        responses={200: MetricPointSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"])
+    def metrics(self, request, *args, **kwargs):
+        def step(name):
+            value = request.query_params.get(name)
+            if value is None:
+                return None
+            if not value.isdigit():
+                raise exceptions.ValidationError({name: "Give a step number (0 or more)."})
+            return int(value)
+
+        points = selectors.metric_points(job=self.get_object(), name=request.query_params.get("name"),
+                                         step_from=step("step_from"), step_to=step("step_to"))
+        page = self.paginate_queryset(points)
+        return self.get_paginated_response(MetricPointSerializer(page, many=True).data)
+
+
+class JobMetricReportViews(PlatformViewSet):
+    """Where a running job's runtime reports metrics, with its job token (AIP_JOB_TOKEN)."""
+
+    authentication_classes = [JobTokenAuthentication]
+    permission_classes = []
+    queryset = TrainingJob.objects.none()
+    serializer_class = MetricReportSerializer
+
+    @extend_schema(request=MetricReportSerializer, responses={202: None},
+                   parameters=[OpenApiParameter("job_id", OpenApiTypes.UUID, OpenApiParameter.PATH)])
+    def create(self, request, job_id=None):
+        job = request.auth
+        if str(job.pk) != str(job_id):
+            raise exceptions.PermissionDenied("This job token belongs to another job.")
+        data = MetricReportSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        stored = services.record_metrics(job=job, points=data.validated_data["metrics"])
+        return Response({"stored": stored}, status=status.HTTP_202_ACCEPTED)
