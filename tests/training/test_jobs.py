@@ -11,10 +11,10 @@ from aiplatform.models import Role
 from resourcepools.admission import admit_workloads
 from resourcepools.models import Phase, Workload
 from resourcepools.services import transition_workload
-from training import services
-from training.models import Algorithm, MetricPoint, TrainingJob
 from tests.conftest import client_for
 from tests.factories import FlavorFactory, WorkspaceFactory, cpu_flavor, make_pool, member_of
+from training import services
+from training.models import Algorithm, MetricPoint, TrainingJob
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
