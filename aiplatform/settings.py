@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "aiplatform",
     "resourcepools",
     "training",
+    "inference",
 ]
 
 MIDDLEWARE = [
@@ -156,6 +157,17 @@ TRAINING_JOB_TOKEN_MAX_AGE = int(os.environ.get("TRAINING_JOB_TOKEN_MAX_AGE", st
 TRAINING_THROUGHPUT_WARMUP = float(os.environ.get("TRAINING_THROUGHPUT_WARMUP", "0.1"))
 TRAINING_THROUGHPUT_TAIL = float(os.environ.get("TRAINING_THROUGHPUT_TAIL", "0.1"))
 
+# --- Inference ---------------------------------------------------------------------------------
+# Memory a serving runtime keeps per card beyond weights and KV cache (activations, graphs).
+INFERENCE_RUNTIME_RESERVE_GIB = float(os.environ.get("INFERENCE_RUNTIME_RESERVE_GIB", "2"))
+INFERENCE_RUNTIME_IMAGES = {
+    "vllm": os.environ.get("INFERENCE_IMAGE_VLLM", "vllm/vllm-openai:v0.11.0"),
+    "sglang": os.environ.get("INFERENCE_IMAGE_SGLANG", "lmsysorg/sglang:v0.5.4"),
+    "mindie": os.environ.get("INFERENCE_IMAGE_MINDIE", "swr.cn-south-1.myhuaweicloud.com/ascendhub/mindie:2.1.RC1"),
+    "tgi": os.environ.get("INFERENCE_IMAGE_TGI", "ghcr.io/huggingface/text-generation-inference:3.3.6"),
+    "builtin": os.environ.get("INFERENCE_IMAGE_BUILTIN", "python:3.11-slim"),
+}
+
 # --- API --------------------------------------------------------------------------------------
 API_KEY_PREFIX = "aip"
 IDEMPOTENCY_KEY_TTL = timedelta(hours=int(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "24")))
@@ -215,6 +227,8 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
         "MembershipRoleEnum": "aiplatform.models.Role.choices",
         "WorkloadPhaseEnum": "resourcepools.models.Phase.choices",
+        "PoolStatusEnum": "resourcepools.models.PoolStatus.choices",
+        "ServiceStateEnum": "inference.models.ServiceState.choices",
     },
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
 }

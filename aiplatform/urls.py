@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from inference import views as inference_views
 from resourcepools import views as pool_views
 from training import views as training_views
 
@@ -23,6 +24,8 @@ router.register(rf"{WORKSPACE}/quotas", pool_views.QuotaViews, basename="quota")
 router.register(rf"{WORKSPACE}/workloads", pool_views.WorkloadViews, basename="workload")
 router.register(rf"{WORKSPACE}/algorithms", training_views.AlgorithmViews, basename="algorithm")
 router.register(rf"{WORKSPACE}/training-jobs", training_views.TrainingJobViews, basename="training-job")
+router.register(rf"{WORKSPACE}/models", inference_views.ModelViews, basename="model")
+router.register(rf"{WORKSPACE}/services", inference_views.ServiceViews, basename="service")
 router.register(r"training-jobs/(?P<job_id>[^/.]+)/metrics", training_views.JobMetricReportViews,
                 basename="job-metric-report")
 

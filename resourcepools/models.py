@@ -234,6 +234,9 @@ class PodSet(models.Model):
     vcpus = models.PositiveIntegerField()
     memory_gib = models.PositiveIntegerField()
     accelerators = models.PositiveIntegerField(default=0)
+    command = models.JSONField(default=list, blank=True, help_text="This role's command, when it differs from the "
+                               "workload's (e.g. prefill and decode servers, their router).")
+    env = models.JSONField(default=dict, blank=True, help_text="Extra environment for this role.")
 
     class Meta:
         ordering = ["id"]

@@ -261,7 +261,7 @@ def create_workload(*, workspace, pool: ResourcePool, name: str, pod_sets: list[
             workload=workload, name=spec["name"], replicas=spec["replicas"], flavor=flavor,
             vcpus=spec.get("vcpus") or max(1, int(flavor.vcpus * share)),
             memory_gib=spec.get("memory_gib") or max(1, int(flavor.memory_gib * share)),
-            accelerators=accelerators,
+            accelerators=accelerators, command=spec.get("command") or [], env=spec.get("env") or {},
         )
         check_pod_set_fits_pool(
             pool=pool, flavor=flavor, replicas=pod_set.replicas, vcpus=pod_set.vcpus,

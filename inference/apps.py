@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+
+
+class InferenceConfig(AppConfig):
+    name = "inference"
+    verbose_name = "Inference"
+
+    def ready(self):
+        from resourcepools.models import Phase
+        from resourcepools.services import workload_phase_changed
+
+        from .services import promote_rollout
+
+        def promote_when_running(sender, workload_ids, phase, **kwargs):
+            if phase == Phase.RUNNING:
+                promote_rollout(workload_ids=workload_ids)
+
+        workload_phase_changed.connect(promote_when_running, weak=False, dispatch_uid="inference.promote_rollout")

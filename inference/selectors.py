@@ -1,0 +1,23 @@
+from django.db.models import Q, QuerySet
+
+from resourcepools.models import WorkloadEvent
+
+from .models import Model, Service
+
+
+def models_of(*, workspace) -> QuerySet[Model]:
+    return Model.objects.filter(workspace=workspace)
+
+
+def services_of(*, workspace) -> QuerySet[Service]:
+    return Service.objects.filter(workspace=workspace).select_related(
+        "model", "pool", "flavor", "prefill_flavor", "decode_flavor", "router_flavor", "workload", "next_workload"
+    )
+
+
+def service_events(*, service) -> QuerySet[WorkloadEvent]:
+    """The timeline of every deployment the service has had (rollouts included)."""
+    return WorkloadEvent.objects.filter(
+        Q(workload__service=service) | Q(workload__rolling_service=service)
+        | Q(workload__env__AIP_SERVICE_ID=str(service.pk))
+    ).select_related("workload")

@@ -1,0 +1,116 @@
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from resourcepools.models import Flavor, Phase, ResourcePool
+from training.models import TrainingJob
+
+from .models import KvCacheDtype, Model, Quantization, Service, ServiceState
+
+CONCERNING_REASONS = {"InstancesUnhealthy", "Concerning"}
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    training_job = serializers.PrimaryKeyRelatedField(queryset=TrainingJob.objects.all(), required=False,
+                                                      allow_null=True)
+    command = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    plannable = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Model
+        fields = [
+            "id", "name", "version", "description", "source", "training_job", "uri", "image", "command", "runtime",
+            "parameters", "expert_parameters", "layers", "hidden_size", "attention_heads", "kv_heads", "head_dim",
+            "vocab_size", "dtype", "moe_experts", "experts_per_token", "plannable", "created_at",
+        ]
+        read_only_fields = ["id", "plannable", "created_at"]
+        validators = []
+
+
+class ModelUpdateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Model
+        fields = ["description", "parameters", "expert_parameters", "layers", "hidden_size", "attention_heads",
+                  "kv_heads", "head_dim", "vocab_size", "dtype", "moe_experts", "experts_per_token"]
+
+
+class PlanRequestSerializer(serializers.Serializer):
+    model = serializers.PrimaryKeyRelatedField(queryset=Model.objects.all())
+    flavor = serializers.SlugRelatedField(slug_field="name", queryset=Flavor.objects.all())
+    tensor_parallel = serializers.IntegerField(min_value=1, default=1)
+    pipeline_parallel = serializers.IntegerField(min_value=1, default=1)
+    data_parallel = serializers.IntegerField(min_value=1, default=1)
+    expert_parallel = serializers.IntegerField(min_value=1, default=1)
+    quantization = serializers.ChoiceField(choices=Quantization.choices, default=Quantization.NONE)
+    kv_cache_dtype = serializers.ChoiceField(choices=KvCacheDtype.choices, default=KvCacheDtype.AUTO)
+    memory_utilisation = serializers.FloatField(min_value=0.1, max_value=1.0, default=0.9)
+    max_model_len = serializers.IntegerField(min_value=16, default=4096)
+
+
+class PlanSerializer(serializers.Serializer):
+    fits = serializers.BooleanField()
+    bytes_per_weight = serializers.FloatField()
+    weights_per_device_gib = serializers.FloatField()
+    kv_bytes_per_token = serializers.IntegerField()
+    usable_per_device_gib = serializers.FloatField()
+    kv_tokens_per_device = serializers.IntegerField()
+    kv_tokens_per_instance = serializers.IntegerField()
+    max_concurrent_sequences = serializers.IntegerField()
+    card_memory_gib = serializers.FloatField()
+    runtime_reserve_gib = serializers.FloatField()
+    max_model_len = serializers.IntegerField()
+    problems = serializers.ListField(child=serializers.CharField())
+    suggestions = serializers.ListField(child=serializers.CharField())
+
+
+def service_status(service) -> dict:
+    workload = service.workload
+    if workload is None:
+        return {"status": "stopped", "message": ""}
+    status = {
+        Phase.PENDING: "deploying", Phase.QUEUED: "deploying", Phase.ADMITTED: "deploying",
+        Phase.RUNNING: "concerning" if workload.reason in CONCERNING_REASONS else "running",
+        Phase.STOPPING: "stopping", Phase.STOPPED: "stopped", Phase.SUCCEEDED: "stopped", Phase.FAILED: "failed",
+    }[workload.phase]
+    return {"status": status, "message": workload.message}
+
+
+class ServiceStatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ServiceState.choices)
+    message = serializers.CharField()
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    model = serializers.PrimaryKeyRelatedField(queryset=Model.objects.all())
+    pool = serializers.PrimaryKeyRelatedField(queryset=ResourcePool.objects.all())
+    flavor = serializers.SlugRelatedField(slug_field="name", queryset=Flavor.objects.all())
+    prefill_flavor = serializers.SlugRelatedField(slug_field="name", queryset=Flavor.objects.all(), required=False,
+                                                  allow_null=True)
+    decode_flavor = serializers.SlugRelatedField(slug_field="name", queryset=Flavor.objects.all(), required=False,
+                                                 allow_null=True)
+    router_flavor = serializers.SlugRelatedField(slug_field="name", queryset=Flavor.objects.all(), required=False,
+                                                 allow_null=True)
+    instance_count = serializers.IntegerField(min_value=0, default=1)
+    state = serializers.SerializerMethodField()
+    phase = serializers.CharField(source="workload.phase", read_only=True, default=None)
+
+    class Meta:
+        model = Service
+        fields = [
+            "id", "name", "description", "model", "pool", "flavor", "instance_count", "mode", "prefill_instances",
+            "decode_instances", "prefill_flavor", "decode_flavor", "router_flavor", "tensor_parallel",
+            "pipeline_parallel", "data_parallel", "expert_parallel", "prefix_caching", "kv_cache_dtype",
+            "kv_scales_uri", "max_model_len", "max_num_seqs", "memory_utilisation", "quantization",
+            "quantized_weights_uri", "min_instances", "max_instances", "target_concurrency", "state", "phase",
+            "workload", "next_workload", "plan", "launch", "created_at",
+        ]
+        read_only_fields = ["id", "state", "phase", "workload", "next_workload", "plan", "launch", "created_at"]
+        validators = []
+
+    @extend_schema_field(ServiceStatusSerializer)
+    def get_state(self, service):
+        return service_status(service)
+
+
+class ServiceUpdateSerializer(ServiceSerializer):
+    class Meta(ServiceSerializer.Meta):
+        read_only_fields = [*ServiceSerializer.Meta.read_only_fields, "name", "pool"]

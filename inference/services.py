@@ -1,0 +1,361 @@
+"""Models and services: registering a model, checking and planning a deployment, deploying it
+as a workload, scaling, rolling updates, stop/start/delete."""
+
+import json
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from rest_framework.exceptions import ValidationError
+
+from aiplatform.errors import Conflict
+from resourcepools import services as pool_services
+from resourcepools.models import TERMINAL_PHASES, AcceleratorKind, Node, Phase, WorkloadKind
+
+from . import launch, planner
+from .models import DeploymentMode, Model, ModelSource, Runtime, Service
+
+ARCHITECTURE_FIELDS = ("parameters", "expert_parameters", "layers", "hidden_size", "attention_heads", "kv_heads",
+                       "head_dim", "vocab_size", "dtype", "moe_experts", "experts_per_token")
+
+
+# --- models -------------------------------------------------------------------------------------
+
+
+def read_model_config(uri: str) -> dict | None:
+    """The Hugging Face config.json at a model's location, if there is one."""
+    if not uri.startswith("file://"):
+        return None
+    path = Path(uri[len("file://"):]) / "config.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValidationError({"uri": f"config.json at this location is not valid JSON: {exc}."}) from exc
+
+
+@transaction.atomic
+def create_model(*, workspace, created_by, name: str, source: str, runtime: str, version: str = "1",
+                 description: str = "", training_job=None, uri: str = "", image: str = "",
+                 command: list | None = None, **facts) -> Model:
+    if source == ModelSource.TRAINING_JOB:
+        if training_job is None or training_job.workspace_id != workspace.pk:
+            raise ValidationError({"training_job": "Name a training job of this workspace."})
+        if training_job.workload.phase != Phase.SUCCEEDED:
+            raise ValidationError({"training_job": f"The job is {training_job.workload.phase}; only a succeeded "
+                                                   "job's output can be served."})
+        uri = training_job.output_uri
+    elif source == ModelSource.STORAGE and not uri:
+        raise ValidationError({"uri": "Give the object-storage location of the weights."})
+    elif source == ModelSource.IMAGE and not image:
+        raise ValidationError({"image": "Give the container image that serves the model."})
+    if runtime == Runtime.CUSTOM and (not image or not command):
+        raise ValidationError({"command": "A custom runtime needs an image and a command."})
+    if Model.objects.filter(workspace=workspace, name=name, version=version).exists():
+        raise ValidationError({"version": f"Model '{name}' already has version {version}; use a new version."})
+    config = read_model_config(uri) if uri else None
+    found = planner.architecture_from_config(config) if config else {}
+    facts = {**found, **{k: v for k, v in facts.items() if v is not None}}
+    model = Model(workspace=workspace, created_by=created_by, name=name, version=version, description=description,
+                  source=source, training_job=training_job, uri=uri, image=image, command=command or [],
+                  runtime=runtime, **{k: v for k, v in facts.items() if k in ARCHITECTURE_FIELDS})
+    model.full_clean()
+    model.save()
+    return model
+
+
+@transaction.atomic
+def update_model(*, model: Model, **fields) -> Model:
+    for field, value in fields.items():
+        setattr(model, field, value)
+    model.full_clean()
+    model.save()
+    return model
+
+
+@transaction.atomic
+def delete_model(*, model: Model) -> None:
+    model.delete()  # PROTECT keeps a model that a service serves (answered as 409)
+
+
+# --- checking and planning ----------------------------------------------------------------------
+
+
+def architecture(model: Model) -> planner.Architecture:
+    return planner.Architecture(
+        parameters=model.parameters, layers=model.layers, hidden_size=model.hidden_size,
+        attention_heads=model.attention_heads, kv_heads=model.kv_heads, head_dim=model.head_dim, dtype=model.dtype,
+        moe_experts=model.moe_experts, experts_per_token=model.experts_per_token,
+        expert_parameters=model.expert_parameters,
+    )
+
+
+def plan_for(*, model: Model, flavor, tp: int, pp: int, dp: int = 1, ep: int = 1, quantization: str = "none",
+             kv_cache_dtype: str = "auto", memory_utilisation: float = 0.9, max_model_len: int = 4096) -> dict:
+    if not model.plannable:
+        raise ValidationError({"model": "The model lacks architecture facts (parameters, layers, hidden_size, "
+                                        "attention_heads, kv_heads, head_dim); add a config.json or set them."})
+    if not flavor.accelerator_memory_gib:
+        raise ValidationError({"flavor": f"Flavor '{flavor.name}' has no accelerators to plan for."})
+    result = planner.plan(architecture(model), planner.Deployment(
+        card_memory_gib=flavor.accelerator_memory_gib, cards_per_instance=tp * pp * dp, tp=tp, pp=pp, ep=ep,
+        quantization=quantization, kv_cache_dtype=kv_cache_dtype, memory_utilisation=memory_utilisation,
+        max_model_len=max_model_len, runtime_reserve_gib=settings.INFERENCE_RUNTIME_RESERVE_GIB,
+    ))
+    return {**result.as_dict(), "card_memory_gib": flavor.accelerator_memory_gib,
+            "runtime_reserve_gib": settings.INFERENCE_RUNTIME_RESERVE_GIB, "max_model_len": max_model_len}
+
+
+def nodes_per_instance(*, cards: int, flavor, field: str) -> int:
+    """An instance that needs more cards than a node has spans nodes (a leader and workers)."""
+    per_node = flavor.accelerators
+    if cards <= per_node:
+        return 1
+    if cards % per_node:
+        raise ValidationError({field: f"An instance needs {cards} cards; with {per_node} per '{flavor.name}' node "
+                                      f"that must be a multiple of {per_node} (or at most {per_node})."})
+    return cards // per_node
+
+
+def check_service(s: dict, model: Model) -> None:
+    """Refuse, with the numbers, what cannot be deployed. `s` holds the service's fields."""
+    runtime = model.runtime
+    tp, pp, dp, ep = s["tensor_parallel"], s["pipeline_parallel"], s["data_parallel"], s["expert_parallel"]
+    if s["instance_count"] < 1:
+        raise ValidationError({"instance_count": "Use at least one instance; to take a service down, stop it."})
+    if model.is_llm:
+        if model.attention_heads and model.attention_heads % tp:
+            raise ValidationError({"tensor_parallel": f"Tensor parallel size {tp} must divide the "
+                                                      f"{model.attention_heads} attention heads."})
+        if model.kv_heads and model.kv_heads % tp and tp % model.kv_heads:
+            raise ValidationError({"tensor_parallel": f"Tensor parallel size {tp} and the {model.kv_heads} KV heads "
+                                                      "must divide one another."})
+        if model.layers and pp > model.layers:
+            raise ValidationError({"pipeline_parallel": f"Pipeline parallel size {pp} exceeds the "
+                                                        f"{model.layers} layers."})
+        if pp > 1 and runtime not in launch.RUNTIME_PIPELINE_PARALLEL:
+            raise ValidationError({"pipeline_parallel": f"{model.get_runtime_display()} does not run pipeline "
+                                                        "parallel; use pipeline_parallel 1."})
+        if ep > 1 and (not model.moe_experts or model.moe_experts % ep):
+            raise ValidationError({"expert_parallel": f"Expert parallel size {ep} must divide the model's "
+                                                      f"{model.moe_experts} experts (a dense model uses 1)."})
+        if ep > tp * dp:
+            raise ValidationError({"expert_parallel": f"Expert parallel size {ep} exceeds TP × DP = {tp * dp}."})
+    if s["quantization"] not in launch.RUNTIME_QUANTIZATIONS[runtime]:
+        raise ValidationError({"quantization": f"{model.get_runtime_display()} does not serve "
+                                               f"{s['quantization'].upper()} weights; it takes "
+                                               f"{sorted(launch.RUNTIME_QUANTIZATIONS[runtime])}."})
+    if s["quantization"] != "none" and not s.get("quantized_weights_uri"):
+        raise ValidationError({"quantized_weights_uri": "Give the location of the quantized weights."})
+    if s["kv_cache_dtype"] not in launch.RUNTIME_KV_DTYPES[runtime]:
+        raise ValidationError({"kv_cache_dtype": f"{model.get_runtime_display()} keeps its KV cache in "
+                                                 f"{sorted(launch.RUNTIME_KV_DTYPES[runtime])}."})
+    if s["kv_cache_dtype"] == "int8" and not s.get("kv_scales_uri"):
+        raise ValidationError({"kv_scales_uri": "An int8 KV cache needs its scales file; give its location."})
+    if s["mode"] == DeploymentMode.DISAGGREGATED:
+        if runtime not in launch.RUNTIME_DISAGGREGATION:
+            raise ValidationError({"mode": f"{model.get_runtime_display()} cannot run prefill and decode apart; "
+                                           f"use one of {sorted(launch.RUNTIME_DISAGGREGATION)} or mode unified."})
+        if s["prefill_instances"] < 1:
+            raise ValidationError({"prefill_instances": "A disaggregated service needs prefill instances."})
+        if s["decode_instances"] < 1:
+            raise ValidationError({"decode_instances": "A disaggregated service needs decode instances."})
+    low, high = s.get("min_instances"), s.get("max_instances")
+    if low is not None and high is not None and low > high:
+        raise ValidationError({"min_instances": f"min_instances {low} is above max_instances {high}."})
+    if high is not None and s["instance_count"] > high:
+        raise ValidationError({"instance_count": f"{s['instance_count']} instances exceed max_instances {high}."})
+    if (low is None) != (high is None):
+        raise ValidationError({"max_instances": "Give both min_instances and max_instances to autoscale."})
+
+
+def _role_flavors(s: dict) -> list[tuple[str, object, int]]:
+    """(role, flavor, instances) for each serving role."""
+    if s["mode"] == DeploymentMode.DISAGGREGATED:
+        return [("prefill", s.get("prefill_flavor") or s["flavor"], s["prefill_instances"]),
+                ("decode", s.get("decode_flavor") or s["flavor"], s["decode_instances"])]
+    return [("server", s["flavor"], s["instance_count"])]
+
+
+def _router_flavor(s: dict, pool):
+    if s.get("router_flavor") is not None:
+        return s["router_flavor"]
+    cpu = Node.objects.filter(pool=pool, flavor__accelerator_kind=AcceleratorKind.NONE).select_related(
+        "flavor").first()
+    if cpu is None:
+        raise ValidationError({"router_flavor": f"Pool '{pool.name}' has no CPU nodes for the prefill/decode "
+                                                "router; name a router_flavor."})
+    return cpu.flavor
+
+
+def _launch_spec(s: dict, model: Model, role: str) -> launch.LaunchSpec:
+    weights = s.get("quantized_weights_uri") or model.uri or "/model"
+    return launch.LaunchSpec(
+        runtime=model.runtime, model_path=weights, served_name=s["name"], role=role, tp=s["tensor_parallel"],
+        pp=s["pipeline_parallel"], dp=s["data_parallel"], ep=s["expert_parallel"],
+        max_model_len=s["max_model_len"], max_num_seqs=s["max_num_seqs"],
+        memory_utilisation=s["memory_utilisation"], prefix_caching=s["prefix_caching"],
+        kv_cache_dtype=s["kv_cache_dtype"], kv_scales_uri=s.get("kv_scales_uri", ""), quantization=s["quantization"],
+    )
+
+
+def router_command(model: Model, workload_label: str) -> list[str]:
+    """The runtime's own prefill/decode router, finding its instances by label."""
+    if model.runtime == Runtime.SGLANG:
+        return ["python3", "-m", "sglang_router.launch_router", "--pd-disaggregation", "--service-discovery",
+                "--prefill-selector", f"{workload_label}", "role=prefill", "--decode-selector",
+                f"{workload_label}", "role=decode", "--host", "0.0.0.0", "--port", str(launch.PORT)]
+    return ["vllm-router", "--host", "0.0.0.0", "--port", str(launch.PORT), "--service-discovery", "k8s",
+            "--k8s-label-selector", workload_label, "--routing-logic", "disaggregated_prefill",
+            "--prefill-model-labels", "prefill", "--decode-model-labels", "decode"]
+
+
+def build_deployment(s: dict, model: Model, pool) -> tuple[list[dict], dict, dict | None]:
+    """Pod sets, the generated launch per role, and the plan (LLMs) for a checked service."""
+    pod_sets, launches, plan = [], {}, None
+    cards = s["tensor_parallel"] * s["pipeline_parallel"] * s["data_parallel"]
+    for role, flavor, instances in _role_flavors(s):
+        if model.is_llm:
+            if flavor.accelerator_kind == AcceleratorKind.NONE:
+                raise ValidationError({"flavor": f"'{flavor.name}' has no accelerators; an LLM runtime needs GPU "
+                                                 "or NPU cards."})
+            plan = plan_for(model=model, flavor=flavor, tp=s["tensor_parallel"], pp=s["pipeline_parallel"],
+                            dp=s["data_parallel"], ep=s["expert_parallel"], quantization=s["quantization"],
+                            kv_cache_dtype=s["kv_cache_dtype"], memory_utilisation=s["memory_utilisation"],
+                            max_model_len=s["max_model_len"])
+            if not plan["fits"]:
+                raise ValidationError({"model": f"{' '.join(plan['problems'])} Try: {'; '.join(plan['suggestions'])}."})
+        if model.runtime == Runtime.CUSTOM:
+            command, env = list(model.command), {}
+        else:
+            command, env = launch.launch(_launch_spec(s, model, role))
+        launches[role] = {"command": command, "env": env}
+        spans = nodes_per_instance(cards=cards, flavor=flavor, field="tensor_parallel") if flavor.accelerators else 1
+        per_node = flavor.accelerators if spans > 1 else min(cards, flavor.accelerators)
+        base = {"flavor": flavor, "accelerators": per_node, "command": command, "env": env}
+        if spans == 1:
+            pod_sets.append({"name": role, "replicas": instances, **base})
+        else:
+            pod_sets.append({"name": f"{role}-leader", "replicas": instances, **base})
+            pod_sets.append({"name": f"{role}-worker", "replicas": instances * (spans - 1), **base})
+    if s["mode"] == DeploymentMode.DISAGGREGATED:
+        router = _router_flavor(s, pool)
+        command = router_command(model, "aiplatform.io/service=" + s["name"])
+        launches["router"] = {"command": command, "env": {}}
+        pod_sets.append({"name": "router", "replicas": 1, "flavor": router, "accelerators": 0,
+                         "vcpus": min(2, router.vcpus), "memory_gib": min(4, router.memory_gib), "command": command})
+    return pod_sets, launches, plan
+
+
+def _image(model: Model) -> str:
+    return model.image or settings.INFERENCE_RUNTIME_IMAGES.get(model.runtime, "")
+
+
+def _deploy(*, service: Service, fields: dict, created_by, priority: int = 0):
+    pod_sets, launches, plan = build_deployment(fields, service.model, service.pool)
+    server = launches.get("server") or launches.get("decode")
+    workload = pool_services.create_workload(
+        workspace=service.workspace, pool=service.pool, name=service.name, kind=WorkloadKind.INFERENCE,
+        priority=priority, pod_sets=pod_sets, image=_image(service.model), command=server["command"],
+        env={**server["env"], "AIP_SERVICE_ID": str(service.pk)}, created_by=created_by,
+    )
+    return workload, launches, plan
+
+
+SERVICE_FIELDS = (
+    "name", "description", "instance_count", "mode", "prefill_instances", "decode_instances", "tensor_parallel",
+    "pipeline_parallel", "data_parallel", "expert_parallel", "prefix_caching", "kv_cache_dtype", "kv_scales_uri",
+    "max_model_len", "max_num_seqs", "memory_utilisation", "quantization", "quantized_weights_uri", "min_instances",
+    "max_instances", "target_concurrency",
+)
+
+
+def _fields_of(service: Service) -> dict:
+    fields = {name: getattr(service, name) for name in SERVICE_FIELDS}
+    fields.update(flavor=service.flavor, prefill_flavor=service.prefill_flavor, decode_flavor=service.decode_flavor,
+                  router_flavor=service.router_flavor)
+    return fields
+
+
+@transaction.atomic
+def create_service(*, workspace, created_by, model: Model, pool, flavor, **options) -> Service:
+    if model.workspace_id != workspace.pk:
+        raise ValidationError({"model": "No such model in this workspace."})
+    pool_services.check_pool_available(workspace=workspace, pool=pool)
+    if Service.objects.filter(workspace=workspace, name=options.get("name")).exists():
+        raise ValidationError({"name": f"A service named '{options.get('name')}' exists; choose another name."})
+    service = Service(workspace=workspace, created_by=created_by, model=model, pool=pool, flavor=flavor, **options)
+    service.full_clean(exclude=["workload", "next_workload"])
+    fields = _fields_of(service)
+    check_service(fields, model)
+    service.save()
+    service.workload, service.launch, service.plan = _deploy(service=service, fields=fields, created_by=created_by)
+    service.save(update_fields=["workload", "launch", "plan"])
+    return service
+
+
+@transaction.atomic
+def update_service(*, service: Service, changed_by, **changes) -> Service:
+    """Scale, change options or roll to another model version: the new deployment is queued
+    beside the current one and replaces it once it runs."""
+    service = Service.objects.select_for_update().get(pk=service.pk)
+    if "model" in changes and changes["model"].workspace_id != service.workspace_id:
+        raise ValidationError({"model": "No such model in this workspace."})
+    for field, value in changes.items():
+        setattr(service, field, value)
+    service.full_clean(exclude=["workload", "next_workload"])
+    fields = _fields_of(service)
+    check_service(fields, service.model)
+    if service.next_workload is not None and service.next_workload.phase not in TERMINAL_PHASES:
+        pool_services.stop_workload(workload=service.next_workload, stopped_by=changed_by)
+    running = service.workload is not None and service.workload.phase not in TERMINAL_PHASES
+    workload, service.launch, service.plan = _deploy(service=service, fields=fields, created_by=changed_by)
+    if running:
+        service.next_workload = workload
+    else:
+        service.workload, service.next_workload = workload, None
+    service.save()
+    return service
+
+
+def promote_rollout(*, workload_ids) -> None:
+    """A rolled-out deployment is running: it becomes the service's, and the old one stops."""
+    for service in Service.objects.filter(next_workload_id__in=workload_ids).select_related("workload"):
+        with transaction.atomic():
+            locked = Service.objects.select_for_update().get(pk=service.pk)
+            old = locked.workload
+            locked.workload, locked.next_workload = locked.next_workload, None
+            locked.save(update_fields=["workload", "next_workload"])
+            if old is not None and old.phase not in TERMINAL_PHASES:
+                pool_services.stop_workload(workload=old, stopped_by=None)
+
+
+@transaction.atomic
+def stop_service(*, service: Service, stopped_by) -> Service:
+    for workload in (service.workload, service.next_workload):
+        if workload is not None and workload.phase not in TERMINAL_PHASES:
+            pool_services.stop_workload(workload=workload, stopped_by=stopped_by)
+    return service
+
+
+@transaction.atomic
+def start_service(*, service: Service, started_by) -> Service:
+    service = Service.objects.select_for_update().get(pk=service.pk)
+    if service.workload is not None and service.workload.phase not in TERMINAL_PHASES:
+        raise Conflict("The service is already deployed; stop it first or update it.", code="already_running")
+    service.workload, service.launch, service.plan = _deploy(service=service, fields=_fields_of(service),
+                                                             created_by=started_by)
+    service.next_workload = None
+    service.save()
+    return service
+
+
+@transaction.atomic
+def delete_service(*, service: Service) -> None:
+    workloads = [w for w in (service.workload, service.next_workload) if w is not None]
+    if any(w.phase not in TERMINAL_PHASES for w in workloads):
+        raise Conflict("The service is still deployed; stop it first, then delete it.", code="service_running")
+    service.delete()
+    for workload in workloads:
+        workload.delete()
