@@ -138,8 +138,8 @@ def tgi(s: LaunchSpec) -> list[str]:
 
 
 def builtin(s: LaunchSpec) -> list[str]:
-    return ["python", "-m", "inference.runtime.builtin_server", "--model", s.model_path, "--port", str(PORT),
-            "--served-model-name", s.served_name]
+    return ["python", "-m", "inference.runtime.builtin_server", "--model", s.model_path, "--host", "0.0.0.0",
+            "--port", str(PORT), "--served-model-name", s.served_name]
 
 
 BUILDERS = {"vllm": vllm, "sglang": sglang, "mindie": mindie, "tgi": tgi, "builtin": builtin}

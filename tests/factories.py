@@ -1,3 +1,5 @@
+import json
+
 import factory
 from django.contrib.auth import get_user_model
 
@@ -97,3 +99,13 @@ def make_workload(workspace, pool, flavor=None, replicas=1, accelerators=None, p
     return pool_services.create_workload(
         workspace=workspace, pool=pool, name=name, pod_sets=[pod_set], priority=priority, **extra
     )
+
+
+def write_text_manifest(path):
+    """A small labelled text-classification manifest (ModelArts style) the CPU preset learns."""
+    lines = []
+    for i in range(12):
+        label, text = ("sport", "the team won the match goal") if i % 2 else ("weather", "rain and wind tomorrow cold")
+        lines.append({"source": f"content://{text} {i}", "usage": "TRAIN",
+                      "annotation": [{"name": label, "type": "modelarts/text_classification"}]})
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")

@@ -12,7 +12,14 @@ from resourcepools.admission import admit_workloads
 from resourcepools.models import Phase, Workload
 from resourcepools.services import transition_workload
 from tests.conftest import client_for
-from tests.factories import FlavorFactory, WorkspaceFactory, cpu_flavor, make_pool, member_of
+from tests.factories import (
+    FlavorFactory,
+    WorkspaceFactory,
+    cpu_flavor,
+    make_pool,
+    member_of,
+    write_text_manifest,
+)
 from training import services
 from training.models import Algorithm, MetricPoint, TrainingJob
 
@@ -193,19 +200,10 @@ def test_viewer_reads_but_cannot_start_jobs(workspace, presets, npu_pool):
     assert viewer.post(url(workspace), sft_body(npu_pool), format="json").status_code == 403
 
 
-def write_manifest(path: Path):
-    lines = []
-    for i in range(12):
-        label, text = ("sport", "the team won the match goal") if i % 2 else ("weather", "rain and wind tomorrow cold")
-        lines.append({"source": f"content://{text} {i}", "usage": "TRAIN",
-                      "annotation": [{"name": label, "type": "modelarts/text_classification"}]})
-    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
-
-
 def test_cpu_preset_trains_for_real_and_its_log_gives_metrics_and_throughput(
         tmp_path, workspace, developer_client, presets, cpu_pool):
     manifest = tmp_path / "manifest.jsonl"
-    write_manifest(manifest)
+    write_text_manifest(manifest)
     out = tmp_path / "out"
     body = {"name": "cls", "algorithm": str(presets["cpu-text-classifier"].pk), "pool": str(cpu_pool.pk),
             "flavor": "cpu.8u32g", "output_uri": f"file://{out}", "hyperparameters": {"epochs": 4},
