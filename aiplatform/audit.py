@@ -20,9 +20,12 @@ class AuditMiddleware:
     def record(request, response):
         details = getattr(request, "audit", None) or {}
         user = getattr(request, "user", None)
+        workspace = details.get("workspace")
+        if workspace is not None and workspace.pk is None:
+            workspace = None  # the call deleted it; the event outlives it
         AuditEvent.objects.create(
             actor=user if user is not None and user.is_authenticated else None,
-            workspace=details.get("workspace"),
+            workspace=workspace,
             action=details.get("action", f"{request.method.lower()} {request.path}")[:100],
             method=request.method,
             path=request.path[:500],

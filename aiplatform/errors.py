@@ -2,6 +2,7 @@
 services raise converted to it, and errors outside DRF views answered in it under /api/."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.db.models import ProtectedError
 from django.http import JsonResponse
 from django.views.defaults import server_error as html_server_error
@@ -38,6 +39,10 @@ class ExceptionHandler(StandardExceptionHandler):
             return Conflict(f"It is still in use by: {', '.join(names)}. Remove those first.", code="in_use")
         if isinstance(exc, IdempotencyConflict):
             return Conflict(exc.message, code=exc.code)
+        if isinstance(exc, DataError):
+            # Input a serializer let through but the database cannot store (a number too large…).
+            return exceptions.ValidationError({"non_field_errors": "A value is out of range for the database; "
+                                                                   "check the sizes of the numbers and dates sent."})
         return super().convert_known_exceptions(exc)
 
 

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from . import selectors, services
 from .api import PlatformViewSet, WorkspaceViewSet
+from .filters import created_between
 from .models import ApiKey, AuditEvent, Capability, Membership, Role, Workspace
 from .serializers import (
     ApiKeyCreatedSerializer,
@@ -110,8 +111,7 @@ class MemberViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
 
 class AuditEventFilter(django_filters.FilterSet):
     actor = django_filters.CharFilter(field_name="actor__username")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after, created_before = created_between()
 
     class Meta:
         model = AuditEvent

@@ -6,6 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from aiplatform.api import PlatformViewSet, WorkspaceViewSet
+from aiplatform.filters import created_between
 
 from . import selectors, services
 from .authentication import JobTokenAuthentication
@@ -17,6 +18,8 @@ from .serializers import (
     TrainingJobCopySerializer,
     TrainingJobSerializer,
 )
+
+MAX_STEP = 2**31 - 1
 
 
 class AlgorithmViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, WorkspaceViewSet):
@@ -60,8 +63,7 @@ class TrainingJobFilter(django_filters.FilterSet):
     phase = django_filters.CharFilter(field_name="workload__phase")
     algorithm = django_filters.UUIDFilter(field_name="algorithm_id")
     pool = django_filters.UUIDFilter(field_name="pool_id")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after, created_before = created_between()
     tag = django_filters.CharFilter(field_name="tags", lookup_expr="contains", method="filter_tag")
 
     class Meta:
@@ -124,8 +126,8 @@ class TrainingJobViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
             value = request.query_params.get(name)
             if value is None:
                 return None
-            if not value.isdigit():
-                raise exceptions.ValidationError({name: "Give a step number (0 or more)."})
+            if not value.isdigit() or int(value) > MAX_STEP:
+                raise exceptions.ValidationError({name: f"Give a step number from 0 to {MAX_STEP}."})
             return int(value)
 
         points = selectors.metric_points(job=self.get_object(), name=request.query_params.get("name"),

@@ -58,3 +58,17 @@ def test_audit_list_queries_do_not_grow_with_page_size(workspace, owner_client):
         assert len(body["results"]) == size
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1]
+
+
+def test_deleting_a_workspace_is_audited(workspace, owner_client):
+    assert owner_client.delete(f"/api/v1/workspaces/{workspace.id}/").status_code == 204
+    event = AuditEvent.objects.get(action="workspace.destroy")
+    assert event.workspace is None and event.target_id == str(workspace.id) and event.status_code == 204
+
+
+def test_time_filters_take_any_offset_and_refuse_nonsense(workspace, owner_client):
+    url = f"/api/v1/workspaces/{workspace.id}/audit-events/"
+    assert owner_client.get(url, {"created_after": "0308-05-13T08:27:38+20:40"}).status_code == 200
+    response = owner_client.get(url, {"created_after": "yesterday"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["attr"] == "created_after"
