@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "drf_standardized_errors",
     "aiplatform",
+    "datasets",
 ]
 
 MIDDLEWARE = [
@@ -190,6 +191,10 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode429Enum": "drf_standardized_errors.openapi_serializers.ErrorCode429Enum.choices",
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
         "MembershipRoleEnum": "aiplatform.models.Role.choices",
+        "DatasetStatusEnum": "datasets.models.DatasetStatus.choices",
+        "SampleStatusEnum": "datasets.models.SampleStatus.choices",
+        "DatasetVersionStatusEnum": "datasets.models.VersionStatus.choices",
+        "TaskStatusEnum": "datasets.models.TaskStatus.choices",
     },
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
 }

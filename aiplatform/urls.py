@@ -3,6 +3,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from datasets import views as dataset_views
+
 from . import health, views
 from .errors import server_error
 
@@ -13,6 +15,13 @@ router.register(r"workspaces", views.WorkspaceViews, basename="workspace")
 router.register(rf"{WORKSPACE}/members", views.MemberViews, basename="member")
 router.register(rf"{WORKSPACE}/audit-events", views.AuditEventViews, basename="audit-event")
 router.register(r"api-keys", views.ApiKeyViews, basename="api-key")
+
+DATASET = rf"{WORKSPACE}/datasets/(?P<dataset_id>[^/.]+)"
+router.register(rf"{WORKSPACE}/datasets", dataset_views.DatasetViews, basename="dataset")
+router.register(rf"{DATASET}/samples", dataset_views.SampleViews, basename="sample")
+router.register(rf"{DATASET}/versions", dataset_views.DatasetVersionViews, basename="dataset-version")
+router.register(rf"{DATASET}/import-tasks", dataset_views.ImportTaskViews, basename="import-task")
+router.register(rf"{DATASET}/export-tasks", dataset_views.ExportTaskViews, basename="export-task")
 
 api_v1 = [
     path("me/", views.me, name="me"),
