@@ -350,7 +350,7 @@ def publish_version(*, version_id) -> DatasetVersion | None:
             usage = ""
             if row["status"] != Sample.Status.UNLABELLED:
                 counts["labelled"] += 1
-                stats.update(dict.fromkeys(a["name"] for a in row["annotations"]))
+                stats.update({a["name"] for a in row["annotations"]})
                 usage = USAGE_TO_MANIFEST.get(row["usage"]) or _split(row["id"], ratio)
                 counts[usage] += 1
             yield manifest_sample(row, usage)
