@@ -32,6 +32,8 @@ class ManifestLineError:
 
 def parse_line(text: bytes | str) -> ManifestSample:
     """One manifest line as a sample; raises ValueError saying what is wrong with it."""
+    if (b"\\u0000" if isinstance(text, bytes) else "\\u0000") in text:
+        raise ValueError("the line contains a NUL character (\\u0000), which cannot be stored")
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

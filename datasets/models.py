@@ -105,12 +105,11 @@ class Sample(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["dataset", "source"], name="sample_source_unique_per_dataset")]
-        # Cursor pages walk a dataset's samples by id, optionally within one filter value.
+        # Cursor pages walk a dataset's samples by id (within a status when filtered by it); few
+        # indexes keep imports fast, and other filters scan the id range of one dataset.
         indexes = [
             models.Index(fields=["dataset", "id"], name="sample_dataset_id"),
             models.Index(fields=["dataset", "status", "id"], name="sample_dataset_status"),
-            models.Index(fields=["dataset", "usage", "id"], name="sample_dataset_usage"),
-            models.Index(fields=["dataset", "annotated_by", "id"], name="sample_dataset_annotator"),
         ]
 
     def __str__(self):
@@ -122,7 +121,8 @@ class SampleLabel(models.Model):
 
     # DO_NOTHING lets a dataset's samples be deleted in one statement; services delete labels first.
     sample = models.ForeignKey(Sample, on_delete=models.DO_NOTHING, related_name="label_rows")
-    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+")
+    # Indexed by samplelabel_dataset_name, which leads with the dataset.
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+", db_index=False)
     name = models.CharField(max_length=100)
 
     class Meta:

@@ -3,10 +3,10 @@ Celery tasks call these and never write models themselves."""
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from itertools import islice
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
@@ -16,6 +16,7 @@ from aiplatform.errors import Conflict
 from aiplatform.storage import StorageError, parse_uri, storage_for
 
 from . import tasks
+from .bulk import insert_samples, label_rows
 from .domain import (
     ANNOTATION_TYPES,
     INLINE_TEXT_SCHEME,
@@ -34,7 +35,7 @@ from .models import Dataset, DatasetVersion, ExportTask, ImportTask, Sample, Sam
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
-IMPORT_BATCH = 2000
+IMPORT_BATCH = 5000
 USAGE_TO_MANIFEST = {Sample.Usage.TRAIN: "TRAIN", Sample.Usage.EVAL: "EVAL", Sample.Usage.INFERENCE: "INFERENCE"}
 USAGE_FROM_MANIFEST = {v: k for k, v in USAGE_TO_MANIFEST.items()}
 
@@ -162,14 +163,6 @@ def _status_for(annotations: list) -> str:
     return Sample.Status.LABELLED if annotations else Sample.Status.UNLABELLED
 
 
-def _label_rows(samples: Iterable[Sample]) -> list[SampleLabel]:
-    return [
-        SampleLabel(sample_id=sample.pk, dataset_id=sample.dataset_id, name=name)
-        for sample in samples
-        for name in dict.fromkeys(a["name"] for a in sample.annotations)
-    ]
-
-
 @transaction.atomic
 def add_samples(*, dataset: Dataset, samples: list[dict], user) -> list[Sample]:
     """Adds a batch of samples, all or none; errors name the item index and its field."""
@@ -209,7 +202,7 @@ def add_samples(*, dataset: Dataset, samples: list[dict], user) -> list[Sample]:
     if errors:
         raise ValidationError({"samples": errors})
     Sample.objects.bulk_create(created)
-    SampleLabel.objects.bulk_create(_label_rows(created))
+    SampleLabel.objects.bulk_create(label_rows(created))
     refresh_counts(dataset=dataset)
     return created
 
@@ -245,7 +238,7 @@ def delete_samples(*, dataset: Dataset, ids: list) -> int:
 
 def _replace_labels(samples: list[Sample]) -> None:
     SampleLabel.objects.filter(sample_id__in=[s.pk for s in samples]).delete()
-    SampleLabel.objects.bulk_create(_label_rows(samples))
+    SampleLabel.objects.bulk_create(label_rows(samples))
 
 
 @transaction.atomic
@@ -403,13 +396,20 @@ def _import_items(task: ImportTask, dataset: Dataset) -> Iterator[tuple[int, Man
 
 
 def _count_items(task: ImportTask, dataset: Dataset) -> int:
+    """How many lines or objects there are, for progress; blank lines are left out at the end."""
     storage = storage_for(task.source_uri)
     if task.kind == ImportTask.Kind.MANIFEST:
-        return sum(1 for line in storage.read_lines(task.source_uri) if line.strip())
+        last = b"\n"
+        lines = 0
+        for chunk in storage.read_chunks(task.source_uri):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:] or last
+        return lines + (last != b"\n")
     return sum(1 for item in storage.list(task.source_uri) if accepts_object(dataset.type, item.uri))
 
 
-def _sample_from_manifest(dataset: Dataset, item: ManifestSample, now) -> tuple[Sample | None, str | None]:
+def _sample_row(dataset: Dataset, item: ManifestSample, now) -> tuple[dict | None, str | None]:
+    """The fields of a new sample from a manifest line, or what is wrong with the line."""
     problem = _source_error(dataset, item.source)
     if problem:
         return None, f"source: {problem}"
@@ -420,12 +420,12 @@ def _sample_from_manifest(dataset: Dataset, item: ManifestSample, now) -> tuple[
         if problem:
             return None, f"annotation {index}: {problem}"
     annotations = [{"annotated-by": "", "creation-time": creation_time(now), **a} for a in item.annotation]
-    return Sample(
-        dataset_id=dataset.pk, source=item.source, metadata=item.property, annotations=annotations,
-        status=_status_for(annotations), usage=USAGE_FROM_MANIFEST.get(item.usage, Sample.Usage.NONE),
-        annotated_by=annotations[-1]["annotated-by"] if annotations else "",
-        annotated_at=now if annotations else None, created_at=now, updated_at=now,
-    ), None
+    return {
+        "dataset_id": dataset.pk, "source": item.source, "metadata": item.property, "annotations": annotations,
+        "status": _status_for(annotations), "usage": USAGE_FROM_MANIFEST.get(item.usage, Sample.Usage.NONE),
+        "annotated_by": annotations[-1]["annotated-by"] if annotations else "",
+        "annotated_at": now if annotations else None, "created_at": now, "updated_at": now,
+    }, None
 
 
 def _import_batch(task: ImportTask, dataset: Dataset, batch: list, tally: Counter, new_labels: dict) -> None:
@@ -435,27 +435,31 @@ def _import_batch(task: ImportTask, dataset: Dataset, batch: list, tally: Counte
         if isinstance(item, ManifestLineError):
             _report(task, tally, number, item.reason)
             continue
-        sample, problem = _sample_from_manifest(dataset, item, now)
+        row, problem = _sample_row(dataset, item, now)
         if problem:
             _report(task, tally, number, problem)
-        elif sample.source in candidates:
+        elif row["source"] in candidates:
             tally["skipped"] += 1
         else:
-            candidates[sample.source] = sample
+            candidates[row["source"]] = row
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # A batch lost in a crash is imported again by the retried task, so the commit need
+            # not wait for the disk.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
         # The dataset lock serialises imports into one dataset, so no source is added twice.
         Dataset.objects.select_for_update().filter(pk=dataset.pk).values_list("pk").get()
         existing = set(
             Sample.objects.filter(dataset_id=dataset.pk, source__in=list(candidates)).values_list("source", flat=True)
         )
-        fresh = [sample for source, sample in candidates.items() if source not in existing]
-        Sample.objects.bulk_create(fresh)
-        SampleLabel.objects.bulk_create(_label_rows(fresh))
+        fresh = [row for source, row in candidates.items() if source not in existing]
+        insert_samples(fresh)
         tally["skipped"] += len(existing)
         tally["added"] += len(fresh)
         tally["processed"] += len(batch)
-        for sample in fresh:
-            for annotation in sample.annotations:
+        for row in fresh:
+            for annotation in row["annotations"]:
                 new_labels.setdefault(annotation["name"], None)
         ImportTask.objects.filter(pk=task.pk).update(
             processed=tally["processed"], added=tally["added"], skipped=tally["skipped"], failed=tally["failed"],
@@ -490,7 +494,7 @@ def run_import(*, task_id) -> ImportTask | None:
     except StorageError as exc:
         outcome = {"status": TaskStatus.FAILED, "error": str(exc)}
     else:
-        outcome = {"status": TaskStatus.SUCCEEDED, "total": total}
+        outcome = {"status": TaskStatus.SUCCEEDED, "total": tally["processed"]}
     _add_labels(dataset=dataset, names=new_labels)
     refresh_counts(dataset=dataset)
     Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.READY)
