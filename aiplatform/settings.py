@@ -195,6 +195,8 @@ SPECTACULAR_SETTINGS = {
         "SampleStatusEnum": "datasets.models.SampleStatus.choices",
         "DatasetVersionStatusEnum": "datasets.models.VersionStatus.choices",
         "TaskStatusEnum": "datasets.models.TaskStatus.choices",
+        "AnnotationTaskStatusEnum": "datasets.models.AnnotationTaskStatus.choices",
+        "AnnotationItemStatusEnum": "datasets.models.AnnotationItemStatus.choices",
     },
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
 }

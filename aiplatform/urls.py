@@ -22,6 +22,11 @@ router.register(rf"{DATASET}/samples", dataset_views.SampleViews, basename="samp
 router.register(rf"{DATASET}/versions", dataset_views.DatasetVersionViews, basename="dataset-version")
 router.register(rf"{DATASET}/import-tasks", dataset_views.ImportTaskViews, basename="import-task")
 router.register(rf"{DATASET}/export-tasks", dataset_views.ExportTaskViews, basename="export-task")
+router.register(rf"{DATASET}/annotation-tasks", dataset_views.AnnotationTaskViews, basename="annotation-task")
+router.register(
+    rf"{DATASET}/annotation-tasks/(?P<task_id>[^/.]+)/items", dataset_views.AnnotationItemViews,
+    basename="annotation-item",
+)
 
 api_v1 = [
     path("me/", views.me, name="me"),

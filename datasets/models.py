@@ -245,3 +245,80 @@ class ExportTask(models.Model):
 
     def __str__(self):
         return f"export to {self.target_uri}"
+
+
+class AnnotationTaskStatus(models.TextChoices):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+
+
+class AnnotationItemStatus(models.TextChoices):
+    ASSIGNED = "assigned"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class AnnotationTask(models.Model):
+    """Team labelling of some of a dataset's samples, shared out among annotators and reviewed.
+    Annotations made in the task reach the samples when a reviewer accepts them."""
+
+    Status = AnnotationTaskStatus
+
+    class Scope(models.TextChoices):
+        ALL = "all", "Every sample"
+        UNLABELLED = "unlabelled", "Samples without annotations"
+        FILTER = "filter", "Samples the filters select"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="annotation_tasks")
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True, default="")
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.UNLABELLED)
+    filters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    assignees = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="annotation_tasks")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    TRANSITIONS = {Status.ACTIVE: {Status.COMPLETED}}
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "name"], name="annotation_task_name_unique_per_dataset")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class AnnotationItem(models.Model):
+    """One sample of a task, in the hands of one annotator."""
+
+    Status = AnnotationItemStatus
+
+    id = models.BigAutoField(primary_key=True)
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="items")
+    # DO_NOTHING keeps samples deletable in one statement; services delete their items first.
+    sample = models.ForeignKey(Sample, on_delete=models.DO_NOTHING, related_name="annotation_items")
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ASSIGNED)
+    annotations = models.JSONField(default=list, blank=True)
+    annotated_at = models.DateTimeField(null=True, blank=True)
+    review_comment = models.TextField(blank=True, default="")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["task", "sample"], name="annotation_item_unique_sample")]
+        indexes = [models.Index(fields=["task", "assignee", "status", "id"], name="annotation_item_worklist")]
+
+    def __str__(self):
+        return f"{self.task} #{self.sample_id}"

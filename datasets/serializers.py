@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from aiplatform.storage import storage_for
 
-from .models import Dataset, DatasetVersion, ExportTask, ImportTask, Sample
+from .models import AnnotationItem, AnnotationTask, Dataset, DatasetVersion, ExportTask, ImportTask, Sample
 
 
 def download_url(uri: str) -> str | None:
@@ -150,11 +150,12 @@ class ImportTaskSerializer(serializers.ModelSerializer):
         read_only_fields = [f for f in fields if f not in ("kind", "source_uri")]
 
 
-class ExportFiltersSerializer(serializers.Serializer):
+class SampleFiltersSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Sample.Status.choices, required=False)
     usage = serializers.ChoiceField(choices=Sample.Usage.choices, required=False)
     label = serializers.CharField(required=False)
     annotated_by = serializers.CharField(required=False)
+    source = serializers.CharField(required=False, help_text="Source URIs starting with this.")
 
 
 class ExportTaskSerializer(serializers.ModelSerializer):
@@ -162,7 +163,7 @@ class ExportTaskSerializer(serializers.ModelSerializer):
         queryset=DatasetVersion.objects.none(), required=False, allow_null=True,
         help_text="Export this published version; omit to export the samples the filters select.",
     )
-    filters = ExportFiltersSerializer(required=False)
+    filters = SampleFiltersSerializer(required=False)
     result_url = serializers.SerializerMethodField(help_text="Presigned download link of the exported manifest.")
     created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
 
@@ -183,3 +184,109 @@ class ExportTaskSerializer(serializers.ModelSerializer):
     def get_result_url(self, task) -> str | None:
         return download_url(task.result_uri) if task.result_uri else None
 
+
+
+# --- annotation tasks ---------------------------------------------------------------------------
+
+
+class TaskProgressSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    assigned = serializers.IntegerField(help_text="Not yet submitted.")
+    submitted = serializers.IntegerField(help_text="Waiting for review.")
+    accepted = serializers.IntegerField()
+    rejected = serializers.IntegerField(help_text="Back with their annotator.")
+
+
+class AnnotatorProgressSerializer(TaskProgressSerializer):
+    username = serializers.CharField()
+
+
+class AnnotationTaskSerializer(serializers.ModelSerializer):
+    assignees = serializers.ListField(
+        child=serializers.CharField(), write_only=True, min_length=1,
+        help_text="Usernames of workspace members with the annotator role (or higher).",
+    )
+    filters = SampleFiltersSerializer(required=False, help_text="For scope 'filter': which samples.")
+    progress = serializers.SerializerMethodField()
+    annotators = serializers.SerializerMethodField(help_text="Per-annotator statistics (in the detail view).")
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = AnnotationTask
+        fields = [
+            "id", "name", "description", "scope", "filters", "assignees", "status", "progress", "annotators",
+            "created_by", "created_at", "completed_at",
+        ]
+        read_only_fields = ["id", "status", "created_at", "completed_at"]
+        validators = []
+
+    @extend_schema_field(TaskProgressSerializer)
+    def get_progress(self, task) -> dict:
+        return {status: getattr(task, f"items_{status}", 0) for status in TaskProgressSerializer._declared_fields}
+
+    @extend_schema_field(AnnotatorProgressSerializer(many=True))
+    def get_annotators(self, task) -> list | None:
+        return getattr(task, "annotator_stats", None)
+
+
+class AnnotationItemSerializer(serializers.ModelSerializer):
+    sample = SampleSerializer(read_only=True)
+    assignee = serializers.CharField(source="assignee.username", read_only=True)
+    reviewed_by = serializers.CharField(source="reviewed_by.username", read_only=True, default=None)
+    annotations = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AnnotationItem
+        fields = [
+            "id", "sample", "assignee", "status", "annotations", "annotated_at", "review_comment", "reviewed_by",
+            "reviewed_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "array", "items": {"type": "object", "additionalProperties": True}})
+    def get_annotations(self, item) -> list:
+        return item.annotations
+
+
+class ItemAnnotationSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The item's id.")
+    annotations = AnnotationSerializer(many=True)
+
+
+class ItemAnnotateSerializer(serializers.Serializer):
+    items = ItemAnnotationSerializer(many=True, min_length=1, max_length=1000)
+    submit = serializers.BooleanField(default=False, help_text="Also submit the items for review.")
+
+
+class ItemSubmitSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=1000)
+
+
+class ReviewDecisionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    result = serializers.ChoiceField(choices=[AnnotationItem.Status.ACCEPTED, AnnotationItem.Status.REJECTED])
+    comment = serializers.CharField(required=False, allow_blank=True, help_text="Required when rejecting.")
+
+
+class ReviewSerializer(serializers.Serializer):
+    decisions = ReviewDecisionSerializer(many=True, required=False, max_length=1000)
+    accept_all_submitted = serializers.BooleanField(
+        default=False, help_text="Accept every submitted item, e.g. after a satisfying spot-check."
+    )
+
+    def validate(self, attrs):
+        if bool(attrs.get("decisions")) == attrs["accept_all_submitted"]:
+            raise serializers.ValidationError(
+                {"decisions": "Give either decisions on items, or accept_all_submitted: true."}
+            )
+        return attrs
+
+
+class ReviewSampleSerializer(serializers.Serializer):
+    percent = serializers.FloatField(min_value=0.1, max_value=100, help_text="Share of submitted items to check.")
+    seed = serializers.IntegerField(required=False, help_text="Fixes the random draw.")
+
+
+class ItemBatchResultSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    items = AnnotationItemSerializer(many=True)

@@ -2,17 +2,20 @@
 Celery tasks call these and never write models themselves."""
 
 import logging
+import math
+import random
 from collections import Counter
 from collections.abc import Iterator
 from itertools import islice
 
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Case, Count, Q, Value, When
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from aiplatform.celery import enqueue_on_commit
 from aiplatform.errors import Conflict
+from aiplatform.models import ROLE_CAPABILITIES, Capability, Membership
 from aiplatform.storage import StorageError, parse_uri, storage_for
 
 from . import tasks
@@ -30,7 +33,17 @@ from .domain import (
 )
 from .filters import SampleFilter
 from .manifest import ManifestLineError, ManifestSample, read_manifest, write_manifest
-from .models import Dataset, DatasetVersion, ExportTask, ImportTask, Sample, SampleLabel, TaskStatus
+from .models import (
+    AnnotationItem,
+    AnnotationTask,
+    Dataset,
+    DatasetVersion,
+    ExportTask,
+    ImportTask,
+    Sample,
+    SampleLabel,
+    TaskStatus,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +128,7 @@ def delete_dataset(*, dataset: Dataset) -> None:
 
 def refresh_counts(*, dataset: Dataset) -> None:
     counts = Sample.objects.filter(dataset=dataset).aggregate(
-        total=Count("id"), labelled=Count("id", filter=~Q(status=Sample.Status.UNLABELLED))
+        total=Count("id"), labelled=Count("id", filter=~Q(annotations=[]))
     )
     Dataset.objects.filter(pk=dataset.pk).update(sample_count=counts["total"], labelled_count=counts["labelled"])
     dataset.sample_count, dataset.labelled_count = counts["total"], counts["labelled"]
@@ -231,6 +244,7 @@ def delete_samples(*, dataset: Dataset, ids: list) -> int:
     if unknown:
         raise ValidationError({"ids": {i: f"No sample {ids[i]!r} in this dataset." for i in unknown}})
     SampleLabel.objects.filter(sample_id__in=list(found)).delete()
+    AnnotationItem.objects.filter(sample_id__in=list(found)).delete()
     Sample.objects.filter(pk__in=list(found)).delete()
     refresh_counts(dataset=dataset)
     return len(found)
@@ -294,7 +308,7 @@ def manifest_sample(row: dict, usage: str = "") -> ManifestSample:
 
 def _rows(queryset) -> Iterator[dict]:
     # A server-side cursor on PostgreSQL: one consistent snapshot, a few thousand rows in memory.
-    return queryset.order_by("id").values(*MANIFEST_FIELDS, "status").iterator(chunk_size=2000)
+    return queryset.order_by("id").values(*MANIFEST_FIELDS).iterator(chunk_size=2000)
 
 
 def _manifest_location(base_uri: str, name: str) -> str:
@@ -341,7 +355,7 @@ def publish_version(*, version_id) -> DatasetVersion | None:
         for row in _rows(Sample.objects.filter(dataset_id=version.dataset_id)):
             counts["samples"] += 1
             usage = ""
-            if row["status"] != Sample.Status.UNLABELLED:
+            if row["annotations"]:
                 counts["labelled"] += 1
                 stats.update({a["name"] for a in row["annotations"]})
                 usage = USAGE_TO_MANIFEST.get(row["usage"]) or _split(row["id"], ratio)
@@ -566,3 +580,220 @@ def run_export(*, task_id) -> ExportTask | None:
         return transition(instance=task, to=TaskStatus.FAILED, error=str(exc), finished_at=timezone.now())
     return transition(instance=task, to=TaskStatus.SUCCEEDED, result_uri=result_uri, sample_count=count,
                       finished_at=timezone.now())
+
+
+# --- annotation tasks ---------------------------------------------------------------------------
+
+ITEM_BATCH = 5000
+
+
+@transaction.atomic
+def create_annotation_task(*, dataset: Dataset, created_by, name: str, assignees: list[str], description: str = "",
+                           scope: str = AnnotationTask.Scope.UNLABELLED, filters: dict | None = None) -> AnnotationTask:
+    """Creates the task and deals its samples out to the assignees in turn. Samples already in
+    another active task's hands are left out, so no sample has two annotators at once."""
+    if AnnotationTask.objects.filter(dataset=dataset, name=name).exists():
+        raise ValidationError({"name": f"The dataset already has an annotation task named '{name}'."})
+    users = _annotators(dataset, assignees)
+    filters = filters or {}
+    queryset = Sample.objects.filter(dataset=dataset)
+    if scope == AnnotationTask.Scope.UNLABELLED:
+        queryset = queryset.filter(annotations=[])
+    elif scope == AnnotationTask.Scope.FILTER:
+        form = SampleFilter(data=filters, queryset=queryset)
+        if not filters or not form.is_valid():
+            raise ValidationError({"filters": "Give valid sample filters (status, usage, label, annotated_by, "
+                                              "source) for a task of scope 'filter'."})
+        queryset = form.qs
+    busy = AnnotationItem.objects.filter(
+        task__dataset=dataset, task__status=AnnotationTask.Status.ACTIVE
+    ).exclude(status=AnnotationItem.Status.ACCEPTED)
+    queryset = queryset.exclude(pk__in=busy.values("sample_id"))
+    task = AnnotationTask(dataset=dataset, created_by=created_by, name=name, description=description, scope=scope,
+                          filters=filters)
+    task.full_clean()
+    task.save()
+    task.assignees.set(users)
+    ids = queryset.order_by("id").values_list("id", flat=True).iterator(chunk_size=ITEM_BATCH)
+    position = 0
+    while chunk := list(islice(ids, ITEM_BATCH)):
+        AnnotationItem.objects.bulk_create(
+            AnnotationItem(task=task, sample_id=sample_id, assignee=users[(position + i) % len(users)])
+            for i, sample_id in enumerate(chunk)
+        )
+        position += len(chunk)
+    if position == 0:
+        raise ValidationError({"scope": "No sample to annotate: the scope selects none, or they are all in "
+                                        "other active tasks."})
+    return task
+
+
+def _annotators(dataset: Dataset, usernames: list[str]) -> list:
+    """The workspace members behind these usernames, who must hold a role that may annotate."""
+    if not usernames:
+        raise ValidationError({"assignees": "Name at least one annotator."})
+    memberships = {
+        m.user.username: m
+        for m in Membership.objects.filter(workspace_id=dataset.workspace_id, user__username__in=usernames)
+        .select_related("user")
+    }
+    errors = {}
+    for index, username in enumerate(usernames):
+        membership = memberships.get(username)
+        if membership is None:
+            errors[index] = f"'{username}' is not a member of this workspace."
+        elif Capability.ANNOTATE not in ROLE_CAPABILITIES[membership.role]:
+            errors[index] = f"'{username}' is a {membership.role}; give them the annotator role first."
+    if errors:
+        raise ValidationError({"assignees": errors})
+    return [memberships[username].user for username in dict.fromkeys(usernames)]
+
+
+@transaction.atomic
+def delete_annotation_task(*, task: AnnotationTask) -> None:
+    """Deletes the task; annotations not yet accepted are dropped, accepted ones stay on the samples."""
+    under_task = AnnotationItem.objects.filter(task=task).exclude(status=AnnotationItem.Status.ACCEPTED)
+    Sample.objects.filter(pk__in=under_task.values("sample_id")).update(
+        status=Case(When(annotations=[], then=Value(Sample.Status.UNLABELLED)), default=Value(Sample.Status.LABELLED))
+    )
+    task.delete()
+
+
+def _own_items(task: AnnotationTask, user, ids: list, field: str, statuses) -> dict[int, AnnotationItem]:
+    """The caller's items of the task with these ids, in one of the statuses, locked."""
+    found = {
+        item.pk: item
+        for item in AnnotationItem.objects.select_for_update().select_related("sample")
+        .filter(task=task, assignee=user, pk__in=[i for i in ids if isinstance(i, int)]).order_by("pk")
+    }
+    errors = {}
+    for index, item_id in enumerate(ids):
+        item = found.get(item_id)
+        if item is None:
+            errors[index] = {field: f"No item {item_id!r} of this task is assigned to you."}
+        elif item.status not in statuses:
+            errors[index] = {field: f"Item {item_id} is {item.status}; only {' or '.join(statuses)} items can change."}
+    if errors:
+        raise ValidationError({"items": errors})
+    return found
+
+
+def _check_active(task: AnnotationTask) -> None:
+    if task.status != AnnotationTask.Status.ACTIVE:
+        raise Conflict("The annotation task is completed.", code="invalid_status")
+
+
+@transaction.atomic
+def annotate_items(*, task: AnnotationTask, user, items: list[dict], submit: bool = False) -> list[AnnotationItem]:
+    """Saves the caller's annotations on their own items (and submits them for review if asked).
+    A rejected item can be annotated again and resubmitted."""
+    _check_active(task)
+    _check_batch(items, "items")
+    editable = (AnnotationItem.Status.ASSIGNED, AnnotationItem.Status.REJECTED)
+    found = _own_items(task, user, [item.get("id") for item in items], "id", editable)
+    dataset = task.dataset
+    now = timezone.now()
+    errors = {}
+    for index, given in enumerate(items):
+        item = found[given["id"]]
+        annotations, annotation_errors = stamped_annotations(
+            dataset=dataset, annotations=given.get("annotations") or [], metadata=item.sample.metadata,
+            annotator=user.username, now=now, label_names=dataset.label_names,
+        )
+        if annotation_errors:
+            errors[index] = {"annotations": annotation_errors}
+        elif submit and not annotations:
+            errors[index] = {"annotations": "Annotate the sample before submitting it."}
+        item.annotations = annotations
+        item.annotated_at = now
+        if submit:
+            item.status = AnnotationItem.Status.SUBMITTED
+    if errors:
+        raise ValidationError({"items": errors})
+    changed = list(found.values())
+    AnnotationItem.objects.bulk_update(changed, ["annotations", "annotated_at", "status"])
+    if submit:
+        Sample.objects.filter(pk__in=[item.sample_id for item in changed]).update(
+            status=Sample.Status.UNDER_REVIEW, updated_at=now
+        )
+    return changed
+
+
+@transaction.atomic
+def submit_items(*, task: AnnotationTask, user, ids: list) -> list[AnnotationItem]:
+    """Submits the caller's annotated items for review."""
+    _check_active(task)
+    _check_batch(ids, "items")
+    editable = (AnnotationItem.Status.ASSIGNED, AnnotationItem.Status.REJECTED)
+    found = _own_items(task, user, ids, "id", editable)
+    empty = {index: {"id": f"Item {item_id} has no annotations yet."}
+             for index, item_id in enumerate(ids) if not found[item_id].annotations}
+    if empty:
+        raise ValidationError({"items": empty})
+    now = timezone.now()
+    AnnotationItem.objects.filter(pk__in=list(found)).update(status=AnnotationItem.Status.SUBMITTED)
+    Sample.objects.filter(pk__in=[item.sample_id for item in found.values()]).update(
+        status=Sample.Status.UNDER_REVIEW, updated_at=now
+    )
+    return list(AnnotationItem.objects.filter(pk__in=list(found)).select_related("sample", "assignee"))
+
+
+@transaction.atomic
+def review_items(*, task: AnnotationTask, reviewer, decisions: list[dict] = (),
+                 accept_all_submitted: bool = False) -> list[AnnotationItem]:
+    """Accepts or rejects submitted items. Accepted annotations land on the samples; rejected
+    items go back to their annotator with the comment. The task completes when all is accepted."""
+    _check_active(task)
+    submitted = AnnotationItem.objects.select_for_update().select_related("sample").filter(
+        task=task, status=AnnotationItem.Status.SUBMITTED
+    ).order_by("pk")
+    if accept_all_submitted:
+        decisions = [{"id": item.pk, "result": AnnotationItem.Status.ACCEPTED} for item in submitted]
+        found = {item.pk: item for item in submitted}
+    else:
+        _check_batch(list(decisions), "decisions")
+        found = {item.pk: item for item in submitted.filter(pk__in=[d["id"] for d in decisions])}
+        errors = {index: {"id": f"No submitted item {d['id']} in this task."}
+                  for index, d in enumerate(decisions) if d["id"] not in found}
+        errors.update({index: {"comment": "Say what is wrong, so the annotator can fix it."}
+                       for index, d in enumerate(decisions)
+                       if d["result"] == AnnotationItem.Status.REJECTED and not d.get("comment")})
+        if errors:
+            raise ValidationError({"decisions": errors})
+    now = timezone.now()
+    accepted_samples = []
+    for decision in decisions:
+        item = found[decision["id"]]
+        item.status = decision["result"]
+        item.review_comment = decision.get("comment", "")
+        item.reviewed_by, item.reviewed_at = reviewer, now
+        sample = item.sample
+        if item.status == AnnotationItem.Status.ACCEPTED:
+            sample.annotations = item.annotations
+            sample.annotated_by = item.annotations[-1].get("annotated-by", "") if item.annotations else ""
+            sample.annotated_at = item.annotated_at
+            sample.status = Sample.Status.ACCEPTED
+            accepted_samples.append(sample)
+        else:
+            sample.status = Sample.Status.REJECTED
+        sample.updated_at = now
+    items = list(found.values())
+    AnnotationItem.objects.bulk_update(items, ["status", "review_comment", "reviewed_by", "reviewed_at"])
+    Sample.objects.bulk_update(
+        [item.sample for item in items], ["annotations", "annotated_by", "annotated_at", "status", "updated_at"]
+    )
+    _replace_labels(accepted_samples)
+    refresh_counts(dataset=task.dataset)
+    if not AnnotationItem.objects.filter(task=task).exclude(status=AnnotationItem.Status.ACCEPTED).exists():
+        transition(instance=task, to=AnnotationTask.Status.COMPLETED, completed_at=now)
+    return items
+
+
+def review_sample(*, task: AnnotationTask, percent: float, seed: int | None = None) -> list[AnnotationItem]:
+    """A random share of the submitted items for a reviewer to spot-check before accepting all."""
+    submitted = list(
+        AnnotationItem.objects.filter(task=task, status=AnnotationItem.Status.SUBMITTED).values_list("pk", flat=True)
+    )
+    size = math.ceil(len(submitted) * percent / 100)
+    picked = random.Random(seed).sample(submitted, size)
+    return list(AnnotationItem.objects.filter(pk__in=picked).select_related("sample", "assignee"))

@@ -1,5 +1,6 @@
 from functools import cached_property
 
+import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
@@ -7,17 +8,24 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from aiplatform.api import WorkspaceViewSet
-from aiplatform.models import Capability
+from aiplatform.models import ROLE_CAPABILITIES, Capability
 
 from . import selectors, services
 from .filters import DatasetFilter, ImportTaskFilter, SampleFilter
-from .models import Dataset, DatasetVersion, ExportTask, ImportTask, Sample
+from .models import AnnotationItem, AnnotationTask, Dataset, DatasetVersion, ExportTask, ImportTask, Sample
 from .pagination import SampleCursorPagination
 from .serializers import (
+    AnnotationItemSerializer,
+    AnnotationTaskSerializer,
     DatasetSerializer,
     DatasetVersionSerializer,
     ExportTaskSerializer,
     ImportTaskSerializer,
+    ItemAnnotateSerializer,
+    ItemBatchResultSerializer,
+    ItemSubmitSerializer,
+    ReviewSampleSerializer,
+    ReviewSerializer,
     SampleBatchAnnotateSerializer,
     SampleBatchCreateSerializer,
     SampleBatchDeleteSerializer,
@@ -218,3 +226,119 @@ class ExportTaskViews(DatasetScoped, mixins.ListModelMixin, mixins.RetrieveModel
             dataset=self.dataset, created_by=request.user, **_plain(serializer.validated_data)
         )
         return Response(self.get_serializer(task).data, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(parameters=DATASET_PATH)
+class AnnotationTaskViews(
+    DatasetScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, WorkspaceViewSet
+):
+    """Team labelling: a task deals a dataset's samples (all, unlabelled, or filtered) out to
+    annotators; they annotate and submit their own items; a reviewer accepts them (the
+    annotations land on the samples) or rejects them with a comment (back to the annotator)."""
+
+    queryset = AnnotationTask.objects.none()
+    serializer_class = AnnotationTaskSerializer
+    lookup_url_kwarg = "task_id"
+    filterset_fields = ["status"]
+    ordering_fields = ["created_at", "name"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return AnnotationTask.objects.none()
+        return selectors.annotation_tasks(dataset=self.dataset)
+
+    def get_object(self):
+        task = selectors.annotation_task(dataset=self.dataset, task_id=self.kwargs["task_id"])
+        task.annotator_stats = selectors.annotator_stats(task=task)
+        return task
+
+    @extend_schema(responses={201: AnnotationTaskSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        task = services.create_annotation_task(
+            dataset=self.dataset, created_by=request.user, **_plain(serializer.validated_data)
+        )
+        self.kwargs["task_id"] = task.pk
+        return Response(self.get_serializer(self.get_object()).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        services.delete_annotation_task(task=instance)
+
+
+class AnnotationItemFilter(django_filters.FilterSet):
+    assignee = django_filters.CharFilter(field_name="assignee__username")
+
+    class Meta:
+        model = AnnotationItem
+        fields = ["status", "assignee"]
+
+
+@extend_schema(parameters=[*DATASET_PATH, OpenApiParameter("task_id", OpenApiTypes.UUID, OpenApiParameter.PATH)])
+class AnnotationItemViews(DatasetScoped, mixins.ListModelMixin, WorkspaceViewSet):
+    """The items of an annotation task. Annotators see, annotate and submit only their own;
+    developers and owners see all and review them."""
+
+    queryset = AnnotationItem.objects.none()
+    serializer_class = AnnotationItemSerializer
+    pagination_class = SampleCursorPagination
+    filterset_class = AnnotationItemFilter
+    ordering_fields = []
+    capabilities = {
+        "annotate": Capability.ANNOTATE,
+        "submit": Capability.ANNOTATE,
+        "review": Capability.DEVELOP,
+        "review_sample": Capability.DEVELOP,
+    }
+
+    @cached_property
+    def task(self) -> AnnotationTask:
+        return selectors.annotation_task(dataset=self.dataset, task_id=self.kwargs["task_id"])
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.task  # noqa: B018  (resolves the task or raises 404)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return AnnotationItem.objects.none()
+        reviewer = Capability.DEVELOP in ROLE_CAPABILITIES[self.role]
+        return selectors.annotation_items(task=self.task, assignee=None if reviewer else self.request.user)
+
+    def _result(self, items):
+        return Response({"count": len(items), "items": AnnotationItemSerializer(items, many=True).data})
+
+    @extend_schema(request=ItemAnnotateSerializer, responses={200: ItemBatchResultSerializer})
+    @action(detail=False, methods=["post"])
+    def annotate(self, request, *args, **kwargs):
+        """Saves annotations on your own items (assigned or rejected); `submit: true` also submits them."""
+        data = ItemAnnotateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        items = services.annotate_items(task=self.task, user=request.user, **_plain(data.validated_data))
+        return self._result(items)
+
+    @extend_schema(request=ItemSubmitSerializer, responses={200: ItemBatchResultSerializer})
+    @action(detail=False, methods=["post"])
+    def submit(self, request, *args, **kwargs):
+        """Submits your annotated items for review."""
+        data = ItemSubmitSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._result(services.submit_items(task=self.task, user=request.user, **data.validated_data))
+
+    @extend_schema(request=ReviewSerializer, responses={200: ItemBatchResultSerializer})
+    @action(detail=False, methods=["post"])
+    def review(self, request, *args, **kwargs):
+        """Accepts or rejects submitted items one by one, or accepts all submitted items."""
+        data = ReviewSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        items = services.review_items(task=self.task, reviewer=request.user, **_plain(data.validated_data))
+        return self._result(items)
+
+    @extend_schema(request=ReviewSampleSerializer, responses={200: ItemBatchResultSerializer})
+    @action(detail=False, methods=["post"], url_path="review-sample")
+    def review_sample(self, request, *args, **kwargs):
+        """Draws a random percentage of the submitted items for a reviewer to spot-check."""
+        data = ReviewSampleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._result(services.review_sample(task=self.task, **data.validated_data))
