@@ -6,35 +6,38 @@ import json
 from datetime import datetime
 
 from django.db import connection
+from django.db.models import F
 
 from .models import Sample, SampleLabel
 
 SAMPLE_COLUMNS = (
-    "id", "dataset_id", "source", "metadata", "annotations", "status", "usage", "annotated_by", "annotated_at",
-    "created_at", "updated_at",
+    "id", "position", "dataset_id", "source", "metadata", "annotations", "status", "usage", "annotated_by",
+    "annotated_at", "created_at", "updated_at",
 )
 
 
-def insert_samples(rows: list[dict]) -> None:
+def insert_samples(rows: list[dict]) -> list[Sample]:
     """Inserts samples given as dicts of Sample fields (without id), with their label rows."""
     if not rows:
-        return
+        return []
     if connection.vendor != "postgresql":
         samples = Sample.objects.bulk_create([Sample(**row) for row in rows])
+        Sample.objects.filter(pk__in=[sample.pk for sample in samples]).update(position=F("id"))
         SampleLabel.objects.bulk_create(label_rows(samples))
-        return
+        return samples
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
             [Sample._meta.db_table, len(rows)],
         )
         for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
-            row["id"] = pk
+            row["id"] = row["position"] = pk
         _copy(cursor, Sample._meta.db_table, SAMPLE_COLUMNS, (tuple(row[c] for c in SAMPLE_COLUMNS) for row in rows))
         _copy(
             cursor, SampleLabel._meta.db_table, ("sample_id", "dataset_id", "name"),
             ((row["id"], row["dataset_id"], name) for row in rows for name in _names(row["annotations"])),
         )
+    return [Sample(**row) for row in rows]
 
 
 def label_rows(samples) -> list[SampleLabel]:

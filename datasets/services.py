@@ -207,17 +207,17 @@ def add_samples(*, dataset: Dataset, samples: list[dict], user) -> list[Sample]:
         if problems:
             errors[index] = problems
             continue
-        created.append(Sample(
-            dataset=dataset, source=source, metadata=metadata, annotations=annotations,
-            status=_status_for(annotations), usage=item.get("usage") or Sample.Usage.NONE,
-            annotated_by=user.username if annotations else "", annotated_at=now if annotations else None,
-        ))
+        created.append({
+            "dataset_id": dataset.pk, "source": source, "metadata": metadata, "annotations": annotations,
+            "status": _status_for(annotations), "usage": item.get("usage") or Sample.Usage.NONE,
+            "annotated_by": user.username if annotations else "", "annotated_at": now if annotations else None,
+            "created_at": now, "updated_at": now,
+        })
     if errors:
         raise ValidationError({"samples": errors})
-    Sample.objects.bulk_create(created)
-    SampleLabel.objects.bulk_create(label_rows(created))
+    samples = insert_samples(created)
     refresh_counts(dataset=dataset)
-    return created
+    return samples
 
 
 def _samples_by_id(dataset: Dataset, ids: list, *, lock: bool = False) -> tuple[dict[int, Sample], list[int]]:
@@ -308,7 +308,7 @@ def manifest_sample(row: dict, usage: str = "") -> ManifestSample:
 
 def _rows(queryset) -> Iterator[dict]:
     # A server-side cursor on PostgreSQL: one consistent snapshot, a few thousand rows in memory.
-    return queryset.order_by("id").values(*MANIFEST_FIELDS).iterator(chunk_size=2000)
+    return queryset.order_by("position").values(*MANIFEST_FIELDS).iterator(chunk_size=2000)
 
 
 def _manifest_location(base_uri: str, name: str) -> str:
@@ -614,7 +614,7 @@ def create_annotation_task(*, dataset: Dataset, created_by, name: str, assignees
     task.full_clean()
     task.save()
     task.assignees.set(users)
-    ids = queryset.order_by("id").values_list("id", flat=True).iterator(chunk_size=ITEM_BATCH)
+    ids = queryset.order_by("position").values_list("id", flat=True).iterator(chunk_size=ITEM_BATCH)
     position = 0
     while chunk := list(islice(ids, ITEM_BATCH)):
         AnnotationItem.objects.bulk_create(

@@ -13,7 +13,7 @@ from aiplatform.models import ROLE_CAPABILITIES, Capability
 from . import selectors, services
 from .filters import DatasetFilter, ImportTaskFilter, SampleFilter
 from .models import AnnotationItem, AnnotationTask, Dataset, DatasetVersion, ExportTask, ImportTask, Sample
-from .pagination import SampleCursorPagination
+from .pagination import ItemCursorPagination, SampleCursorPagination
 from .serializers import (
     AnnotationItemSerializer,
     AnnotationTaskSerializer,
@@ -282,7 +282,7 @@ class AnnotationItemViews(DatasetScoped, mixins.ListModelMixin, WorkspaceViewSet
 
     queryset = AnnotationItem.objects.none()
     serializer_class = AnnotationItemSerializer
-    pagination_class = SampleCursorPagination
+    pagination_class = ItemCursorPagination
     filterset_class = AnnotationItemFilter
     ordering_fields = []
     capabilities = {
