@@ -1,3 +1,5 @@
+from datetime import UTC
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -5,6 +7,14 @@ from rest_framework import serializers
 from aiplatform.storage import storage_for
 
 from .models import AnnotationItem, AnnotationTask, Dataset, DatasetVersion, ExportTask, ImportTask, Sample
+
+
+def _datetime(value):
+    """As DRF writes a UTC time: ISO 8601 ending in Z."""
+    if value is None:
+        return None
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def download_url(uri: str) -> str | None:
@@ -67,15 +77,18 @@ class AnnotationSerializer(serializers.Serializer):
     confidence = serializers.FloatField(required=False, min_value=0, max_value=1)
 
 
+SAMPLE_FIELDS = (
+    "id", "source", "metadata", "annotations", "status", "usage", "annotated_by", "annotated_at", "created_at",
+    "updated_at",
+)
+
+
 class SampleSerializer(serializers.ModelSerializer):
     annotations = serializers.SerializerMethodField()
 
     class Meta:
         model = Sample
-        fields = [
-            "id", "source", "metadata", "annotations", "status", "usage", "annotated_by", "annotated_at",
-            "created_at", "updated_at",
-        ]
+        fields = list(SAMPLE_FIELDS)
         read_only_fields = fields
 
     @extend_schema_field(
@@ -84,6 +97,18 @@ class SampleSerializer(serializers.ModelSerializer):
     )
     def get_annotations(self, sample) -> list:
         return sample.annotations
+
+    def to_representation(self, sample):
+        # Written out: pages of up to 1,000 samples, several times faster than field by field.
+        # Lists hand over rows as dicts (no model instances to build).
+        if not isinstance(sample, dict):
+            sample = {name: getattr(sample, name) for name in SAMPLE_FIELDS}
+        return {
+            "id": sample["id"], "source": sample["source"], "metadata": sample["metadata"],
+            "annotations": sample["annotations"], "status": sample["status"], "usage": sample["usage"],
+            "annotated_by": sample["annotated_by"], "annotated_at": _datetime(sample["annotated_at"]),
+            "created_at": _datetime(sample["created_at"]), "updated_at": _datetime(sample["updated_at"]),
+        }
 
 
 class SampleInputSerializer(serializers.Serializer):

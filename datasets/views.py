@@ -15,6 +15,7 @@ from .filters import DatasetFilter, ImportTaskFilter, SampleFilter
 from .models import AnnotationItem, AnnotationTask, Dataset, DatasetVersion, ExportTask, ImportTask, Sample
 from .pagination import ItemCursorPagination, SampleCursorPagination
 from .serializers import (
+    SAMPLE_FIELDS,
     AnnotationItemSerializer,
     AnnotationTaskSerializer,
     DatasetSerializer,
@@ -103,7 +104,7 @@ class SampleViews(DatasetScoped, mixins.ListModelMixin, mixins.RetrieveModelMixi
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Sample.objects.none()
-        return selectors.samples(dataset=self.dataset)
+        return selectors.samples(dataset=self.dataset).values(*SAMPLE_FIELDS, "position")
 
     @extend_schema(request=SampleBatchCreateSerializer, responses={201: SampleBatchResultSerializer})
     def create(self, request, *args, **kwargs):

@@ -38,6 +38,7 @@ def test_batch_add_then_counts_are_current(workspace, developer_client, develope
     labelled = body["samples"][1]
     assert labelled["status"] == "labelled"
     assert labelled["annotated_by"] == developer.username
+    assert labelled["created_at"].endswith("Z") and labelled["annotated_at"].endswith("Z")
     annotation = labelled["annotations"][0]
     assert annotation["type"] == "modelarts/image_classification"
     assert annotation["annotated-by"] == developer.username and annotation["creation-time"]
