@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Dataset, DatasetVersion, ExportTask, ImportTask
+from .models import AnnotationTask, Dataset, DatasetVersion, ExportTask, ImportTask
 
 
 @admin.register(Dataset)
@@ -32,3 +32,12 @@ class ExportTaskAdmin(admin.ModelAdmin):
     list_display = ["target_uri", "dataset", "status", "sample_count", "created_at"]
     list_filter = ["status"]
     list_select_related = ["dataset"]
+
+
+@admin.register(AnnotationTask)
+class AnnotationTaskAdmin(admin.ModelAdmin):
+    list_display = ["name", "dataset", "scope", "status", "created_at", "completed_at"]
+    list_filter = ["status", "scope"]
+    search_fields = ["name", "dataset__name"]
+    list_select_related = ["dataset"]
+    filter_horizontal = ["assignees"]
