@@ -4,6 +4,7 @@ their labels in about a second; on other databases (the embedded SQLite) through
 import io
 import json
 from datetime import datetime
+from functools import lru_cache
 
 from django.db import connection
 from django.db.models import F
@@ -16,15 +17,18 @@ SAMPLE_COLUMNS = (
 )
 
 
-def insert_samples(rows: list[dict]) -> list[Sample]:
-    """Inserts samples given as dicts of Sample fields (without id), with their label rows."""
+def insert_samples(rows: list[dict]) -> None:
+    """Inserts samples given as dicts of Sample fields, with their label rows; sets each row's
+    id and position."""
     if not rows:
-        return []
+        return
     if connection.vendor != "postgresql":
         samples = Sample.objects.bulk_create([Sample(**row) for row in rows])
         Sample.objects.filter(pk__in=[sample.pk for sample in samples]).update(position=F("id"))
         SampleLabel.objects.bulk_create(label_rows(samples))
-        return samples
+        for row, sample in zip(rows, samples, strict=True):
+            row["id"] = row["position"] = sample.pk
+        return
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
@@ -37,7 +41,6 @@ def insert_samples(rows: list[dict]) -> list[Sample]:
             cursor, SampleLabel._meta.db_table, ("sample_id", "dataset_id", "name"),
             ((row["id"], row["dataset_id"], name) for row in rows for name in _names(row["annotations"])),
         )
-    return [Sample(**row) for row in rows]
 
 
 def label_rows(samples) -> list[SampleLabel]:
@@ -79,5 +82,11 @@ def _copy_text(value) -> str:
     if isinstance(value, dict | list):
         return _escape(_json(value))
     if isinstance(value, datetime):
-        return value.isoformat()
+        return _isoformat(value)
     return str(value)
+
+
+@lru_cache(maxsize=16)
+def _isoformat(value: datetime) -> str:
+    # The rows of a batch share their timestamps.
+    return value.isoformat()

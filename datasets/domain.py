@@ -119,7 +119,7 @@ def normalized_label_set(labels: list) -> list:
 
 
 def _number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return type(value) in (int, float)
 
 
 def annotation_error(*, dataset_type: str, annotation: dict, metadata: dict, label_names) -> str | None:

@@ -216,9 +216,9 @@ def add_samples(*, dataset: Dataset, samples: list[dict], user) -> list[Sample]:
         })
     if errors:
         raise ValidationError({"samples": errors})
-    samples = insert_samples(created)
+    insert_samples(created)
     refresh_counts(dataset=dataset)
-    return samples
+    return [Sample(**row) for row in created]
 
 
 def _samples_by_id(dataset: Dataset, ids: list, *, lock: bool = False) -> tuple[dict[int, Sample], list[int]]:
@@ -423,7 +423,7 @@ def _count_items(task: ImportTask, dataset: Dataset) -> int:
     return sum(1 for item in storage.list(task.source_uri) if accepts_object(dataset.type, item.uri))
 
 
-def _sample_row(dataset: Dataset, item: ManifestSample, now) -> tuple[dict | None, str | None]:
+def _sample_row(dataset: Dataset, item: ManifestSample, now, created: str) -> tuple[dict | None, str | None]:
     """The fields of a new sample from a manifest line, or what is wrong with the line."""
     problem = _source_error(dataset, item.source)
     if problem:
@@ -434,9 +434,9 @@ def _sample_row(dataset: Dataset, item: ManifestSample, now) -> tuple[dict | Non
                                    label_names=None)
         if problem:
             return None, f"annotation {index}: {problem}"
-    annotations = [{"annotated-by": "", "creation-time": creation_time(now), **a} for a in item.annotation]
+    annotations = [{"annotated-by": "", "creation-time": created, **a} for a in item.annotation]
     return {
-        "dataset_id": dataset.pk, "source": item.source, "metadata": item.property, "annotations": annotations,
+        "dataset_id": str(dataset.pk), "source": item.source, "metadata": item.property, "annotations": annotations,
         "status": _status_for(annotations), "usage": USAGE_FROM_MANIFEST.get(item.usage, Sample.Usage.NONE),
         "annotated_by": annotations[-1]["annotated-by"] if annotations else "",
         "annotated_at": now if annotations else None, "created_at": now, "updated_at": now,
@@ -445,12 +445,13 @@ def _sample_row(dataset: Dataset, item: ManifestSample, now) -> tuple[dict | Non
 
 def _import_batch(task: ImportTask, dataset: Dataset, batch: list, tally: Counter, new_labels: dict) -> None:
     now = timezone.now()
+    created = creation_time(now)
     candidates = {}
     for number, item in batch:
         if isinstance(item, ManifestLineError):
             _report(task, tally, number, item.reason)
             continue
-        row, problem = _sample_row(dataset, item, now)
+        row, problem = _sample_row(dataset, item, now, created)
         if problem:
             _report(task, tally, number, problem)
         elif row["source"] in candidates:
