@@ -10,7 +10,7 @@ import json
 import random
 import time
 
-from common import ensure_database, peak_rss_mb, peak_rss_reset, rss_mb, start_s3_server
+from common import cpu_seconds, ensure_database, load_average, peak_rss_mb, peak_rss_reset, rss_mb, start_s3_server
 
 LABELS = ["cat", "dog", "bird", "fish", "horse"]
 
@@ -61,18 +61,19 @@ def main():
             base = rss_mb()
             peak_rss_reset()
             with CaptureQueriesContext(connection) as queries:
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), cpu_seconds()
                 tasks.run_import(str(task.pk))
-                seconds = time.perf_counter() - started
+                seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
             peak = peak_rss_mb()
             task.refresh_from_db()
             dataset = Dataset.objects.get(pk=dataset.pk)
             assert task.status == "succeeded" and task.added == lines, (task.status, task.error, task.added)
             print(
-                f"{lines:>7} lines: {seconds:.2f} s, {lines / seconds:,.0f} samples/s, "
+                f"{lines:>7} lines: {seconds:.2f} s ({cpu:.2f} s CPU in the worker), {lines / seconds:,.0f} samples/s, "
                 f"{len(queries.captured_queries)} SQL queries, worker peak RSS {peak:.0f} MB "
                 f"(+{peak - base:.0f} MB over {base:.0f} MB before the task); "
-                f"dataset: {dataset.sample_count} samples, {dataset.labelled_count} labelled"
+                f"dataset: {dataset.sample_count} samples, {dataset.labelled_count} labelled; "
+                f"load average {load_average()}"
             )
     finally:
         server.terminate()

@@ -12,8 +12,9 @@ import statistics
 import subprocess
 import threading
 import time
+from pathlib import Path
 
-from common import ROOT, ensure_database, free_port
+from common import ROOT, cpu_seconds, ensure_database, free_port, load_average
 
 CLIENTS = 4
 SECONDS = 15
@@ -82,7 +83,10 @@ def main():
             except OSError:
                 time.sleep(0.1)
         load(port, path + "100", token, 2)  # warms both workers' connections and caches
+        workers = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        cpu = sum(cpu_seconds(pid) for pid in workers)
         latencies, failures = load(port, path + "100", token, SECONDS)
+        cpu = sum(cpu_seconds(pid) for pid in workers) - cpu
     finally:
         server.terminate()
         server.wait()
@@ -92,7 +96,9 @@ def main():
         f"sample list, page of 100 filtered by label, {CLIENTS} clients for {SECONDS} s on gunicorn (2 workers): "
         f"p50 {statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
         f"{len(latencies) / SECONDS:.0f} requests/s, {failures} failed; "
-        f"SQL queries per request: {queries[10]} for a page of 10, {queries[100]} for a page of 100"
+        f"{cpu / len(latencies) * 1000:.1f} ms of worker CPU per request; "
+        f"SQL queries per request: {queries[10]} for a page of 10, {queries[100]} for a page of 100; "
+        f"load average {load_average()}"
     )
 
 
