@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "resourcepools",
     "training",
     "inference",
+    "datasets",
 ]
 
 MIDDLEWARE = [
@@ -229,6 +230,12 @@ SPECTACULAR_SETTINGS = {
         "WorkloadPhaseEnum": "resourcepools.models.Phase.choices",
         "PoolStatusEnum": "resourcepools.models.PoolStatus.choices",
         "ServiceStateEnum": "inference.models.ServiceState.choices",
+        "DatasetStatusEnum": "datasets.models.DatasetStatus.choices",
+        "SampleStatusEnum": "datasets.models.SampleStatus.choices",
+        "DatasetVersionStatusEnum": "datasets.models.VersionStatus.choices",
+        "TaskStatusEnum": "datasets.models.TaskStatus.choices",
+        "AnnotationTaskStatusEnum": "datasets.models.AnnotationTaskStatus.choices",
+        "AnnotationItemStatusEnum": "datasets.models.AnnotationItemStatus.choices",
     },
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
 }
@@ -239,3 +246,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# --- object storage ---------------------------------------------------------------------------
+# s3:// and obs:// URIs go to this S3-compatible endpoint (empty: AWS); file:// URIs to a directory.
+OBJECT_STORAGE_ENDPOINT_URL = os.environ.get("OBJECT_STORAGE_ENDPOINT_URL", "")
+OBJECT_STORAGE_REGION = os.environ.get("OBJECT_STORAGE_REGION", "us-east-1")
+OBJECT_STORAGE_ACCESS_KEY_ID = os.environ.get("OBJECT_STORAGE_ACCESS_KEY_ID", "")
+OBJECT_STORAGE_SECRET_ACCESS_KEY = os.environ.get("OBJECT_STORAGE_SECRET_ACCESS_KEY", "")
+OBJECT_STORAGE_PATH_STYLE = env_bool("OBJECT_STORAGE_PATH_STYLE", False)
+LOCAL_STORAGE_ROOT = Path(os.environ.get("LOCAL_STORAGE_ROOT", VAR_DIR / "storage"))

@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from datasets import views as dataset_views
 from inference import views as inference_views
 from resourcepools import views as pool_views
 from training import views as training_views
@@ -29,6 +30,18 @@ router.register(rf"{WORKSPACE}/services", inference_views.ServiceViews, basename
 router.register(r"training-jobs/(?P<job_id>[^/.]+)/metrics", training_views.JobMetricReportViews,
                 basename="job-metric-report")
 
+DATASET = rf"{WORKSPACE}/datasets/(?P<dataset_id>[^/.]+)"
+router.register(rf"{WORKSPACE}/datasets", dataset_views.DatasetViews, basename="dataset")
+router.register(rf"{DATASET}/samples", dataset_views.SampleViews, basename="sample")
+router.register(rf"{DATASET}/versions", dataset_views.DatasetVersionViews, basename="dataset-version")
+router.register(rf"{DATASET}/import-tasks", dataset_views.ImportTaskViews, basename="import-task")
+router.register(rf"{DATASET}/export-tasks", dataset_views.ExportTaskViews, basename="export-task")
+router.register(rf"{DATASET}/annotation-tasks", dataset_views.AnnotationTaskViews, basename="annotation-task")
+router.register(
+    rf"{DATASET}/annotation-tasks/(?P<task_id>[^/.]+)/items", dataset_views.AnnotationItemViews,
+    basename="annotation-item",
+)
+
 api_v1 = [
     path("me/", views.me, name="me"),
     *router.urls,
@@ -38,6 +51,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    path("storage/download", views.storage_download, name="storage-download"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/", include(api_v1)),

@@ -1,11 +1,12 @@
 import django_filters
+from django.http import FileResponse, Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, status
 from rest_framework.decorators import api_view
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
-from . import selectors, services
+from . import selectors, services, storage
 from .api import PlatformViewSet, WorkspaceViewSet
 from .filters import created_between
 from .models import ApiKey, AuditEvent, Capability, Membership, Role, Workspace
@@ -205,3 +206,11 @@ def me(request):
 @api_view(["GET", "POST", "PUT", "PATCH", "DELETE"])
 def api_not_found(request, *args, **kwargs):
     raise exceptions.NotFound("No API endpoint at this path. The API is described at /api/docs/.")
+
+
+def storage_download(request):
+    """Serves a file of the embedded local storage to the holder of a signed download link."""
+    handle = storage.local_storage().open_signed(request.GET.get("token", ""))
+    if handle is None:
+        raise Http404("The download link is invalid or has expired.")
+    return FileResponse(handle, as_attachment=True)

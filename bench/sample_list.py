@@ -1,0 +1,106 @@
+"""Serves the sample list API with gunicorn (2 workers) on PostgreSQL and loads it with 4
+concurrent clients for 15 s: a page of 100 samples of the 100,000-sample dataset of
+bench/dataset_import.py, filtered by label. Prints p50/p99 latency, requests/s, and the SQL
+queries per request for pages of 10 and of 100.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_datasets .venv/bin/python bench/sample_list.py
+"""
+
+import http.client
+import os
+import statistics
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from common import ROOT, cpu_seconds, ensure_database, free_port, load_average
+
+CLIENTS = 4
+SECONDS = 15
+
+
+def load(port: int, path: str, token: str, seconds: float) -> tuple[list[float], int]:
+    latencies, failures = [], []
+    deadline = time.perf_counter() + seconds
+
+    def client():
+        mine = []
+        while (started := time.perf_counter()) < deadline:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request("GET", path, headers={"Authorization": f"Bearer {token}", "Host": "127.0.0.1"})
+            response = connection.getresponse()
+            response.read()
+            connection.close()
+            mine.append(time.perf_counter() - started)
+            if response.status != 200:
+                failures.append(response.status)
+        latencies.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, len(failures)
+
+
+def main():
+    ensure_database()
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from aiplatform import services as platform
+    from datasets.models import Dataset
+
+    dataset = Dataset.objects.filter(name="import-100000", sample_count=100_000).order_by("-created_at").first()
+    assert dataset is not None, "run bench/dataset_import.py first: it builds the 100,000-sample dataset"
+    owner = dataset.workspace.memberships.get(role="owner").user
+    token = platform.create_api_key(user=owner, name="bench").token
+    path = f"/api/v1/workspaces/{dataset.workspace_id}/datasets/{dataset.id}/samples/?label=cat&page_size="
+
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST="127.0.0.1")
+    client.get(path + "10")  # the key's first use records its last-used time once
+    queries = {}
+    for size in (10, 100):
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(path + str(size))
+        assert response.status_code == 200 and len(response.json()["results"]) == size, response.content[:300]
+        queries[size] = len(captured.captured_queries)
+
+    port = free_port()
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "aiplatform.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT, env={**os.environ, "ALLOWED_HOSTS": "127.0.0.1"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
+                break
+            except OSError:
+                time.sleep(0.1)
+        load(port, path + "100", token, 2)  # warms both workers' connections and caches
+        workers = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        cpu = sum(cpu_seconds(pid) for pid in workers)
+        latencies, failures = load(port, path + "100", token, SECONDS)
+        cpu = sum(cpu_seconds(pid) for pid in workers) - cpu
+    finally:
+        server.terminate()
+        server.wait()
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99)]
+    print(
+        f"sample list, page of 100 filtered by label, {CLIENTS} clients for {SECONDS} s on gunicorn (2 workers): "
+        f"p50 {statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
+        f"{len(latencies) / SECONDS:.0f} requests/s, {failures} failed; "
+        f"{cpu / len(latencies) * 1000:.1f} ms of worker CPU per request; "
+        f"SQL queries per request: {queries[10]} for a page of 10, {queries[100]} for a page of 100; "
+        f"load average {load_average()}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,335 @@
+"""Datasets, their samples and labels, published versions, and import/export tasks."""
+
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from aiplatform.models import Workspace
+from aiplatform.storage import StorageError, parse_uri
+
+from .domain import DatasetType
+
+
+def validate_storage_uri(value):
+    try:
+        parse_uri(value)
+    except StorageError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+class DatasetStatus(models.TextChoices):
+    READY = "ready"
+    IMPORTING = "importing"
+
+
+class SampleStatus(models.TextChoices):
+    UNLABELLED = "unlabelled"
+    LABELLED = "labelled"
+    UNDER_REVIEW = "under_review"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class VersionStatus(models.TextChoices):
+    PUBLISHING = "publishing"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class Dataset(models.Model):
+    Status = DatasetStatus
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="datasets")
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True, default="")
+    type = models.CharField(max_length=32, choices=DatasetType.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.READY)
+    input_uri = models.CharField(
+        max_length=1024, blank=True, default="", validators=[validate_storage_uri],
+        help_text="Where the source objects are (read only; the platform never deletes them).",
+    )
+    output_uri = models.CharField(
+        max_length=1024, validators=[validate_storage_uri],
+        help_text="The work location: published version manifests are written here.",
+    )
+    labels = models.JSONField(default=list, blank=True, help_text="The label set: name, color, attributes.")
+    sample_count = models.PositiveIntegerField(default=0)
+    labelled_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="dataset_name_unique_per_workspace")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def unlabelled_count(self) -> int:
+        return self.sample_count - self.labelled_count
+
+    @property
+    def label_names(self) -> set[str]:
+        return {label["name"] for label in self.labels}
+
+
+class Sample(models.Model):
+    Status = SampleStatus
+
+    class Usage(models.TextChoices):
+        TRAIN = "train"
+        EVAL = "eval"
+        INFERENCE = "inference"
+        NONE = "none"
+
+    id = models.BigAutoField(primary_key=True)
+    # Indexed by the indexes below, which all lead with the dataset.
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="samples", db_index=False)
+    # The sample's place in its dataset's pages: its id, copied into a column that only the
+    # (dataset, position) indexes order. Ordered by id, PostgreSQL walks the primary key through
+    # every other dataset's samples.
+    position = models.BigIntegerField(default=0, editable=False)
+    source = models.CharField(max_length=1024)
+    metadata = models.JSONField(default=dict, blank=True, help_text="Type-specific facts: size, width, height, text.")
+    annotations = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNLABELLED)
+    usage = models.CharField(max_length=16, choices=Usage.choices, default=Usage.NONE)
+    annotated_by = models.CharField(max_length=150, blank=True, default="")
+    annotated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["dataset", "source"], name="sample_source_unique_per_dataset")]
+        # Cursor pages walk a dataset's samples by position (within a status when filtered by it);
+        # few indexes keep imports fast, and other filters scan the positions of one dataset.
+        indexes = [
+            models.Index(fields=["dataset", "position"], name="sample_dataset_position"),
+            models.Index(fields=["dataset", "status", "position"], name="sample_dataset_status"),
+        ]
+
+    def __str__(self):
+        return self.source
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        if not self.position:
+            self.position = self.pk
+            Sample.objects.filter(pk=self.pk).update(position=self.pk)
+
+
+class SampleLabel(models.Model):
+    """One label a sample carries, kept beside its annotations to filter and count by label."""
+
+    # DO_NOTHING lets a dataset's samples be deleted in one statement; services delete labels first.
+    sample = models.ForeignKey(Sample, on_delete=models.DO_NOTHING, related_name="label_rows")
+    # Indexed by samplelabel_dataset_name, which leads with the dataset.
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+", db_index=False)
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        indexes = [models.Index(fields=["dataset", "name", "sample"], name="samplelabel_dataset_name")]
+
+    def __str__(self):
+        return self.name
+
+
+class DatasetVersion(models.Model):
+    """An immutable snapshot of a dataset, published as a manifest in its output location."""
+
+    Status = VersionStatus
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="versions")
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True, default="")
+    train_ratio = models.DecimalField(
+        max_digits=3, decimal_places=2, default=1,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="Share of samples without a usage that the version marks TRAIN; the rest EVAL.",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PUBLISHING)
+    sample_count = models.PositiveIntegerField(default=0)
+    labelled_count = models.PositiveIntegerField(default=0)
+    train_count = models.PositiveIntegerField(default=0)
+    eval_count = models.PositiveIntegerField(default=0)
+    label_stats = models.JSONField(default=dict, blank=True, help_text="Samples per label.")
+    manifest_uri = models.CharField(max_length=1024, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    TRANSITIONS = {Status.PUBLISHING: {Status.READY, Status.FAILED}}
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["dataset", "name"], name="version_name_unique_per_dataset")]
+
+    def __str__(self):
+        return f"{self.dataset} {self.name}"
+
+
+class TaskStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+# A redelivered task (its worker died) runs again from the start: RUNNING -> RUNNING.
+TASK_TRANSITIONS = {
+    TaskStatus.PENDING: {TaskStatus.RUNNING, TaskStatus.FAILED},
+    TaskStatus.RUNNING: {TaskStatus.RUNNING, TaskStatus.SUCCEEDED, TaskStatus.FAILED},
+}
+
+
+class ImportTask(models.Model):
+    class Kind(models.TextChoices):
+        PREFIX = "prefix", "Every object under a prefix"
+        MANIFEST = "manifest", "A manifest file"
+
+    MAX_REPORTED_ERRORS = 1000
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="import_tasks")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    source_uri = models.CharField(max_length=1024, validators=[validate_storage_uri])
+    status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING)
+    total = models.PositiveIntegerField(null=True, blank=True, help_text="Lines or objects to process, once known.")
+    processed = models.PositiveIntegerField(default=0)
+    added = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0, help_text="Samples already in the dataset (same source).")
+    failed = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="Bad manifest lines: [{line, reason}].")
+    error = models.TextField(blank=True, default="", help_text="Why the whole import failed.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    TRANSITIONS = TASK_TRANSITIONS
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"import {self.source_uri}"
+
+
+class ExportTask(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="export_tasks")
+    version = models.ForeignKey(
+        DatasetVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="export_tasks"
+    )
+    filters = models.JSONField(default=dict, blank=True, help_text="Sample filters when no version is given.")
+    target_uri = models.CharField(max_length=1024, validators=[validate_storage_uri])
+    status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING)
+    sample_count = models.PositiveIntegerField(default=0)
+    result_uri = models.CharField(max_length=1024, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    TRANSITIONS = TASK_TRANSITIONS
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"export to {self.target_uri}"
+
+
+class AnnotationTaskStatus(models.TextChoices):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+
+
+class AnnotationItemStatus(models.TextChoices):
+    ASSIGNED = "assigned"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class AnnotationTask(models.Model):
+    """Team labelling of some of a dataset's samples, shared out among annotators and reviewed.
+    Annotations made in the task reach the samples when a reviewer accepts them."""
+
+    Status = AnnotationTaskStatus
+
+    class Scope(models.TextChoices):
+        ALL = "all", "Every sample"
+        UNLABELLED = "unlabelled", "Samples without annotations"
+        FILTER = "filter", "Samples the filters select"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="annotation_tasks")
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True, default="")
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.UNLABELLED)
+    filters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    assignees = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="annotation_tasks")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    TRANSITIONS = {Status.ACTIVE: {Status.COMPLETED}}
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "name"], name="annotation_task_name_unique_per_dataset")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class AnnotationItem(models.Model):
+    """One sample of a task, in the hands of one annotator."""
+
+    Status = AnnotationItemStatus
+
+    id = models.BigAutoField(primary_key=True)
+    task = models.ForeignKey(AnnotationTask, on_delete=models.CASCADE, related_name="items")
+    # DO_NOTHING keeps samples deletable in one statement; services delete their items first.
+    sample = models.ForeignKey(Sample, on_delete=models.DO_NOTHING, related_name="annotation_items")
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ASSIGNED)
+    annotations = models.JSONField(default=list, blank=True)
+    annotated_at = models.DateTimeField(null=True, blank=True)
+    review_comment = models.TextField(blank=True, default="")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["task", "sample"], name="annotation_item_unique_sample")]
+        indexes = [models.Index(fields=["task", "assignee", "status", "id"], name="annotation_item_worklist")]
+
+    def __str__(self):
+        return f"{self.task} #{self.sample_id}"

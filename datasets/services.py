@@ -1,0 +1,806 @@
+"""Business operations of datasets. Keyword-only arguments, each in a transaction; views and
+Celery tasks call these and never write models themselves."""
+
+import logging
+import math
+import random
+from collections import Counter
+from collections.abc import Iterator
+from itertools import islice
+
+from django.db import connection, transaction
+from django.db.models import Case, Count, Q, Value, When
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from aiplatform.celery import enqueue_on_commit
+from aiplatform.errors import Conflict
+from aiplatform.models import ROLE_CAPABILITIES, Capability, Membership
+from aiplatform.storage import StorageError, parse_uri, storage_for
+
+from . import tasks
+from .bulk import insert_samples, label_rows
+from .domain import (
+    ANNOTATION_TYPES,
+    INLINE_TEXT_SCHEME,
+    TEXT_TYPES,
+    accepts_object,
+    annotation_error,
+    creation_time,
+    default_colour,
+    label_set_errors,
+    normalized_label_set,
+)
+from .filters import SampleFilter
+from .manifest import ManifestLineError, ManifestSample, read_manifest, write_manifest
+from .models import (
+    AnnotationItem,
+    AnnotationTask,
+    Dataset,
+    DatasetVersion,
+    ExportTask,
+    ImportTask,
+    Sample,
+    SampleLabel,
+    TaskStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 1000
+IMPORT_BATCH = 5000
+ANALYZE_AFTER = 10_000
+USAGE_TO_MANIFEST = {Sample.Usage.TRAIN: "TRAIN", Sample.Usage.EVAL: "EVAL", Sample.Usage.INFERENCE: "INFERENCE"}
+USAGE_FROM_MANIFEST = {v: k for k, v in USAGE_TO_MANIFEST.items()}
+
+
+# --- status transitions -------------------------------------------------------------------------
+
+
+def transition(*, instance, to: str, **fields):
+    """Moves a version or task to another status under a row lock, refusing illegal moves."""
+    model = type(instance)
+    with transaction.atomic():
+        locked = model.objects.select_for_update().get(pk=instance.pk)
+        if to not in model.TRANSITIONS.get(locked.status, set()):
+            raise Conflict(f"A {model._meta.verbose_name} that is {locked.status} cannot become {to}.",
+                           code="invalid_status")
+        locked.status = to
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        locked.save()
+    return locked
+
+
+# --- datasets -----------------------------------------------------------------------------------
+
+
+def _check_labels(labels):
+    errors = label_set_errors(labels)
+    if errors:
+        raise ValidationError(errors)
+    return normalized_label_set(labels)
+
+
+@transaction.atomic
+def create_dataset(*, workspace, created_by, name: str, type: str, output_uri: str, description: str = "",
+                   input_uri: str = "", labels: list | None = None) -> Dataset:
+    if Dataset.objects.filter(workspace=workspace, name=name).exists():
+        raise ValidationError({"name": f"This workspace already has a dataset named '{name}'; choose another name."})
+    dataset = Dataset(
+        workspace=workspace, created_by=created_by, name=name, type=type, description=description,
+        input_uri=input_uri, output_uri=output_uri, labels=_check_labels(labels or []),
+    )
+    dataset.full_clean()
+    dataset.save()
+    return dataset
+
+
+@transaction.atomic
+def update_dataset(*, dataset: Dataset, **fields) -> Dataset:
+    dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    if "name" in fields and fields["name"] != dataset.name:
+        if Dataset.objects.filter(workspace_id=dataset.workspace_id, name=fields["name"]).exists():
+            raise ValidationError({"name": f"This workspace already has a dataset named '{fields['name']}'."})
+    if "type" in fields and fields["type"] != dataset.type and dataset.samples.exists():
+        raise ValidationError({"type": "The type of a dataset with samples cannot change; create a new dataset."})
+    if "labels" in fields:
+        fields["labels"] = _check_labels(fields["labels"])
+        removed = dataset.label_names - {label["name"] for label in fields["labels"]}
+        in_use = sorted(
+            SampleLabel.objects.filter(dataset=dataset, name__in=removed).values_list("name", flat=True).distinct()
+        )
+        if in_use:
+            raise ValidationError({"labels": f"Samples still carry the labels {', '.join(in_use)}; "
+                                             "remove those annotations before removing the labels."})
+    for name, value in fields.items():
+        setattr(dataset, name, value)
+    dataset.full_clean()
+    dataset.save()
+    return dataset
+
+
+@transaction.atomic
+def delete_dataset(*, dataset: Dataset) -> None:
+    """Deletes the dataset's records only: its source objects in storage stay untouched."""
+    SampleLabel.objects.filter(dataset=dataset).delete()
+    dataset.delete()
+
+
+def refresh_counts(*, dataset: Dataset) -> None:
+    counts = Sample.objects.filter(dataset=dataset).aggregate(
+        total=Count("id"), labelled=Count("id", filter=~Q(annotations=[]))
+    )
+    Dataset.objects.filter(pk=dataset.pk).update(sample_count=counts["total"], labelled_count=counts["labelled"])
+    dataset.sample_count, dataset.labelled_count = counts["total"], counts["labelled"]
+
+
+# --- samples ------------------------------------------------------------------------------------
+
+
+def _source_error(dataset: Dataset, source) -> str | None:
+    if not isinstance(source, str) or not source:
+        return "Give the sample's source URI, e.g. s3://bucket/images/1.jpg."
+    if len(source) > 1024:
+        return "A source URI has at most 1024 characters."
+    if source.startswith(INLINE_TEXT_SCHEME):
+        return None if dataset.type in TEXT_TYPES else "Inline content:// sources are for text datasets only."
+    try:
+        parse_uri(source)
+    except StorageError as exc:
+        return str(exc)
+    return None
+
+
+def stamped_annotations(*, dataset: Dataset, annotations: list, metadata: dict, annotator: str, now,
+                        label_names) -> tuple[list, dict]:
+    """The annotations with their defaults and annotator stamped, and errors by annotation index."""
+    result, errors = [], {}
+    default_type = ANNOTATION_TYPES[dataset.type][0]
+    for index, given in enumerate(annotations):
+        if not isinstance(given, dict):
+            errors[index] = "Each annotation is an object with at least a label 'name'."
+            continue
+        annotation = {"type": default_type, **given}
+        annotation.setdefault("annotated-by", annotator)
+        annotation.setdefault("creation-time", creation_time(now))
+        problem = annotation_error(
+            dataset_type=dataset.type, annotation=annotation, metadata=metadata, label_names=label_names
+        )
+        if problem:
+            errors[index] = problem
+        result.append(annotation)
+    return result, errors
+
+
+def _status_for(annotations: list) -> str:
+    return Sample.Status.LABELLED if annotations else Sample.Status.UNLABELLED
+
+
+@transaction.atomic
+def add_samples(*, dataset: Dataset, samples: list[dict], user) -> list[Sample]:
+    """Adds a batch of samples, all or none; errors name the item index and its field."""
+    dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    if not samples or len(samples) > MAX_BATCH:
+        raise ValidationError({"samples": f"Give 1 to {MAX_BATCH} samples per request."})
+    existing = set(
+        Sample.objects.filter(dataset=dataset, source__in=[s.get("source") for s in samples])
+        .values_list("source", flat=True)
+    )
+    now = timezone.now()
+    errors, seen, created = {}, set(), []
+    for index, item in enumerate(samples):
+        problems = {}
+        source = item.get("source")
+        problem = _source_error(dataset, source)
+        if problem:
+            problems["source"] = problem
+        elif source in existing or source in seen:
+            problems["source"] = f"'{source}' is already in the dataset; each source is a sample once."
+        seen.add(source)
+        metadata = item.get("metadata") or {}
+        annotations, annotation_errors = stamped_annotations(
+            dataset=dataset, annotations=item.get("annotations") or [], metadata=metadata,
+            annotator=user.username, now=now, label_names=dataset.label_names,
+        )
+        if annotation_errors:
+            problems["annotations"] = annotation_errors
+        if problems:
+            errors[index] = problems
+            continue
+        created.append({
+            "dataset_id": dataset.pk, "source": source, "metadata": metadata, "annotations": annotations,
+            "status": _status_for(annotations), "usage": item.get("usage") or Sample.Usage.NONE,
+            "annotated_by": user.username if annotations else "", "annotated_at": now if annotations else None,
+            "created_at": now, "updated_at": now,
+        })
+    if errors:
+        raise ValidationError({"samples": errors})
+    insert_samples(created)
+    refresh_counts(dataset=dataset)
+    return [Sample(**row) for row in created]
+
+
+def _samples_by_id(dataset: Dataset, ids: list, *, lock: bool = False) -> tuple[dict[int, Sample], list[int]]:
+    """The dataset's samples with these ids, and the indexes of the ids it does not have."""
+    valid = [i for i in ids if isinstance(i, int) and not isinstance(i, bool)]
+    queryset = Sample.objects.filter(dataset=dataset, pk__in=valid).order_by("pk")
+    if lock:
+        queryset = queryset.select_for_update()
+    found = {sample.pk: sample for sample in queryset}
+    return found, [index for index, sample_id in enumerate(ids) if sample_id not in found]
+
+
+def _check_batch(ids: list, field: str):
+    if not isinstance(ids, list) or not ids or len(ids) > MAX_BATCH:
+        raise ValidationError({field: f"Give 1 to {MAX_BATCH} items per request."})
+
+
+@transaction.atomic
+def delete_samples(*, dataset: Dataset, ids: list) -> int:
+    """Deletes samples (never their source objects); an unknown id fails the whole batch."""
+    dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    _check_batch(ids, "ids")
+    found, unknown = _samples_by_id(dataset, ids, lock=True)
+    if unknown:
+        raise ValidationError({"ids": {i: f"No sample {ids[i]!r} in this dataset." for i in unknown}})
+    SampleLabel.objects.filter(sample_id__in=list(found)).delete()
+    AnnotationItem.objects.filter(sample_id__in=list(found)).delete()
+    Sample.objects.filter(pk__in=list(found)).delete()
+    refresh_counts(dataset=dataset)
+    return len(found)
+
+
+def _replace_labels(samples: list[Sample]) -> None:
+    SampleLabel.objects.filter(sample_id__in=[s.pk for s in samples]).delete()
+    SampleLabel.objects.bulk_create(label_rows(samples))
+
+
+@transaction.atomic
+def annotate_samples(*, dataset: Dataset, items: list[dict], user) -> list[Sample]:
+    """Replaces the annotations (and optionally the usage) of a batch of samples, all or none."""
+    dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    _check_batch(items, "items")
+    ids = [item.get("id") for item in items]
+    found, unknown = _samples_by_id(dataset, ids, lock=True)
+    errors = {i: {"id": f"No sample {ids[i]!r} in this dataset."} for i in unknown}
+    now = timezone.now()
+    changed = []
+    for index, item in enumerate(items):
+        sample = found.get(ids[index])
+        if sample is None:
+            continue
+        annotations, annotation_errors = stamped_annotations(
+            dataset=dataset, annotations=item.get("annotations") or [], metadata=sample.metadata,
+            annotator=user.username, now=now, label_names=dataset.label_names,
+        )
+        if annotation_errors:
+            errors[index] = {"annotations": annotation_errors}
+            continue
+        sample.annotations = annotations
+        sample.status = _status_for(annotations)
+        sample.annotated_by = user.username if annotations else ""
+        sample.annotated_at = now if annotations else None
+        if item.get("usage"):
+            sample.usage = item["usage"]
+        sample.updated_at = now  # bulk_update does not apply auto_now
+        changed.append(sample)
+    if errors:
+        raise ValidationError({"items": errors})
+    Sample.objects.bulk_update(
+        changed, ["annotations", "status", "annotated_by", "annotated_at", "usage", "updated_at"]
+    )
+    _replace_labels(changed)
+    refresh_counts(dataset=dataset)
+    return changed
+
+
+# --- manifests of samples -----------------------------------------------------------------------
+
+MANIFEST_FIELDS = ("id", "source", "metadata", "annotations", "usage")
+
+
+def manifest_sample(row: dict, usage: str = "") -> ManifestSample:
+    return ManifestSample(
+        source=row["source"], id=str(row["id"]), property=row["metadata"], annotation=row["annotations"],
+        usage=usage or USAGE_TO_MANIFEST.get(row["usage"], ""),
+    )
+
+
+def _rows(queryset) -> Iterator[dict]:
+    # A server-side cursor on PostgreSQL: one consistent snapshot, a few thousand rows in memory.
+    return queryset.order_by("position").values(*MANIFEST_FIELDS).iterator(chunk_size=2000)
+
+
+def _manifest_location(base_uri: str, name: str) -> str:
+    location = parse_uri(base_uri)
+    if location.key.endswith((".manifest", ".jsonl")):
+        return location.uri
+    return location.child(name).uri
+
+
+# --- versions -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_version(*, dataset: Dataset, created_by, name: str, description: str = "",
+                   train_ratio=1) -> DatasetVersion:
+    if DatasetVersion.objects.filter(dataset=dataset, name=name).exists():
+        raise ValidationError({"name": f"The dataset already has a version named '{name}'; choose another name."})
+    version = DatasetVersion(
+        dataset=dataset, created_by=created_by, name=name, description=description, train_ratio=train_ratio,
+    )
+    version.manifest_uri = _manifest_location(dataset.output_uri, f"{dataset.id}/versions/{name}.manifest")
+    version.full_clean()
+    version.save()
+    enqueue_on_commit(tasks.publish_version, str(version.pk))
+    return version
+
+
+def _split(sample_id: int, train_ratio: float) -> str:
+    """TRAIN or EVAL, fixed for a sample id, so that re-publishing gives the same split."""
+    return "TRAIN" if (sample_id * 2654435761) % 4294967296 < train_ratio * 4294967296 else "EVAL"
+
+
+def publish_version(*, version_id) -> DatasetVersion | None:
+    """Writes the version's manifest and statistics. Labelled samples without a usage are split
+    into TRAIN and EVAL by the version's ratio. Safe to run twice: a published version stays."""
+    version = DatasetVersion.objects.select_related("dataset").filter(pk=version_id).first()
+    if version is None or version.status != DatasetVersion.Status.PUBLISHING:
+        return version
+    stats = Counter()
+    counts = Counter()
+    ratio = float(version.train_ratio)
+
+    def samples():
+        for row in _rows(Sample.objects.filter(dataset_id=version.dataset_id)):
+            counts["samples"] += 1
+            usage = ""
+            if row["annotations"]:
+                counts["labelled"] += 1
+                stats.update({a["name"] for a in row["annotations"]})
+                usage = USAGE_TO_MANIFEST.get(row["usage"]) or _split(row["id"], ratio)
+                counts[usage] += 1
+            yield manifest_sample(row, usage)
+
+    try:
+        storage_for(version.manifest_uri).write(version.manifest_uri, write_manifest(samples()))
+    except StorageError as exc:
+        return transition(instance=version, to=DatasetVersion.Status.FAILED, error=str(exc))
+    return transition(
+        instance=version, to=DatasetVersion.Status.READY, published_at=timezone.now(),
+        sample_count=counts["samples"], labelled_count=counts["labelled"], train_count=counts["TRAIN"],
+        eval_count=counts["EVAL"], label_stats=dict(sorted(stats.items())),
+    )
+
+
+@transaction.atomic
+def delete_version(*, version: DatasetVersion) -> None:
+    """Deletes the version and its manifest (the platform wrote it; the user's sources stay)."""
+    uri = version.manifest_uri
+    version.delete()
+    try:
+        storage_for(uri).delete(uri)
+    except StorageError as exc:
+        logger.warning("version manifest %s left in storage: %s", uri, exc)
+
+
+# --- imports ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_import_task(*, dataset: Dataset, created_by, kind: str, source_uri: str) -> ImportTask:
+    task = ImportTask(dataset=dataset, created_by=created_by, kind=kind, source_uri=source_uri)
+    task.full_clean()
+    task.save()
+    enqueue_on_commit(tasks.run_import, str(task.pk))
+    return task
+
+
+def _import_items(task: ImportTask, dataset: Dataset) -> Iterator[tuple[int, ManifestSample | ManifestLineError]]:
+    """What the source holds: (line or object number, sample or bad line), streamed."""
+    storage = storage_for(task.source_uri)
+    if task.kind == ImportTask.Kind.MANIFEST:
+        yield from read_manifest(storage.read_lines(task.source_uri))
+        return
+    number = 0
+    for item in storage.list(task.source_uri):
+        if accepts_object(dataset.type, item.uri):
+            number += 1
+            yield number, ManifestSample(source=item.uri, property={"size": item.size})
+
+
+def _count_items(task: ImportTask, dataset: Dataset) -> int:
+    """How many lines or objects there are, for progress; blank lines are left out at the end."""
+    storage = storage_for(task.source_uri)
+    if task.kind == ImportTask.Kind.MANIFEST:
+        last = b"\n"
+        lines = 0
+        for chunk in storage.read_chunks(task.source_uri):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:] or last
+        return lines + (last != b"\n")
+    return sum(1 for item in storage.list(task.source_uri) if accepts_object(dataset.type, item.uri))
+
+
+def _sample_row(dataset: Dataset, item: ManifestSample, now, created: str) -> tuple[dict | None, str | None]:
+    """The fields of a new sample from a manifest line, or what is wrong with the line."""
+    problem = _source_error(dataset, item.source)
+    if problem:
+        return None, f"source: {problem}"
+    for index, annotation in enumerate(item.annotation):
+        # Labels a manifest brings join the label set; everything else must fit the dataset.
+        problem = annotation_error(dataset_type=dataset.type, annotation=annotation, metadata=item.property,
+                                   label_names=None)
+        if problem:
+            return None, f"annotation {index}: {problem}"
+    annotations = [{"annotated-by": "", "creation-time": created, **a} for a in item.annotation]
+    return {
+        "dataset_id": str(dataset.pk), "source": item.source, "metadata": item.property, "annotations": annotations,
+        "status": _status_for(annotations), "usage": USAGE_FROM_MANIFEST.get(item.usage, Sample.Usage.NONE),
+        "annotated_by": annotations[-1]["annotated-by"] if annotations else "",
+        "annotated_at": now if annotations else None, "created_at": now, "updated_at": now,
+    }, None
+
+
+def _import_batch(task: ImportTask, dataset: Dataset, batch: list, tally: Counter, new_labels: dict) -> None:
+    now = timezone.now()
+    created = creation_time(now)
+    candidates = {}
+    for number, item in batch:
+        if isinstance(item, ManifestLineError):
+            _report(task, tally, number, item.reason)
+            continue
+        row, problem = _sample_row(dataset, item, now, created)
+        if problem:
+            _report(task, tally, number, problem)
+        elif row["source"] in candidates:
+            tally["skipped"] += 1
+        else:
+            candidates[row["source"]] = row
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # A batch lost in a crash is imported again by the retried task, so the commit need
+            # not wait for the disk.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+        # The dataset lock serialises imports into one dataset, so no source is added twice.
+        Dataset.objects.select_for_update().filter(pk=dataset.pk).values_list("pk").get()
+        existing = set(
+            Sample.objects.filter(dataset_id=dataset.pk, source__in=list(candidates)).values_list("source", flat=True)
+        )
+        fresh = [row for source, row in candidates.items() if source not in existing]
+        insert_samples(fresh)
+        tally["skipped"] += len(existing)
+        tally["added"] += len(fresh)
+        tally["processed"] += len(batch)
+        for row in fresh:
+            for annotation in row["annotations"]:
+                new_labels.setdefault(annotation["name"], None)
+        ImportTask.objects.filter(pk=task.pk).update(
+            processed=tally["processed"], added=tally["added"], skipped=tally["skipped"], failed=tally["failed"],
+            errors=task.errors,
+        )
+
+
+def _report(task: ImportTask, tally: Counter, number: int, reason: str) -> None:
+    tally["failed"] += 1
+    if len(task.errors) < ImportTask.MAX_REPORTED_ERRORS:
+        task.errors.append({"line": number, "reason": reason})
+
+
+def run_import(*, task_id) -> ImportTask | None:
+    """Imports samples from a prefix or a manifest in batches. Bad lines are reported and the
+    rest imported; samples already in the dataset (same source) are skipped, so a re-run or a
+    redelivered task adds nothing twice. A location the platform cannot read fails the task."""
+    task = ImportTask.objects.select_related("dataset").filter(pk=task_id).first()
+    if task is None or task.status not in (TaskStatus.PENDING, TaskStatus.RUNNING):
+        return task
+    dataset = task.dataset
+    task = transition(instance=task, to=TaskStatus.RUNNING, started_at=timezone.now(), total=None, processed=0,
+                      added=0, skipped=0, failed=0, errors=[], error="")
+    Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.IMPORTING)
+    tally, new_labels = Counter(), {}
+    try:
+        total = _count_items(task, dataset)
+        ImportTask.objects.filter(pk=task.pk).update(total=total)
+        items = _import_items(task, dataset)
+        while batch := list(islice(items, IMPORT_BATCH)):
+            _import_batch(task, dataset, batch, tally, new_labels)
+    except StorageError as exc:
+        outcome = {"status": TaskStatus.FAILED, "error": str(exc)}
+    else:
+        outcome = {"status": TaskStatus.SUCCEEDED, "total": tally["processed"]}
+    _add_labels(dataset=dataset, names=new_labels)
+    refresh_counts(dataset=dataset)
+    if tally["added"] >= ANALYZE_AFTER and connection.vendor == "postgresql":
+        # Fresh statistics let the planner page the new samples by index at once, rather than
+        # after autovacuum notices them.
+        with connection.cursor() as cursor:
+            cursor.execute(f'ANALYZE "{Sample._meta.db_table}", "{SampleLabel._meta.db_table}"')
+    Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.READY)
+    return transition(
+        instance=task, to=outcome.pop("status"), finished_at=timezone.now(), processed=tally["processed"],
+        added=tally["added"], skipped=tally["skipped"], failed=tally["failed"], errors=task.errors, **outcome,
+    )
+
+
+@transaction.atomic
+def _add_labels(*, dataset: Dataset, names) -> None:
+    dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    missing = [name for name in names if name not in dataset.label_names]
+    if missing:
+        start = len(dataset.labels)
+        dataset.labels = [
+            *dataset.labels,
+            *({"name": name, "color": default_colour(start + i), "attributes": []} for i, name in enumerate(missing)),
+        ]
+        dataset.save(update_fields=["labels", "updated_at"])
+
+
+# --- exports ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_export_task(*, dataset: Dataset, created_by, target_uri: str, version: DatasetVersion | None = None,
+                       filters: dict | None = None) -> ExportTask:
+    if version is not None and version.dataset_id != dataset.pk:
+        raise ValidationError({"version": "No such version in this dataset."})
+    if version is not None and version.status != DatasetVersion.Status.READY:
+        raise ValidationError({"version": f"The version is {version.status}; export a published version."})
+    filters = filters or {}
+    form = SampleFilter(data=filters, queryset=Sample.objects.none())
+    if not form.is_valid():
+        raise ValidationError({"filters": {field: " ".join(e) for field, e in form.errors.items()}})
+    task = ExportTask(dataset=dataset, created_by=created_by, target_uri=target_uri, version=version, filters=filters)
+    task.full_clean()
+    task.save()
+    enqueue_on_commit(tasks.run_export, str(task.pk))
+    return task
+
+
+def run_export(*, task_id) -> ExportTask | None:
+    """Writes a version's manifest, or the manifest of the filtered samples, to the target."""
+    task = ExportTask.objects.select_related("dataset", "version").filter(pk=task_id).first()
+    if task is None or task.status not in (TaskStatus.PENDING, TaskStatus.RUNNING):
+        return task
+    task = transition(instance=task, to=TaskStatus.RUNNING, started_at=timezone.now())
+    result_uri = _manifest_location(task.target_uri, f"{task.dataset.name}-{task.pk}.manifest")
+    count = 0
+
+    def counted(lines):
+        nonlocal count
+        for line in lines:
+            count += 1
+            yield line
+
+    try:
+        if task.version is not None:
+            source = task.version.manifest_uri
+            lines = (line for line in storage_for(source).read_lines(source) if line.strip())
+            chunks = (line + b"\n" for line in counted(lines))
+        else:
+            queryset = SampleFilter(data=task.filters, queryset=Sample.objects.filter(dataset=task.dataset)).qs
+            chunks = write_manifest(counted(manifest_sample(row) for row in _rows(queryset)))
+        storage_for(result_uri).write(result_uri, chunks)
+    except StorageError as exc:
+        return transition(instance=task, to=TaskStatus.FAILED, error=str(exc), finished_at=timezone.now())
+    return transition(instance=task, to=TaskStatus.SUCCEEDED, result_uri=result_uri, sample_count=count,
+                      finished_at=timezone.now())
+
+
+# --- annotation tasks ---------------------------------------------------------------------------
+
+ITEM_BATCH = 5000
+
+
+@transaction.atomic
+def create_annotation_task(*, dataset: Dataset, created_by, name: str, assignees: list[str], description: str = "",
+                           scope: str = AnnotationTask.Scope.UNLABELLED, filters: dict | None = None) -> AnnotationTask:
+    """Creates the task and deals its samples out to the assignees in turn. Samples already in
+    another active task's hands are left out, so no sample has two annotators at once."""
+    if AnnotationTask.objects.filter(dataset=dataset, name=name).exists():
+        raise ValidationError({"name": f"The dataset already has an annotation task named '{name}'."})
+    users = _annotators(dataset, assignees)
+    filters = filters or {}
+    queryset = Sample.objects.filter(dataset=dataset)
+    if scope == AnnotationTask.Scope.UNLABELLED:
+        queryset = queryset.filter(annotations=[])
+    elif scope == AnnotationTask.Scope.FILTER:
+        form = SampleFilter(data=filters, queryset=queryset)
+        if not filters or not form.is_valid():
+            raise ValidationError({"filters": "Give valid sample filters (status, usage, label, annotated_by, "
+                                              "source) for a task of scope 'filter'."})
+        queryset = form.qs
+    busy = AnnotationItem.objects.filter(
+        task__dataset=dataset, task__status=AnnotationTask.Status.ACTIVE
+    ).exclude(status=AnnotationItem.Status.ACCEPTED)
+    queryset = queryset.exclude(pk__in=busy.values("sample_id"))
+    task = AnnotationTask(dataset=dataset, created_by=created_by, name=name, description=description, scope=scope,
+                          filters=filters)
+    task.full_clean()
+    task.save()
+    task.assignees.set(users)
+    ids = queryset.order_by("position").values_list("id", flat=True).iterator(chunk_size=ITEM_BATCH)
+    position = 0
+    while chunk := list(islice(ids, ITEM_BATCH)):
+        AnnotationItem.objects.bulk_create(
+            AnnotationItem(task=task, sample_id=sample_id, assignee=users[(position + i) % len(users)])
+            for i, sample_id in enumerate(chunk)
+        )
+        position += len(chunk)
+    if position == 0:
+        raise ValidationError({"scope": "No sample to annotate: the scope selects none, or they are all in "
+                                        "other active tasks."})
+    return task
+
+
+def _annotators(dataset: Dataset, usernames: list[str]) -> list:
+    """The workspace members behind these usernames, who must hold a role that may annotate."""
+    if not usernames:
+        raise ValidationError({"assignees": "Name at least one annotator."})
+    memberships = {
+        m.user.username: m
+        for m in Membership.objects.filter(workspace_id=dataset.workspace_id, user__username__in=usernames)
+        .select_related("user")
+    }
+    errors = {}
+    for index, username in enumerate(usernames):
+        membership = memberships.get(username)
+        if membership is None:
+            errors[index] = f"'{username}' is not a member of this workspace."
+        elif Capability.ANNOTATE not in ROLE_CAPABILITIES[membership.role]:
+            errors[index] = f"'{username}' is a {membership.role}; give them the annotator role first."
+    if errors:
+        raise ValidationError({"assignees": errors})
+    return [memberships[username].user for username in dict.fromkeys(usernames)]
+
+
+@transaction.atomic
+def delete_annotation_task(*, task: AnnotationTask) -> None:
+    """Deletes the task; annotations not yet accepted are dropped, accepted ones stay on the samples."""
+    under_task = AnnotationItem.objects.filter(task=task).exclude(status=AnnotationItem.Status.ACCEPTED)
+    Sample.objects.filter(pk__in=under_task.values("sample_id")).update(
+        status=Case(When(annotations=[], then=Value(Sample.Status.UNLABELLED)), default=Value(Sample.Status.LABELLED))
+    )
+    task.delete()
+
+
+def _own_items(task: AnnotationTask, user, ids: list, field: str, statuses) -> dict[int, AnnotationItem]:
+    """The caller's items of the task with these ids, in one of the statuses, locked."""
+    found = {
+        item.pk: item
+        for item in AnnotationItem.objects.select_for_update().select_related("sample")
+        .filter(task=task, assignee=user, pk__in=[i for i in ids if isinstance(i, int)]).order_by("pk")
+    }
+    errors = {}
+    for index, item_id in enumerate(ids):
+        item = found.get(item_id)
+        if item is None:
+            errors[index] = {field: f"No item {item_id!r} of this task is assigned to you."}
+        elif item.status not in statuses:
+            errors[index] = {field: f"Item {item_id} is {item.status}; only {' or '.join(statuses)} items can change."}
+    if errors:
+        raise ValidationError({"items": errors})
+    return found
+
+
+def _check_active(task: AnnotationTask) -> None:
+    if task.status != AnnotationTask.Status.ACTIVE:
+        raise Conflict("The annotation task is completed.", code="invalid_status")
+
+
+@transaction.atomic
+def annotate_items(*, task: AnnotationTask, user, items: list[dict], submit: bool = False) -> list[AnnotationItem]:
+    """Saves the caller's annotations on their own items (and submits them for review if asked).
+    A rejected item can be annotated again and resubmitted."""
+    _check_active(task)
+    _check_batch(items, "items")
+    editable = (AnnotationItem.Status.ASSIGNED, AnnotationItem.Status.REJECTED)
+    found = _own_items(task, user, [item.get("id") for item in items], "id", editable)
+    dataset = task.dataset
+    now = timezone.now()
+    errors = {}
+    for index, given in enumerate(items):
+        item = found[given["id"]]
+        annotations, annotation_errors = stamped_annotations(
+            dataset=dataset, annotations=given.get("annotations") or [], metadata=item.sample.metadata,
+            annotator=user.username, now=now, label_names=dataset.label_names,
+        )
+        if annotation_errors:
+            errors[index] = {"annotations": annotation_errors}
+        elif submit and not annotations:
+            errors[index] = {"annotations": "Annotate the sample before submitting it."}
+        item.annotations = annotations
+        item.annotated_at = now
+        if submit:
+            item.status = AnnotationItem.Status.SUBMITTED
+    if errors:
+        raise ValidationError({"items": errors})
+    changed = list(found.values())
+    AnnotationItem.objects.bulk_update(changed, ["annotations", "annotated_at", "status"])
+    if submit:
+        Sample.objects.filter(pk__in=[item.sample_id for item in changed]).update(
+            status=Sample.Status.UNDER_REVIEW, updated_at=now
+        )
+    return changed
+
+
+@transaction.atomic
+def submit_items(*, task: AnnotationTask, user, ids: list) -> list[AnnotationItem]:
+    """Submits the caller's annotated items for review."""
+    _check_active(task)
+    _check_batch(ids, "items")
+    editable = (AnnotationItem.Status.ASSIGNED, AnnotationItem.Status.REJECTED)
+    found = _own_items(task, user, ids, "id", editable)
+    empty = {index: {"id": f"Item {item_id} has no annotations yet."}
+             for index, item_id in enumerate(ids) if not found[item_id].annotations}
+    if empty:
+        raise ValidationError({"items": empty})
+    now = timezone.now()
+    AnnotationItem.objects.filter(pk__in=list(found)).update(status=AnnotationItem.Status.SUBMITTED)
+    Sample.objects.filter(pk__in=[item.sample_id for item in found.values()]).update(
+        status=Sample.Status.UNDER_REVIEW, updated_at=now
+    )
+    return list(AnnotationItem.objects.filter(pk__in=list(found)).select_related("sample", "assignee"))
+
+
+@transaction.atomic
+def review_items(*, task: AnnotationTask, reviewer, decisions: list[dict] = (),
+                 accept_all_submitted: bool = False) -> list[AnnotationItem]:
+    """Accepts or rejects submitted items. Accepted annotations land on the samples; rejected
+    items go back to their annotator with the comment. The task completes when all is accepted."""
+    _check_active(task)
+    submitted = AnnotationItem.objects.select_for_update().select_related("sample").filter(
+        task=task, status=AnnotationItem.Status.SUBMITTED
+    ).order_by("pk")
+    if accept_all_submitted:
+        decisions = [{"id": item.pk, "result": AnnotationItem.Status.ACCEPTED} for item in submitted]
+        found = {item.pk: item for item in submitted}
+    else:
+        _check_batch(list(decisions), "decisions")
+        found = {item.pk: item for item in submitted.filter(pk__in=[d["id"] for d in decisions])}
+        errors = {index: {"id": f"No submitted item {d['id']} in this task."}
+                  for index, d in enumerate(decisions) if d["id"] not in found}
+        errors.update({index: {"comment": "Say what is wrong, so the annotator can fix it."}
+                       for index, d in enumerate(decisions)
+                       if d["result"] == AnnotationItem.Status.REJECTED and not d.get("comment")})
+        if errors:
+            raise ValidationError({"decisions": errors})
+    now = timezone.now()
+    accepted_samples = []
+    for decision in decisions:
+        item = found[decision["id"]]
+        item.status = decision["result"]
+        item.review_comment = decision.get("comment", "")
+        item.reviewed_by, item.reviewed_at = reviewer, now
+        sample = item.sample
+        if item.status == AnnotationItem.Status.ACCEPTED:
+            sample.annotations = item.annotations
+            sample.annotated_by = item.annotations[-1].get("annotated-by", "") if item.annotations else ""
+            sample.annotated_at = item.annotated_at
+            sample.status = Sample.Status.ACCEPTED
+            accepted_samples.append(sample)
+        else:
+            sample.status = Sample.Status.REJECTED
+        sample.updated_at = now
+    items = list(found.values())
+    AnnotationItem.objects.bulk_update(items, ["status", "review_comment", "reviewed_by", "reviewed_at"])
+    Sample.objects.bulk_update(
+        [item.sample for item in items], ["annotations", "annotated_by", "annotated_at", "status", "updated_at"]
+    )
+    _replace_labels(accepted_samples)
+    refresh_counts(dataset=task.dataset)
+    if not AnnotationItem.objects.filter(task=task).exclude(status=AnnotationItem.Status.ACCEPTED).exists():
+        transition(instance=task, to=AnnotationTask.Status.COMPLETED, completed_at=now)
+    return items
+
+
+def review_sample(*, task: AnnotationTask, percent: float, seed: int | None = None) -> list[AnnotationItem]:
+    """A random share of the submitted items for a reviewer to spot-check before accepting all."""
+    submitted = list(
+        AnnotationItem.objects.filter(task=task, status=AnnotationItem.Status.SUBMITTED).values_list("pk", flat=True)
+    )
+    size = math.ceil(len(submitted) * percent / 100)
+    picked = random.Random(seed).sample(submitted, size)
+    return list(AnnotationItem.objects.filter(pk__in=picked).select_related("sample", "assignee"))

@@ -1,0 +1,20 @@
+"""Celery tasks: thin wrappers over services, safe to run twice (acks_late redelivers them)."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task
+def publish_version(version_id):
+    services.publish_version(version_id=version_id)
+
+
+@shared_task
+def run_import(task_id):
+    services.run_import(task_id=task_id)
+
+
+@shared_task
+def run_export(task_id):
+    services.run_export(task_id=task_id)

@@ -1,0 +1,186 @@
+"""Samples over HTTP: batch add, delete and annotate with per-item errors; filtered cursor pages."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from aiplatform.models import Role
+from datasets.models import Sample
+from tests.conftest import client_for
+from tests.datasets.factories import DatasetFactory, SampleFactory
+from tests.factories import member_of
+
+pytestmark = pytest.mark.django_db
+
+
+def samples_url(dataset, suffix=""):
+    return f"/api/v1/workspaces/{dataset.workspace_id}/datasets/{dataset.id}/samples/{suffix}"
+
+
+def errors_by_attr(response):
+    return {e["attr"]: e["detail"] for e in response.json()["errors"]}
+
+
+@pytest.fixture
+def detection(workspace):
+    return DatasetFactory(workspace=workspace, type="object_detection")
+
+
+def test_batch_add_then_counts_are_current(workspace, developer_client, developer):
+    dataset = DatasetFactory(workspace=workspace)
+    response = developer_client.post(samples_url(dataset), {"samples": [
+        {"source": "s3://data/1.jpg", "metadata": {"size": 10}},
+        {"source": "s3://data/2.jpg", "usage": "train", "annotations": [{"name": "cat", "confidence": 0.8}]},
+    ]}, format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["count"] == 2
+    labelled = body["samples"][1]
+    assert labelled["status"] == "labelled"
+    assert labelled["annotated_by"] == developer.username
+    assert labelled["created_at"].endswith("Z") and labelled["annotated_at"].endswith("Z")
+    annotation = labelled["annotations"][0]
+    assert annotation["type"] == "modelarts/image_classification"
+    assert annotation["annotated-by"] == developer.username and annotation["creation-time"]
+    dataset_body = developer_client.get(f"/api/v1/workspaces/{workspace.id}/datasets/{dataset.id}/").json()
+    assert (dataset_body["sample_count"], dataset_body["labelled_count"], dataset_body["unlabelled_count"]) == (2, 1, 1)
+
+
+def test_batch_add_reports_every_bad_item_and_adds_nothing(workspace, developer_client, detection):
+    SampleFactory(dataset=detection, source="s3://data/existing.jpg")
+    response = developer_client.post(samples_url(detection), {"samples": [
+        {"source": "s3://data/ok.jpg", "metadata": {"width": 100, "height": 100},
+         "annotations": [{"name": "cat", "box": {"xmin": 1, "ymin": 1, "xmax": 50, "ymax": 50}}]},
+        {"source": "s3://data/existing.jpg"},
+        {"source": "ftp://data/x.jpg"},
+        {"source": "s3://data/a.jpg",
+         "annotations": [{"name": "horse", "box": {"xmin": 1, "ymin": 1, "xmax": 2, "ymax": 2}}]},
+        {"source": "s3://data/b.jpg", "metadata": {"width": 100, "height": 100},
+         "annotations": [{"name": "cat", "box": {"xmin": 1, "ymin": 1, "xmax": 150, "ymax": 50}}]},
+        {"source": "s3://data/c.jpg", "annotations": [{"name": "cat", "type": "modelarts/image_classification"}]},
+        {"source": "s3://data/ok.jpg"},
+    ]}, format="json")
+    assert response.status_code == 400
+    errors = errors_by_attr(response)
+    assert set(errors) == {
+        "samples.1.source", "samples.2.source", "samples.3.annotations.0", "samples.4.annotations.0",
+        "samples.5.annotations.0", "samples.6.source",
+    }
+    assert "already in the dataset" in errors["samples.1.source"]
+    assert "not in the dataset's label set" in errors["samples.3.annotations.0"]
+    assert "outside the 100x100 image" in errors["samples.4.annotations.0"]
+    assert "does not fit a object_detection dataset" in errors["samples.5.annotations.0"]
+    assert Sample.objects.filter(dataset=detection).count() == 1
+
+
+def test_text_spans_are_checked_against_the_text(workspace, developer_client):
+    dataset = DatasetFactory(workspace=workspace, type="named_entity", labels=[{"name": "PER"}])
+    span = {"name": "PER", "property": {"@modelarts:start_index": 0, "@modelarts:end_index": 5}}
+    response = developer_client.post(samples_url(dataset), {"samples": [
+        {"source": "content://Alice met Bob", "metadata": {"text": "Alice met Bob"}, "annotations": [span]},
+        {"source": "content://Al", "metadata": {"text": "Al"}, "annotations": [span]},
+    ]}, format="json")
+    assert response.status_code == 400
+    assert set(errors_by_attr(response)) == {"samples.1.annotations.0"}
+
+
+def test_batch_annotate_and_unknown_ids(workspace, developer_client):
+    dataset = DatasetFactory(workspace=workspace)
+    first, second = SampleFactory(dataset=dataset), SampleFactory(dataset=dataset)
+    other = SampleFactory()  # another dataset's sample
+    response = developer_client.post(samples_url(dataset, "batch-annotate/"), {"items": [
+        {"id": first.id, "annotations": [{"name": "cat"}]},
+        {"id": other.id, "annotations": [{"name": "cat"}]},
+        {"id": 999999999, "annotations": []},
+        {"id": second.id, "annotations": [{"name": "zebra"}]},
+    ]}, format="json")
+    assert response.status_code == 400
+    assert set(errors_by_attr(response)) == {"items.1.id", "items.2.id", "items.3.annotations.0"}
+    first.refresh_from_db()
+    assert first.annotations == []
+    response = developer_client.post(samples_url(dataset, "batch-annotate/"), {"items": [
+        {"id": first.id, "annotations": [{"name": "cat"}, {"name": "dog"}], "usage": "eval"},
+        {"id": second.id, "annotations": [{"name": "dog"}]},
+    ]}, format="json")
+    assert response.status_code == 200, response.json()
+    first.refresh_from_db()
+    assert [a["name"] for a in first.annotations] == ["cat", "dog"]
+    assert (first.status, first.usage) == ("labelled", "eval")
+    response = developer_client.post(samples_url(dataset, "batch-annotate/"), {"items": [
+        {"id": second.id, "annotations": []},
+    ]}, format="json")
+    assert response.json()["samples"][0]["status"] == "unlabelled"
+    dataset.refresh_from_db()
+    assert (dataset.sample_count, dataset.labelled_count) == (2, 1)
+
+
+def test_batch_delete(workspace, developer_client):
+    dataset = DatasetFactory(workspace=workspace)
+    keep, drop = SampleFactory(dataset=dataset), SampleFactory(dataset=dataset)
+    response = developer_client.post(samples_url(dataset, "batch-delete/"), {"ids": [drop.id, 424242]}, format="json")
+    assert response.status_code == 400
+    assert set(errors_by_attr(response)) == {"ids.1"}
+    assert Sample.objects.filter(dataset=dataset).count() == 2
+    response = developer_client.post(samples_url(dataset, "batch-delete/"), {"ids": [drop.id]}, format="json")
+    assert response.json() == {"count": 1}
+    assert list(Sample.objects.filter(dataset=dataset)) == [keep]
+    dataset.refresh_from_db()
+    assert dataset.sample_count == 1
+
+
+def test_annotators_annotate_but_do_not_add_or_delete(workspace):
+    dataset = DatasetFactory(workspace=workspace)
+    sample = SampleFactory(dataset=dataset)
+    annotator = client_for(member_of(workspace, Role.ANNOTATOR))
+    response = annotator.post(samples_url(dataset, "batch-annotate/"),
+                              {"items": [{"id": sample.id, "annotations": [{"name": "cat"}]}]}, format="json")
+    assert response.status_code == 200
+    response = annotator.post(samples_url(dataset), {"samples": [{"source": "s3://a/b.jpg"}]}, format="json")
+    assert response.status_code == 403
+    response = annotator.post(samples_url(dataset, "batch-delete/"), {"ids": [sample.id]}, format="json")
+    assert response.status_code == 403
+
+
+def test_list_filters_and_cursor_pages(workspace, developer_client, developer):
+    dataset = DatasetFactory(workspace=workspace)
+    samples = [SampleFactory(dataset=dataset) for _ in range(7)]
+    developer_client.post(samples_url(dataset, "batch-annotate/"), {"items": [
+        {"id": samples[1].id, "annotations": [{"name": "cat"}], "usage": "train"},
+        {"id": samples[3].id, "annotations": [{"name": "dog"}, {"name": "cat"}]},
+        {"id": samples[5].id, "annotations": [{"name": "dog"}]},
+    ]}, format="json")
+
+    def ids(**params):
+        return [s["id"] for s in developer_client.get(samples_url(dataset), params).json()["results"]]
+
+    assert ids(label="cat") == [samples[1].id, samples[3].id]
+    assert ids(label="dog", status="labelled") == [samples[3].id, samples[5].id]
+    assert ids(usage="train") == [samples[1].id]
+    assert ids(annotated_by=developer.username) == [samples[1].id, samples[3].id, samples[5].id]
+    assert len(ids(status="unlabelled")) == 4
+    seen, page = [], developer_client.get(samples_url(dataset), {"page_size": 3}).json()
+    while True:
+        seen += [s["id"] for s in page["results"]]
+        if not page["next"]:
+            break
+        page = developer_client.get(page["next"]).json()
+    assert seen == [s.id for s in samples]
+    assert developer_client.get(samples_url(dataset, f"{samples[0].id}/")).json()["source"] == samples[0].source
+    assert developer_client.get(samples_url(dataset, f"{SampleFactory().id}/")).status_code == 404
+
+
+def test_sample_list_queries_do_not_grow_with_page_size(workspace, developer_client):
+    dataset = DatasetFactory(workspace=workspace)
+    for _ in range(30):
+        SampleFactory(dataset=dataset)
+    developer_client.get(samples_url(dataset))  # the key's first use records its last-used time once
+    counts = []
+    for size in (2, 25):
+        with CaptureQueriesContext(connection) as ctx:
+            body = developer_client.get(samples_url(dataset), {"page_size": size, "label": "cat"}).json()
+        assert len(body["results"]) == 0
+        with CaptureQueriesContext(connection) as ctx:
+            body = developer_client.get(samples_url(dataset), {"page_size": size, "status": "unlabelled"}).json()
+        assert len(body["results"]) == size
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1]
