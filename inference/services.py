@@ -2,13 +2,12 @@
 as a workload, scaling, rolling updates, stop/start/delete."""
 
 import json
-from pathlib import Path
-
 from django.conf import settings
 from django.db import transaction
 from rest_framework.exceptions import ValidationError
 
 from aiplatform.errors import Conflict
+from aiplatform.storage import StorageError, storage_for
 from resourcepools import services as pool_services
 from resourcepools.models import TERMINAL_PHASES, AcceleratorKind, Node, Phase, WorkloadKind
 
@@ -24,13 +23,13 @@ ARCHITECTURE_FIELDS = ("parameters", "expert_parameters", "layers", "hidden_size
 
 def read_model_config(uri: str) -> dict | None:
     """The Hugging Face config.json at a model's location, if there is one."""
-    if not uri.startswith("file://"):
-        return None
-    path = Path(uri[len("file://"):]) / "config.json"
-    if not path.exists():
+    config_uri = uri.rstrip("/") + "/config.json"
+    try:
+        text = b"\n".join(storage_for(config_uri).read_lines(config_uri))
+    except StorageError:
         return None
     try:
-        return json.loads(path.read_text())
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValidationError({"uri": f"config.json at this location is not valid JSON: {exc}."}) from exc
 

@@ -28,7 +28,9 @@ class AlgorithmSerializer(serializers.ModelSerializer):
 
 class InputSerializer(serializers.Serializer):
     channel = serializers.SlugField()
-    uri = serializers.CharField(max_length=1000)
+    uri = serializers.CharField(max_length=1000, required=False, help_text="An object-storage location.")
+    dataset_version = serializers.UUIDField(required=False, help_text="A ready dataset version of this workspace; "
+                                            "the job reads its manifest.")
 
 
 # What a user reads next to the phase: what is happening now, in a word.

@@ -1,13 +1,13 @@
 """Training operations: algorithms, jobs (each runs as a workload), metrics and throughput."""
 
-from pathlib import Path
-
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from rest_framework.exceptions import ValidationError
 
 from aiplatform.errors import Conflict
+from aiplatform.storage import StorageError, parse_uri, storage_for
+from datasets.models import DatasetVersion
 from resourcepools import services as pool_services
 from resourcepools.models import TERMINAL_PHASES, AcceleratorKind, WorkloadKind
 
@@ -16,7 +16,6 @@ from . import selectors, throughput
 from .models import Algorithm, MetricPoint, TrainingJob
 
 JOB_TOKEN_SALT = "training.job-token"
-URI_SCHEMES = ("s3://", "obs://", "file://")
 
 
 # --- algorithms ---------------------------------------------------------------------------------
@@ -81,16 +80,36 @@ def job_for_token(token: str) -> TrainingJob | None:
     return job
 
 
-def _check_inputs(inputs, algorithm) -> None:
+def _resolve_inputs(inputs, algorithm, workspace) -> list[dict]:
+    """Each input as {channel, uri}: a dataset version of this workspace gives its manifest; a
+    location must be one the platform can read."""
     channels = algorithm.input_channels if algorithm else None
+    resolved = []
     for i, item in enumerate(inputs):
-        if not isinstance(item, dict) or not item.get("channel") or not item.get("uri"):
-            raise ValidationError({f"inputs.{i}": "Each input needs a channel and a uri."})
+        if not isinstance(item, dict) or not item.get("channel") or not (item.get("uri") or item.get("dataset_version")):
+            raise ValidationError({f"inputs.{i}": "Each input needs a channel and a uri or a dataset_version."})
         if channels is not None and item["channel"] not in channels:
             raise ValidationError({f"inputs.{i}.channel": f"Unknown channel '{item['channel']}'; this algorithm "
                                                           f"reads: {', '.join(channels) or 'no inputs'}."})
-        if not item["uri"].startswith(URI_SCHEMES):
-            raise ValidationError({f"inputs.{i}.uri": f"Use an object-storage location ({', '.join(URI_SCHEMES)})."})
+        if item.get("dataset_version"):
+            version = DatasetVersion.objects.filter(pk=item["dataset_version"], dataset__workspace=workspace).first()
+            if version is None:
+                raise ValidationError({f"inputs.{i}.dataset_version": "No such dataset version in this workspace."})
+            if version.status != DatasetVersion.Status.READY:
+                raise ValidationError({f"inputs.{i}.dataset_version": f"The version is {version.status}; wait until "
+                                                                      "it is ready."})
+            resolved.append({"channel": item["channel"], "uri": version.manifest_uri,
+                             "dataset_version": str(version.pk)})
+            continue
+        try:
+            first = next(iter(storage_for(item["uri"]).list(item["uri"])), None)
+        except StorageError as exc:
+            raise ValidationError({f"inputs.{i}.uri": str(exc)}) from None
+        if first is None:
+            raise ValidationError({f"inputs.{i}.uri": f"There is nothing at {item['uri']}; upload the data first "
+                                                      "or fix the location."})
+        resolved.append({"channel": item["channel"], "uri": item["uri"]})
+    return resolved
 
 
 def _command(*, algorithm, command, inputs, output_uri, values) -> list[str]:
@@ -128,9 +147,11 @@ def create_training_job(*, workspace, created_by, name: str, flavor, pool, outpu
             raise ValidationError({"node_count": f"'{algorithm.name}' cannot run distributed; use node_count 1."})
     if node_count < 1:
         raise ValidationError({"node_count": "Use at least one node."})
-    _check_inputs(inputs, algorithm)
-    if not output_uri.startswith(URI_SCHEMES):
-        raise ValidationError({"output_uri": f"Use an object-storage location ({', '.join(URI_SCHEMES)})."})
+    inputs = _resolve_inputs(inputs, algorithm, workspace)
+    try:
+        parse_uri(output_uri)
+    except StorageError as exc:
+        raise ValidationError({"output_uri": str(exc)}) from None
 
     job = TrainingJob(
         workspace=workspace, name=name, description=description, algorithm=algorithm, image=image,
@@ -144,6 +165,8 @@ def create_training_job(*, workspace, created_by, name: str, flavor, pool, outpu
         "AIP_OUTPUT_URI": output_uri,
         "AIP_METRICS_URL": f"{settings.PLATFORM_URL}/api/v1/training-jobs/{job.pk}/metrics/",
         "AIP_JOB_TOKEN": job_token(job),
+        # Where file:// locations live, for runtimes that run on this machine (the local backend).
+        "AIP_LOCAL_STORAGE_ROOT": str(settings.LOCAL_STORAGE_ROOT),
         **{f"AIP_INPUT_{item['channel'].upper()}": item["uri"] for item in inputs},
     }
     job.workload = pool_services.create_workload(
@@ -212,13 +235,13 @@ def ingest_trainer_log(*, job: TrainingJob, lines) -> dict | None:
     return summary
 
 
-def trainer_log_lines(*, job: TrainingJob):
-    """The lines of the job's trainer_log.jsonl, or nothing while it has not written one."""
+def trainer_log_lines(*, job: TrainingJob) -> list[str]:
+    """The lines of the job's trainer_log.jsonl, or none while it has not written one."""
     uri = job.output_uri.rstrip("/") + "/trainer_log.jsonl"
-    if not uri.startswith("file://"):
+    try:
+        return [line.decode() for line in storage_for(uri).read_lines(uri)]
+    except StorageError:
         return []
-    path = Path(uri[len("file://"):])
-    return path.read_text().splitlines() if path.exists() else []
 
 
 def read_trainer_logs(*, job_ids=None) -> int:

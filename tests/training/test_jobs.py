@@ -8,17 +8,18 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from aiplatform.models import Role
+from datasets import services as datasets_services
 from resourcepools.admission import admit_workloads
 from resourcepools.models import Phase, Workload
 from resourcepools.services import transition_workload
 from tests.conftest import client_for
+from tests.datasets.factories import DatasetFactory, SampleFactory
 from tests.factories import (
     FlavorFactory,
     WorkspaceFactory,
     cpu_flavor,
     make_pool,
     member_of,
-    write_text_manifest,
 )
 from training import services
 from training.models import Algorithm, MetricPoint, TrainingJob
@@ -34,12 +35,20 @@ def presets(db):
 
 
 @pytest.fixture
-def npu_pool(db):
+def data_bucket(s3):
+    """An S3 bucket (moto's server) holding a training set under data/."""
+    s3.create_bucket(Bucket="bucket")
+    s3.put_object(Bucket="bucket", Key="data/part-0.jsonl", Body=b'{"text": "hello"}\n')
+    return s3
+
+
+@pytest.fixture
+def npu_pool(db, data_bucket):
     return make_pool(name="npu", flavor=FlavorFactory(), nodes=2)
 
 
 @pytest.fixture
-def cpu_pool(db):
+def cpu_pool(db, local_root):
     return make_pool(name="cpu", flavor=cpu_flavor(), nodes=1)
 
 
@@ -108,6 +117,10 @@ def test_job_creates_a_queued_workload_with_the_recipe(workspace, developer_clie
         ({"hyperparameters": {}}, "hyperparameters.model_name_or_path"),
         ({"inputs": [{"channel": "weights", "uri": "s3://b/w"}]}, "inputs.0.channel"),
         ({"inputs": [{"channel": "data", "uri": "/etc/passwd"}]}, "inputs.0.uri"),
+        ({"inputs": [{"channel": "data", "uri": "s3://no-such-bucket/data/"}]}, "inputs.0.uri"),
+        ({"inputs": [{"channel": "data", "uri": "s3://bucket/empty/"}]}, "inputs.0.uri"),
+        ({"inputs": [{"channel": "data", "dataset_version": "00000000-0000-0000-0000-000000000000"}]},
+         "inputs.0.dataset_version"),
         ({"output_uri": "ftp://x"}, "output_uri"),
         ({"flavor": "cpu.8u32g"}, "flavor"),
         ({"node_count": 0}, "node_count"),
@@ -124,8 +137,8 @@ def test_bad_jobs_are_refused_and_nothing_is_queued(workspace, developer_client,
 
 def test_single_node_algorithm_refuses_distributed_jobs(workspace, developer_client, presets, cpu_pool):
     body = {"name": "cls", "algorithm": str(presets["cpu-text-classifier"].pk), "pool": str(cpu_pool.pk),
-            "flavor": "cpu.8u32g", "node_count": 2, "output_uri": "file:///tmp/out",
-            "inputs": [{"channel": "data", "uri": "file:///tmp/data"}]}
+            "flavor": "cpu.8u32g", "node_count": 2, "output_uri": "file://work/out",
+            "inputs": []}
     response = developer_client.post(url(workspace), body, format="json")
     assert response.status_code == 400
     assert response.json()["errors"][0]["attr"] == "node_count"
@@ -200,15 +213,25 @@ def test_viewer_reads_but_cannot_start_jobs(workspace, presets, npu_pool):
     assert viewer.post(url(workspace), sft_body(npu_pool), format="json").status_code == 403
 
 
-def test_cpu_preset_trains_for_real_and_its_log_gives_metrics_and_throughput(
-        tmp_path, workspace, developer_client, presets, cpu_pool):
-    manifest = tmp_path / "manifest.jsonl"
-    write_text_manifest(manifest)
-    out = tmp_path / "out"
+def test_cpu_preset_trains_on_a_dataset_version_and_its_log_gives_metrics_and_throughput(
+        workspace, developer, developer_client, presets, cpu_pool, local_root):
+    (local_root / "work").mkdir()
+    dataset = datasets_services.create_dataset(
+        workspace=workspace, created_by=developer, name="news", type="text_classification",
+        output_uri="file://work/datasets", labels=[{"name": "sport"}, {"name": "weather"}])
+    for i in range(12):
+        label, text = ("sport", "the team won the match goal") if i % 2 else ("weather", "rain and wind cold")
+        SampleFactory(dataset=dataset, source=f"content://{text} {i}", metadata={"text": f"{text} {i}"},
+                      annotations=[{"name": label, "type": "modelarts/text_classification"}], status="labelled")
+    version = datasets_services.create_version(dataset=dataset, created_by=developer, name="v1")
+    datasets_services.publish_version(version_id=version.pk)
     body = {"name": "cls", "algorithm": str(presets["cpu-text-classifier"].pk), "pool": str(cpu_pool.pk),
-            "flavor": "cpu.8u32g", "output_uri": f"file://{out}", "hyperparameters": {"epochs": 4},
-            "inputs": [{"channel": "data", "uri": f"file://{manifest}"}]}
-    job = developer_client.post(url(workspace), body, format="json").json()
+            "flavor": "cpu.8u32g", "output_uri": "file://work/models/cls", "hyperparameters": {"epochs": 4},
+            "inputs": [{"channel": "data", "dataset_version": str(version.pk)}]}
+    response = developer_client.post(url(workspace), body, format="json")
+    assert response.status_code == 201, response.json()
+    job = response.json()
+    assert job["inputs"][0]["uri"].endswith("versions/v1.manifest")
     workload = Workload.objects.get(pk=job["workload"])
     # Run the workload's command as the local backend would: a child process with its env.
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **workload.env}
@@ -217,6 +240,7 @@ def test_cpu_preset_trains_for_real_and_its_log_gives_metrics_and_throughput(
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "done: accuracy 1.000" in result.stdout
+    out = local_root / "work" / "models" / "cls"
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [f"epoch-{i}.json" for i in range(1, 5)]
     assert json.loads((out / "model.json").read_text())["classes"] == ["sport", "weather"]
     admit_workloads()
@@ -231,3 +255,17 @@ def test_cpu_preset_trains_for_real_and_its_log_gives_metrics_and_throughput(
     summary = detail["throughput"]
     assert summary["window"]["devices"] == 1
     assert summary["tokens_per_second_per_device"] > 0 and summary["samples_per_second"] > 0
+
+
+def test_a_dataset_version_of_another_workspace_is_refused(workspace, developer, developer_client, presets,
+                                                           cpu_pool, local_root):
+    other = DatasetFactory(type="text_classification", output_uri="file://work/x")
+    (local_root / "work").mkdir()
+    version = datasets_services.create_version(dataset=other, created_by=developer, name="v1")
+    datasets_services.publish_version(version_id=version.pk)
+    body = {"name": "cls", "algorithm": str(presets["cpu-text-classifier"].pk), "pool": str(cpu_pool.pk),
+            "flavor": "cpu.8u32g", "output_uri": "file://work/out",
+            "inputs": [{"channel": "data", "dataset_version": str(version.pk)}]}
+    response = developer_client.post(url(workspace), body, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["attr"] == "inputs.0.dataset_version"

@@ -23,11 +23,13 @@ from pathlib import Path
 
 
 def local_path(uri: str) -> Path:
+    """file://bucket/key lives under the platform's local storage root (AIP_LOCAL_STORAGE_ROOT);
+    file:///absolute/path and plain paths are taken as they are."""
+    if uri.startswith("file:///") or "://" not in uri:
+        return Path(uri.removeprefix("file://"))
     if uri.startswith("file://"):
-        return Path(uri[len("file://"):])
-    if "://" in uri:
-        raise SystemExit(f"this trainer reads local files only, not {uri}")
-    return Path(uri)
+        return Path(os.environ.get("AIP_LOCAL_STORAGE_ROOT", ".")) / uri[len("file://"):]
+    raise SystemExit(f"this trainer reads the platform's local storage only, not {uri}")
 
 
 def sample_text(record: dict, base: Path) -> str:
