@@ -25,10 +25,16 @@ def npu_pool(db):
 
 
 @pytest.fixture
-def llama(workspace, developer_client, tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps(LLAMA_70B_CONFIG))
+def llama_uri(local_root):
+    (local_root / "models" / "llama").mkdir(parents=True)
+    (local_root / "models" / "llama" / "config.json").write_text(json.dumps(LLAMA_70B_CONFIG))
+    return "file://models/llama"
+
+
+@pytest.fixture
+def llama(workspace, developer_client, llama_uri):
     response = developer_client.post(f"/api/v1/workspaces/{workspace.id}/models/", {
-        "name": "llama-2-70b", "source": "storage", "uri": f"file://{tmp_path}", "runtime": "vllm"}, format="json")
+        "name": "llama-2-70b", "source": "storage", "uri": llama_uri, "runtime": "vllm"}, format="json")
     assert response.status_code == 201, response.json()
     return response.json()
 
@@ -67,7 +73,7 @@ def test_unified_service_deploys_as_a_workload(workspace, developer_client, llam
     service = response.json()
     assert service["state"]["status"] == "deploying"
     assert service["plan"]["fits"] is True
-    assert service["launch"]["server"]["command"][:3] == ["vllm", "serve", f"{llama['uri']}"]
+    assert service["launch"]["server"]["command"][:3] == ["vllm", "serve", "file://models/llama"]
     workload = Workload.objects.get(pk=service["workload"])
     assert workload.kind == "inference"
     assert [(p.name, p.replicas, p.accelerators) for p in workload.pod_sets.all()] == [("server", 2, 8)]
@@ -131,10 +137,9 @@ def test_weights_that_do_not_fit_come_with_numbers_and_suggestions(workspace, de
     assert "use tensor parallel size 4" in detail and "quantize the weights" in detail
 
 
-def test_runtime_that_cannot_serve_a_quantization(workspace, developer_client, npu_pool, tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps(LLAMA_70B_CONFIG))
+def test_runtime_that_cannot_serve_a_quantization(workspace, developer_client, npu_pool, llama_uri):
     model = developer_client.post(f"/api/v1/workspaces/{workspace.id}/models/", {
-        "name": "llama-tgi", "source": "storage", "uri": f"file://{tmp_path}", "runtime": "tgi"},
+        "name": "llama-tgi", "source": "storage", "uri": llama_uri, "runtime": "tgi"},
         format="json").json()
     response = developer_client.post(services_url(workspace), service_body(
         model, npu_pool, quantization="w8a8", quantized_weights_uri="s3://b/q"), format="json")
