@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "drf_standardized_errors",
     "aiplatform",
     "resourcepools",
+    "k8s",
 ]
 
 MIDDLEWARE = [
@@ -130,6 +131,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "resourcepools.tasks.admit_workloads",
         "schedule": timedelta(seconds=float(os.environ.get("ADMISSION_INTERVAL_SECONDS", "5"))),
     },
+    "reconcile-workloads": {
+        "task": "k8s.tasks.reconcile_workloads",
+        "schedule": timedelta(seconds=float(os.environ.get("RECONCILE_INTERVAL_SECONDS", "10"))),
+    },
     "purge-expired-idempotency-keys": {
         "task": "aiplatform.tasks.purge_expired_idempotency_keys",
         "schedule": timedelta(minutes=10),
@@ -142,6 +147,21 @@ BROKER_HEALTH_TIMEOUT = float(os.environ.get("BROKER_HEALTH_TIMEOUT", "2"))
 ADMISSION_LOOKAHEAD = int(os.environ.get("ADMISSION_LOOKAHEAD", "2000"))
 # A gang blocked this long holds its flavors against same-priority work behind it.
 ADMISSION_STARVATION_SECONDS = float(os.environ.get("ADMISSION_STARVATION_SECONDS", "600"))
+
+# --- Compute backends (k8s app) ----------------------------------------------------------------
+COMPUTE_BACKEND = os.environ.get("COMPUTE_BACKEND", "local")  # local | kubernetes
+# Empty: in-cluster config when running in a pod, else ~/.kube/config.
+KUBECONFIG = os.environ.get("KUBECONFIG", "")
+K8S_CONTEXT = os.environ.get("K8S_CONTEXT", "")
+K8S_NAMESPACE_PREFIX = os.environ.get("K8S_NAMESPACE_PREFIX", "aip-ws-")
+K8S_POOL_LABEL = os.environ.get("K8S_POOL_LABEL", "aiplatform.io/pool")
+K8S_DEDICATED_TAINT = os.environ.get("K8S_DEDICATED_TAINT", "aiplatform.io/dedicated")
+K8S_GPU_RESOURCE = os.environ.get("K8S_GPU_RESOURCE", "nvidia.com/gpu")
+K8S_NPU_RESOURCE = os.environ.get("K8S_NPU_RESOURCE", "huawei.com/Ascend910")
+K8S_REQUEST_TIMEOUT = float(os.environ.get("K8S_REQUEST_TIMEOUT", "30"))
+LOCAL_BACKEND_DIR = Path(os.environ.get("LOCAL_BACKEND_DIR", VAR_DIR / "local-backend"))
+# Objects of a finished workload stay this long (their logs stay readable), then go.
+FINISHED_OBJECTS_RETENTION_SECONDS = float(os.environ.get("FINISHED_OBJECTS_RETENTION_SECONDS", "3600"))
 
 # --- API --------------------------------------------------------------------------------------
 API_KEY_PREFIX = "aip"
