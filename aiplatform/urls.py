@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from k8s import views as k8s_views
 from resourcepools import views as pool_views
 
 from . import health, views
@@ -20,6 +21,8 @@ router.register(r"resource-pools", pool_views.ResourcePoolViews, basename="resou
 router.register(r"resource-pools/(?P<pool_id>[^/.]+)/nodes", pool_views.NodeViews, basename="node")
 router.register(rf"{WORKSPACE}/quotas", pool_views.QuotaViews, basename="quota")
 router.register(rf"{WORKSPACE}/workloads", pool_views.WorkloadViews, basename="workload")
+router.register(rf"{WORKSPACE}/workloads/(?P<workload_id>[^/.]+)/logs", k8s_views.WorkloadLogViews,
+                basename="workload-log")
 
 api_v1 = [
     path("me/", views.me, name="me"),

@@ -209,7 +209,7 @@ def _record_new_events(observations: list[Observation]) -> int:
     return len(new)
 
 
-def _is_uuid(value: str) -> bool:
+def is_uuid(value: str) -> bool:
     try:
         uuid.UUID(value)
     except ValueError:
@@ -221,7 +221,7 @@ def _orphans(observed: dict, active: dict, now) -> list[Observation]:
     """Objects whose workload is gone, that still run for a workload that has ended, or that
     ended longer ago than the retention (finished replicas stay a while so that their logs can
     still be read)."""
-    candidates = {wid: o for wid, o in observed.items() if wid not in active and _is_uuid(wid)}
+    candidates = {wid: o for wid, o in observed.items() if wid not in active and is_uuid(wid)}
     if not candidates:
         return []
     keep_until = now - timedelta(seconds=settings.FINISHED_OBJECTS_RETENTION_SECONDS)
@@ -236,7 +236,7 @@ def _orphans(observed: dict, active: dict, now) -> list[Observation]:
         ):
             orphans.append(observation)
     # Labels that name no workload at all are orphans too.
-    return orphans + [o for wid, o in observed.items() if not _is_uuid(wid)]
+    return orphans + [o for wid, o in observed.items() if not is_uuid(wid)]
 
 
 # --- nodes ----------------------------------------------------------------------------------------
