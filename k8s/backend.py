@@ -21,6 +21,8 @@ KIND_LABEL = "aiplatform.io/workload-kind"
 
 # Observed states, in the platform's words.
 PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED = "pending", "running", "succeeded", "failed", "stopped"
+# Only leftovers remain (e.g. a Service): whatever ran the workload is missing.
+GONE = "gone"
 # States in which the backend still spends resources on the workload.
 LIVE_STATES = (PENDING, RUNNING)
 
@@ -82,6 +84,10 @@ class SubmitError(Exception):
     """The backend refused the workload itself (not a passing outage): it fails the workload."""
 
 
+class BackendUnavailable(Exception):
+    """A passing outage (connection refused, 5xx): the operation is retried later."""
+
+
 class UnknownReplica(Exception):
     def __init__(self, replicas):
         super().__init__(f"Unknown replica; choose one of: {', '.join(replicas) or 'none yet'}.")
@@ -134,6 +140,7 @@ class ComputeBackend(ABC):
 
 BACKENDS = {
     "local": "k8s.local_backend.LocalBackend",
+    "kubernetes": "k8s.kubernetes_backend.KubernetesBackend",
 }
 
 

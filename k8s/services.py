@@ -18,6 +18,7 @@ from resourcepools.services import record_workload_event, transition_workloads
 
 from .backend import (
     FAILED,
+    GONE,
     LIVE_STATES,
     RUNNING,
     SUCCEEDED,
@@ -153,7 +154,7 @@ def reconcile(*, now=None) -> ReconcileReport:
             observation = observed.get(workload_id)
             if row["phase"] == P.STOPPING:
                 report.stopped.append(workload_id)
-            elif observation is None:
+            elif observation is None or observation.state == GONE:
                 if row["phase"] == P.RUNNING:
                     report.vanished.append(workload_id)
                 elif row["admitted_at"] and row["admitted_at"] < now - RESUBMIT_AFTER:

@@ -3,9 +3,11 @@
 from celery import shared_task
 
 from . import services
+from .backend import BackendUnavailable
 
 # Outages of the backend (connection refused, 5xx) are retried; refusals fail the workload.
-RETRY = {"autoretry_for": (OSError, ConnectionError), "retry_backoff": True, "max_retries": 5}
+# After the last retry the reconciler still submits or cancels what was left undone.
+RETRY = {"autoretry_for": (BackendUnavailable, OSError), "retry_backoff": True, "max_retries": 5}
 
 
 @shared_task(name="k8s.tasks.submit_workload", **RETRY)
