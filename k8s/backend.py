@@ -115,6 +115,10 @@ class ComputeBackend(ABC):
         return observation.events if observation else []
 
     @abstractmethod
+    def replicas(self, spec: WorkloadSpec) -> list[str]:
+        """The names of the workload's replicas whose logs can be read (e.g. worker-0)."""
+
+    @abstractmethod
     def logs(self, spec: WorkloadSpec, *, replica: str | None = None, tail: int | None = None,
              follow: bool = False) -> Iterator[str]:
         """Log lines of one replica (the first when not named): the last `tail` lines, then,

@@ -188,13 +188,21 @@ class KubernetesBackend(ComputeBackend):
 
     # --- logs --------------------------------------------------------------------------------
 
-    def logs(self, spec: WorkloadSpec, *, replica: str | None = None, tail: int | None = None,
-             follow: bool = False):
+    def _pods_by_replica(self, spec: WorkloadSpec) -> dict[str, str]:
         namespace = manifests.namespace_name(spec, self.conventions)
         pods = self._list(self.core.list_namespaced_pod, namespace, label_selector=f"{WORKLOAD_LABEL}={spec.id}")
         newest = {}
         for pod in sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp") or ""):
             newest[_replica(pod)] = pod["metadata"]["name"]  # a retried replica's newest pod wins
+        return newest
+
+    def replicas(self, spec: WorkloadSpec) -> list[str]:
+        return sorted(self._pods_by_replica(spec))
+
+    def logs(self, spec: WorkloadSpec, *, replica: str | None = None, tail: int | None = None,
+             follow: bool = False):
+        namespace = manifests.namespace_name(spec, self.conventions)
+        newest = self._pods_by_replica(spec)
         replicas = sorted(newest)
         replica = replica or (replicas[0] if replicas else None)
         if replica not in newest:

@@ -265,11 +265,14 @@ class LocalBackend(ComputeBackend):
 
     # --- logs --------------------------------------------------------------------------------
 
+    def replicas(self, spec: WorkloadSpec) -> list[str]:
+        meta = _read_json(self._dir(spec.id) / "workload.json")
+        return meta["replicas"] if meta else []
+
     def logs(self, spec: WorkloadSpec, *, replica: str | None = None, tail: int | None = None,
              follow: bool = False):
         directory = self._dir(spec.id)
-        meta = _read_json(directory / "workload.json")
-        replicas = meta["replicas"] if meta else []
+        replicas = self.replicas(spec)
         replica = replica or (replicas[0] if replicas else None)
         if replica not in replicas:
             raise UnknownReplica(replicas)

@@ -5,6 +5,7 @@ reconciled to it."""
 
 import logging
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -35,6 +36,7 @@ ACTIVE_PHASES = (P.ADMITTED, P.RUNNING, P.STOPPING)
 # An admitted workload with nothing in the backend this long after admission is submitted
 # again (its submit task was lost); the submit is idempotent, so a slow first one is harmless.
 RESUBMIT_AFTER = timedelta(seconds=60)
+DEADLINE_GRACE = timedelta(seconds=60)
 # Serialises reconcile passes on PostgreSQL: a second pass at the same time skips.
 RECONCILE_LOCK_ID = 0x6B3873
 
@@ -102,8 +104,7 @@ def workload_logs(*, workload: Workload, replica: str | None = None, tail: int |
 
 
 def workload_replicas(*, workload: Workload) -> list[str]:
-    observation = get_compute_backend().status(workload_spec(workload))
-    return observation.replicas if observation else []
+    return get_compute_backend().replicas(workload_spec(workload))
 
 
 # --- reconciliation -------------------------------------------------------------------------------
@@ -119,6 +120,7 @@ class ReconcileReport:
     vanished: list = field(default_factory=list)
     stopped: list = field(default_factory=list)
     resubmitted: list = field(default_factory=list)
+    overran: list = field(default_factory=list)
     orphans_removed: int = 0
     events: int = 0
 
@@ -147,7 +149,7 @@ def reconcile(*, now=None) -> ReconcileReport:
         report.observed = len(observed)
         active = {
             str(w["id"]): w for w in Workload.objects.filter(phase__in=ACTIVE_PHASES).values(
-                "id", "phase", "admitted_at")
+                "id", "phase", "admitted_at", "max_runtime_seconds")
         }
         by_outcome = {RUNNING: [], SUCCEEDED: [], FAILED: []}
         for workload_id, row in active.items():
@@ -159,6 +161,12 @@ def reconcile(*, now=None) -> ReconcileReport:
                     report.vanished.append(workload_id)
                 elif row["admitted_at"] and row["admitted_at"] < now - RESUBMIT_AFTER:
                     report.resubmitted.append(workload_id)
+            elif _overran(row, observation, now):
+                observation.state, observation.reason = FAILED, "DeadlineExceeded"
+                observation.message = (f"It ran longer than its max runtime of {row['max_runtime_seconds']} s "
+                                       "and was stopped.")
+                by_outcome[FAILED].append(observation)
+                report.overran.append(observation)
             elif observation.state in by_outcome:
                 if observation.state == RUNNING and row["phase"] != P.ADMITTED:
                     continue
@@ -171,10 +179,14 @@ def reconcile(*, now=None) -> ReconcileReport:
         report.succeeded = transition_workloads(
             workload_ids=[o.workload_id for o in by_outcome[SUCCEEDED]], to=P.SUCCEEDED, reason="Completed",
             message="Every replica finished successfully.", skip_illegal=True)
+        failures = defaultdict(list)  # one transition per distinct reason, not per workload
         for observation in by_outcome[FAILED]:
-            report.failed += transition_workloads(
-                workload_ids=[observation.workload_id], to=P.FAILED, reason=observation.reason or "Failed",
-                message=observation.message, skip_illegal=True)
+            failures[observation.reason or "Failed", observation.message].append(observation.workload_id)
+        for (reason, message), workload_ids in failures.items():
+            report.failed += transition_workloads(workload_ids=workload_ids, to=P.FAILED, reason=reason,
+                                                  message=message, skip_illegal=True)
+        for observation in report.overran:
+            backend.remove(observation)
         report.vanished = transition_workloads(
             workload_ids=report.vanished, to=P.FAILED, reason="ObjectsVanished",
             message=f"Its objects disappeared from the {backend.name} backend while it was running "
@@ -193,6 +205,14 @@ def reconcile(*, now=None) -> ReconcileReport:
         for workload_id in report.resubmitted:
             tasks.submit_workload.delay(workload_id)
     return report
+
+
+def _overran(row: dict, observation: Observation, now) -> bool:
+    """Still running past its max runtime (and a grace for the backend's own enforcement, which
+    Jobs and local processes have and Deployments lack)."""
+    limit = row["max_runtime_seconds"]
+    return bool(limit and observation.state in LIVE_STATES and row["admitted_at"]
+                and row["admitted_at"] + timedelta(seconds=limit) + DEADLINE_GRACE < now)
 
 
 def _record_new_events(observations: list[Observation]) -> int:

@@ -291,3 +291,25 @@ def test_two_reconcilers_at_once_act_once(kube_backend, cluster):
     services.reconcile()
     assert set(Workload.objects.values_list("phase", flat=True)) == {Phase.RUNNING}
     assert WorkloadEvent.objects.filter(reason="Running").count() == 3
+
+
+def test_serving_past_its_max_runtime_fails_and_is_removed(workspace, kube_backend, cluster):
+    workload = admitted(workspace, kind="inference", max_runtime_seconds=600)
+    services.submit_workload(workload_id=workload.pk)
+    base = base_name(str(workload.pk))
+    cluster.apps.patch_namespaced_deployment_status(f"{base}-worker", namespace(workload),
+                                                    {"status": {"availableReplicas": 1}})
+    assert phase_after_reconcile(workload) == Phase.RUNNING
+    Workload.objects.filter(pk=workload.pk).update(admitted_at=timezone.now() - timedelta(minutes=30))
+    assert phase_after_reconcile(workload) == Phase.FAILED
+    assert (workload.reason, workload.message) == (
+        "DeadlineExceeded", "It ran longer than its max runtime of 600 s and was stopped.")
+    assert cluster.apps.list_namespaced_deployment(namespace(workload)).items == []
+
+
+def test_a_stop_whose_cancel_was_lost_is_finished_by_the_reconciler(workspace, kube_backend, cluster, eager_tasks):
+    workload = admitted(workspace)
+    services.submit_workload(workload_id=workload.pk)
+    pool_services.stop_workload(workload=workload, stopped_by=None)  # its cancel task never ran
+    assert phase_after_reconcile(workload) == Phase.STOPPED
+    assert cluster.batch.list_namespaced_job(namespace(workload)).items == []
