@@ -38,6 +38,9 @@ INDEX_LABEL = "batch.kubernetes.io/job-completion-index"
 OWNED = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
 PULL_FAILURES = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName")
 CONFIG_FAILURES = ("CreateContainerConfigError", "CreateContainerError")
+WARNINGS = "type=Warning"
+# Warning events that container states and pod conditions already tell, in plainer words.
+COVERED_BY_STATES = {"FailedScheduling", "BackOff", "Failed", "ErrImagePull", "ImagePullBackOff", "OOMKilling"}
 
 
 def _api_client() -> client.ApiClient:
@@ -87,8 +90,8 @@ class KubernetesBackend(ComputeBackend):
         except urllib3.exceptions.HTTPError as exc:
             raise BackendUnavailable(f"Kubernetes API unreachable: {exc}") from exc
 
-    def _list(self, method, *args, label_selector: str) -> list[dict]:
-        response = self._call(method, *args, label_selector=label_selector, _preload_content=False)
+    def _list(self, method, *args, **selectors) -> list[dict]:
+        response = self._call(method, *args, _preload_content=False, **selectors)
         return json.loads(response.data)["items"]
 
     def _creator(self, kind: str):
@@ -148,12 +151,14 @@ class KubernetesBackend(ComputeBackend):
     # --- status ------------------------------------------------------------------------------
 
     def list_owned(self) -> dict[str, Observation]:
-        """Four label-selected lists, whatever the number of workloads."""
+        """Four label-selected lists and one of warning events, whatever the number of workloads."""
         return self._observe(
             jobs=self._list(self.batch.list_job_for_all_namespaces, label_selector=OWNED),
             deployments=self._list(self.apps.list_deployment_for_all_namespaces, label_selector=OWNED),
             services=self._list(self.core.list_service_for_all_namespaces, label_selector=OWNED),
             pods=self._list(self.core.list_pod_for_all_namespaces, label_selector=OWNED),
+            # Events carry no labels of ours; warnings are few, and matched to our objects below.
+            warnings=self._list(self.core.list_event_for_all_namespaces, field_selector=WARNINGS),
         )
 
     def status(self, spec: WorkloadSpec) -> Observation | None:
@@ -164,15 +169,27 @@ class KubernetesBackend(ComputeBackend):
             deployments=self._list(self.apps.list_namespaced_deployment, namespace, label_selector=selector),
             services=self._list(self.core.list_namespaced_service, namespace, label_selector=selector),
             pods=self._list(self.core.list_namespaced_pod, namespace, label_selector=selector),
+            warnings=self._list(self.core.list_namespaced_event, namespace, field_selector=WARNINGS),
         )
         return observed.get(spec.id)
 
-    def _observe(self, *, jobs, deployments, services, pods) -> dict[str, Observation]:
+    def _observe(self, *, jobs, deployments, services, pods, warnings) -> dict[str, Observation]:
         grouped = defaultdict(lambda: defaultdict(list))
+        subjects = {}  # (kind, namespace, name) -> (workload id, how to name it)
         for kind, items in (("Job", jobs), ("Deployment", deployments), ("Service", services), ("Pod", pods)):
             for item in items:
-                labels = item["metadata"].get("labels") or {}
-                grouped[labels.get(WORKLOAD_LABEL, "")][kind].append(item)
+                meta = item["metadata"]
+                workload_id = (meta.get("labels") or {}).get(WORKLOAD_LABEL, "")
+                grouped[workload_id][kind].append(item)
+                subject = f"Replica {_replica(item)}" if kind == "Pod" else f"{kind} {meta['name']}"
+                subjects[kind, meta.get("namespace", ""), meta["name"]] = (workload_id, subject)
+        cluster_events = defaultdict(list)
+        for event in warnings:
+            involved = event.get("involvedObject") or {}
+            found = subjects.get((involved.get("kind"), involved.get("namespace", ""), involved.get("name")))
+            if found and event.get("reason") not in COVERED_BY_STATES:
+                cluster_events[found[0]].append(BackendEvent(
+                    event.get("reason") or "Warning", f"{found[1]}: {(event.get('message') or '').strip()}"))
         result = {}
         for workload_id, objects in grouped.items():
             first = next(iter(objects.values()))[0]["metadata"]
@@ -183,6 +200,7 @@ class KubernetesBackend(ComputeBackend):
                 replicas=sorted({_replica(p) for p in objects["Pod"]}),
             )
             _judge(observation, objects["Job"], objects["Deployment"], objects["Pod"])
+            observation.events += cluster_events[workload_id]
             result[workload_id] = observation
         return result
 

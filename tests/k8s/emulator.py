@@ -45,23 +45,36 @@ class ClusterEmulator(kmock.KubernetesEmulator):
 
     async def _serve_list(self, request):
         listing = await super()._serve_list(request)
-        selector = request.params.get("labelSelector")
-        if selector:
-            listing["items"] = [item for item in listing["items"] if matches(selector, item)]
+        labels, fields = request.params.get("labelSelector"), request.params.get("fieldSelector")
+        if labels:
+            listing["items"] = [item for item in listing["items"] if matches(labels, item.get("metadata", {}).get(
+                "labels") or {})]
+        if fields:
+            listing["items"] = [item for item in listing["items"] if matches(fields, flatten(item))]
         return listing
 
 
-SERVED = ("batch/v1/jobs", "apps/v1/deployments", "v1/services", "v1/pods", "v1/nodes")
+SERVED = ("batch/v1/jobs", "apps/v1/deployments", "v1/services", "v1/pods", "v1/nodes", "v1/events")
 
 
-def matches(selector: str, item: dict) -> bool:
+def matches(selector: str, values: dict) -> bool:
     """Equality and existence requirements, the forms the platform uses."""
-    labels = item.get("metadata", {}).get("labels") or {}
     for requirement in selector.split(","):
         key, _, value = requirement.partition("=")
-        if key not in labels or (value and labels[key] != value):
+        if key not in values or (value and values[key] != value):
             return False
     return True
+
+
+def flatten(obj: dict, prefix: str = "") -> dict:
+    """Field paths as field selectors name them: {"involvedObject.kind": "Pod", ...}."""
+    flat = {}
+    for key, value in obj.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 @contextmanager

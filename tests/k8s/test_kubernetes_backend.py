@@ -117,6 +117,9 @@ def test_job_runs_and_succeeds_with_logs_per_replica(workspace, developer_client
     finish_job(cluster, workload, "Complete")
     assert phase_after_reconcile(workload) == Phase.SUCCEEDED
     assert workload.reason == "Completed"
+    events = developer_client.get(f"/api/v1/workspaces/{workspace.pk}/workloads/{workload.pk}/events/").json()
+    assert [e["reason"] for e in events["results"]] == [
+        "Created", "Queued", "Admitted", "Submitted", "Running", "Completed"]
 
 
 def test_oom_killed_replica_fails_the_workload_in_plain_words(workspace, kube_backend, cluster):
@@ -163,6 +166,26 @@ def test_container_troubles_become_events_once(workspace, kube_backend, cluster)
     ]
     workload.refresh_from_db()
     assert workload.phase == Phase.ADMITTED
+
+
+def test_warning_events_of_our_objects_become_workload_events(workspace, kube_backend, cluster):
+    workload = admitted(workspace)
+    services.submit_workload(workload_id=workload.pk)
+    for kind, name, event_type, reason, message in (
+        ("Job", job_name(workload), "Warning", "FailedCreate",
+         'Error creating: pods "x" is forbidden: exceeded quota: compute, requested: cpu=192'),
+        ("Job", job_name(workload), "Normal", "SuccessfulCreate", "Created pod: x"),
+        ("Job", "someone-elses-job", "Warning", "FailedCreate", "not ours"),
+    ):
+        cluster.core.create_namespaced_event(namespace(workload), {
+            "metadata": {"name": f"{name}.{reason}"}, "type": event_type, "reason": reason, "message": message,
+            "involvedObject": {"kind": kind, "namespace": namespace(workload), "name": name}})
+    services.reconcile()
+    services.reconcile()
+    events = list(WorkloadEvent.objects.filter(workload=workload, reason__startswith="Failed").values_list(
+        "reason", "message"))
+    assert events == [("FailedCreate", f"Job {job_name(workload)}: Error creating: pods \"x\" is forbidden: "
+                                       "exceeded quota: compute, requested: cpu=192")]
 
 
 def test_disaggregated_inference_runs_when_every_role_is_available(workspace, kube_backend, cluster):
