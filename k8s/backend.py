@@ -134,6 +134,12 @@ class ComputeBackend(ABC):
         """Delete the objects of an observation (orphans whose workload ended or is gone)."""
 
     @abstractmethod
+    def watch(self, on_change) -> None:
+        """Call `on_change()` (from background threads) whenever something the platform owns
+        changes, for lower latency than the periodic pass; backends without change
+        notifications do nothing and leave it to the periodic pass."""
+
+    @abstractmethod
     def place_node(self, *, node_name: str, pool_name: str, dedicated: bool) -> None:
         """Mark a node as part of a pool (label, and taint when the pool is dedicated)."""
 

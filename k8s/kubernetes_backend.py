@@ -5,11 +5,13 @@ raw JSON (building the client's model objects for thousands of items costs secon
 import json
 import logging
 import os
+import threading
+import time
 from collections import defaultdict
 
 import urllib3
 from django.conf import settings
-from kubernetes import client, config
+from kubernetes import client, config, watch
 
 from . import manifests
 from .backend import (
@@ -39,6 +41,7 @@ OWNED = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
 PULL_FAILURES = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName")
 CONFIG_FAILURES = ("CreateContainerConfigError", "CreateContainerError")
 WARNINGS = "type=Warning"
+WATCH_RETRY_SECONDS = 5
 # Warning events that container states and pod conditions already tell, in plainer words.
 COVERED_BY_STATES = {"FailedScheduling", "BackOff", "Failed", "ErrImagePull", "ImagePullBackOff", "OOMKilling"}
 
@@ -203,6 +206,22 @@ class KubernetesBackend(ComputeBackend):
             observation.events += cluster_events[workload_id]
             result[workload_id] = observation
         return result
+
+    def watch(self, on_change) -> None:
+        for method in (self.batch.list_job_for_all_namespaces, self.apps.list_deployment_for_all_namespaces,
+                       self.core.list_pod_for_all_namespaces):
+            threading.Thread(target=self._watch_forever, args=(method, on_change), daemon=True,
+                             name=f"watch-{method.__name__}").start()
+
+    def _watch_forever(self, method, on_change) -> None:
+        while True:
+            try:
+                # Raw events: only the fact of a change matters, the pass reads the state.
+                for _ in watch.Watch().stream(method, label_selector=OWNED, timeout_seconds=300, deserialize=False):
+                    on_change()
+            except (client.ApiException, urllib3.exceptions.HTTPError, ValueError) as exc:
+                logger.warning("Watching %s failed (%s); reconnecting.", method.__name__, exc)
+                time.sleep(WATCH_RETRY_SECONDS)
 
     # --- logs --------------------------------------------------------------------------------
 

@@ -90,6 +90,10 @@ def running_emulator():
             state["loop"] = asyncio.get_running_loop()
             started.set()
             await state["stop"].wait()
+            # Open watch streams never end by themselves; end them so the server stops at once.
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
 
     thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
     thread.start()

@@ -1,12 +1,14 @@
 """KubernetesBackend over HTTP against the kmock emulator: the tests play the cluster's
 controllers (create pods, patch statuses) and check the platform's reaction."""
 
+import io
 import threading
 import uuid
 from datetime import timedelta
 
 import kmock
 import pytest
+from django.core.management import call_command
 from django.db import connections
 from django.utils import timezone
 
@@ -336,3 +338,24 @@ def test_a_stop_whose_cancel_was_lost_is_finished_by_the_reconciler(workspace, k
     pool_services.stop_workload(workload=workload, stopped_by=None)  # its cancel task never ran
     assert phase_after_reconcile(workload) == Phase.STOPPED
     assert cluster.batch.list_namespaced_job(namespace(workload)).items == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_watch_loop_reconciles_when_the_cluster_reports_a_change(kube_backend, cluster):
+    workload = admitted(WorkspaceFactory())
+    services.submit_workload(workload_id=workload.pk)
+    start_pods(cluster, workload)
+
+    def watch_once():
+        # No idle passes: only a watch event can start the one pass it makes.
+        try:
+            call_command("watch_workloads", passes=1, idle_seconds=3600, stdout=io.StringIO())
+        finally:
+            connections.close_all()
+
+    runner = threading.Thread(target=watch_once, daemon=True)
+    runner.start()
+    runner.join(30)
+    assert not runner.is_alive()
+    workload.refresh_from_db()
+    assert workload.phase == Phase.RUNNING
