@@ -134,10 +134,10 @@ class ComputeBackend(ABC):
         """Delete the objects of an observation (orphans whose workload ended or is gone)."""
 
     @abstractmethod
-    def watch(self, on_change) -> None:
+    def watch(self, on_change, *, stop) -> None:
         """Call `on_change()` (from background threads) whenever something the platform owns
-        changes, for lower latency than the periodic pass; backends without change
-        notifications do nothing and leave it to the periodic pass."""
+        changes, until the `stop` event is set, for lower latency than the periodic pass;
+        backends without change notifications do nothing and leave it to the periodic pass."""
 
     @abstractmethod
     def place_node(self, *, node_name: str, pool_name: str, dedicated: bool) -> None:

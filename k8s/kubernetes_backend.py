@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import threading
-import time
 from collections import defaultdict
 
 import urllib3
@@ -41,7 +40,7 @@ OWNED = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
 PULL_FAILURES = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName")
 CONFIG_FAILURES = ("CreateContainerConfigError", "CreateContainerError")
 WARNINGS = "type=Warning"
-WATCH_RETRY_SECONDS = 5
+WATCH_RETRY_SECONDS = 5.0
 # Warning events that container states and pod conditions already tell, in plainer words.
 COVERED_BY_STATES = {"FailedScheduling", "BackOff", "Failed", "ErrImagePull", "ImagePullBackOff", "OOMKilling"}
 
@@ -207,21 +206,24 @@ class KubernetesBackend(ComputeBackend):
             result[workload_id] = observation
         return result
 
-    def watch(self, on_change) -> None:
+    def watch(self, on_change, *, stop) -> None:
         for method in (self.batch.list_job_for_all_namespaces, self.apps.list_deployment_for_all_namespaces,
                        self.core.list_pod_for_all_namespaces):
-            threading.Thread(target=self._watch_forever, args=(method, on_change), daemon=True,
+            threading.Thread(target=self._watch_until, args=(method, on_change, stop), daemon=True,
                              name=f"watch-{method.__name__}").start()
 
-    def _watch_forever(self, method, on_change) -> None:
-        while True:
+    def _watch_until(self, method, on_change, stop) -> None:
+        while not stop.is_set():
             try:
                 # Raw events: only the fact of a change matters, the pass reads the state.
                 for _ in watch.Watch().stream(method, label_selector=OWNED, timeout_seconds=300, deserialize=False):
+                    if stop.is_set():
+                        return
                     on_change()
             except (client.ApiException, urllib3.exceptions.HTTPError, ValueError) as exc:
-                logger.warning("Watching %s failed (%s); reconnecting.", method.__name__, exc)
-                time.sleep(WATCH_RETRY_SECONDS)
+                if not stop.is_set():
+                    logger.warning("Watching %s failed (%s); reconnecting.", method.__name__, exc)
+                stop.wait(WATCH_RETRY_SECONDS)
 
     # --- logs --------------------------------------------------------------------------------
 

@@ -176,7 +176,7 @@ class LocalBackend(ComputeBackend):
             self._stop(directory, meta["replicas"], "cancelled", wait=True)
         shutil.rmtree(directory, ignore_errors=True)
 
-    def watch(self, on_change) -> None:
+    def watch(self, on_change, *, stop) -> None:
         pass  # processes report nothing; the watch loop's idle passes read their exit codes
 
     # This machine is the only node: pools have nothing to label.

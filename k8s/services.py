@@ -22,6 +22,7 @@ from .backend import (
     GONE,
     LIVE_STATES,
     RUNNING,
+    STOPPED,
     SUCCEEDED,
     Observation,
     PodSetSpec,
@@ -119,6 +120,7 @@ class ReconcileReport:
     failed: list = field(default_factory=list)
     vanished: list = field(default_factory=list)
     stopped: list = field(default_factory=list)
+    cancelled: list = field(default_factory=list)
     resubmitted: list = field(default_factory=list)
     overran: list = field(default_factory=list)
     orphans_removed: int = 0
@@ -155,7 +157,10 @@ def reconcile(*, now=None) -> ReconcileReport:
         for workload_id, row in active.items():
             observation = observed.get(workload_id)
             if row["phase"] == P.STOPPING:
-                report.stopped.append(workload_id)
+                if observation is None or observation.state == STOPPED:
+                    report.stopped.append(workload_id)  # nothing left to cancel: finish the stop here
+                else:
+                    report.cancelled.append(workload_id)
             elif observation is None or observation.state == GONE:
                 if row["phase"] == P.RUNNING:
                     report.vanished.append(workload_id)
@@ -187,6 +192,9 @@ def reconcile(*, now=None) -> ReconcileReport:
                                                   message=message, skip_illegal=True)
         for observation in report.overran:
             backend.remove(observation)
+        report.stopped = transition_workloads(
+            workload_ids=report.stopped, to=P.STOPPED, reason="Stopped",
+            message=f"Its replicas were stopped and removed from the {backend.name} backend.", skip_illegal=True)
         report.vanished = transition_workloads(
             workload_ids=report.vanished, to=P.FAILED, reason="ObjectsVanished",
             message=f"Its objects disappeared from the {backend.name} backend while it was running "
@@ -197,10 +205,10 @@ def reconcile(*, now=None) -> ReconcileReport:
             backend.remove(observation)
         report.orphans_removed = len(orphans)
     # Outside the pass's transaction: these talk to the backend or the broker per workload.
-    if report.stopped or report.resubmitted:
-        from . import tasks
+    if report.cancelled or report.resubmitted:
+        from . import tasks  # imported here: tasks imports this module
 
-        for workload_id in report.stopped:
+        for workload_id in report.cancelled:
             tasks.cancel_workload.delay(workload_id)
         for workload_id in report.resubmitted:
             tasks.submit_workload.delay(workload_id)

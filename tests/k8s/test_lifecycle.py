@@ -123,3 +123,18 @@ def test_queued_workload_has_no_logs_yet(workspace, developer_client, pool, loca
     workload = make_workload(workspace, pool, flavor=cpu_flavor(), accelerators=0, command=["true"])
     assert Workload.objects.get(pk=workload.pk).phase == Phase.QUEUED
     assert developer_client.get(url(workload, "logs/")).json() == {"replica": None, "replicas": [], "lines": []}
+
+
+def test_a_stop_whose_cancel_ran_but_did_not_finish_is_finished_by_the_reconciler(workspace, pool, local_backend,
+                                                                                   django_capture_on_commit_callbacks):
+    workload = start(workspace, pool, ["sleep", "60"], django_capture_on_commit_callbacks)
+    services.submit_workload(workload_id=workload.pk)
+    reconcile_until(workload, {Phase.RUNNING})
+    from resourcepools import services as pool_services
+
+    pool_services.stop_workload(workload=workload, stopped_by=None)
+    local_backend.cancel(services.workload_spec(workload))  # killed before it recorded STOPPED
+    report = services.reconcile()
+    workload.refresh_from_db()
+    assert report.stopped == [workload.pk] and report.cancelled == []
+    assert workload.phase == Phase.STOPPED

@@ -21,15 +21,19 @@ class Command(BaseCommand):
         parser.add_argument("--passes", type=int, default=0, help="Stop after this many passes (0: never).")
 
     def handle(self, *args, idle_seconds, min_interval, passes, **options):
-        changed = threading.Event()
-        get_compute_backend().watch(changed.set)
+        changed, stop = threading.Event(), threading.Event()
+        get_compute_backend().watch(changed.set, stop=stop)
         done = 0
-        while not passes or done < passes:
-            changed.wait(idle_seconds)
-            changed.clear()
-            report = services.reconcile()
-            done += 1
-            if report.started or report.succeeded or report.failed or report.vanished:
-                self.stdout.write(f"started {len(report.started)}, succeeded {len(report.succeeded)}, "
-                                  f"failed {len(report.failed) + len(report.vanished)}")
-            time.sleep(min_interval if not passes or done < passes else 0)
+        try:
+            while not passes or done < passes:
+                changed.wait(idle_seconds)
+                changed.clear()
+                report = services.reconcile()
+                done += 1
+                if report.started or report.succeeded or report.failed or report.vanished:
+                    self.stdout.write(f"started {len(report.started)}, succeeded {len(report.succeeded)}, "
+                                      f"failed {len(report.failed) + len(report.vanished)}")
+                if not passes or done < passes:
+                    time.sleep(min_interval)
+        finally:
+            stop.set()
