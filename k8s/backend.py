@@ -71,7 +71,6 @@ class Observation:
     badly, noteworthy events, the replicas whose logs can be read and the objects it owns."""
 
     workload_id: str
-    workspace_id: str
     state: str = PENDING
     reason: str = ""
     message: str = ""

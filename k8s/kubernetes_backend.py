@@ -23,7 +23,6 @@ from .backend import (
     RUNNING,
     SUCCEEDED,
     WORKLOAD_LABEL,
-    WORKSPACE_LABEL,
     BackendEvent,
     BackendUnavailable,
     ComputeBackend,
@@ -194,9 +193,8 @@ class KubernetesBackend(ComputeBackend):
                     event.get("reason") or "Warning", f"{found[1]}: {(event.get('message') or '').strip()}"))
         result = {}
         for workload_id, objects in grouped.items():
-            first = next(iter(objects.values()))[0]["metadata"]
             observation = Observation(
-                workload_id=workload_id, workspace_id=(first.get("labels") or {}).get(WORKSPACE_LABEL, ""),
+                workload_id=workload_id,
                 objects=[(kind, o["metadata"].get("namespace", ""), o["metadata"]["name"])
                          for kind in ("Job", "Deployment", "Service") for o in objects[kind]],
                 replicas=sorted({_replica(p) for p in objects["Pod"]}),

@@ -194,7 +194,7 @@ class LocalBackend(ComputeBackend):
             return None
         replicas = meta["replicas"]
         observation = Observation(
-            workload_id=meta["workload_id"], workspace_id=meta["workspace_id"], replicas=list(replicas),
+            workload_id=meta["workload_id"], replicas=list(replicas),
             objects=[("process-group", "", name) for name in replicas],
         )
         alive, failures, lost = [], [], []

@@ -182,6 +182,7 @@ def test_warning_events_of_our_objects_become_workload_events(workspace, kube_ba
         cluster.core.create_namespaced_event(namespace(workload), {
             "metadata": {"name": f"{name}.{reason}"}, "type": event_type, "reason": reason, "message": message,
             "involvedObject": {"kind": kind, "namespace": namespace(workload), "name": name}})
+    assert [e.reason for e in kube_backend.events(services.workload_spec(workload))] == ["FailedCreate"]
     services.reconcile()
     services.reconcile()
     events = list(WorkloadEvent.objects.filter(workload=workload, reason__startswith="Failed").values_list(
