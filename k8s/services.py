@@ -95,7 +95,7 @@ def cancel_workload(*, workload_id) -> None:
     backend = get_compute_backend()
     backend.cancel(workload_spec(workload))
     transition_workloads(workload_ids=[workload.pk], to=P.STOPPED, reason="Stopped",
-                         message=f"Its replicas were stopped and removed from the {backend.name} backend.",
+                         message=f"Its replicas were stopped by the {backend.name} backend.",
                          skip_illegal=True)
 
 
@@ -194,7 +194,7 @@ def reconcile(*, now=None) -> ReconcileReport:
             backend.remove(observation)
         report.stopped = transition_workloads(
             workload_ids=report.stopped, to=P.STOPPED, reason="Stopped",
-            message=f"Its replicas were stopped and removed from the {backend.name} backend.", skip_illegal=True)
+            message=f"Its replicas were stopped by the {backend.name} backend.", skip_illegal=True)
         report.vanished = transition_workloads(
             workload_ids=report.vanished, to=P.FAILED, reason="ObjectsVanished",
             message=f"Its objects disappeared from the {backend.name} backend while it was running "
