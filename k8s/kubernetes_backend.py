@@ -92,7 +92,10 @@ class KubernetesBackend(ComputeBackend):
             raise BackendUnavailable(f"Kubernetes API unreachable: {exc}") from exc
 
     def _list(self, method, *args, **selectors) -> list[dict]:
-        response = self._call(method, *args, _preload_content=False, **selectors)
+        try:
+            response = self._call(method, *args, _preload_content=False, **selectors)
+        except client.ApiException as exc:  # e.g. 403: the platform's account may not list these
+            raise BackendUnavailable(f"Kubernetes refused to list: {exc.status} {_message(exc)}") from exc
         return json.loads(response.data)["items"]
 
     def _creator(self, kind: str):
@@ -247,8 +250,13 @@ class KubernetesBackend(ComputeBackend):
         return self._read_log(newest[replica], namespace, tail, follow)
 
     def _read_log(self, pod: str, namespace: str, tail: int | None, follow: bool):
-        response = self._call(self.core.read_namespaced_pod_log, pod, namespace, tail_lines=tail, follow=follow,
-                              _preload_content=False, missing_ok=True)
+        try:
+            response = self._call(self.core.read_namespaced_pod_log, pod, namespace, tail_lines=tail,
+                                  follow=follow, _preload_content=False, missing_ok=True)
+        except client.ApiException as exc:
+            if exc.status == 400:  # its container has not started yet: no logs so far
+                return
+            raise BackendUnavailable(f"Kubernetes refused the logs: {exc.status} {_message(exc)}") from exc
         if response is None:
             return
         if not follow:

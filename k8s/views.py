@@ -9,8 +9,14 @@ from resourcepools import selectors
 from resourcepools.models import Workload
 
 from . import services
-from .backend import UnknownReplica
+from .backend import BackendUnavailable, UnknownReplica
 from .serializers import LogQuerySerializer, WorkloadLogsSerializer
+
+
+class ComputeBackendUnavailable(exceptions.APIException):
+    status_code = 503
+    default_detail = "The compute backend cannot be reached now; try again shortly."
+    default_code = "backend_unavailable"
 
 
 class WorkloadLogViews(WorkspaceViewSet):
@@ -40,16 +46,21 @@ class WorkloadLogViews(WorkspaceViewSet):
         query = LogQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         replica, follow = query.validated_data.get("replica"), query.validated_data["follow"]
-        replicas = services.workload_replicas(workload=workload)
         try:
+            replicas = services.workload_replicas(workload=workload)
             lines = services.workload_logs(workload=workload, replica=replica, tail=query.validated_data["tail"],
                                            follow=follow)
+            if not follow:
+                lines = list(lines)
         except UnknownReplica as exc:
             if replica or exc.replicas:
                 raise exceptions.ValidationError({"replica": str(exc)}) from None
-            lines = iter(())  # nothing started yet (or already removed): no logs to show
+            lines = []  # nothing started yet (or already removed): no logs to show
+        except BackendUnavailable as exc:
+            raise ComputeBackendUnavailable(f"The compute backend cannot be reached now ({exc}); try again "
+                                            "shortly.") from exc
         if follow:
-            response = StreamingHttpResponse(lines, content_type="text/plain; charset=utf-8")
+            response = StreamingHttpResponse(iter(lines), content_type="text/plain; charset=utf-8")
             response["X-Accel-Buffering"] = "no"  # let proxies pass lines on as they come
             return response
         return Response({"replica": replica or (replicas[0] if replicas else None), "replicas": replicas,

@@ -13,12 +13,13 @@ from django.db import connections
 from django.utils import timezone
 
 from k8s import services
-from k8s.backend import SubmitError
+from k8s.backend import SubmitError, clear_backend_cache
 from k8s.manifests import base_name
 from resourcepools import services as pool_services
 from resourcepools.admission import admit_workloads
 from resourcepools.models import Phase, Workload, WorkloadEvent
 from tests.factories import FlavorFactory, WorkspaceFactory, make_pool, make_workload
+from tests.k8s.emulator import kubeconfig
 
 pytestmark = pytest.mark.django_db
 
@@ -360,3 +361,18 @@ def test_the_watch_loop_reconciles_when_the_cluster_reports_a_change(kube_backen
     assert not runner.is_alive()
     workload.refresh_from_db()
     assert workload.phase == Phase.RUNNING
+
+
+def test_logs_answer_503_when_the_cluster_cannot_be_reached(workspace, developer_client, settings, tmp_path):
+    workload = admitted(workspace)
+    path = tmp_path / "kubeconfig"
+    path.write_text(kubeconfig("http://127.0.0.1:1"))  # nothing listens there
+    settings.COMPUTE_BACKEND, settings.KUBECONFIG, settings.K8S_REQUEST_TIMEOUT = "kubernetes", str(path), 2
+    clear_backend_cache()
+    developer_client.raise_request_exception = False  # a 5xx is reported as an error; answer it here
+    try:
+        response = developer_client.get(f"/api/v1/workspaces/{workspace.pk}/workloads/{workload.pk}/logs/")
+    finally:
+        clear_backend_cache()
+    assert response.status_code == 503
+    assert response.json()["errors"][0]["code"] == "backend_unavailable"
