@@ -211,6 +211,8 @@ class LocalBackend(ComputeBackend):
             elif state is not None:
                 lost.append(name)
             # No state file yet: the submit is still starting it.
+        if (directory / "gang-failed").exists():
+            lost = []  # the replicas stopped because another one failed were not lost
         if (directory / "cancelled").exists():
             observation.state = STOPPED if not alive else RUNNING
             return observation

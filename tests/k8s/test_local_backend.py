@@ -80,6 +80,7 @@ def test_failure_exit_code_fails_the_gang_in_plain_words(backend):
         assert time.monotonic() < give_up
         time.sleep(0.05)
         backend.status(workload)
+    assert backend.status(workload).message == "Replica worker-1 exited with code 3. See its logs."
 
 
 def test_cancel_signals_the_process_group(backend):
