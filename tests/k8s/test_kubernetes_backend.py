@@ -376,3 +376,19 @@ def test_logs_answer_503_when_the_cluster_cannot_be_reached(workspace, developer
         clear_backend_cache()
     assert response.status_code == 503
     assert response.json()["errors"][0]["code"] == "backend_unavailable"
+
+
+def test_adding_and_removing_a_pool_node_labels_and_releases_it(workspace, kube_backend, cluster, eager_tasks,
+                                                                django_capture_on_commit_callbacks):
+    cluster.core.create_node({"metadata": {"name": "npu-9"}})
+    pool = make_pool(name="team-b", kind="dedicated", account=workspace.account, nodes=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        node = pool_services.add_node(pool=pool, name="npu-9", flavor=FlavorFactory())
+    labelled = cluster.core.read_node("npu-9")
+    assert labelled.metadata.labels == {"aiplatform.io/pool": "team-b"}
+    assert [(t.key, t.value, t.effect) for t in labelled.spec.taints] == [
+        ("aiplatform.io/dedicated", "team-b", "NoSchedule")]
+    with django_capture_on_commit_callbacks(execute=True):
+        pool_services.remove_node(node=node)
+    released = cluster.core.read_node("npu-9")
+    assert not released.metadata.labels.get("aiplatform.io/pool") and not released.spec.taints
