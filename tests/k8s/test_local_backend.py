@@ -150,3 +150,15 @@ def test_state_survives_a_restart_of_the_process_that_started_it(tmp_path):
     observation = wait_for(restarted, workload, {FAILED})
     assert observation.message == "Replica worker-0 exited with code 4. See its logs."
     assert list(restarted.logs(workload)) == ["done\n"]
+
+
+def test_a_serving_replica_that_exits_fails_the_service(backend):
+    serving = spec(["sleep", "30"], kind="inference", replicas=2)
+    backend.submit(serving)
+    assert wait_for(backend, serving, {RUNNING}).replicas == ["worker-0", "worker-1"]
+    backend.cancel(serving)
+    exited = spec(["true"], kind="inference")
+    backend.submit(exited)
+    observation = wait_for(backend, exited, {FAILED})
+    assert observation.reason == "ServerExited"
+    assert observation.message.startswith("Replica worker-0 exited (code 0), but a serving replica must keep running")
