@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "training",
     "inference",
     "datasets",
+    "k8s",
 ]
 
 MIDDLEWARE = [
@@ -137,6 +138,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "training.tasks.read_trainer_logs",
         "schedule": timedelta(seconds=60),
     },
+    "reconcile-workloads": {
+        "task": "k8s.tasks.reconcile_workloads",
+        "schedule": timedelta(seconds=float(os.environ.get("RECONCILE_INTERVAL_SECONDS", "10"))),
+    },
     "purge-expired-idempotency-keys": {
         "task": "aiplatform.tasks.purge_expired_idempotency_keys",
         "schedule": timedelta(minutes=10),
@@ -168,6 +173,20 @@ INFERENCE_RUNTIME_IMAGES = {
     "tgi": os.environ.get("INFERENCE_IMAGE_TGI", "ghcr.io/huggingface/text-generation-inference:3.3.6"),
     "builtin": os.environ.get("INFERENCE_IMAGE_BUILTIN", "python:3.11-slim"),
 }
+# --- Compute backends (k8s app) ----------------------------------------------------------------
+COMPUTE_BACKEND = os.environ.get("COMPUTE_BACKEND", "local")  # local | kubernetes
+# Empty: in-cluster config when running in a pod, else ~/.kube/config.
+KUBECONFIG = os.environ.get("KUBECONFIG", "")
+K8S_CONTEXT = os.environ.get("K8S_CONTEXT", "")
+K8S_NAMESPACE_PREFIX = os.environ.get("K8S_NAMESPACE_PREFIX", "aip-ws-")
+K8S_POOL_LABEL = os.environ.get("K8S_POOL_LABEL", "aiplatform.io/pool")
+K8S_DEDICATED_TAINT = os.environ.get("K8S_DEDICATED_TAINT", "aiplatform.io/dedicated")
+K8S_GPU_RESOURCE = os.environ.get("K8S_GPU_RESOURCE", "nvidia.com/gpu")
+K8S_NPU_RESOURCE = os.environ.get("K8S_NPU_RESOURCE", "huawei.com/Ascend910")
+K8S_REQUEST_TIMEOUT = float(os.environ.get("K8S_REQUEST_TIMEOUT", "30"))
+LOCAL_BACKEND_DIR = Path(os.environ.get("LOCAL_BACKEND_DIR", VAR_DIR / "local-backend"))
+# Objects of a finished workload stay this long (their logs stay readable), then go.
+FINISHED_OBJECTS_RETENTION_SECONDS = float(os.environ.get("FINISHED_OBJECTS_RETENTION_SECONDS", "3600"))
 
 # --- API --------------------------------------------------------------------------------------
 API_KEY_PREFIX = "aip"

@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from datasets import views as dataset_views
 from inference import views as inference_views
+from k8s import views as k8s_views
 from resourcepools import views as pool_views
 from training import views as training_views
 
@@ -41,6 +42,8 @@ router.register(
     rf"{DATASET}/annotation-tasks/(?P<task_id>[^/.]+)/items", dataset_views.AnnotationItemViews,
     basename="annotation-item",
 )
+router.register(rf"{WORKSPACE}/workloads/(?P<workload_id>[^/.]+)/logs", k8s_views.WorkloadLogViews,
+                basename="workload-log")
 
 api_v1 = [
     path("me/", views.me, name="me"),

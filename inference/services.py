@@ -2,6 +2,7 @@
 as a workload, scaling, rolling updates, stop/start/delete."""
 
 import json
+
 from django.conf import settings
 from django.db import transaction
 from rest_framework.exceptions import ValidationError

@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
+
+
+class K8sConfig(AppConfig):
+    name = "k8s"
+    verbose_name = "Compute backends"
+
+    def ready(self):
+        from resourcepools.models import Node
+        from resourcepools.services import workload_phase_changed
+
+        from . import receivers
+
+        workload_phase_changed.connect(receivers.on_workload_phase_changed, dispatch_uid="k8s.phase_changed")
+        post_save.connect(receivers.on_node_saved, sender=Node, dispatch_uid="k8s.node_saved")
+        post_delete.connect(receivers.on_node_deleted, sender=Node, dispatch_uid="k8s.node_deleted")

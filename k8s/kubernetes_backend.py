@@ -1,0 +1,390 @@
+"""KubernetesBackend on the official client (kubeconfig or in-cluster). One namespace per
+workspace, created on demand; objects from k8s.manifests; lists are label-selected and read as
+raw JSON (building the client's model objects for thousands of items costs seconds)."""
+
+import json
+import logging
+import os
+import threading
+from collections import defaultdict
+
+import urllib3
+from django.conf import settings
+from kubernetes import client, config, watch
+
+from . import manifests
+from .backend import (
+    FAILED,
+    GONE,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    PENDING,
+    ROLE_LABEL,
+    RUNNING,
+    SUCCEEDED,
+    WORKLOAD_LABEL,
+    BackendEvent,
+    BackendUnavailable,
+    ComputeBackend,
+    Observation,
+    SubmitError,
+    UnknownReplica,
+    WorkloadSpec,
+)
+
+logger = logging.getLogger(__name__)
+
+INDEX_LABEL = "batch.kubernetes.io/job-completion-index"
+OWNED = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+PULL_FAILURES = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName")
+CONFIG_FAILURES = ("CreateContainerConfigError", "CreateContainerError")
+WARNINGS = "type=Warning"
+WATCH_RETRY_SECONDS = 5.0
+# Warning events that container states and pod conditions already tell, in plainer words.
+COVERED_BY_STATES = {"FailedScheduling", "BackOff", "Failed", "ErrImagePull", "ImagePullBackOff", "OOMKilling"}
+
+
+def _api_client() -> client.ApiClient:
+    configuration = client.Configuration()
+    if not settings.KUBECONFIG and "KUBERNETES_SERVICE_HOST" in os.environ:
+        config.load_incluster_config(client_configuration=configuration)
+    else:
+        config.load_kube_config(config_file=settings.KUBECONFIG or None, context=settings.K8S_CONTEXT or None,
+                                client_configuration=configuration)
+    return client.ApiClient(configuration)
+
+
+def _message(exc: client.ApiException) -> str:
+    try:
+        return json.loads(exc.body)["message"]
+    except (TypeError, ValueError, KeyError):
+        return exc.reason or f"HTTP {exc.status}"
+
+
+class KubernetesBackend(ComputeBackend):
+    name = "kubernetes"
+
+    def __init__(self, api_client: client.ApiClient | None = None):
+        api_client = api_client or _api_client()
+        self.core = client.CoreV1Api(api_client)
+        self.batch = client.BatchV1Api(api_client)
+        self.apps = client.AppsV1Api(api_client)
+        self.conventions = manifests.ClusterConventions(
+            namespace_prefix=settings.K8S_NAMESPACE_PREFIX, pool_label=settings.K8S_POOL_LABEL,
+            dedicated_taint=settings.K8S_DEDICATED_TAINT, gpu_resource=settings.K8S_GPU_RESOURCE,
+            npu_resource=settings.K8S_NPU_RESOURCE,
+        )
+        self.timeout = settings.K8S_REQUEST_TIMEOUT
+
+    # --- calls -------------------------------------------------------------------------------
+
+    def _call(self, method, *args, missing_ok=False, **kwargs):
+        """One API call; outages become BackendUnavailable, 404 is None when `missing_ok`."""
+        try:
+            return method(*args, _request_timeout=self.timeout, **kwargs)
+        except client.ApiException as exc:
+            if exc.status == 404 and missing_ok:
+                return None
+            if exc.status >= 500 or exc.status == 429:
+                raise BackendUnavailable(f"Kubernetes answered {exc.status}: {_message(exc)}") from exc
+            raise
+        except urllib3.exceptions.HTTPError as exc:
+            raise BackendUnavailable(f"Kubernetes API unreachable: {exc}") from exc
+
+    def _list(self, method, *args, **selectors) -> list[dict]:
+        try:
+            response = self._call(method, *args, _preload_content=False, **selectors)
+        except client.ApiException as exc:  # e.g. 403: the platform's account may not list these
+            raise BackendUnavailable(f"Kubernetes refused to list: {exc.status} {_message(exc)}") from exc
+        return json.loads(response.data)["items"]
+
+    def _creator(self, kind: str):
+        return {"Job": self.batch.create_namespaced_job, "Service": self.core.create_namespaced_service,
+                "Deployment": self.apps.create_namespaced_deployment}[kind]
+
+    def _deleter(self, kind: str):
+        return {"Job": self.batch.delete_namespaced_job, "Service": self.core.delete_namespaced_service,
+                "Deployment": self.apps.delete_namespaced_deployment}[kind]
+
+    def _reader(self, kind: str):
+        return {"Job": self.batch.read_namespaced_job, "Service": self.core.read_namespaced_service,
+                "Deployment": self.apps.read_namespaced_deployment}[kind]
+
+    # --- submit / cancel ---------------------------------------------------------------------
+
+    def submit(self, spec: WorkloadSpec) -> bool:
+        namespace = manifests.namespace(spec, self.conventions)
+        created = False
+        try:
+            try:
+                self._call(self.core.create_namespace, namespace)
+            except client.ApiException as exc:
+                if exc.status != 409:  # the workspace's namespace exists already
+                    raise
+            for obj in manifests.manifests(spec, self.conventions):
+                meta = obj["metadata"]
+                try:
+                    self._call(self._creator(obj["kind"]), meta["namespace"], obj)
+                    created = True
+                except client.ApiException as exc:
+                    if exc.status != 409:
+                        raise
+                    # Deterministic names: a retried submit meets its own object and adopts it.
+                    existing = self._call(self._reader(obj["kind"]), meta["name"], meta["namespace"],
+                                          _preload_content=False)
+                    owner = (json.loads(existing.data)["metadata"].get("labels") or {}).get(WORKLOAD_LABEL)
+                    if owner != spec.id:
+                        raise SubmitError(f"{obj['kind']} {meta['namespace']}/{meta['name']} exists and belongs "
+                                          "to something else; delete it or rename it.") from exc
+        except client.ApiException as exc:
+            raise SubmitError(f"Kubernetes answered {exc.status}: {_message(exc)}") from exc
+        return created
+
+    def _delete(self, kind: str, namespace: str, name: str) -> None:
+        # Background propagation: the object goes at once, the garbage collector removes its pods.
+        self._call(self._deleter(kind), name, namespace, propagation_policy="Background", missing_ok=True)
+
+    def cancel(self, spec: WorkloadSpec) -> None:
+        for obj in reversed(manifests.manifests(spec, self.conventions)):
+            self._delete(obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"])
+
+    def remove(self, observation: Observation) -> None:
+        for kind, namespace, name in observation.objects:
+            self._delete(kind, namespace, name)
+
+    # --- status ------------------------------------------------------------------------------
+
+    def list_owned(self) -> dict[str, Observation]:
+        """Four label-selected lists and one of warning events, whatever the number of workloads."""
+        return self._observe(
+            jobs=self._list(self.batch.list_job_for_all_namespaces, label_selector=OWNED),
+            deployments=self._list(self.apps.list_deployment_for_all_namespaces, label_selector=OWNED),
+            services=self._list(self.core.list_service_for_all_namespaces, label_selector=OWNED),
+            pods=self._list(self.core.list_pod_for_all_namespaces, label_selector=OWNED),
+            # Events carry no labels of ours; warnings are few, and matched to our objects below.
+            warnings=self._list(self.core.list_event_for_all_namespaces, field_selector=WARNINGS),
+        )
+
+    def status(self, spec: WorkloadSpec) -> Observation | None:
+        namespace = manifests.namespace_name(spec, self.conventions)
+        selector = f"{WORKLOAD_LABEL}={spec.id}"
+        observed = self._observe(
+            jobs=self._list(self.batch.list_namespaced_job, namespace, label_selector=selector),
+            deployments=self._list(self.apps.list_namespaced_deployment, namespace, label_selector=selector),
+            services=self._list(self.core.list_namespaced_service, namespace, label_selector=selector),
+            pods=self._list(self.core.list_namespaced_pod, namespace, label_selector=selector),
+            warnings=self._list(self.core.list_namespaced_event, namespace, field_selector=WARNINGS),
+        )
+        return observed.get(spec.id)
+
+    def _observe(self, *, jobs, deployments, services, pods, warnings) -> dict[str, Observation]:
+        grouped = defaultdict(lambda: defaultdict(list))
+        subjects = {}  # (kind, namespace, name) -> (workload id, how to name it)
+        for kind, items in (("Job", jobs), ("Deployment", deployments), ("Service", services), ("Pod", pods)):
+            for item in items:
+                meta = item["metadata"]
+                workload_id = (meta.get("labels") or {}).get(WORKLOAD_LABEL, "")
+                grouped[workload_id][kind].append(item)
+                subject = f"Replica {_replica(item)}" if kind == "Pod" else f"{kind} {meta['name']}"
+                subjects[kind, meta.get("namespace", ""), meta["name"]] = (workload_id, subject)
+        cluster_events = defaultdict(list)
+        for event in warnings:
+            involved = event.get("involvedObject") or {}
+            found = subjects.get((involved.get("kind"), involved.get("namespace", ""), involved.get("name")))
+            if found and event.get("reason") not in COVERED_BY_STATES:
+                cluster_events[found[0]].append(BackendEvent(
+                    event.get("reason") or "Warning", f"{found[1]}: {(event.get('message') or '').strip()}"))
+        result = {}
+        for workload_id, objects in grouped.items():
+            observation = Observation(
+                workload_id=workload_id,
+                objects=[(kind, o["metadata"].get("namespace", ""), o["metadata"]["name"])
+                         for kind in ("Job", "Deployment", "Service") for o in objects[kind]],
+                replicas=sorted({_replica(p) for p in objects["Pod"]}),
+            )
+            _judge(observation, objects["Job"], objects["Deployment"], objects["Pod"])
+            observation.events += cluster_events[workload_id]
+            result[workload_id] = observation
+        return result
+
+    def watch(self, on_change, *, stop) -> None:
+        for method in (self.batch.list_job_for_all_namespaces, self.apps.list_deployment_for_all_namespaces,
+                       self.core.list_pod_for_all_namespaces):
+            threading.Thread(target=self._watch_until, args=(method, on_change, stop), daemon=True,
+                             name=f"watch-{method.__name__}").start()
+
+    def _watch_until(self, method, on_change, stop) -> None:
+        while not stop.is_set():
+            try:
+                # Raw events: only the fact of a change matters, the pass reads the state.
+                for _ in watch.Watch().stream(method, label_selector=OWNED, timeout_seconds=300, deserialize=False):
+                    if stop.is_set():
+                        return
+                    on_change()
+            except (client.ApiException, urllib3.exceptions.HTTPError, ValueError) as exc:
+                if not stop.is_set():
+                    logger.warning("Watching %s failed (%s); reconnecting.", method.__name__, exc)
+                stop.wait(WATCH_RETRY_SECONDS)
+
+    # --- logs --------------------------------------------------------------------------------
+
+    def _pods_by_replica(self, spec: WorkloadSpec) -> dict[str, str]:
+        namespace = manifests.namespace_name(spec, self.conventions)
+        pods = self._list(self.core.list_namespaced_pod, namespace, label_selector=f"{WORKLOAD_LABEL}={spec.id}")
+        newest = {}
+        for pod in sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp") or ""):
+            newest[_replica(pod)] = pod["metadata"]["name"]  # a retried replica's newest pod wins
+        return newest
+
+    def replicas(self, spec: WorkloadSpec) -> list[str]:
+        return sorted(self._pods_by_replica(spec))
+
+    def logs(self, spec: WorkloadSpec, *, replica: str | None = None, tail: int | None = None,
+             follow: bool = False):
+        namespace = manifests.namespace_name(spec, self.conventions)
+        newest = self._pods_by_replica(spec)
+        replicas = sorted(newest)
+        replica = replica or (replicas[0] if replicas else None)
+        if replica not in newest:
+            raise UnknownReplica(replicas)
+        return self._read_log(newest[replica], namespace, tail, follow)
+
+    def _read_log(self, pod: str, namespace: str, tail: int | None, follow: bool):
+        try:
+            response = self._call(self.core.read_namespaced_pod_log, pod, namespace, tail_lines=tail,
+                                  follow=follow, _preload_content=False, missing_ok=True)
+        except client.ApiException as exc:
+            if exc.status == 400:  # its container has not started yet: no logs so far
+                return
+            raise BackendUnavailable(f"Kubernetes refused the logs: {exc.status} {_message(exc)}") from exc
+        if response is None:
+            return
+        if not follow:
+            lines = response.data.decode(errors="replace").splitlines(keepends=True)
+            yield from lines[-tail:] if tail else lines
+            return
+        pending = b""
+        for chunk in response.stream(1024):
+            *complete, pending = (pending + chunk).split(b"\n")
+            for line in complete:
+                yield line.decode(errors="replace") + "\n"
+        if pending:
+            yield pending.decode(errors="replace")
+
+    # --- nodes -------------------------------------------------------------------------------
+
+    def place_node(self, *, node_name: str, pool_name: str, dedicated: bool) -> None:
+        node = self._call(self.core.read_node, node_name, missing_ok=True, _preload_content=False)
+        if node is None:
+            logger.warning("Node %s is not in the cluster; it is labelled when it joins a pool again.", node_name)
+            return
+        taints = [t for t in (json.loads(node.data).get("spec") or {}).get("taints") or []
+                  if t.get("key") != self.conventions.dedicated_taint]
+        if dedicated:
+            # Only the pool's own workloads tolerate this taint.
+            taints.append({"key": self.conventions.dedicated_taint, "value": pool_name, "effect": "NoSchedule"})
+        self._call(self.core.patch_node, node_name, {
+            "metadata": {"labels": {self.conventions.pool_label: pool_name}}, "spec": {"taints": taints},
+        })
+
+    def release_node(self, *, node_name: str) -> None:
+        node = self._call(self.core.read_node, node_name, missing_ok=True, _preload_content=False)
+        if node is None:
+            return
+        taints = [t for t in (json.loads(node.data).get("spec") or {}).get("taints") or []
+                  if t.get("key") != self.conventions.dedicated_taint]
+        self._call(self.core.patch_node, node_name, {
+            "metadata": {"labels": {self.conventions.pool_label: None}}, "spec": {"taints": taints},
+        })
+
+
+# --- reading what the cluster says ---------------------------------------------------------------
+
+
+def _replica(pod: dict) -> str:
+    meta = pod["metadata"]
+    labels = meta.get("labels") or {}
+    index = labels.get(INDEX_LABEL) or (meta.get("annotations") or {}).get(INDEX_LABEL)
+    if index is not None and ROLE_LABEL in labels:
+        return f"{labels[ROLE_LABEL]}-{index}"
+    return meta["name"]
+
+
+def _condition(obj: dict, kind: str) -> dict | None:
+    for condition in (obj.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == kind and condition.get("status") == "True":
+            return condition
+    return None
+
+
+def _judge(observation: Observation, jobs: list, deployments: list, pods: list) -> None:
+    """Job conditions, Deployment replica counts and pod phases → the workload's state, with
+    container troubles as events in plain words."""
+    observation.events = _pod_events(pods)
+    failed = [c for job in jobs if (c := _condition(job, "Failed"))]
+    if failed:
+        observation.state = FAILED
+        observation.reason, observation.message = _failure(failed[0], jobs, observation.events)
+    elif jobs and all(_condition(job, "Complete") for job in jobs):
+        observation.state = SUCCEEDED
+    elif deployments:
+        ready = all((d.get("status") or {}).get("availableReplicas", 0) >= (d.get("spec") or {}).get("replicas", 1)
+                    for d in deployments)
+        observation.state = RUNNING if ready else PENDING
+    elif jobs:
+        wanted = sum((job.get("spec") or {}).get("parallelism", 1) for job in jobs)
+        started = {_replica(p) for p in pods if (p.get("status") or {}).get("phase") in ("Running", "Succeeded")}
+        observation.state = RUNNING if len(started) >= wanted else PENDING
+    else:
+        observation.state = GONE
+
+
+def _failure(condition: dict, jobs: list, events: list[BackendEvent]) -> tuple[str, str]:
+    reason = condition.get("reason") or "Failed"
+    if reason == "DeadlineExceeded":
+        seconds = next(((j.get("spec") or {}).get("activeDeadlineSeconds") for j in jobs), None)
+        return "DeadlineExceeded", f"It ran longer than its max runtime of {seconds} s and was stopped."
+    for wanted in ("OOMKilled", "ReplicaExited", "ImagePullBackOff", "ContainerConfigError"):
+        for event in events:
+            if event.reason == wanted:
+                return ("OOMKilled" if wanted == "OOMKilled" else "ReplicaFailed"), event.message
+    detail = condition.get("message") or "a replica failed"
+    return "ReplicaFailed", f"Kubernetes reports the job failed ({reason}): {detail}."
+
+
+def _pod_events(pods: list) -> list[BackendEvent]:
+    events = []
+    for pod in sorted(pods, key=_replica):
+        replica = _replica(pod)
+        status = pod.get("status") or {}
+        for condition in status.get("conditions") or []:
+            if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
+                events.append(BackendEvent("Unschedulable", f"Replica {replica} cannot be placed on any node: "
+                                                            f"{condition.get('message') or 'no node fits'}."))
+        for container in status.get("containerStatuses") or []:
+            events += _container_events(replica, container)
+    return events
+
+
+def _container_events(replica: str, container: dict) -> list[BackendEvent]:
+    state = container.get("state") or {}
+    waiting = state.get("waiting") or {}
+    terminated = state.get("terminated") or (container.get("lastState") or {}).get("terminated") or {}
+    events = []
+    if waiting.get("reason") in PULL_FAILURES:
+        events.append(BackendEvent("ImagePullBackOff", f"Replica {replica} cannot pull its image "
+                                                       f"{container.get('image', '')}; check the name and "
+                                                       "the registry's credentials."))
+    elif waiting.get("reason") in CONFIG_FAILURES:
+        events.append(BackendEvent("ContainerConfigError", f"Replica {replica} cannot start: "
+                                                           f"{waiting.get('message') or waiting['reason']}."))
+    elif waiting.get("reason") == "CrashLoopBackOff":
+        events.append(BackendEvent("CrashLoopBackOff", f"Replica {replica} keeps crashing and being restarted; "
+                                                       "see its logs."))
+    if terminated.get("reason") == "OOMKilled":
+        events.append(BackendEvent("OOMKilled", f"Replica {replica} ran out of memory and was killed (OOMKilled); "
+                                                "ask for more memory or use less."))
+    elif terminated.get("exitCode"):
+        events.append(BackendEvent("ReplicaExited", f"Replica {replica} exited with code "
+                                                    f"{terminated['exitCode']}."))
+    return events

@@ -1,0 +1,304 @@
+"""LocalBackend: the embedded default. Each replica's command runs as a child process in its own
+process group, with the same environment contract as on Kubernetes (rank variables included),
+its output in a log file under LOCAL_BACKEND_DIR. Everything it knows is on disk, so an API or
+worker restart loses nothing: a small shell wrapper writes the exit code even when the process
+that started the replica is gone, and any process reading the directory sees the same state."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections import deque
+from pathlib import Path
+
+from django.conf import settings
+
+from .backend import (
+    FAILED,
+    PENDING,
+    RUNNING,
+    STOPPED,
+    SUCCEEDED,
+    ComputeBackend,
+    Observation,
+    SubmitError,
+    UnknownReplica,
+    WorkloadSpec,
+)
+from .manifests import SECRET_SCHEME, rank_env
+
+# Runs the command, then writes its exit code next to the log ($0 is the exit-code path).
+WRAPPER = '"$@"; rc=$?; echo "$rc" > "$0.tmp" && mv "$0.tmp" "$0"'
+# What a replica inherits from the platform's own environment (never its credentials).
+INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
+STOP_GRACE_SECONDS = 5
+FOLLOW_POLL_SECONDS = 0.3
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
+
+
+def _proc_start_time(pid: int) -> str | None:
+    """The kernel's start time of a live, non-zombie process (None when it is not running);
+    compared with the recorded one so that a reused pid is not taken for our replica."""
+    try:
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own finished child
+    except ChildProcessError:
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+def _signal_name(code: int) -> str:
+    try:
+        return signal.Signals(code - 128).name
+    except ValueError:
+        return f"signal {code - 128}"
+
+
+class LocalBackend(ComputeBackend):
+    name = "local"
+
+    def __init__(self, base_dir: Path | str | None = None):
+        self.base_dir = Path(base_dir or settings.LOCAL_BACKEND_DIR)
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+
+    def _dir(self, workload_id: str) -> Path:
+        return self.base_dir / "workloads" / workload_id
+
+    # --- submit / cancel ---------------------------------------------------------------------
+
+    def _env(self, spec: WorkloadSpec) -> dict:
+        env = {k: os.environ[k] for k in INHERITED_ENV if k in os.environ}
+        for name, value in spec.env:
+            if value.startswith(SECRET_SCHEME):
+                secret, _, key = value[len(SECRET_SCHEME):].partition("/")
+                path = self.base_dir / "secrets" / secret / (key or name)
+                if not path.is_file():
+                    raise SubmitError(f"env {name} refers to secret '{secret}' key '{key or name}', which is not "
+                                      f"in {path.parent}.")
+                value = path.read_text()
+            env[name] = value
+        return env
+
+    def submit(self, spec: WorkloadSpec) -> bool:
+        if not spec.command:
+            raise SubmitError("it has no command to run.")
+        base_env = self._env(spec)
+        directory = self._dir(spec.id)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir()  # the claim: a second submit finds it and adopts the first
+        except FileExistsError:
+            return False
+        replicas = []
+        for pod_set in spec.pod_sets:
+            port = _free_port()
+            for index in range(pod_set.replicas):
+                replicas.append((f"{pod_set.name}-{index}", pod_set, index, port))
+        _write_json(directory / "workload.json", {
+            "workload_id": spec.id, "workspace_id": spec.workspace_id, "serves": spec.serves,
+            "replicas": [name for name, *_ in replicas], "submitted_at": time.time(),
+            "max_runtime_seconds": spec.max_runtime_seconds,
+        })
+        for name, pod_set, index, port in replicas:
+            env = {**base_env, **rank_env(spec, pod_set, master_addr="127.0.0.1", master_port=port,
+                                          node_rank=str(index))}
+            with open(directory / f"{name}.log", "ab") as log:
+                process = subprocess.Popen(
+                    ["/bin/sh", "-c", WRAPPER, str(directory / f"{name}.exit"), *spec.command],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=directory,
+                    start_new_session=True,  # its own process group: cancel signals the whole tree
+                )
+            _write_json(directory / f"{name}.json", {"pid": process.pid,
+                                                     "start_time": _proc_start_time(process.pid)})
+        return True
+
+    def _live_pids(self, directory: Path, replicas: list[str]) -> list[int]:
+        pids = []
+        for name in replicas:
+            state = _read_json(directory / f"{name}.json")
+            if state and state["start_time"] and _proc_start_time(state["pid"]) == state["start_time"]:
+                pids.append(state["pid"])
+        return pids
+
+    def _stop(self, directory: Path, replicas: list[str], marker: str, wait: bool) -> None:
+        (directory / marker).touch()
+        pids = self._live_pids(directory, replicas)
+        for pid in pids:
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + (STOP_GRACE_SECONDS if wait else 0)
+        while pids and time.monotonic() < deadline:
+            time.sleep(0.1)
+            pids = self._live_pids(directory, replicas)
+        for pid in pids if wait else []:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def cancel(self, spec: WorkloadSpec) -> None:
+        directory = self._dir(spec.id)
+        meta = _read_json(directory / "workload.json")
+        if meta is not None:
+            self._stop(directory, meta["replicas"], "cancelled", wait=True)
+
+    def remove(self, observation: Observation) -> None:
+        directory = self._dir(observation.workload_id)
+        meta = _read_json(directory / "workload.json")
+        if meta is not None:
+            self._stop(directory, meta["replicas"], "cancelled", wait=True)
+        shutil.rmtree(directory, ignore_errors=True)
+
+    def watch(self, on_change, *, stop) -> None:
+        pass  # processes report nothing; the watch loop's idle passes read their exit codes
+
+    # This machine is the only node: pools have nothing to label.
+    def place_node(self, *, node_name: str, pool_name: str, dedicated: bool) -> None:
+        pass
+
+    def release_node(self, *, node_name: str) -> None:
+        pass
+
+    # --- status ------------------------------------------------------------------------------
+
+    def _observe(self, directory: Path) -> Observation | None:
+        meta = _read_json(directory / "workload.json")
+        if meta is None:
+            return None
+        replicas = meta["replicas"]
+        observation = Observation(
+            workload_id=meta["workload_id"], replicas=list(replicas),
+            objects=[("process-group", "", name) for name in replicas],
+        )
+        alive, failures, lost = [], [], []
+        for name in replicas:
+            state = _read_json(directory / f"{name}.json")
+            exit_path = directory / f"{name}.exit"
+            exit_text = exit_path.read_text().strip() if exit_path.exists() else ""
+            if exit_text:
+                code = int(exit_text)
+                if code != 0 or meta["serves"]:
+                    failures.append((name, code))
+            elif state and state["start_time"] and _proc_start_time(state["pid"]) == state["start_time"]:
+                alive.append(name)
+            elif state is not None:
+                lost.append(name)
+            # No state file yet: the submit is still starting it.
+        if (directory / "gang-failed").exists():
+            lost = []  # the replicas stopped because another one failed were not lost
+        if (directory / "cancelled").exists():
+            observation.state = STOPPED if not alive else RUNNING
+            return observation
+        runtime = meta.get("max_runtime_seconds")
+        if (directory / "deadline-exceeded").exists() or (
+            alive and runtime and time.time() > meta["submitted_at"] + runtime
+        ):
+            if alive:
+                self._stop(directory, replicas, "deadline-exceeded", wait=False)
+            observation.state, observation.reason = FAILED, "DeadlineExceeded"
+            observation.message = f"It ran longer than its max runtime of {runtime} s and was stopped."
+        elif failures or lost:
+            observation.state = FAILED
+            observation.reason, observation.message = self._failure(failures, lost, meta["serves"])
+            if alive:  # one failed replica fails the gang: stop the others
+                self._stop(directory, replicas, "gang-failed", wait=False)
+        elif alive and len(alive) + len([n for n in replicas if (directory / f"{n}.exit").exists()]) == len(replicas):
+            observation.state = RUNNING
+        elif not alive and all((directory / f"{n}.exit").exists() for n in replicas):
+            observation.state = SUCCEEDED
+        else:
+            observation.state = PENDING
+        return observation
+
+    @staticmethod
+    def _failure(failures, lost, serves) -> tuple[str, str]:
+        parts = []
+        for name, code in failures:
+            if code == 0:
+                parts.append(f"replica {name} exited (code 0), but a serving replica must keep running")
+            elif code > 128:
+                parts.append(f"replica {name} was killed by {_signal_name(code)}"
+                             + (" (possibly out of memory)" if code == 137 else ""))
+            elif code == 127:
+                parts.append(f"replica {name} could not start its command (not found, exit code 127)")
+            else:
+                parts.append(f"replica {name} exited with code {code}")
+        parts += [f"replica {name}'s process ended without an exit code (killed from outside the platform)"
+                  for name in lost]
+        reason = "ServerExited" if serves and failures else "ReplicaLost" if not failures else "ReplicaFailed"
+        text = "; ".join(parts)
+        return reason, f"{text[0].upper()}{text[1:]}. See its logs."
+
+    def status(self, spec: WorkloadSpec) -> Observation | None:
+        return self._observe(self._dir(spec.id))
+
+    def list_owned(self) -> dict[str, Observation]:
+        root = self.base_dir / "workloads"
+        result = {}
+        for directory in root.iterdir() if root.exists() else ():
+            observation = self._observe(directory)
+            if observation is not None:
+                result[observation.workload_id] = observation
+        return result
+
+    # --- logs --------------------------------------------------------------------------------
+
+    def replicas(self, spec: WorkloadSpec) -> list[str]:
+        meta = _read_json(self._dir(spec.id) / "workload.json")
+        return meta["replicas"] if meta else []
+
+    def logs(self, spec: WorkloadSpec, *, replica: str | None = None, tail: int | None = None,
+             follow: bool = False):
+        directory = self._dir(spec.id)
+        replicas = self.replicas(spec)
+        replica = replica or (replicas[0] if replicas else None)
+        if replica not in replicas:
+            raise UnknownReplica(replicas)
+        return self._read_log(directory, replica, tail, follow)
+
+    def _read_log(self, directory: Path, replica: str, tail: int | None, follow: bool):
+        path = directory / f"{replica}.log"
+        with open(path, "rb") as log:
+            lines = deque(log, maxlen=tail) if tail else list(log)
+            for line in lines:
+                yield line.decode(errors="replace")
+            pending = b""
+            while follow:
+                chunk = log.read()
+                if chunk:
+                    *complete, pending = (pending + chunk).split(b"\n")
+                    for line in complete:
+                        yield line.decode(errors="replace") + "\n"
+                    continue
+                if not self._live_pids(directory, [replica]):
+                    if pending:
+                        yield pending.decode(errors="replace")
+                    return
+                time.sleep(FOLLOW_POLL_SECONDS)

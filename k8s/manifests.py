@@ -1,0 +1,258 @@
+"""Kubernetes manifests as pure functions of a workload spec and the cluster conventions.
+
+Shapes: a training (or any run-to-completion) pod set of one replica is a batch/v1 Job; of
+several replicas an Indexed Job whose pods find each other through a headless Service and get
+torchrun's rendezvous variables; an inference pod set is an apps/v1 Deployment with a Service,
+one per pod set so that the prefill and decode roles of a disaggregated service scale apart.
+Names are deterministic, so a retried submit meets its own objects (409) instead of making more."""
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from .backend import (
+    KIND_LABEL,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    ROLE_LABEL,
+    WORKLOAD_LABEL,
+    WORKSPACE_LABEL,
+    PodSetSpec,
+    WorkloadSpec,
+)
+
+RENDEZVOUS_PORT = 29500
+SERVING_PORT = 8080
+# Env values written `secret://<secret name>/<key>` are read from that Secret, never inlined.
+SECRET_SCHEME = "secret://"
+INDEX_ANNOTATION = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+
+
+@dataclass(frozen=True)
+class ClusterConventions:
+    namespace_prefix: str = "aip-ws-"
+    pool_label: str = "aiplatform.io/pool"
+    dedicated_taint: str = "aiplatform.io/dedicated"
+    gpu_resource: str = "nvidia.com/gpu"
+    npu_resource: str = "huawei.com/Ascend910"
+
+
+def namespace_name(spec: WorkloadSpec, conventions: ClusterConventions) -> str:
+    return f"{conventions.namespace_prefix}{spec.workspace_id}"
+
+
+def base_name(workload_id: str) -> str:
+    # 20 hex digits of the uuid keep names unique and short enough for pod host names.
+    return f"wl-{workload_id.replace('-', '')[:20]}"
+
+
+def role_name(role: str) -> str:
+    """A pod set name as a DNS label part (slugs may hold '_' and capitals; DNS names may not)."""
+    clean = re.sub(r"[^a-z0-9-]", "-", role.lower()).strip("-")[:20].strip("-") or "role"
+    if clean != role:
+        clean = f"{clean[:13]}-{hashlib.sha1(role.encode()).hexdigest()[:6]}"
+    return clean
+
+
+def object_name(spec: WorkloadSpec, pod_set: PodSetSpec) -> str:
+    return f"{base_name(spec.id)}-{role_name(pod_set.name)}"
+
+
+def headless_service_name(spec: WorkloadSpec) -> str:
+    return base_name(spec.id)
+
+
+def labels(spec: WorkloadSpec, pod_set: PodSetSpec | None = None) -> dict:
+    result = {
+        MANAGED_BY_LABEL: MANAGED_BY,
+        WORKLOAD_LABEL: spec.id,
+        WORKSPACE_LABEL: spec.workspace_id,
+        KIND_LABEL: spec.kind,
+    }
+    if pod_set is not None:
+        result[ROLE_LABEL] = role_name(pod_set.name)
+    return result
+
+
+def _metadata(spec, name, namespace, pod_set=None) -> dict:
+    return {"name": name, "namespace": namespace, "labels": labels(spec, pod_set)}
+
+
+def _resources(pod_set: PodSetSpec, conventions: ClusterConventions) -> dict:
+    amounts = {"cpu": str(pod_set.vcpus), "memory": f"{pod_set.memory_gib}Gi"}
+    accelerator = accelerator_resource(pod_set, conventions)
+    if accelerator:
+        amounts[accelerator] = str(pod_set.accelerators)
+    # Requests equal limits: the pod gets exactly the share admission reserved (Guaranteed QoS).
+    return {"requests": dict(amounts), "limits": dict(amounts)}
+
+
+def accelerator_resource(pod_set: PodSetSpec, conventions: ClusterConventions) -> str | None:
+    if not pod_set.accelerators:
+        return None
+    return {"nvidia_gpu": conventions.gpu_resource, "ascend_npu": conventions.npu_resource}.get(
+        pod_set.accelerator_kind)
+
+
+def env_var(name: str, value: str) -> dict:
+    if value.startswith(SECRET_SCHEME):
+        secret, _, key = value[len(SECRET_SCHEME):].partition("/")
+        return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key or name}}}
+    return {"name": name, "value": value}
+
+
+def rank_env(spec: WorkloadSpec, pod_set: PodSetSpec, *, master_addr: str, master_port: int,
+             node_rank: str | None) -> dict:
+    """torchrun's contract for one replica: NNODES nodes of NPROC_PER_NODE processes (one per
+    accelerator), WORLD_SIZE processes in all; NODE_RANK and RANK are this replica's index.
+    `node_rank` None means 'from the Indexed Job's completion index'."""
+    per_node = max(pod_set.accelerators, 1)
+    env = {
+        "AIP_WORKLOAD_ID": spec.id,
+        "AIP_ROLE": pod_set.name,
+        "MASTER_ADDR": master_addr,
+        "MASTER_PORT": str(master_port),
+        "NNODES": str(pod_set.replicas),
+        "NPROC_PER_NODE": str(per_node),
+        "WORLD_SIZE": str(pod_set.replicas * per_node),
+    }
+    if node_rank is not None:
+        env.update({"NODE_RANK": node_rank, "RANK": node_rank, "AIP_REPLICA_INDEX": node_rank})
+    return env
+
+
+def _container(spec, pod_set, conventions, rank: dict, ports: list | None = None, probe: bool = False) -> dict:
+    env = [env_var(k, v) for k, v in spec.env if k not in rank]
+    env += [{"name": k, "value": v} for k, v in rank.items()]
+    if rank and "NODE_RANK" not in rank:
+        for name in ("NODE_RANK", "RANK", "AIP_REPLICA_INDEX"):
+            env.append({"name": name, "valueFrom": {"fieldRef": {"fieldPath": INDEX_ANNOTATION}}})
+    container = {
+        "name": role_name(pod_set.name),
+        "image": spec.image,
+        "env": env,
+        "resources": _resources(pod_set, conventions),
+    }
+    if spec.command:
+        container["command"] = list(spec.command)
+    if ports:
+        container["ports"] = ports
+    if probe:
+        container["readinessProbe"] = {
+            "tcpSocket": {"port": SERVING_PORT}, "initialDelaySeconds": 5, "periodSeconds": 10,
+        }
+    return container
+
+
+def _placement(spec: WorkloadSpec, pod_set: PodSetSpec, conventions: ClusterConventions) -> dict:
+    placement = {"nodeSelector": {conventions.pool_label: spec.pool_name}}
+    tolerations = []
+    if spec.dedicated_pool:
+        tolerations.append({"key": conventions.dedicated_taint, "operator": "Equal", "value": spec.pool_name,
+                            "effect": "NoSchedule"})
+    accelerator = accelerator_resource(pod_set, conventions)
+    if accelerator:
+        # Accelerator nodes are commonly tainted with their resource name to keep CPU work off.
+        tolerations.append({"key": accelerator, "operator": "Exists", "effect": "NoSchedule"})
+    if tolerations:
+        placement["tolerations"] = tolerations
+    return placement
+
+
+def job(spec: WorkloadSpec, pod_set: PodSetSpec, conventions: ClusterConventions) -> dict:
+    namespace = namespace_name(spec, conventions)
+    name = object_name(spec, pod_set)
+    multi = pod_set.replicas > 1
+    service = headless_service_name(spec)
+    rank = rank_env(
+        spec, pod_set,
+        master_addr=f"{name}-0.{service}" if multi else "127.0.0.1",
+        master_port=RENDEZVOUS_PORT, node_rank=None if multi else "0",
+    )
+    pod_spec = {
+        "restartPolicy": "Never",
+        "containers": [_container(spec, pod_set, conventions, rank,
+                                  ports=[{"name": "rendezvous", "containerPort": RENDEZVOUS_PORT}] if multi else None)],
+        **_placement(spec, pod_set, conventions),
+    }
+    job_spec = {
+        # One failed replica fails the gang: distributed training cannot continue without it.
+        "backoffLimit": 0,
+        "completions": pod_set.replicas,
+        "parallelism": pod_set.replicas,
+        "template": {"metadata": {"labels": labels(spec, pod_set)}, "spec": pod_spec},
+    }
+    if multi:
+        job_spec["completionMode"] = "Indexed"
+        pod_spec["subdomain"] = service
+    if spec.max_runtime_seconds:
+        job_spec["activeDeadlineSeconds"] = spec.max_runtime_seconds
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": _metadata(spec, name, namespace, pod_set),
+            "spec": job_spec}
+
+
+def headless_service(spec: WorkloadSpec, conventions: ClusterConventions) -> dict:
+    return {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": _metadata(spec, headless_service_name(spec), namespace_name(spec, conventions)),
+        "spec": {
+            "clusterIP": "None",
+            # Replicas must resolve each other before they are ready, to rendezvous at all.
+            "publishNotReadyAddresses": True,
+            "selector": {WORKLOAD_LABEL: spec.id},
+            "ports": [{"name": "rendezvous", "port": RENDEZVOUS_PORT, "targetPort": RENDEZVOUS_PORT}],
+        },
+    }
+
+
+def deployment(spec: WorkloadSpec, pod_set: PodSetSpec, conventions: ClusterConventions) -> dict:
+    name = object_name(spec, pod_set)
+    rank = {"AIP_WORKLOAD_ID": spec.id, "AIP_ROLE": pod_set.name}
+    selector = {WORKLOAD_LABEL: spec.id, ROLE_LABEL: role_name(pod_set.name)}
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": _metadata(spec, name, namespace_name(spec, conventions), pod_set),
+        "spec": {
+            "replicas": pod_set.replicas,
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {"labels": labels(spec, pod_set)},
+                "spec": {
+                    "containers": [_container(spec, pod_set, conventions, rank, probe=True,
+                                              ports=[{"name": "http", "containerPort": SERVING_PORT}])],
+                    **_placement(spec, pod_set, conventions),
+                },
+            },
+        },
+    }
+
+
+def service(spec: WorkloadSpec, pod_set: PodSetSpec, conventions: ClusterConventions) -> dict:
+    return {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": _metadata(spec, object_name(spec, pod_set), namespace_name(spec, conventions), pod_set),
+        "spec": {
+            "selector": {WORKLOAD_LABEL: spec.id, ROLE_LABEL: role_name(pod_set.name)},
+            "ports": [{"name": "http", "port": SERVING_PORT, "targetPort": SERVING_PORT}],
+        },
+    }
+
+
+def manifests(spec: WorkloadSpec, conventions: ClusterConventions) -> list[dict]:
+    """Every object of the workload, in creation order (Services before the pods that use them)."""
+    if spec.serves:
+        result = []
+        for pod_set in spec.pod_sets:
+            result += [service(spec, pod_set, conventions), deployment(spec, pod_set, conventions)]
+        return result
+    result = []
+    if any(p.replicas > 1 for p in spec.pod_sets):
+        result.append(headless_service(spec, conventions))
+    return result + [job(spec, pod_set, conventions) for pod_set in spec.pod_sets]
+
+
+def namespace(spec: WorkloadSpec, conventions: ClusterConventions) -> dict:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {
+        "name": namespace_name(spec, conventions),
+        "labels": {MANAGED_BY_LABEL: MANAGED_BY, WORKSPACE_LABEL: spec.workspace_id},
+    }}

@@ -1,0 +1,279 @@
+"""The glue between workloads and the compute backend: submit admitted work, cancel stopping
+work, and turn what the backend sees into workload phases and events. Phases change only
+through resourcepools' transition service; the database is the record, the backend is
+reconciled to it."""
+
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from resourcepools.models import TERMINAL_PHASES, PoolKind, Workload, WorkloadEvent
+from resourcepools.models import Phase as P
+from resourcepools.services import record_workload_event, transition_workloads
+
+from .backend import (
+    FAILED,
+    GONE,
+    LIVE_STATES,
+    RUNNING,
+    STOPPED,
+    SUCCEEDED,
+    Observation,
+    PodSetSpec,
+    SubmitError,
+    WorkloadSpec,
+    get_compute_backend,
+)
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_PHASES = (P.ADMITTED, P.RUNNING, P.STOPPING)
+# An admitted workload with nothing in the backend this long after admission is submitted
+# again (its submit task was lost); the submit is idempotent, so a slow first one is harmless.
+RESUBMIT_AFTER = timedelta(seconds=60)
+DEADLINE_GRACE = timedelta(seconds=60)
+# Serialises reconcile passes on PostgreSQL: a second pass at the same time skips.
+RECONCILE_LOCK_ID = 0x6B3873
+
+
+def workload_spec(workload: Workload) -> WorkloadSpec:
+    """The backend's view of a workload (pod sets with their flavors and the pool prefetched
+    or fetched here)."""
+    return WorkloadSpec(
+        id=str(workload.pk),
+        workspace_id=str(workload.workspace_id),
+        name=workload.name,
+        kind=workload.kind,
+        pool_name=workload.pool.name,
+        dedicated_pool=workload.pool.kind == PoolKind.DEDICATED,
+        image=workload.image,
+        command=tuple(workload.command or ()),
+        env=tuple(sorted((str(k), str(v)) for k, v in (workload.env or {}).items())),
+        max_runtime_seconds=workload.max_runtime_seconds,
+        pod_sets=tuple(
+            PodSetSpec(name=p.name, replicas=p.replicas, vcpus=p.vcpus, memory_gib=p.memory_gib,
+                       accelerators=p.accelerators, accelerator_kind=p.flavor.accelerator_kind)
+            for p in workload.pod_sets.all()
+        ),
+    )
+
+
+def _workloads():
+    return Workload.objects.select_related("pool").prefetch_related("pod_sets__flavor")
+
+
+def submit_workload(*, workload_id) -> bool:
+    """Run an admitted workload; idempotent (a retry adopts what the first attempt created).
+    A refusal by the backend fails the workload with the reason; outages raise, to be retried."""
+    workload = _workloads().filter(pk=workload_id).first()
+    if workload is None or workload.phase != P.ADMITTED:
+        return False
+    backend = get_compute_backend()
+    try:
+        created = backend.submit(workload_spec(workload))
+    except SubmitError as exc:
+        transition_workloads(workload_ids=[workload.pk], to=P.FAILED, reason="SubmitFailed",
+                             message=f"The {backend.name} backend refused it: {exc}", skip_illegal=True)
+        return False
+    if created:
+        record_workload_event(workload_id=workload.pk, reason="Submitted",
+                              message=f"Submitted to the {backend.name} backend.")
+    return created
+
+
+def cancel_workload(*, workload_id) -> None:
+    """Finish a stop: delete what the workload runs, then mark it STOPPED."""
+    workload = _workloads().filter(pk=workload_id).first()
+    if workload is None:
+        return
+    backend = get_compute_backend()
+    backend.cancel(workload_spec(workload))
+    transition_workloads(workload_ids=[workload.pk], to=P.STOPPED, reason="Stopped",
+                         message=f"Its replicas were stopped by the {backend.name} backend.",
+                         skip_illegal=True)
+
+
+def workload_logs(*, workload: Workload, replica: str | None = None, tail: int | None = None,
+                  follow: bool = False):
+    return get_compute_backend().logs(workload_spec(workload), replica=replica, tail=tail, follow=follow)
+
+
+def workload_replicas(*, workload: Workload) -> list[str]:
+    return get_compute_backend().replicas(workload_spec(workload))
+
+
+# --- reconciliation -------------------------------------------------------------------------------
+
+
+@dataclass
+class ReconcileReport:
+    skipped: bool = False
+    observed: int = 0
+    started: list = field(default_factory=list)
+    succeeded: list = field(default_factory=list)
+    failed: list = field(default_factory=list)
+    vanished: list = field(default_factory=list)
+    stopped: list = field(default_factory=list)
+    cancelled: list = field(default_factory=list)
+    resubmitted: list = field(default_factory=list)
+    overran: list = field(default_factory=list)
+    orphans_removed: int = 0
+    events: int = 0
+
+
+def _try_lock() -> bool:
+    if connection.vendor != "postgresql":
+        return True  # the embedded SQLite database serialises writers already
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [RECONCILE_LOCK_ID])
+        return cursor.fetchone()[0]
+
+
+def reconcile(*, now=None) -> ReconcileReport:
+    """One pass: list what the backend runs (a fixed number of calls), compare with the active
+    workloads (a fixed number of queries) and repair both ways."""
+    report = ReconcileReport()
+    with transaction.atomic():
+        if not _try_lock():
+            report.skipped = True
+            return report
+        now = now or timezone.now()
+        backend = get_compute_backend()
+        # Listed before reading the database: an object created after this list cannot be
+        # mistaken for an orphan, since its workload is already active when we read it.
+        observed = backend.list_owned()
+        report.observed = len(observed)
+        active = {
+            str(w["id"]): w for w in Workload.objects.filter(phase__in=ACTIVE_PHASES).values(
+                "id", "phase", "admitted_at", "max_runtime_seconds")
+        }
+        by_outcome = {RUNNING: [], SUCCEEDED: [], FAILED: []}
+        for workload_id, row in active.items():
+            observation = observed.get(workload_id)
+            if row["phase"] == P.STOPPING:
+                if observation is None or observation.state == STOPPED:
+                    report.stopped.append(workload_id)  # nothing left to cancel: finish the stop here
+                else:
+                    report.cancelled.append(workload_id)
+            elif observation is None or observation.state == GONE:
+                if row["phase"] == P.RUNNING:
+                    report.vanished.append(workload_id)
+                elif row["admitted_at"] and row["admitted_at"] < now - RESUBMIT_AFTER:
+                    report.resubmitted.append(workload_id)
+            elif _overran(row, observation, now):
+                observation.state, observation.reason = FAILED, "DeadlineExceeded"
+                observation.message = (f"It ran longer than its max runtime of {row['max_runtime_seconds']} s "
+                                       "and was stopped.")
+                by_outcome[FAILED].append(observation)
+                report.overran.append(observation)
+            elif observation.state in by_outcome:
+                if observation.state == RUNNING and row["phase"] != P.ADMITTED:
+                    continue
+                by_outcome[observation.state].append(observation)
+
+        report.events = _record_new_events([o for o in observed.values() if o.workload_id in active])
+        report.started = transition_workloads(
+            workload_ids=[o.workload_id for o in by_outcome[RUNNING]], to=P.RUNNING, reason="Running",
+            message="Every replica has started.", skip_illegal=True)
+        report.succeeded = transition_workloads(
+            workload_ids=[o.workload_id for o in by_outcome[SUCCEEDED]], to=P.SUCCEEDED, reason="Completed",
+            message="Every replica finished successfully.", skip_illegal=True)
+        failures = defaultdict(list)  # one transition per distinct reason, not per workload
+        for observation in by_outcome[FAILED]:
+            failures[observation.reason or "Failed", observation.message].append(observation.workload_id)
+        for (reason, message), workload_ids in failures.items():
+            report.failed += transition_workloads(workload_ids=workload_ids, to=P.FAILED, reason=reason,
+                                                  message=message, skip_illegal=True)
+        for observation in report.overran:
+            backend.remove(observation)
+        report.stopped = transition_workloads(
+            workload_ids=report.stopped, to=P.STOPPED, reason="Stopped",
+            message=f"Its replicas were stopped by the {backend.name} backend.", skip_illegal=True)
+        report.vanished = transition_workloads(
+            workload_ids=report.vanished, to=P.FAILED, reason="ObjectsVanished",
+            message=f"Its objects disappeared from the {backend.name} backend while it was running "
+                    "(deleted by someone else, or the backend lost them).", skip_illegal=True)
+
+        orphans = _orphans(observed, active, now)
+        for observation in orphans:
+            backend.remove(observation)
+        report.orphans_removed = len(orphans)
+    # Outside the pass's transaction: these talk to the backend or the broker per workload.
+    if report.cancelled or report.resubmitted:
+        from . import tasks  # imported here: tasks imports this module
+
+        for workload_id in report.cancelled:
+            tasks.cancel_workload.delay(workload_id)
+        for workload_id in report.resubmitted:
+            tasks.submit_workload.delay(workload_id)
+    return report
+
+
+def _overran(row: dict, observation: Observation, now) -> bool:
+    """Still running past its max runtime (and a grace for the backend's own enforcement, which
+    Jobs and local processes have and Deployments lack)."""
+    limit = row["max_runtime_seconds"]
+    return bool(limit and observation.state in LIVE_STATES and row["admitted_at"]
+                and row["admitted_at"] + timedelta(seconds=limit) + DEADLINE_GRACE < now)
+
+
+def _record_new_events(observations: list[Observation]) -> int:
+    """Backend events become workload events once each (a crash loop is told once, not per pass)."""
+    wanted = {(o.workload_id, e.reason, e.message) for o in observations for e in o.events}
+    if not wanted:
+        return 0
+    seen = {
+        (str(w), r, m) for w, r, m in WorkloadEvent.objects.filter(
+            workload_id__in={w for w, _, _ in wanted}, reason__in={r for _, r, _ in wanted},
+        ).values_list("workload_id", "reason", "message")
+    }
+    new = sorted(wanted - seen)
+    WorkloadEvent.objects.bulk_create(WorkloadEvent(workload_id=w, reason=r, message=m) for w, r, m in new)
+    return len(new)
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _orphans(observed: dict, active: dict, now) -> list[Observation]:
+    """Objects whose workload is gone, that still run for a workload that has ended, or that
+    ended longer ago than the retention (finished replicas stay a while so that their logs can
+    still be read)."""
+    candidates = {wid: o for wid, o in observed.items() if wid not in active and is_uuid(wid)}
+    if not candidates:
+        return []
+    keep_until = now - timedelta(seconds=settings.FINISHED_OBJECTS_RETENTION_SECONDS)
+    ended = {
+        str(w["id"]): w for w in Workload.objects.filter(pk__in=list(candidates)).values("id", "phase", "finished_at")
+    }
+    orphans = []
+    for workload_id, observation in candidates.items():
+        row = ended.get(workload_id)
+        if row is None or observation.state in LIVE_STATES or (
+            row["phase"] in TERMINAL_PHASES and (row["finished_at"] is None or row["finished_at"] < keep_until)
+        ):
+            orphans.append(observation)
+    # Labels that name no workload at all are orphans too.
+    return orphans + [o for wid, o in observed.items() if not is_uuid(wid)]
+
+
+# --- nodes ----------------------------------------------------------------------------------------
+
+
+def place_node(*, node_name: str, pool_name: str, dedicated: bool) -> None:
+    get_compute_backend().place_node(node_name=node_name, pool_name=pool_name, dedicated=dedicated)
+
+
+def release_node(*, node_name: str) -> None:
+    get_compute_backend().release_node(node_name=node_name)

@@ -1,0 +1,133 @@
+"""Manifest builders: pure functions of a workload spec, valid against the Kubernetes schemas."""
+
+import kubernetes_validate
+import pytest
+
+from k8s.backend import PodSetSpec, WorkloadSpec
+from k8s.manifests import ClusterConventions, base_name, manifests, namespace, role_name
+
+K8S_VERSION = kubernetes_validate.latest_version()
+CONVENTIONS = ClusterConventions()
+WORKLOAD_ID = "0b6c3f0e-8d1a-4a51-9a0e-1f2d3c4b5a69"
+WORKSPACE_ID = "5d0e1c2b-3a49-4f8e-9d7c-6b5a4f3e2d1c"
+
+
+def spec(*pod_sets, kind="training", dedicated=False, max_runtime=None, env=()):
+    return WorkloadSpec(
+        id=WORKLOAD_ID, workspace_id=WORKSPACE_ID, name="llm", kind=kind, pool_name="pool-a",
+        dedicated_pool=dedicated, image="registry.local/train:1", command=("python", "train.py"), env=tuple(env),
+        max_runtime_seconds=max_runtime, pod_sets=tuple(pod_sets),
+    )
+
+
+def pod_set(name="worker", replicas=1, accelerators=0, kind="none", vcpus=8, memory_gib=32):
+    return PodSetSpec(name=name, replicas=replicas, vcpus=vcpus, memory_gib=memory_gib, accelerators=accelerators,
+                      accelerator_kind=kind)
+
+
+def validated(objects):
+    for obj in objects:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+    return {(o["kind"], o["metadata"]["name"]): o for o in objects}
+
+
+def container(obj):
+    return obj["spec"]["template"]["spec"]["containers"][0]
+
+
+def env_of(obj):
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container(obj)["env"]}
+
+
+def test_single_node_training_is_a_plain_job_with_deadline_and_labels():
+    objects = validated(manifests(spec(pod_set(), max_runtime=3600), CONVENTIONS))
+    name = f"{base_name(WORKLOAD_ID)}-worker"
+    assert list(objects) == [("Job", name)]
+    job = objects["Job", name]
+    assert job["metadata"]["namespace"] == f"aip-ws-{WORKSPACE_ID}"
+    assert job["metadata"]["labels"] == {
+        "app.kubernetes.io/managed-by": "aiplatform", "aiplatform.io/workload-id": WORKLOAD_ID,
+        "aiplatform.io/workspace-id": WORKSPACE_ID, "aiplatform.io/workload-kind": "training",
+        "aiplatform.io/role": "worker",
+    }
+    assert job["spec"]["activeDeadlineSeconds"] == 3600
+    assert job["spec"]["backoffLimit"] == 0
+    assert "completionMode" not in job["spec"]
+    pod = job["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"aiplatform.io/pool": "pool-a"}
+    assert "tolerations" not in pod
+    assert container(job)["resources"] == {"requests": {"cpu": "8", "memory": "32Gi"},
+                                           "limits": {"cpu": "8", "memory": "32Gi"}}
+    assert env_of(job)["WORLD_SIZE"] == "1" and env_of(job)["RANK"] == "0"
+    assert container(job)["command"] == ["python", "train.py"]
+
+
+def test_multi_node_npu_training_is_an_indexed_job_with_headless_service_and_torchrun_env():
+    objects = validated(manifests(spec(pod_set(replicas=4, accelerators=8, kind="ascend_npu")), CONVENTIONS))
+    base = base_name(WORKLOAD_ID)
+    assert list(objects) == [("Service", base), ("Job", f"{base}-worker")]
+    service, job = objects["Service", base], objects["Job", f"{base}-worker"]
+    assert service["spec"]["clusterIP"] == "None" and service["spec"]["publishNotReadyAddresses"] is True
+    assert job["spec"]["completionMode"] == "Indexed"
+    assert job["spec"]["completions"] == job["spec"]["parallelism"] == 4
+    assert job["spec"]["template"]["spec"]["subdomain"] == base
+    env = env_of(job)
+    assert env["MASTER_ADDR"] == f"{base}-worker-0.{base}"
+    assert (env["MASTER_PORT"], env["NNODES"], env["NPROC_PER_NODE"], env["WORLD_SIZE"]) == ("29500", "4", "8", "32")
+    index = {"fieldRef": {"fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}
+    assert env["NODE_RANK"] == env["RANK"] == index
+    assert container(job)["resources"]["limits"]["huawei.com/Ascend910"] == "8"
+    assert container(job)["resources"]["requests"]["huawei.com/Ascend910"] == "8"
+
+
+def test_gpu_on_a_dedicated_pool_tolerates_its_taint():
+    conventions = ClusterConventions(gpu_resource="nvidia.com/gpu", dedicated_taint="example.com/dedicated")
+    objects = validated(manifests(spec(pod_set(accelerators=1, kind="nvidia_gpu"), dedicated=True), conventions))
+    job = next(iter(objects.values()))
+    assert container(job)["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert job["spec"]["template"]["spec"]["tolerations"] == [
+        {"key": "example.com/dedicated", "operator": "Equal", "value": "pool-a", "effect": "NoSchedule"},
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+    ]
+
+
+def test_accelerator_resource_names_are_configurable():
+    conventions = ClusterConventions(npu_resource="huawei.com/ascend-1980")
+    objects = validated(manifests(spec(pod_set(accelerators=2, kind="ascend_npu")), conventions))
+    assert container(next(iter(objects.values())))["resources"]["limits"]["huawei.com/ascend-1980"] == "2"
+
+
+def test_disaggregated_inference_gets_a_deployment_and_service_per_role():
+    objects = validated(manifests(spec(pod_set("prefill", 2, 8, "ascend_npu"), pod_set("decode", 4, 8, "ascend_npu"),
+                                       kind="inference"), CONVENTIONS))
+    base = base_name(WORKLOAD_ID)
+    assert sorted(objects) == sorted([("Deployment", f"{base}-prefill"), ("Service", f"{base}-prefill"),
+                                      ("Deployment", f"{base}-decode"), ("Service", f"{base}-decode")])
+    decode = objects["Deployment", f"{base}-decode"]
+    assert decode["spec"]["replicas"] == 4
+    assert decode["spec"]["selector"]["matchLabels"] == {"aiplatform.io/workload-id": WORKLOAD_ID,
+                                                         "aiplatform.io/role": "decode"}
+    assert container(decode)["readinessProbe"]["tcpSocket"]["port"] == 8080
+    assert objects["Service", f"{base}-decode"]["spec"]["selector"]["aiplatform.io/role"] == "decode"
+    assert "activeDeadlineSeconds" not in decode["spec"]["template"]["spec"]
+
+
+def test_secrets_are_referenced_never_inlined():
+    objects = validated(manifests(spec(pod_set(), env=[("HF_TOKEN", "secret://hf/token"), ("MODE", "sft")]),
+                                  CONVENTIONS))
+    env = env_of(next(iter(objects.values())))
+    assert env["HF_TOKEN"] == {"secretKeyRef": {"name": "hf", "key": "token"}}
+    assert env["MODE"] == "sft"
+
+
+def test_names_are_deterministic_and_dns_safe():
+    assert manifests(spec(pod_set()), CONVENTIONS) == manifests(spec(pod_set()), CONVENTIONS)
+    assert role_name("Worker_1") != role_name("worker-1")
+    validated(manifests(spec(pod_set("Worker_1", replicas=2)), CONVENTIONS))
+    validated([namespace(spec(pod_set()), CONVENTIONS)])
+
+
+@pytest.mark.parametrize("role", ["a" * 63, "x_" * 20])
+def test_long_roles_stay_within_name_limits(role):
+    for obj in manifests(spec(pod_set(role, replicas=3)), CONVENTIONS):
+        assert len(obj["metadata"]["name"]) <= 63 - len("-999")
