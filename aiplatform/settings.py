@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "drf_standardized_errors",
     "aiplatform",
     "resourcepools",
+    "billing",
 ]
 
 MIDDLEWARE = [
@@ -134,6 +135,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "aiplatform.tasks.purge_expired_idempotency_keys",
         "schedule": timedelta(minutes=10),
     },
+    "billing-meter-usage": {"task": "billing.tasks.meter_usage", "schedule": timedelta(minutes=5)},
+    "billing-rate-usage": {"task": "billing.tasks.rate_usage", "schedule": timedelta(minutes=5)},
+    "billing-process-subscriptions": {"task": "billing.tasks.process_subscriptions", "schedule": timedelta(minutes=1)},
+    "billing-enforce-arrears": {"task": "billing.tasks.enforce_arrears", "schedule": timedelta(minutes=5)},
+    "billing-check-packages": {"task": "billing.tasks.check_packages", "schedule": timedelta(hours=1)},
+    "billing-generate-bills": {"task": "billing.tasks.generate_bills", "schedule": timedelta(hours=1)},
 }
 BROKER_HEALTH_TIMEOUT = float(os.environ.get("BROKER_HEALTH_TIMEOUT", "2"))
 
@@ -142,6 +149,18 @@ BROKER_HEALTH_TIMEOUT = float(os.environ.get("BROKER_HEALTH_TIMEOUT", "2"))
 ADMISSION_LOOKAHEAD = int(os.environ.get("ADMISSION_LOOKAHEAD", "2000"))
 # A gang blocked this long holds its flavors against same-priority work behind it.
 ADMISSION_STARVATION_SECONDS = float(os.environ.get("ADMISSION_STARVATION_SECONDS", "600"))
+
+# --- Billing ----------------------------------------------------------------------------------
+# Hours an expired subscription's pool keeps running work (frozen: no new work) before it is stopped.
+BILLING_SUBSCRIPTION_GRACE_HOURS = float(os.environ.get("BILLING_SUBSCRIPTION_GRACE_HOURS", "24"))
+# Days after expiry that an unrenewed dedicated pool is released.
+BILLING_SUBSCRIPTION_RETENTION_DAYS = float(os.environ.get("BILLING_SUBSCRIPTION_RETENTION_DAYS", "7"))
+# Hours an account in arrears keeps running pay-per-use work before it is stopped.
+BILLING_ARREARS_GRACE_HOURS = float(os.environ.get("BILLING_ARREARS_GRACE_HOURS", "24"))
+# Mail billing notifications to account admins through Django's email backend.
+BILLING_EMAIL_NOTIFICATIONS = env_bool("BILLING_EMAIL_NOTIFICATIONS", False)
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "billing@aiplatform.local")
 
 # --- API --------------------------------------------------------------------------------------
 API_KEY_PREFIX = "aip"
