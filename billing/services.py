@@ -511,10 +511,12 @@ def _meter_batch(*, workload_ids, now: datetime) -> int:
         # The rater reads records past its cursor under the same lock, so none commits behind it.
         for account_id in sorted({w["workspace__account_id"] for w in workloads.values()}):
             locked_billing_account(account_id=account_id)
-        created = UsageRecord.objects.bulk_create(records, ignore_conflicts=True, batch_size=2000)
+        recorded = set(UsageRecord.objects.filter(key__in=[r.key for r in records]).values_list("key", flat=True))
+        new = [r for r in records if r.key not in recorded]
+        UsageRecord.objects.bulk_create(new, ignore_conflicts=True, batch_size=2000)
         WorkloadMeter.objects.bulk_create(progress, update_conflicts=True, unique_fields=["workload"],
                                           update_fields=["metered_until", "closed"])
-    return sum(1 for r in created if r.pk is not None) if records else 0
+    return len(new)
 
 
 # --- rating -------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ def at(text: str) -> datetime:
 
 def priced_cpu_flavor(hourly="2.50", monthly="1750.00", yearly="17500.00", effective_from="2020-01-01T00:00:00"):
     flavor = cpu_flavor()
+    flavor.full_clean()  # fills in the family ("cpu"), as the flavors API does
+    flavor.save()
     Price.objects.create(flavor=flavor, pay_per_use_hourly=Decimal(hourly), monthly=Decimal(monthly),
                          yearly=Decimal(yearly), effective_from=at(effective_from))
     return flavor
