@@ -221,6 +221,8 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
         "MembershipRoleEnum": "aiplatform.models.Role.choices",
         "WorkloadPhaseEnum": "resourcepools.models.Phase.choices",
+        "PoolStatusEnum": "resourcepools.models.PoolStatus.choices",
+        "SubscriptionStatusEnum": "billing.models.SubscriptionStatus.choices",
     },
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
 }

@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from billing import views as billing_views
 from resourcepools import views as pool_views
 
 from . import health, views
@@ -20,6 +21,17 @@ router.register(r"resource-pools", pool_views.ResourcePoolViews, basename="resou
 router.register(r"resource-pools/(?P<pool_id>[^/.]+)/nodes", pool_views.NodeViews, basename="node")
 router.register(rf"{WORKSPACE}/quotas", pool_views.QuotaViews, basename="quota")
 router.register(rf"{WORKSPACE}/workloads", pool_views.WorkloadViews, basename="workload")
+router.register(r"prices", billing_views.PriceViews, basename="price")
+router.register(r"billing/package-offers", billing_views.PackageOfferViews, basename="package-offer")
+router.register(r"billing/accounts", billing_views.BillingAccountViews, basename="billing-account")
+router.register(r"billing/ledger", billing_views.LedgerViews, basename="ledger-entry")
+router.register(r"billing/top-ups", billing_views.TopUpViews, basename="top-up")
+router.register(r"billing/subscriptions", billing_views.SubscriptionViews, basename="subscription")
+router.register(r"billing/packages", billing_views.PackageViews, basename="package")
+router.register(r"billing/notifications", billing_views.NotificationViews, basename="notification")
+router.register(r"billing/usage-records", billing_views.UsageRecordViews, basename="usage-record")
+router.register(r"billing/bills", billing_views.BillViews, basename="bill")
+router.register(r"billing/bills/(?P<bill_id>[^/.]+)/lines", billing_views.BillLineViews, basename="bill-line")
 
 api_v1 = [
     path("me/", views.me, name="me"),

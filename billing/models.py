@@ -5,6 +5,7 @@ and ledger to 10 decimal places so pay-per-use is debited at full precision and 
 per bill line. Usage is counted in node-seconds (integers), which are exact."""
 
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -290,6 +291,14 @@ class Package(models.Model):
 
     def __str__(self):
         return f"{self.offer_id} for {self.account_id}"
+
+    @property
+    def node_hours_total(self):
+        return Decimal(self.node_seconds_total) / 3600
+
+    @property
+    def node_hours_used(self):
+        return Decimal(self.node_seconds_used) / 3600
 
     @property
     def remaining_node_seconds(self):

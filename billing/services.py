@@ -186,6 +186,12 @@ def _transition_subscription(*, subscription_id, to: str, reason: str, message: 
     return subscription
 
 
+@transaction.atomic
+def set_auto_renew(*, subscription: Subscription, auto_renew: bool) -> Subscription:
+    return _transition_subscription(subscription_id=subscription.pk, to=subscription.status, reason="AutoRenewSet",
+                                    message=f"Auto-renew {'on' if auto_renew else 'off'}.", auto_renew=auto_renew)
+
+
 def _subscription_charge(*, subscription: Subscription, key: str, quantity, amount: Decimal, description: str,
                          now: datetime) -> Charge:
     charge = Charge(
@@ -558,7 +564,7 @@ def rate_usage(*, account_ids=None, now: datetime | None = None, batch: int = 50
         while True:
             count = rate_account(account_id=account_id, now=now, batch=batch)
             rated += count
-            if count < batch:
+            if count < batch:  # done, or waiting for a price
                 break
     return rated
 
@@ -578,34 +584,35 @@ def rate_account(*, account_id, now: datetime | None = None, batch: int = 50_000
     if not records:
         return 0
     prices = PriceBook({r[4] for r in records})
+    unpriced = next((i for i, r in enumerate(records) if not r[3] and prices.hourly(r[4], r[6]) is None), None)
+    if unpriced is not None:
+        logger.warning("usage of flavor %s waits for a price; account %s is rated up to record %s",
+                       records[unpriced][4], account_id, records[unpriced][0] - 1)
+        records = records[:unpriced]
+        if not records:
+            return 0
     packages = [rules.PackageBalance(p.pk, p.family, p.valid_from, p.valid_until, p.purchased_at,
                                      p.node_seconds_total, p.node_seconds_used)
                 for p in Package.objects.select_for_update().filter(
-                    account_id=account_id, valid_until__gt=records[0][6],
+                    account_id=account_id, valid_until__gt=min(r[6] for r in records),
                     node_seconds_used__lt=F("node_seconds_total")).order_by("valid_until", "purchased_at", "pk")]
     used_before = {p.id: p.used for p in packages}
     lines = defaultdict(int)  # (period, workspace, workload, flavor, mode, unit price, package) -> node-seconds
-    last = billing.rated_through_id
-    for pk, workspace_id, workload_id, dedicated, flavor_id, family, started_at, node_seconds in records:
+    # Packages are consumed in the order the usage happened.
+    for _, workspace_id, workload_id, dedicated, flavor_id, family, started_at, node_seconds in sorted(
+            records, key=lambda r: (r[6], r[0])):
         period = rules.month_start(started_at)
         if dedicated:
             lines[(period, workspace_id, workload_id, flavor_id, ChargeMode.SUBSCRIPTION, Decimal(0), None)] += \
                 node_seconds
-            last = pk
             continue
         hourly = prices.hourly(flavor_id, started_at)
-        if hourly is None:
-            logger.warning("usage of flavor %s waits for a price; account %s is rated up to record %s",
-                           flavor_id, account_id, last)
-            break
         taken, left = rules.deduct(packages=packages, family=family, at=started_at, node_seconds=node_seconds)
         for package, amount in taken:
             lines[(period, workspace_id, workload_id, flavor_id, ChargeMode.PACKAGE, Decimal(0), package.id)] += amount
         if left:
             lines[(period, workspace_id, workload_id, flavor_id, ChargeMode.PAY_PER_USE, hourly, None)] += left
-        last = pk
-    if last == billing.rated_through_id:
-        return 0
+    last = records[-1][0]
     debit = _add_usage_charges(account_id=account_id, lines=lines)
     _update_packages(account_id=account_id, packages=packages, used_before=used_before)
     if debit:
@@ -613,7 +620,7 @@ def rate_account(*, account_id, now: datetime | None = None, batch: int = 50_000
               key=f"usage:{account_id}:{billing.rated_through_id + 1}-{last}",
               description=f"Pay-per-use of usage records {billing.rated_through_id + 1}–{last}", now=now)
     BillingAccount.objects.filter(pk=account_id).update(rated_through_id=last)
-    return sum(1 for r in records if r[0] <= last)
+    return len(records)
 
 
 def _add_usage_charges(*, account_id, lines: dict) -> Decimal:
