@@ -578,40 +578,40 @@ def rate_account(*, account_id, now: datetime | None = None, batch: int = 50_000
     billing = BillingAccount.objects.select_for_update(skip_locked=True).filter(pk=account_id).first()
     if billing is None:
         return 0
+    # Pod set ids (integers) stand in for their workload and workspace (UUIDs, slow to parse by the million).
     records = list(UsageRecord.objects.filter(account_id=account_id, pk__gt=billing.rated_through_id).order_by("pk")
-                   .values_list("pk", "workspace_id", "workload_id", "dedicated", "flavor_id", "family", "started_at",
+                   .values_list("pk", "pod_set_id", "dedicated", "flavor_id", "family", "started_at",
                                 "node_seconds")[:batch])
     if not records:
         return 0
-    prices = PriceBook({r[4] for r in records})
-    unpriced = next((i for i, r in enumerate(records) if not r[3] and prices.hourly(r[4], r[6]) is None), None)
+    prices = PriceBook({r[3] for r in records})
+    unpriced = next((i for i, r in enumerate(records) if not r[2] and prices.hourly(r[3], r[5]) is None), None)
     if unpriced is not None:
         logger.warning("usage of flavor %s waits for a price; account %s is rated up to record %s",
-                       records[unpriced][4], account_id, records[unpriced][0] - 1)
+                       records[unpriced][3], account_id, records[unpriced][0] - 1)
         records = records[:unpriced]
         if not records:
             return 0
     packages = [rules.PackageBalance(p.pk, p.family, p.valid_from, p.valid_until, p.purchased_at,
                                      p.node_seconds_total, p.node_seconds_used)
                 for p in Package.objects.select_for_update().filter(
-                    account_id=account_id, valid_until__gt=min(r[6] for r in records),
+                    account_id=account_id, valid_until__gt=min(r[5] for r in records),
                     node_seconds_used__lt=F("node_seconds_total")).order_by("valid_until", "purchased_at", "pk")]
     used_before = {p.id: p.used for p in packages}
-    lines = defaultdict(int)  # (period, workspace, workload, flavor, mode, unit price, package) -> node-seconds
+    lines = defaultdict(int)  # (period, pod set, flavor, mode, unit price, package) -> node-seconds
     # Packages are consumed in the order the usage happened.
-    for _, workspace_id, workload_id, dedicated, flavor_id, family, started_at, node_seconds in sorted(
-            records, key=lambda r: (r[6], r[0])):
+    for _, pod_set_id, dedicated, flavor_id, family, started_at, node_seconds in sorted(
+            records, key=lambda r: (r[5], r[0])):
         period = rules.month_start(started_at)
         if dedicated:
-            lines[(period, workspace_id, workload_id, flavor_id, ChargeMode.SUBSCRIPTION, Decimal(0), None)] += \
-                node_seconds
+            lines[(period, pod_set_id, flavor_id, ChargeMode.SUBSCRIPTION, Decimal(0), None)] += node_seconds
             continue
         hourly = prices.hourly(flavor_id, started_at)
         taken, left = rules.deduct(packages=packages, family=family, at=started_at, node_seconds=node_seconds)
         for package, amount in taken:
-            lines[(period, workspace_id, workload_id, flavor_id, ChargeMode.PACKAGE, Decimal(0), package.id)] += amount
+            lines[(period, pod_set_id, flavor_id, ChargeMode.PACKAGE, Decimal(0), package.id)] += amount
         if left:
-            lines[(period, workspace_id, workload_id, flavor_id, ChargeMode.PAY_PER_USE, hourly, None)] += left
+            lines[(period, pod_set_id, flavor_id, ChargeMode.PAY_PER_USE, hourly, None)] += left
     last = records[-1][0]
     debit = _add_usage_charges(account_id=account_id, lines=lines)
     _update_packages(account_id=account_id, packages=packages, used_before=used_before)
@@ -624,16 +624,21 @@ def rate_account(*, account_id, now: datetime | None = None, batch: int = 50_000
 
 
 def _add_usage_charges(*, account_id, lines: dict) -> Decimal:
-    """Add node-seconds to the account's usage charge lines; returns the pay-per-use amount,
-    exact to 10 decimal places."""
-    workload_ids = {key[2] for key in lines}
-    names = dict(Workload.objects.filter(pk__in=workload_ids).values_list("pk", "name"))
+    """Add node-seconds to the account's usage charge lines (one per workload, flavor, mode,
+    unit price and package); returns the pay-per-use amount, exact to 10 decimal places."""
+    pod_sets = {ps["id"]: ps for ps in PodSet.objects.filter(pk__in={key[1] for key in lines}).values(
+        "id", "workload_id", "workload__workspace_id", "workload__name")}
+    merged = defaultdict(int)
+    for (period, pod_set_id, flavor_id, mode, unit_price, package_id), seconds in lines.items():
+        merged[(period, pod_sets[pod_set_id]["workload_id"], flavor_id, mode, unit_price, package_id)] += seconds
+    workloads = {ps["workload_id"]: ps for ps in pod_sets.values()}
     by_key = {}
-    for (period, workspace_id, workload_id, flavor_id, mode, unit_price, package_id), seconds in lines.items():
+    for (period, workload_id, flavor_id, mode, unit_price, package_id), seconds in merged.items():
         key = f"usage:{period:%Y-%m}:{workload_id}:{flavor_id}:{mode}:{unit_price}:{package_id or ''}"
-        by_key[key] = (Charge(account_id=account_id, period=period, workspace_id=workspace_id,
+        by_key[key] = (Charge(account_id=account_id, period=period,
+                              workspace_id=workloads[workload_id]["workload__workspace_id"],
                               resource_type=ResourceType.WORKLOAD, resource_id=str(workload_id),
-                              resource_name=names.get(workload_id, ""), mode=mode, flavor_id=flavor_id,
+                              resource_name=workloads[workload_id]["workload__name"], mode=mode, flavor_id=flavor_id,
                               package_id=package_id, unit="node-hour", unit_price=unit_price, key=key), seconds)
     existing = {c.key: c for c in Charge.objects.filter(key__in=list(by_key))}
     new, changed, debit = [], [], Decimal(0)
