@@ -32,6 +32,7 @@ router.register(r"billing/notifications", billing_views.NotificationViews, basen
 router.register(r"billing/usage-records", billing_views.UsageRecordViews, basename="usage-record")
 router.register(r"billing/bills", billing_views.BillViews, basename="bill")
 router.register(r"billing/bills/(?P<bill_id>[^/.]+)/lines", billing_views.BillLineViews, basename="bill-line")
+router.register(rf"{WORKSPACE}/cost-tags", billing_views.CostTagViews, basename="cost-tag")
 
 api_v1 = [
     path("me/", views.me, name="me"),

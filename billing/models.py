@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 from aiplatform.models import Account, Workspace
@@ -321,6 +321,23 @@ class Notification(models.Model):
         return self.subject
 
 
+class CostTag(models.Model):
+    """A cost-allocation tag on a workload (e.g. team=nlp), copied onto its bill lines."""
+
+    workload = models.ForeignKey(Workload, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64, validators=[
+        RegexValidator(r"^[A-Za-z0-9_.-]+$", "Use letters, digits, dots, hyphens and underscores.")])
+    value = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [models.UniqueConstraint(fields=["workload", "key"], name="cost_tag_unique_key")]
+
+    def __str__(self):
+        return f"{self.key}={self.value}"
+
+
 class Bill(models.Model):
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="bills")
     period = models.DateField(help_text="The first day of the month billed.")
@@ -351,6 +368,7 @@ class BillLine(models.Model):
     unit_price = models.DecimalField(**HOURLY)
     amount = models.DecimalField(**MONEY)
     description = models.CharField(max_length=500, blank=True, default="")
+    tags = models.JSONField(default=dict, blank=True, help_text="The workload's cost tags when the bill was made.")
 
     class Meta:
         ordering = ["id"]

@@ -8,6 +8,7 @@ from .models import (
     Bill,
     BillingAccount,
     BillLine,
+    CostTag,
     LedgerEntry,
     Notification,
     Package,
@@ -63,3 +64,7 @@ def bills(*, user) -> QuerySet[Bill]:
 
 def bill_lines(*, bill: Bill) -> QuerySet[BillLine]:
     return BillLine.objects.filter(bill=bill)
+
+
+def cost_tags(*, workspace) -> QuerySet[CostTag]:
+    return CostTag.objects.filter(workload__workspace=workspace).select_related("workload")

@@ -1,3 +1,6 @@
+"""Billing serializers. Responses of creating POSTs are stored as JSON for idempotent replays,
+so they render related ids (UUIDs) as strings."""
+
 from decimal import Decimal
 
 from rest_framework import serializers
@@ -9,6 +12,7 @@ from .models import (
     Bill,
     BillingAccount,
     BillLine,
+    CostTag,
     LedgerEntry,
     Notification,
     Package,
@@ -81,6 +85,8 @@ class BillingAccountSerializer(serializers.ModelSerializer):
 
 
 class LedgerEntrySerializer(serializers.ModelSerializer):
+    account = serializers.UUIDField(source="account_id", read_only=True)
+
     class Meta:
         model = LedgerEntry
         fields = ["id", "account", "kind", "amount", "balance_after", "key", "description", "created_at"]
@@ -95,6 +101,8 @@ class TopUpSerializer(serializers.Serializer):
 
 class SubscriptionSerializer(serializers.ModelSerializer):
     flavor = serializers.SlugRelatedField(**FLAVOR)
+    account = serializers.UUIDField(source="account_id", read_only=True)
+    pool = serializers.UUIDField(source="pool_id", read_only=True)
     pool_name = serializers.CharField(source="pool.name", read_only=True)
     pool_status = serializers.CharField(source="pool.status", read_only=True)
 
@@ -135,6 +143,7 @@ class SubscriptionEventSerializer(serializers.ModelSerializer):
 
 
 class PackageSerializer(serializers.ModelSerializer):
+    account = serializers.UUIDField(source="account_id", read_only=True)
     offer_name = serializers.CharField(source="offer.name", read_only=True)
     node_hours_total = serializers.DecimalField(max_digits=20, decimal_places=6, read_only=True)
     node_hours_used = serializers.DecimalField(max_digits=20, decimal_places=6, read_only=True)
@@ -170,6 +179,8 @@ class UsageRecordSerializer(serializers.ModelSerializer):
 
 
 class BillSerializer(serializers.ModelSerializer):
+    account = serializers.UUIDField(source="account_id", read_only=True)
+
     class Meta:
         model = Bill
         fields = ["id", "account", "period", "currency", "total", "closed", "generated_at"]
@@ -184,5 +195,21 @@ class BillLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = BillLine
         fields = ["id", "workspace", "workspace_name", "resource_type", "resource_id", "resource_name", "mode",
-                  "flavor_name", "unit", "quantity", "unit_price", "amount", "description"]
+                  "flavor_name", "unit", "quantity", "unit_price", "amount", "description", "tags"]
         read_only_fields = fields
+
+
+class CostTagSerializer(serializers.ModelSerializer):
+    workload = serializers.UUIDField()
+    workload_name = serializers.CharField(source="workload.name", read_only=True)
+
+    class Meta:
+        model = CostTag
+        fields = ["id", "workload", "workload_name", "key", "value", "created_at"]
+        read_only_fields = ["id", "workload_name", "created_at"]
+        validators = []
+
+    def to_representation(self, tag):
+        data = super().to_representation(tag)
+        data["workload"] = str(tag.workload_id)
+        return data

@@ -19,7 +19,17 @@ from rest_framework.exceptions import ValidationError
 from aiplatform.errors import Conflict
 from aiplatform.models import Account, AccountMember, Workspace
 from resourcepools import services as pool_services
-from resourcepools.models import TERMINAL_PHASES, Flavor, Phase, PodSet, PoolKind, PoolStatus, Workload, WorkloadEvent
+from resourcepools.models import (
+    TERMINAL_PHASES,
+    Flavor,
+    Phase,
+    PodSet,
+    PoolKind,
+    PoolStatus,
+    ResourcePool,
+    Workload,
+    WorkloadEvent,
+)
 
 from . import rules
 from .models import (
@@ -29,6 +39,7 @@ from .models import (
     BillLine,
     Charge,
     ChargeMode,
+    CostTag,
     LedgerEntry,
     LedgerKind,
     Notification,
@@ -218,6 +229,8 @@ def buy_subscription(*, account: Account, pool_name: str, flavor: Flavor, nodes:
     _check_counts(nodes=nodes, periods=periods)
     if period not in SubscriptionPeriod.values:
         raise ValidationError({"period": f"Choose one of: {', '.join(SubscriptionPeriod.values)}."})
+    if ResourcePool.objects.filter(name=pool_name).exists():
+        raise ValidationError({"pool_name": f"A pool named '{pool_name}' exists already; choose another name."})
     price = price_in_force(flavor=flavor, at=now)
     unit_price = price.monthly if period == SubscriptionPeriod.MONTHLY else price.yearly
     amount = rules.subscription_amount(unit_price=unit_price, periods=periods, nodes=nodes)
@@ -703,6 +716,26 @@ def enforce_arrears(*, now: datetime | None = None) -> int:
         skip_illegal=True))
 
 
+# --- cost tags ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def set_cost_tag(*, workspace, workload_id, key: str, value: str) -> CostTag:
+    workload = Workload.objects.filter(pk=workload_id, workspace=workspace).first()
+    if workload is None:
+        raise ValidationError({"workload": "No such workload in this workspace; give one of its workload ids."})
+    tag = CostTag.objects.filter(workload=workload, key=key).first() or CostTag(workload=workload, key=key)
+    tag.value = value
+    tag.full_clean()
+    tag.save()
+    return tag
+
+
+@transaction.atomic
+def delete_cost_tag(*, tag: CostTag) -> None:
+    tag.delete()
+
+
 # --- bills --------------------------------------------------------------------------------------
 
 
@@ -711,6 +744,10 @@ def bill_lines_for(*, account_id, period) -> list[BillLine]:
     rounded half-up once; purchase lines carry their (already rounded) amount."""
     lines = []
     charges = Charge.objects.filter(account_id=account_id, period=period).select_related("workspace", "flavor")
+    tags = defaultdict(dict)
+    for workload_id, key, value in CostTag.objects.filter(workload__workspace__account_id=account_id).values_list(
+            "workload_id", "key", "value"):
+        tags[str(workload_id)][key] = value
     for c in charges.order_by("resource_type", "resource_name", "resource_id", "mode", "flavor__name", "unit_price",
                               "package_id", "key"):
         if c.unit == "node-hour":
@@ -723,7 +760,8 @@ def bill_lines_for(*, account_id, period) -> list[BillLine]:
             workspace=c.workspace, workspace_name=c.workspace.name if c.workspace else "",
             resource_type=c.resource_type, resource_id=c.resource_id, resource_name=c.resource_name, mode=c.mode,
             flavor_name=c.flavor.name if c.flavor else "", unit=c.unit, quantity=quantity, unit_price=c.unit_price,
-            amount=amount, description=description))
+            amount=amount, description=description,
+            tags=tags.get(c.resource_id, {}) if c.resource_type == ResourceType.WORKLOAD else {}))
     return lines
 
 

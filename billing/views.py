@@ -4,8 +4,8 @@ prices, sell package offers and record top-ups."""
 
 import csv
 import io
-import uuid
 
+import django_filters
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -14,7 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
-from aiplatform.api import PlatformViewSet
+from aiplatform.api import PlatformViewSet, WorkspaceViewSet
 from aiplatform.selectors import account_member
 
 from . import selectors, services
@@ -22,6 +22,7 @@ from .models import (
     Bill,
     BillingAccount,
     BillLine,
+    CostTag,
     LedgerEntry,
     Notification,
     Package,
@@ -35,6 +36,7 @@ from .serializers import (
     BillingAccountSerializer,
     BillLineSerializer,
     BillSerializer,
+    CostTagSerializer,
     EstimateQuerySerializer,
     EstimateSerializer,
     LedgerEntrySerializer,
@@ -313,32 +315,40 @@ class BillViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformViewSe
         return Response(BillSerializer(bill).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        parameters=[OpenApiParameter("workspace", OpenApiTypes.UUID, description="Only this workspace's lines.")],
+        parameters=[OpenApiParameter("workspace", OpenApiTypes.UUID, description="Only this workspace's lines."),
+                    OpenApiParameter("tag", str, description="Only lines with this cost tag, as key:value.")],
         responses={(200, "text/csv"): OpenApiTypes.STR},
     )
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def csv(self, request, *args, **kwargs):
-        """The bill's lines as CSV (cost allocation: filter by workspace)."""
+        """The bill's lines as CSV, for cost allocation by workspace or tag."""
         bill = self.get_object()
-        lines = selectors.bill_lines(bill=bill)
-        workspace = request.query_params.get("workspace")
-        if workspace:
-            lines = lines.filter(workspace_id=_uuid(workspace))
+        lines = BillLineFilter(request.query_params, queryset=selectors.bill_lines(bill=bill))
+        if not lines.is_valid():
+            raise exceptions.ValidationError(lines.errors)
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(CSV_COLUMNS)
-        for line in lines.values_list(*CSV_COLUMNS):
-            writer.writerow(line)
+        writer.writerow([*CSV_COLUMNS, "tags"])
+        for line in lines.qs.values_list(*CSV_COLUMNS, "tags"):
+            writer.writerow([*line[:-1], ";".join(f"{k}={v}" for k, v in sorted(line[-1].items()))])
         response = HttpResponse(out.getvalue(), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="bill-{bill.period:%Y-%m}.csv"'
         return response
 
 
-def _uuid(value):
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise exceptions.ValidationError({"workspace": "Give a workspace id (a UUID)."}) from None
+class BillLineFilter(django_filters.FilterSet):
+    workspace = django_filters.UUIDFilter()
+    tag = django_filters.CharFilter(method="filter_tag", help_text="A cost tag as key:value, e.g. team:nlp.")
+
+    class Meta:
+        model = BillLine
+        fields = ["workspace", "mode", "resource_type"]
+
+    def filter_tag(self, queryset, name, value):
+        key, sep, tag_value = value.partition(":")
+        if not sep or not key:
+            raise exceptions.ValidationError({"tag": "Give a tag as key:value, e.g. team:nlp."})
+        return queryset.filter(tags__contains={key: tag_value})
 
 
 class BillLineViews(mixins.ListModelMixin, PlatformViewSet):
@@ -346,7 +356,7 @@ class BillLineViews(mixins.ListModelMixin, PlatformViewSet):
 
     queryset = BillLine.objects.none()
     serializer_class = BillLineSerializer
-    filterset_fields = ["workspace", "mode", "resource_type"]
+    filterset_class = BillLineFilter
     ordering_fields = ["id", "amount"]
     ordering = ["id"]
 
@@ -362,3 +372,28 @@ def _bill_id(value):
         return int(value)
     except ValueError:
         raise exceptions.NotFound("Bill not found.") from None
+
+
+@extend_schema(parameters=[OpenApiParameter("workspace_id", OpenApiTypes.UUID, OpenApiParameter.PATH)])
+class CostTagViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, WorkspaceViewSet):
+    """Cost-allocation tags on the workspace's workloads. Bill lines carry them and filter by
+    them (`?tag=key:value`). POST sets a tag (replacing the workload's value for that key)."""
+
+    queryset = CostTag.objects.none()
+    serializer_class = CostTagSerializer
+    filterset_fields = ["key", "value", "workload"]
+    ordering_fields = ["key", "created_at"]
+    ordering = ["key", "id"]
+
+    def get_queryset(self):
+        return selectors.cost_tags(workspace=self.workspace)
+
+    def create(self, request, *args, **kwargs):
+        data = CostTagSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        tag = services.set_cost_tag(workspace=self.workspace, workload_id=data.validated_data["workload"],
+                                    key=data.validated_data["key"], value=data.validated_data["value"])
+        return Response(CostTagSerializer(self.get_queryset().get(pk=tag.pk)).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        services.delete_cost_tag(tag=instance)

@@ -160,3 +160,39 @@ def test_usage_list_query_count_does_not_grow_with_page_size(workspace):
         return len(ctx.captured_queries)
 
     assert queries(2) == queries(20)
+
+
+def test_cost_tags_follow_workloads_onto_bill_lines(workspace):
+    flavor = priced_cpu_flavor(hourly="2.00")
+    pool = public_pool(flavor)
+    nlp = ran(workspace, pool, flavor, start="2023-04-03T00:00:00", end="2023-04-03T01:00:00", name="nlp-job")
+    ran(workspace, pool, flavor, start="2023-04-03T00:00:00", end="2023-04-03T02:00:00", name="cv-job")
+    services.meter_usage(now=at("2023-04-04T00:00:00"))
+    admin = client_for(admin_of(workspace))
+    url = f"/api/v1/workspaces/{workspace.pk}/cost-tags/"
+    tagged = admin.post(url, {"workload": str(nlp.pk), "key": "team", "value": "nlp"}, format="json")
+    assert tagged.status_code == 201, tagged.json()
+    foreign = ran(WorkspaceFactory(), pool, flavor, start="2023-04-03T00:00:00", end="2023-04-03T01:00:00")
+    refused = admin.post(url, {"workload": str(foreign.pk), "key": "team", "value": "x"}, format="json")
+    assert refused.status_code == 400 and refused.json()["errors"][0]["attr"] == "workload"
+    bill_id = admin.post("/api/v1/billing/bills/", {"period": "2023-04-01"}, format="json").json()["id"]
+    lines = admin.get(f"/api/v1/billing/bills/{bill_id}/lines/?tag=team:nlp").json()["results"]
+    assert [(line["resource_name"], line["amount"], line["tags"]) for line in lines] == [
+        ("nlp-job", "2.00", {"team": "nlp"})]
+    rows = admin.get(f"/api/v1/billing/bills/{bill_id}/csv/?tag=team:nlp").content.decode().splitlines()
+    assert len(rows) == 2 and rows[1].endswith("team=nlp")
+    assert admin.get(f"/api/v1/billing/bills/{bill_id}/lines/?tag=team").status_code == 400
+
+
+def test_a_retried_purchase_with_the_same_idempotency_key_charges_once(workspace):
+    flavor = priced_cpu_flavor(monthly="1750.00")
+    fund(workspace.account, "10000.00")
+    admin = client_for(admin_of(workspace))
+    body = {"pool_name": "team-pool", "flavor": flavor.name, "nodes": 1, "period": "monthly", "periods": 2}
+    first = admin.post("/api/v1/billing/subscriptions/", body, format="json", HTTP_IDEMPOTENCY_KEY="buy-1")
+    again = admin.post("/api/v1/billing/subscriptions/", body, format="json", HTTP_IDEMPOTENCY_KEY="buy-1")
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true" and again.json()["id"] == first.json()["id"]
+    assert BillingAccount.objects.get(pk=workspace.account_id).balance == Decimal("6500.00")
+    taken = admin.post("/api/v1/billing/subscriptions/", body, format="json")
+    assert taken.status_code == 400 and taken.json()["errors"][0]["attr"] == "pool_name"

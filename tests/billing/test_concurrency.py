@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from rest_framework.exceptions import ValidationError
 
 from billing import services
 from billing.models import BillingAccount, Charge, ChargeMode, LedgerEntry, Package, UsageRecord
@@ -63,3 +64,21 @@ def test_parallel_meters_and_raters_charge_each_hour_once_and_never_overdraw_pac
         assert BillingAccount.objects.get(pk=ws.account_id).balance == Decimal("100.00") - 8 - 7 * 2
         assert sum(LedgerEntry.objects.filter(account=ws.account, kind="pay_per_use")
                    .values_list("amount", flat=True)) == -14
+
+
+def test_parallel_purchases_never_overdraw_the_balance():
+    priced_cpu_flavor()
+    workspace = WorkspaceFactory()
+    fund(workspace.account, "10.00")
+    offer = services.save_package_offer(name="cpu-5h", family="cpu", node_hours=5, price=Decimal("4.00"))
+    refused = []
+
+    def buy():
+        try:
+            services.buy_package(account=workspace.account, offer=offer)
+        except ValidationError as exc:
+            refused.append(exc)
+
+    in_parallel(buy)
+    assert len(refused) == 2 and Package.objects.count() == 2
+    assert BillingAccount.objects.get(pk=workspace.account_id).balance == Decimal("2.00")
