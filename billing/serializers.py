@@ -1,8 +1,9 @@
 """Billing serializers. Responses of creating POSTs are stored as JSON for idempotent replays,
 so they render related ids (UUIDs) as strings."""
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from aiplatform.models import Account
@@ -40,11 +41,17 @@ class PriceSerializer(serializers.ModelSerializer):
         validators = []
 
 
+# Bounds that keep a typo (nodes=1000000) from becoming a purchase.
+MAX_NODES = 1000
+MAX_PERIODS = 120
+
+
 class EstimateQuerySerializer(serializers.Serializer):
     flavor = serializers.SlugRelatedField(**FLAVOR)
-    nodes = serializers.IntegerField(min_value=1, default=1)
+    nodes = serializers.IntegerField(min_value=1, max_value=MAX_NODES, default=1)
     mode = serializers.ChoiceField(choices=["pay_per_use", *SubscriptionPeriod.values], default="pay_per_use")
-    periods = serializers.IntegerField(min_value=1, default=1, help_text="Months or years of a subscription.")
+    periods = serializers.IntegerField(min_value=1, max_value=MAX_PERIODS, default=1,
+                                       help_text="Months or years of a subscription.")
 
 
 class EstimateSerializer(serializers.Serializer):
@@ -70,8 +77,8 @@ class PackageOfferSerializer(serializers.ModelSerializer):
 
 class BillingAccountSerializer(serializers.ModelSerializer):
     account_name = serializers.CharField(source="account.name", read_only=True)
-    balance = serializers.DecimalField(max_digits=28, decimal_places=2, read_only=True,
-                                       help_text="Rounded to the cent; kept to 10 decimals.")
+    balance = serializers.DecimalField(max_digits=28, decimal_places=2, read_only=True, rounding=ROUND_HALF_UP,
+                                       help_text="Rounded half-up to the cent; kept to 10 decimals.")
     exact_balance = serializers.DecimalField(source="balance", max_digits=28, decimal_places=10, read_only=True)
     in_arrears = serializers.SerializerMethodField()
 
@@ -117,9 +124,9 @@ class SubscriptionSerializer(serializers.ModelSerializer):
 class SubscriptionCreateSerializer(serializers.Serializer):
     pool_name = serializers.SlugField(max_length=63, help_text="Name of the dedicated pool to create.")
     flavor = serializers.SlugRelatedField(**FLAVOR)
-    nodes = serializers.IntegerField(min_value=1)
+    nodes = serializers.IntegerField(min_value=1, max_value=MAX_NODES)
     period = serializers.ChoiceField(choices=SubscriptionPeriod.choices)
-    periods = serializers.IntegerField(min_value=1, help_text="How many months or years.")
+    periods = serializers.IntegerField(min_value=1, max_value=MAX_PERIODS, help_text="How many months or years.")
     auto_renew = serializers.BooleanField(default=False)
 
 
@@ -128,11 +135,11 @@ class SubscriptionUpdateSerializer(serializers.Serializer):
 
 
 class PeriodsSerializer(serializers.Serializer):
-    periods = serializers.IntegerField(min_value=1)
+    periods = serializers.IntegerField(min_value=1, max_value=MAX_PERIODS)
 
 
 class NodesSerializer(serializers.Serializer):
-    nodes = serializers.IntegerField(min_value=1)
+    nodes = serializers.IntegerField(min_value=1, max_value=MAX_NODES)
 
 
 class SubscriptionEventSerializer(serializers.ModelSerializer):
@@ -147,12 +154,18 @@ class PackageSerializer(serializers.ModelSerializer):
     offer_name = serializers.CharField(source="offer.name", read_only=True)
     node_hours_total = serializers.DecimalField(max_digits=20, decimal_places=6, read_only=True)
     node_hours_used = serializers.DecimalField(max_digits=20, decimal_places=6, read_only=True)
+    status = serializers.SerializerMethodField()
 
     class Meta:
         model = Package
         fields = ["id", "account", "offer", "offer_name", "family", "node_hours_total", "node_hours_used",
-                  "price", "valid_from", "valid_until", "purchased_at"]
+                  "status", "price", "valid_from", "valid_until", "purchased_at"]
         read_only_fields = fields
+
+    def get_status(self, package) -> str:
+        if package.remaining_node_seconds <= 0:
+            return "used_up"
+        return "expired" if package.valid_until <= timezone.now() else "active"
 
 
 class PackageBuySerializer(serializers.Serializer):

@@ -196,3 +196,39 @@ def test_a_retried_purchase_with_the_same_idempotency_key_charges_once(workspace
     assert BillingAccount.objects.get(pk=workspace.account_id).balance == Decimal("6500.00")
     taken = admin.post("/api/v1/billing/subscriptions/", body, format="json")
     assert taken.status_code == 400 and taken.json()["errors"][0]["attr"] == "pool_name"
+
+
+def test_notifications_are_read_through_the_api_and_marked_read(workspace):
+    theirs = WorkspaceFactory()
+    for ws in (workspace, theirs):
+        services.notify(account_id=ws.account_id, kind="package_usage", subject="Package of cpu is 80% used",
+                        message="…", key=f"test:{ws.account_id}")
+    client = client_for(member_of(workspace, Role.VIEWER))
+    listed = client.get("/api/v1/billing/notifications/").json()["results"]
+    assert [(n["subject"], n["read_at"]) for n in listed] == [("Package of cpu is 80% used", None)]
+    read = client.post(f"/api/v1/billing/notifications/{listed[0]['id']}/read/")
+    assert read.status_code == 200 and read.json()["read_at"] is not None
+    other = theirs.account.notifications.get()
+    assert client.post(f"/api/v1/billing/notifications/{other.pk}/read/").status_code == 404
+
+
+def test_subscription_lifecycle_through_the_api(workspace):
+    flavor = priced_cpu_flavor(monthly="1750.00")
+    fund(workspace.account, "10000.00")
+    admin = client_for(admin_of(workspace))
+    body = {"pool_name": "team-pool", "flavor": flavor.name, "nodes": 1, "period": "monthly", "periods": 1}
+    assert admin.post("/api/v1/billing/subscriptions/", {**body, "nodes": 1_000_000},
+                      format="json").status_code == 400
+    subscription = admin.post("/api/v1/billing/subscriptions/", body, format="json").json()
+    url = f"/api/v1/billing/subscriptions/{subscription['id']}/"
+    grown = admin.post(f"{url}add-nodes/", {"nodes": 1}, format="json")
+    assert grown.status_code == 200 and grown.json()["nodes"] == 2
+    renewed = admin.post(f"{url}renew/", {"periods": 1}, format="json")
+    assert renewed.status_code == 200 and renewed.json()["periods"] == 2
+    gone = admin.post(f"{url}unsubscribe/")
+    assert gone.status_code == 200 and gone.json()["status"] == "unsubscribed"
+    assert admin.post(f"{url}unsubscribe/").status_code == 409
+    events = admin.get(f"{url}events/").json()["results"]
+    assert [e["reason"] for e in events] == ["Purchased", "NodesAdded", "Renewed", "Unsubscribed"]
+    packages = admin.get("/api/v1/billing/packages/")
+    assert packages.status_code == 200
