@@ -381,15 +381,20 @@ def process_subscriptions(*, now: datetime | None = None) -> dict:
     grace = timedelta(hours=settings.BILLING_SUBSCRIPTION_GRACE_HOURS)
     retention = timedelta(days=settings.BILLING_SUBSCRIPTION_RETENTION_DAYS)
     report = {"renewed": 0, "expired": 0, "stopped": 0, "released": 0}
-    for subscription in Subscription.objects.filter(status=SubscriptionStatus.ACTIVE, ends_at__lte=now):
-        if subscription.auto_renew:
-            try:
-                renew_subscription(subscription=subscription, periods=1, now=now)
-                report["renewed"] += 1
-                continue
-            except ValidationError as exc:
-                logger.info("auto-renewal of %s failed: %s", subscription.pk, exc.detail)
+    # Each step re-reads the subscription under its lock: a run in parallel may have done it already.
+    for pk in Subscription.objects.filter(status=SubscriptionStatus.ACTIVE, ends_at__lte=now).values_list("pk",
+                                                                                                         flat=True):
         with transaction.atomic():
+            subscription = Subscription.objects.select_for_update().get(pk=pk)
+            if subscription.status != SubscriptionStatus.ACTIVE or subscription.ends_at > now:
+                continue
+            if subscription.auto_renew:
+                try:
+                    renew_subscription(subscription=subscription, periods=1, now=now)
+                    report["renewed"] += 1
+                    continue
+                except ValidationError as exc:
+                    logger.info("auto-renewal of %s failed: %s", subscription.pk, exc.detail)
             expired = _transition_subscription(
                 subscription_id=subscription.pk, to=SubscriptionStatus.EXPIRED, reason="Expired",
                 message=f"The term ended at {subscription.ends_at:%Y-%m-%d %H:%M} UTC; renew to thaw the pool.")
@@ -402,19 +407,25 @@ def process_subscriptions(*, now: datetime | None = None) -> dict:
                            f"{settings.BILLING_SUBSCRIPTION_RETENTION_DAYS} days unless you renew.",
                    key=f"subscription:{expired.pk}:expired:{expired.periods}")
             report["expired"] += 1
-    for subscription in Subscription.objects.filter(status=SubscriptionStatus.EXPIRED, ends_at__lte=now - grace,
-                                                    work_stopped=False):
+    for pk in Subscription.objects.filter(status=SubscriptionStatus.EXPIRED, ends_at__lte=now - grace,
+                                          work_stopped=False).values_list("pk", flat=True):
         with transaction.atomic():
+            subscription = Subscription.objects.select_for_update().get(pk=pk)
+            if subscription.status != SubscriptionStatus.EXPIRED or subscription.work_stopped:
+                continue
             subscription = _transition_subscription(
                 subscription_id=subscription.pk, to=SubscriptionStatus.EXPIRED, reason="GraceOver",
                 message="The grace period is over; running work is stopped.", work_stopped=True)
             _stop_pool_work(pool=subscription.pool, reason="SubscriptionExpired",
                             message="The dedicated pool's subscription expired; renew it to run work again.")
             report["stopped"] += 1
-    for subscription in Subscription.objects.filter(status=SubscriptionStatus.EXPIRED, ends_at__lte=now - retention):
+    for pk in Subscription.objects.filter(status=SubscriptionStatus.EXPIRED, ends_at__lte=now - retention).values_list(
+            "pk", flat=True):
         with transaction.atomic():
-            _release(subscription=Subscription.objects.select_related("pool").get(pk=subscription.pk),
-                     to=SubscriptionStatus.RELEASED, reason="Released",
+            subscription = Subscription.objects.select_for_update().select_related("pool").get(pk=pk)
+            if subscription.status != SubscriptionStatus.EXPIRED or subscription.ends_at > now - retention:
+                continue
+            _release(subscription=subscription, to=SubscriptionStatus.RELEASED, reason="Released",
                      message="The subscription expired and was not renewed; the pool is released.")
             report["released"] += 1
     return report

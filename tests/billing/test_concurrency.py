@@ -82,3 +82,16 @@ def test_parallel_purchases_never_overdraw_the_balance():
     in_parallel(buy)
     assert len(refused) == 2 and Package.objects.count() == 2
     assert BillingAccount.objects.get(pk=workspace.account_id).balance == Decimal("2.00")
+
+
+def test_parallel_subscription_runs_renew_once():
+    flavor = priced_cpu_flavor(monthly="1750.00")
+    workspace = WorkspaceFactory()
+    fund(workspace.account, "10000.00")
+    subscription = services.buy_subscription(account=workspace.account, pool_name="ded-1", flavor=flavor, nodes=1,
+                                             period="monthly", periods=1, auto_renew=True,
+                                             now=at("2023-04-01T10:00:00"))
+    in_parallel(lambda: services.process_subscriptions(now=at("2023-05-01T10:00:00")))
+    subscription.refresh_from_db()
+    assert (subscription.periods, subscription.ends_at) == (2, at("2023-06-01T10:00:00"))
+    assert BillingAccount.objects.get(pk=workspace.account_id).balance == Decimal("6500.00")
