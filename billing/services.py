@@ -81,6 +81,17 @@ def publish_price(*, flavor: Flavor, pay_per_use_hourly: Decimal, monthly: Decim
     return price
 
 
+@transaction.atomic
+def withdraw_price(*, price: Price, now: datetime | None = None) -> None:
+    """Cancel a price change that has not taken effect; one in force may have been charged."""
+    now = now or timezone.now()
+    price = Price.objects.select_for_update().get(pk=price.pk)
+    if price.effective_from <= now:
+        raise Conflict("This price is in force and may have been charged; publish a new price instead.",
+                       code="price_in_force")
+    price.delete()
+
+
 def price_in_force(*, flavor: Flavor, at: datetime, field: str = "flavor") -> Price:
     price = Price.objects.filter(flavor=flavor, effective_from__lte=at).order_by("-effective_from").first()
     if price is None:

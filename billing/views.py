@@ -84,9 +84,11 @@ def caller_account(request):
     return account_member(user=request.user).account
 
 
-class PriceViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, PlatformViewSet):
+class PriceViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
+                 PlatformViewSet):
     """The price catalog: per flavor, pay-per-use per node-hour and monthly/yearly per node, each
-    from its effective date. A price change is a new row; past charges keep their price."""
+    from its effective date. A price change is a new row; past charges keep their price. Only a
+    change that has not taken effect yet can be withdrawn (DELETE)."""
 
     queryset = Price.objects.none()
     serializer_class = PriceSerializer
@@ -100,6 +102,9 @@ class PriceViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
 
     def perform_create(self, serializer):
         serializer.instance = services.publish_price(created_by=self.request.user, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        services.withdraw_price(price=instance)
 
     @extend_schema(parameters=[EstimateQuerySerializer], responses={200: EstimateSerializer})
     @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)

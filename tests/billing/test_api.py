@@ -39,6 +39,10 @@ def test_prices_are_read_by_everyone_and_published_by_operators(developer_client
     assert [p["monthly"] for p in listed["results"]] == ["1800.00", "1750.00"]
     past = operator_client.post("/api/v1/prices/", {**body, "effective_from": "2020-01-01T00:00:00Z"}, format="json")
     assert past.status_code == 400 and past.json()["errors"][0]["attr"] == "effective_from"
+    future = operator_client.post("/api/v1/prices/", {**body, "effective_from": "2999-01-01T00:00:00Z"}, format="json")
+    assert operator_client.delete(f"/api/v1/prices/{future.json()['id']}/").status_code == 204
+    in_force = operator_client.delete(f"/api/v1/prices/{created.json()['id']}/")
+    assert in_force.status_code == 409 and in_force.json()["errors"][0]["code"] == "price_in_force"
 
 
 def test_estimate_before_creating_work(developer_client):
