@@ -236,3 +236,26 @@ def test_subscription_lifecycle_through_the_api(workspace):
     assert [e["reason"] for e in events] == ["Purchased", "NodesAdded", "Renewed", "Unsubscribed"]
     packages = admin.get("/api/v1/billing/packages/")
     assert packages.status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/api/v1/billing/subscriptions/", "/api/v1/billing/packages/",
+                                 "/api/v1/billing/ledger/", "/api/v1/billing/notifications/"])
+def test_billing_lists_do_not_grow_queries_with_page_size(workspace, url):
+    flavor = priced_cpu_flavor()
+    fund(workspace.account, "100000.00")
+    offer = services.save_package_offer(name="cpu-1h", family="cpu", node_hours=1, price=Decimal("1.00"))
+    for i in range(4):
+        services.buy_subscription(account=workspace.account, pool_name=f"ded-{i}", flavor=flavor, nodes=1,
+                                  period="monthly", periods=1)
+        services.buy_package(account=workspace.account, offer=offer)
+        services.notify(account_id=workspace.account_id, kind="test", subject=f"n{i}", message="",
+                        key=f"test:{i}")
+    client = client_for(admin_of(workspace))
+    client.get(url)
+
+    def queries(size):
+        with CaptureQueriesContext(connection) as ctx:
+            assert len(client.get(f"{url}?page_size={size}").json()["results"]) == size
+        return len(ctx.captured_queries)
+
+    assert queries(1) == queries(4)
