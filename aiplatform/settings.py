@@ -157,6 +157,8 @@ BILLING_SUBSCRIPTION_GRACE_HOURS = float(os.environ.get("BILLING_SUBSCRIPTION_GR
 BILLING_SUBSCRIPTION_RETENTION_DAYS = float(os.environ.get("BILLING_SUBSCRIPTION_RETENTION_DAYS", "7"))
 # Hours an account in arrears keeps running pay-per-use work before it is stopped.
 BILLING_ARREARS_GRACE_HOURS = float(os.environ.get("BILLING_ARREARS_GRACE_HOURS", "24"))
+# Hours after a month ends before its bills are closed (final).
+BILLING_BILL_SETTLE_HOURS = float(os.environ.get("BILLING_BILL_SETTLE_HOURS", "24"))
 # Mail billing notifications to account admins through Django's email backend.
 BILLING_EMAIL_NOTIFICATIONS = env_bool("BILLING_EMAIL_NOTIFICATIONS", False)
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

@@ -789,7 +789,8 @@ def bill_lines_for(*, account_id, period) -> list[BillLine]:
 
 def generate_bill(*, account: Account, period, now: datetime | None = None) -> Bill:
     """(Re)generate an account's bill for the month starting `period`, after rating its pending
-    usage. A closed month's charges no longer change, so its bill comes out the same every time."""
+    usage. A month is closed once it is over by the settle time; its charges no longer change,
+    so its bill comes out the same every time."""
     now = now or timezone.now()
     period = period.replace(day=1)
     rate_usage(account_ids=[account.pk], now=now)
@@ -804,7 +805,8 @@ def generate_bill(*, account: Account, period, now: datetime | None = None) -> B
             line.bill = bill
         BillLine.objects.bulk_create(lines)
         bill.total = sum((line.amount for line in lines), Decimal("0.00"))
-        bill.closed = now >= next_month
+        # Usage of the month's last hour is metered and rated just after it; the settle time covers that.
+        bill.closed = now >= next_month + timedelta(hours=settings.BILLING_BILL_SETTLE_HOURS)
         bill.generated_at = now
         bill.full_clean()
         bill.save()
@@ -812,8 +814,10 @@ def generate_bill(*, account: Account, period, now: datetime | None = None) -> B
 
 
 def generate_bills(*, now: datetime | None = None) -> int:
-    """This month's (open) bills and last month's for every account with charges."""
+    """This month's (open) bills and last month's for every account with charges, after metering
+    what has run up to now."""
     now = now or timezone.now()
+    meter_usage(now=now)
     this_month = rules.month_start(now)
     last_month = rules.month_start(now.replace(day=1) - timedelta(days=1))
     generated = 0
