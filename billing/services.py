@@ -634,10 +634,13 @@ def rate_account(*, account_id, now: datetime | None = None, batch: int = 50_000
                     node_seconds_used__lt=F("node_seconds_total")).order_by("valid_until", "purchased_at", "pk")]
     used_before = {p.id: p.used for p in packages}
     lines = defaultdict(int)  # (period, pod set, flavor, mode, unit price, package) -> node-seconds
+    # Usage rated after its month's bill closed goes on the first open month's bill (at the price
+    # of when it ran), so a closed bill never changes.
+    first_open = rules.month_start(now - timedelta(hours=settings.BILLING_BILL_SETTLE_HOURS))
     # Packages are consumed in the order the usage happened.
     for _, pod_set_id, dedicated, flavor_id, family, started_at, node_seconds in sorted(
             records, key=lambda r: (r[5], r[0])):
-        period = rules.month_start(started_at)
+        period = max(rules.month_start(started_at), first_open)
         if dedicated:
             lines[(period, pod_set_id, flavor_id, ChargeMode.SUBSCRIPTION, Decimal(0), None)] += node_seconds
             continue

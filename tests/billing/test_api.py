@@ -136,6 +136,7 @@ def test_bill_lines_filter_by_workspace_and_csv(workspace):
     ran(workspace, pool, flavor, start="2023-04-03T00:00:00", end="2023-04-03T01:00:00", name="mine")
     ran(other, pool, flavor, start="2023-04-03T00:00:00", end="2023-04-03T03:00:00", name="theirs")
     services.meter_usage(now=at("2023-04-04T00:00:00"))
+    services.rate_usage(now=at("2023-04-04T00:00:00"))
     admin = client_for(admin_of(workspace))
     generated = admin.post("/api/v1/billing/bills/", {"period": "2023-04-01"}, format="json")
     assert generated.status_code == 201 and generated.json()["total"] == "8.00"
@@ -172,6 +173,7 @@ def test_cost_tags_follow_workloads_onto_bill_lines(workspace):
     nlp = ran(workspace, pool, flavor, start="2023-04-03T00:00:00", end="2023-04-03T01:00:00", name="nlp-job")
     ran(workspace, pool, flavor, start="2023-04-03T00:00:00", end="2023-04-03T02:00:00", name="cv-job")
     services.meter_usage(now=at("2023-04-04T00:00:00"))
+    services.rate_usage(now=at("2023-04-04T00:00:00"))
     admin = client_for(admin_of(workspace))
     url = f"/api/v1/workspaces/{workspace.pk}/cost-tags/"
     tagged = admin.post(url, {"workload": str(nlp.pk), "key": "team", "value": "nlp"}, format="json")

@@ -31,7 +31,8 @@ def test_monthly_bill_lines_rounding_and_reproduction(workspace):
     ran(workspace, pool, flavor, start="2023-04-03T00:00:00", end="2023-04-03T02:00:00", name="train")
     ran(other, pool, flavor, start="2023-04-04T00:00:00", end="2023-04-04T00:20:00", name="infer")
     ran(workspace, pool, flavor, start="2023-05-01T00:00:00", end="2023-05-01T01:00:00", name="may")
-    services.meter_usage(now=at("2023-05-02T00:00:00"))
+    services.meter_usage(now=at("2023-05-01T12:00:00"))
+    services.rate_usage(now=at("2023-05-01T12:00:00"))  # within April's settle time
 
     bill = services.generate_bill(account=workspace.account, period=at("2023-04-15T00:00:00").date(),
                                   now=at("2023-05-02T00:00:00"))
@@ -54,3 +55,21 @@ def test_monthly_bill_lines_rounding_and_reproduction(workspace):
     may = services.generate_bill(account=workspace.account, period=at("2023-05-01T00:00:00").date(),
                                  now=at("2023-06-01T23:59:59"))
     assert not may.closed  # still settling and [line.resource_name for line in may.lines.all()] == ["may"]
+
+
+def test_usage_rated_after_its_month_closed_goes_on_the_next_open_bill(workspace):
+    flavor = priced_cpu_flavor(hourly="2.00")
+    pool = public_pool(flavor)
+    april = services.generate_bill(account=workspace.account, period=at("2023-04-01T00:00:00").date(),
+                                   now=at("2023-05-03T00:00:00"))
+    assert april.closed and april.total == 0
+    # The meter was down: April's last hour is only recorded on 2023-05-03.
+    ran(workspace, pool, flavor, start="2023-04-30T23:00:00", end="2023-05-01T00:00:00", name="late")
+    services.meter_usage(now=at("2023-05-03T00:00:00"))
+    again = services.generate_bill(account=workspace.account, period=at("2023-04-01T00:00:00").date(),
+                                   now=at("2023-05-03T00:00:00"))
+    assert again.total == 0 and snapshot(again) == []
+    may = services.generate_bill(account=workspace.account, period=at("2023-05-01T00:00:00").date(),
+                                 now=at("2023-05-03T00:00:00"))
+    assert [(line.resource_name, line.amount) for line in may.lines.all()] == [("late", Decimal("2.00"))]
+
