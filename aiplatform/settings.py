@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "inference",
     "datasets",
     "k8s",
+    "billing",
 ]
 
 MIDDLEWARE = [
@@ -146,6 +147,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "aiplatform.tasks.purge_expired_idempotency_keys",
         "schedule": timedelta(minutes=10),
     },
+    "billing-meter-usage": {"task": "billing.tasks.meter_usage", "schedule": timedelta(minutes=5)},
+    "billing-rate-usage": {"task": "billing.tasks.rate_usage", "schedule": timedelta(minutes=5)},
+    "billing-process-subscriptions": {"task": "billing.tasks.process_subscriptions", "schedule": timedelta(minutes=1)},
+    "billing-enforce-arrears": {"task": "billing.tasks.enforce_arrears", "schedule": timedelta(minutes=5)},
+    "billing-check-packages": {"task": "billing.tasks.check_packages", "schedule": timedelta(hours=1)},
+    "billing-generate-bills": {"task": "billing.tasks.generate_bills", "schedule": timedelta(hours=1)},
 }
 BROKER_HEALTH_TIMEOUT = float(os.environ.get("BROKER_HEALTH_TIMEOUT", "2"))
 
@@ -187,6 +194,19 @@ K8S_REQUEST_TIMEOUT = float(os.environ.get("K8S_REQUEST_TIMEOUT", "30"))
 LOCAL_BACKEND_DIR = Path(os.environ.get("LOCAL_BACKEND_DIR", VAR_DIR / "local-backend"))
 # Objects of a finished workload stay this long (their logs stay readable), then go.
 FINISHED_OBJECTS_RETENTION_SECONDS = float(os.environ.get("FINISHED_OBJECTS_RETENTION_SECONDS", "3600"))
+# --- Billing ----------------------------------------------------------------------------------
+# Hours an expired subscription's pool keeps running work (frozen: no new work) before it is stopped.
+BILLING_SUBSCRIPTION_GRACE_HOURS = float(os.environ.get("BILLING_SUBSCRIPTION_GRACE_HOURS", "24"))
+# Days after expiry that an unrenewed dedicated pool is released.
+BILLING_SUBSCRIPTION_RETENTION_DAYS = float(os.environ.get("BILLING_SUBSCRIPTION_RETENTION_DAYS", "7"))
+# Hours an account in arrears keeps running pay-per-use work before it is stopped.
+BILLING_ARREARS_GRACE_HOURS = float(os.environ.get("BILLING_ARREARS_GRACE_HOURS", "24"))
+# Hours after a month ends before its bills are closed (final).
+BILLING_BILL_SETTLE_HOURS = float(os.environ.get("BILLING_BILL_SETTLE_HOURS", "24"))
+# Mail billing notifications to account admins through Django's email backend.
+BILLING_EMAIL_NOTIFICATIONS = env_bool("BILLING_EMAIL_NOTIFICATIONS", False)
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "billing@aiplatform.local")
 
 # --- API --------------------------------------------------------------------------------------
 API_KEY_PREFIX = "aip"
@@ -249,12 +269,14 @@ SPECTACULAR_SETTINGS = {
         "WorkloadPhaseEnum": "resourcepools.models.Phase.choices",
         "PoolStatusEnum": "resourcepools.models.PoolStatus.choices",
         "ServiceStateEnum": "inference.models.ServiceState.choices",
+        "DeploymentModeEnum": "inference.models.DeploymentMode.choices",
         "DatasetStatusEnum": "datasets.models.DatasetStatus.choices",
         "SampleStatusEnum": "datasets.models.SampleStatus.choices",
         "DatasetVersionStatusEnum": "datasets.models.VersionStatus.choices",
         "TaskStatusEnum": "datasets.models.TaskStatus.choices",
         "AnnotationTaskStatusEnum": "datasets.models.AnnotationTaskStatus.choices",
         "AnnotationItemStatusEnum": "datasets.models.AnnotationItemStatus.choices",
+        "SubscriptionStatusEnum": "billing.models.SubscriptionStatus.choices",
     },
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
 }

@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from billing import views as billing_views
 from datasets import views as dataset_views
 from inference import views as inference_views
 from k8s import views as k8s_views
@@ -44,6 +45,18 @@ router.register(
 )
 router.register(rf"{WORKSPACE}/workloads/(?P<workload_id>[^/.]+)/logs", k8s_views.WorkloadLogViews,
                 basename="workload-log")
+router.register(r"prices", billing_views.PriceViews, basename="price")
+router.register(r"billing/package-offers", billing_views.PackageOfferViews, basename="package-offer")
+router.register(r"billing/accounts", billing_views.BillingAccountViews, basename="billing-account")
+router.register(r"billing/ledger", billing_views.LedgerViews, basename="ledger-entry")
+router.register(r"billing/top-ups", billing_views.TopUpViews, basename="top-up")
+router.register(r"billing/subscriptions", billing_views.SubscriptionViews, basename="subscription")
+router.register(r"billing/packages", billing_views.PackageViews, basename="package")
+router.register(r"billing/notifications", billing_views.NotificationViews, basename="notification")
+router.register(r"billing/usage-records", billing_views.UsageRecordViews, basename="usage-record")
+router.register(r"billing/bills", billing_views.BillViews, basename="bill")
+router.register(r"billing/bills/(?P<bill_id>[^/.]+)/lines", billing_views.BillLineViews, basename="bill-line")
+router.register(rf"{WORKSPACE}/cost-tags", billing_views.CostTagViews, basename="cost-tag")
 
 api_v1 = [
     path("me/", views.me, name="me"),

@@ -86,7 +86,8 @@ def _resolve_inputs(inputs, algorithm, workspace) -> list[dict]:
     channels = algorithm.input_channels if algorithm else None
     resolved = []
     for i, item in enumerate(inputs):
-        if not isinstance(item, dict) or not item.get("channel") or not (item.get("uri") or item.get("dataset_version")):
+        has_source = isinstance(item, dict) and (item.get("uri") or item.get("dataset_version"))
+        if not has_source or not item.get("channel"):
             raise ValidationError({f"inputs.{i}": "Each input needs a channel and a uri or a dataset_version."})
         if channels is not None and item["channel"] not in channels:
             raise ValidationError({f"inputs.{i}.channel": f"Unknown channel '{item['channel']}'; this algorithm "

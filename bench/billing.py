@@ -1,0 +1,143 @@
+"""Rate 1,000,000 usage records across 1,000 accounts with packages, on PostgreSQL.
+
+    createdb -h 127.0.0.1 -U postgres aiplatform_bench
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/aiplatform_bench .venv/bin/python bench/billing.py
+
+Each account has 2 packages of 300 node-hours and 10 finished workloads that ran 100 hours each
+(1,000 node-hours), so 600 node-hours come from packages and 400 are pay-per-use. Prints the
+rating time and records/s next to the time of one plain SQL aggregate that computes the same
+per-account totals (the floor), and checks that the two agree to the cent. Data is loaded with
+COPY; it needs an empty database (it migrates it first)."""
+
+import argparse
+import io
+import os
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aiplatform.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from aiplatform.models import Account, Workspace  # noqa: E402
+from billing import services  # noqa: E402
+from billing.models import BillingAccount, LedgerEntry, Package, PackageOffer, Price, UsageRecord  # noqa: E402
+from resourcepools.models import Flavor, PodSet, ResourcePool, Workload  # noqa: E402
+
+START = datetime(2023, 4, 10, tzinfo=UTC)
+HOURLY = Decimal("2.3456")
+WORKLOADS_PER_ACCOUNT = 10
+PACKAGES_PER_ACCOUNT = 2
+PACKAGE_HOURS = 300
+
+FLOOR_SQL = """
+WITH used AS (
+    SELECT account_id, flavor_id, SUM(node_seconds) AS node_seconds
+    FROM billing_usagerecord GROUP BY account_id, flavor_id
+), prepaid AS (
+    SELECT account_id, SUM(node_seconds_total) AS node_seconds FROM billing_package GROUP BY account_id
+)
+SELECT used.account_id, SUM(GREATEST(used.node_seconds - COALESCE(prepaid.node_seconds, 0), 0)
+                            * price.pay_per_use_hourly / 3600)
+FROM used LEFT JOIN prepaid USING (account_id) JOIN billing_price price ON price.flavor_id = used.flavor_id
+GROUP BY used.account_id
+"""
+
+
+def copy_rows(table: str, columns: list[str], rows) -> None:
+    buffer = io.StringIO()
+    for row in rows:
+        buffer.write("\t".join(str(v) for v in row) + "\n")
+    buffer.seek(0)
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
+
+
+def load(accounts: int, records: int) -> None:
+    hours = records // (accounts * WORKLOADS_PER_ACCOUNT)
+    flavor = Flavor.objects.create(name="cpu.8u32g", family="cpu", vcpus=8, memory_gib=32)
+    Price.objects.create(flavor=flavor, pay_per_use_hourly=HOURLY, monthly=Decimal("1750.00"),
+                         yearly=Decimal("17500.00"), effective_from=START - timedelta(days=30))
+    pool = ResourcePool.objects.create(name="bench-public", kind="public")
+    offer = PackageOffer.objects.create(name="cpu-300h", family="cpu", node_hours=PACKAGE_HOURS, price=Decimal("500"))
+    account_rows = Account.objects.bulk_create([Account(name=f"bench-{i}") for i in range(accounts)])
+    workspaces = Workspace.objects.bulk_create([Workspace(account=a, name="main") for a in account_rows])
+    BillingAccount.objects.bulk_create([BillingAccount(account=a, balance=Decimal("10000")) for a in account_rows])
+    Package.objects.bulk_create([
+        Package(account=a, offer=offer, family="cpu", node_seconds_total=PACKAGE_HOURS * 3600, price=offer.price,
+                valid_from=START - timedelta(days=9) + timedelta(minutes=k), valid_until=START + timedelta(days=51 + k),
+                purchased_at=START - timedelta(days=9))
+        for a in account_rows for k in range(PACKAGES_PER_ACCOUNT)])
+    workloads = Workload.objects.bulk_create([
+        Workload(workspace=ws, pool=pool, name=f"job-{k}", phase="succeeded", started_at=START,
+                 finished_at=START + timedelta(hours=hours))
+        for ws in workspaces for k in range(WORKLOADS_PER_ACCOUNT)], batch_size=5000)
+    pod_sets = PodSet.objects.bulk_create([
+        PodSet(workload=w, name="worker", replicas=1, flavor=flavor, vcpus=8, memory_gib=32) for w in workloads],
+        batch_size=5000)
+    account_of = {ws.pk: ws.account_id for ws in workspaces}
+    now = datetime.now(UTC).isoformat()
+
+    def rows():
+        for w, ps in zip(workloads, pod_sets, strict=True):
+            for h in range(hours):
+                start = START + timedelta(hours=h)
+                yield (f"{ps.pk}:{start:%Y%m%d%H}", account_of[w.workspace_id], w.workspace_id, w.pk, ps.pk, pool.pk,
+                       "f", flavor.pk, "cpu", 1, start.isoformat(), (start + timedelta(hours=1)).isoformat(), 3600,
+                       now)
+
+    copy_rows("billing_usagerecord", ["key", "account_id", "workspace_id", "workload_id", "pod_set_id", "pool_id",
+                                      "dedicated", "flavor_id", "family", "replicas", "started_at", "ended_at",
+                                      "node_seconds", "created_at"], rows())
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=1_000)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        sys.exit("Run it on PostgreSQL: set DATABASE_URL.")
+    call_command("migrate", verbosity=0)
+    if UsageRecord.objects.exists():
+        sys.exit("The database already holds usage records; give an empty one.")
+    started = time.perf_counter()
+    load(args.accounts, args.records)
+    records = UsageRecord.objects.count()
+    print(f"loaded {records:,} usage records for {args.accounts:,} accounts in {time.perf_counter() - started:.1f} s")
+
+    started = time.perf_counter()
+    rated = services.rate_usage()
+    rating = time.perf_counter() - started
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(FLOOR_SQL)
+        floor_totals = {account_id: Decimal(total) for account_id, total in cursor.fetchall()}
+    floor = time.perf_counter() - started
+
+    charged = {account_id: -total for account_id, total in LedgerEntry.objects.filter(kind="pay_per_use")
+               .values_list("account_id", "amount")}
+    mismatched = [a for a, total in floor_totals.items()
+                  if services.rules.money(charged.get(a, Decimal(0))) != services.rules.money(total)]
+    print(f"rated {rated:,} records in {rating:.2f} s = {rated / rating:,.0f} records/s")
+    print(f"floor (one SQL aggregate of the same totals): {floor:.2f} s; rating / floor = {rating / floor:.1f}x")
+    print(f"totals agree to the cent for {len(floor_totals) - len(mismatched):,} of {len(floor_totals):,} accounts; "
+          f"pay-per-use total {services.rules.money(sum(charged.values())):,} CNY")
+    if mismatched:
+        sys.exit(f"mismatch in {len(mismatched)} accounts, e.g. {mismatched[0]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,377 @@
+"""Prices, usage, charges, balances, subscriptions, packages, notifications and bills.
+
+Money is Decimal: prices and bill amounts to the cent (node-hour prices to 0.0001), the balance
+and ledger to 10 decimal places so pay-per-use is debited at full precision and rounded only once
+per bill line. Usage is counted in node-seconds (integers), which are exact."""
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+
+from aiplatform.models import Account, Workspace
+from resourcepools.models import Flavor, PodSet, ResourcePool, Workload
+
+MONEY = {"max_digits": 16, "decimal_places": 2}
+EXACT = {"max_digits": 28, "decimal_places": 10}
+HOURLY = {"max_digits": 16, "decimal_places": 4}
+
+
+class Price(models.Model):
+    """The catalog: one row per flavor per price change. The row in force at a moment is the
+    latest whose effective_from is not after it, so a new price never rewrites past charges."""
+
+    flavor = models.ForeignKey(Flavor, on_delete=models.PROTECT, related_name="prices")
+    pay_per_use_hourly = models.DecimalField(**HOURLY, validators=[MinValueValidator(0)],
+                                             help_text="Per node-hour on public pools.")
+    monthly = models.DecimalField(**MONEY, validators=[MinValueValidator(0)], help_text="Per node per month.")
+    yearly = models.DecimalField(**MONEY, validators=[MinValueValidator(0)], help_text="Per node per year.")
+    currency = models.CharField(max_length=3, default="CNY")
+    effective_from = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["flavor__name", "-effective_from"]
+        constraints = [models.UniqueConstraint(fields=["flavor", "effective_from"], name="price_unique_change")]
+
+    def __str__(self):
+        return f"{self.flavor_id} from {self.effective_from:%Y-%m-%d %H:%M}"
+
+
+class BillingAccount(models.Model):
+    """An account's prepaid balance and how far its usage has been rated. Rating and metering
+    lock this row, which orders them per account."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, primary_key=True, related_name="billing")
+    balance = models.DecimalField(**EXACT, default=0)
+    arrears_since = models.DateTimeField(null=True, blank=True,
+                                         help_text="When the balance went below zero; empty when it is not.")
+    rated_through_id = models.BigIntegerField(default=0, help_text="The last usage record id rated.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.account_id}: {self.balance}"
+
+
+class LedgerKind(models.TextChoices):
+    TOP_UP = "top_up"
+    PAY_PER_USE = "pay_per_use"
+    SUBSCRIPTION = "subscription"
+    PACKAGE = "package"
+    REFUND = "refund"
+
+
+class LedgerEntry(models.Model):
+    """Every change of a balance. `key` makes each charge happen at most once."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger_entries")
+    kind = models.CharField(max_length=20, choices=LedgerKind.choices)
+    amount = models.DecimalField(**EXACT, help_text="Positive credits, negative debits.")
+    balance_after = models.DecimalField(**EXACT)
+    key = models.CharField(max_length=200, unique=True)
+    description = models.CharField(max_length=500, blank=True, default="")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "ledger entries"
+
+    def __str__(self):
+        return f"{self.kind} {self.amount}"
+
+
+class UsageRecord(models.Model):
+    """One pod set running for (part of) one clock hour. The key (pod set, hour) makes
+    re-metering add nothing."""
+
+    key = models.CharField(max_length=100, unique=True)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="+")
+    workload = models.ForeignKey(Workload, on_delete=models.PROTECT, related_name="+")
+    pod_set = models.ForeignKey(PodSet, on_delete=models.PROTECT, related_name="+")
+    pool = models.ForeignKey(ResourcePool, on_delete=models.PROTECT, related_name="+")
+    dedicated = models.BooleanField(help_text="Dedicated pools are paid by subscription, not per use.")
+    flavor = models.ForeignKey(Flavor, on_delete=models.PROTECT, related_name="+")
+    family = models.CharField(max_length=64)
+    replicas = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+    node_seconds = models.BigIntegerField(help_text="replicas × seconds")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["account", "id"], name="usage_account_rating")]
+
+    def __str__(self):
+        return self.key
+
+
+class WorkloadMeter(models.Model):
+    """How far a workload has been metered; closed once its running interval is all recorded."""
+
+    workload = models.OneToOneField(Workload, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    metered_until = models.DateTimeField()
+    closed = models.BooleanField(default=False)
+
+    def __str__(self):
+        return f"{self.workload_id} until {self.metered_until:%Y-%m-%d %H:%M}"
+
+
+class ChargeMode(models.TextChoices):
+    PAY_PER_USE = "pay_per_use", "Pay per use"
+    PACKAGE = "package", "Package deduction"
+    SUBSCRIPTION = "subscription", "Subscription"
+
+
+class ResourceType(models.TextChoices):
+    WORKLOAD = "workload"
+    POOL = "pool"
+    PACKAGE = "package"
+
+
+class Charge(models.Model):
+    """What one bill line is made of: a resource's use (or purchase) in a month, in one mode at
+    one unit price. Rating adds node-seconds to it; purchases create one each."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    period = models.DateField(help_text="The first day of the month billed.")
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    resource_type = models.CharField(max_length=20, choices=ResourceType.choices)
+    resource_id = models.CharField(max_length=64)
+    resource_name = models.CharField(max_length=200)
+    mode = models.CharField(max_length=20, choices=ChargeMode.choices)
+    flavor = models.ForeignKey(Flavor, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    package = models.ForeignKey("Package", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    unit = models.CharField(max_length=20, help_text="node-hour, node-month, node-year or package")
+    unit_price = models.DecimalField(**HOURLY)
+    node_seconds = models.BigIntegerField(default=0, help_text="Usage lines: the exact quantity.")
+    quantity = models.DecimalField(max_digits=20, decimal_places=6, default=0, help_text="Purchase lines.")
+    amount = models.DecimalField(**MONEY, default=0, help_text="Purchase lines, to the cent.")
+    key = models.CharField(max_length=200, unique=True)
+    description = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["period", "resource_type", "resource_name", "mode", "id"]
+        indexes = [models.Index(fields=["account", "period"], name="charge_account_period")]
+
+    def __str__(self):
+        return self.key
+
+
+class SubscriptionPeriod(models.TextChoices):
+    MONTHLY = "monthly"
+    YEARLY = "yearly"
+
+
+class SubscriptionStatus(models.TextChoices):
+    ACTIVE = "active"
+    EXPIRED = "expired", "Expired (pool frozen)"
+    RELEASED = "released"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+SUBSCRIPTION_TRANSITIONS = {
+    SubscriptionStatus.ACTIVE: {SubscriptionStatus.ACTIVE, SubscriptionStatus.EXPIRED, SubscriptionStatus.UNSUBSCRIBED},
+    SubscriptionStatus.EXPIRED: {SubscriptionStatus.ACTIVE, SubscriptionStatus.EXPIRED, SubscriptionStatus.RELEASED,
+                                 SubscriptionStatus.UNSUBSCRIBED},
+    SubscriptionStatus.RELEASED: set(),
+    SubscriptionStatus.UNSUBSCRIBED: set(),
+}
+
+
+class Subscription(models.Model):
+    """A dedicated pool bought for N months or years. The term runs from purchase to the same
+    clock time N calendar months later (clamped to the end of a shorter month)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="subscriptions")
+    pool = models.OneToOneField(ResourcePool, on_delete=models.PROTECT, related_name="subscription")
+    flavor = models.ForeignKey(Flavor, on_delete=models.PROTECT, related_name="+")
+    nodes = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    period = models.CharField(max_length=10, choices=SubscriptionPeriod.choices)
+    periods = models.PositiveIntegerField(validators=[MinValueValidator(1)],
+                                          help_text="Months or years bought so far, renewals included.")
+    unit_price = models.DecimalField(**MONEY, help_text="Per node per period, at purchase.")
+    currency = models.CharField(max_length=3, default="CNY")
+    paid = models.DecimalField(**MONEY, default=0, help_text="Everything paid, less refunds.")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    auto_renew = models.BooleanField(default=False)
+    status = models.CharField(max_length=20, choices=SubscriptionStatus.choices, default=SubscriptionStatus.ACTIVE)
+    work_stopped = models.BooleanField(default=False, help_text="Running work stopped after the grace period.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-starts_at"]
+        indexes = [models.Index(fields=["status", "ends_at"], name="subscription_due")]
+
+    def __str__(self):
+        return f"{self.pool_id} until {self.ends_at:%Y-%m-%d %H:%M}"
+
+    def clean(self):
+        if self.ends_at and self.starts_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": "The term must end after it starts."})
+
+
+class SubscriptionEvent(models.Model):
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=20, choices=SubscriptionStatus.choices, blank=True, default="")
+    to_status = models.CharField(max_length=20, choices=SubscriptionStatus.choices)
+    reason = models.CharField(max_length=100)
+    message = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.reason}: {self.from_status or '-'} → {self.to_status}"
+
+
+class PackageOffer(models.Model):
+    """What operators sell: node-hours of a flavor family on public pools, valid for N months."""
+
+    name = models.CharField(max_length=100, unique=True)
+    family = models.CharField(max_length=64)
+    node_hours = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    validity_months = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    price = models.DecimalField(**MONEY, validators=[MinValueValidator(0)])
+    currency = models.CharField(max_length=3, default="CNY")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["family", "node_hours"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        if self.family and not Flavor.objects.filter(family=self.family).exists():
+            families = sorted(set(Flavor.objects.values_list("family", flat=True)))
+            raise ValidationError({"family": f"No flavor family '{self.family}'; choose one of: "
+                                             f"{', '.join(families) or 'none yet'}."})
+
+
+class Package(models.Model):
+    """A bought package. Usage it matches is deducted from it before pay-per-use."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="packages")
+    offer = models.ForeignKey(PackageOffer, on_delete=models.PROTECT, related_name="+")
+    family = models.CharField(max_length=64)
+    node_seconds_total = models.BigIntegerField()
+    node_seconds_used = models.BigIntegerField(default=0)
+    price = models.DecimalField(**MONEY)
+    valid_from = models.DateTimeField()
+    valid_until = models.DateTimeField()
+    expiry_warned = models.BooleanField(default=False)
+    purchased_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["valid_until", "purchased_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(node_seconds_used__gte=0, node_seconds_used__lte=models.F("node_seconds_total")),
+                name="package_never_overdrawn",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.offer_id} for {self.account_id}"
+
+    @property
+    def node_hours_total(self):
+        return Decimal(self.node_seconds_total) / 3600
+
+    @property
+    def node_hours_used(self):
+        return Decimal(self.node_seconds_used) / 3600
+
+    @property
+    def remaining_node_seconds(self):
+        return self.node_seconds_total - self.node_seconds_used
+
+
+class Notification(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=40)
+    subject = models.CharField(max_length=200)
+    message = models.TextField()
+    key = models.CharField(max_length=200, unique=True, help_text="One notification per event, however often seen.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.subject
+
+
+class CostTag(models.Model):
+    """A cost-allocation tag on a workload (e.g. team=nlp), copied onto its bill lines."""
+
+    workload = models.ForeignKey(Workload, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64, validators=[
+        RegexValidator(r"^[A-Za-z0-9_.-]+$", "Use letters, digits, dots, hyphens and underscores.")])
+    value = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [models.UniqueConstraint(fields=["workload", "key"], name="cost_tag_unique_key")]
+
+    def __str__(self):
+        return f"{self.key}={self.value}"
+
+
+class Bill(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="bills")
+    period = models.DateField(help_text="The first day of the month billed.")
+    currency = models.CharField(max_length=3, default="CNY")
+    total = models.DecimalField(**MONEY, default=0)
+    closed = models.BooleanField(default=False, help_text="The month is over.")
+    generated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-period", "account_id"]
+        constraints = [models.UniqueConstraint(fields=["account", "period"], name="bill_unique_month")]
+
+    def __str__(self):
+        return f"{self.account_id} {self.period:%Y-%m}"
+
+
+class BillLine(models.Model):
+    bill = models.ForeignKey(Bill, on_delete=models.CASCADE, related_name="lines")
+    workspace = models.ForeignKey(Workspace, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    workspace_name = models.CharField(max_length=100, blank=True, default="")
+    resource_type = models.CharField(max_length=20, choices=ResourceType.choices)
+    resource_id = models.CharField(max_length=64)
+    resource_name = models.CharField(max_length=200)
+    mode = models.CharField(max_length=20, choices=ChargeMode.choices)
+    flavor_name = models.CharField(max_length=64, blank=True, default="")
+    unit = models.CharField(max_length=20)
+    quantity = models.DecimalField(max_digits=20, decimal_places=6)
+    unit_price = models.DecimalField(**HOURLY)
+    amount = models.DecimalField(**MONEY)
+    description = models.CharField(max_length=500, blank=True, default="")
+    tags = models.JSONField(default=dict, blank=True, help_text="The workload's cost tags when the bill was made.")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.resource_name} {self.mode} {self.amount}"

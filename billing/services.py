@@ -1,0 +1,831 @@
+"""Billing operations. Every function is keyword-only and runs in a transaction: a charge is the
+balance change, its ledger entry (with a unique key) and its charge line together, or nothing.
+Per account, metering and rating are ordered by the lock on its BillingAccount row."""
+
+import logging
+import uuid
+from bisect import bisect_right
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Exists, F, Min, OuterRef
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from aiplatform.errors import Conflict
+from aiplatform.models import Account, AccountMember, Workspace
+from resourcepools import services as pool_services
+from resourcepools.models import (
+    TERMINAL_PHASES,
+    Flavor,
+    Phase,
+    PodSet,
+    PoolKind,
+    PoolStatus,
+    ResourcePool,
+    Workload,
+    WorkloadEvent,
+)
+
+from . import rules
+from .models import (
+    SUBSCRIPTION_TRANSITIONS,
+    Bill,
+    BillingAccount,
+    BillLine,
+    Charge,
+    ChargeMode,
+    CostTag,
+    LedgerEntry,
+    LedgerKind,
+    Notification,
+    Package,
+    PackageOffer,
+    Price,
+    ResourceType,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionPeriod,
+    SubscriptionStatus,
+    UsageRecord,
+    WorkloadMeter,
+)
+
+logger = logging.getLogger(__name__)
+
+UNIT_FOR_PERIOD = {SubscriptionPeriod.MONTHLY: "node-month", SubscriptionPeriod.YEARLY: "node-year"}
+
+
+# --- prices -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def publish_price(*, flavor: Flavor, pay_per_use_hourly: Decimal, monthly: Decimal, yearly: Decimal,
+                  currency: str = "CNY", effective_from: datetime | None = None, created_by=None,
+                  now: datetime | None = None) -> Price:
+    """A new price for a flavor from `effective_from` on (default: now). Never in the past:
+    usage already rated keeps the price it was rated at."""
+    now = now or timezone.now()
+    effective_from = effective_from or now
+    if effective_from < now - timedelta(minutes=1):
+        raise ValidationError({"effective_from": "A price applies from now on, so past charges keep their price; "
+                                                 "give the current time or a later one."})
+    price = Price(flavor=flavor, pay_per_use_hourly=pay_per_use_hourly, monthly=monthly, yearly=yearly,
+                  currency=currency, effective_from=effective_from, created_by=created_by)
+    price.full_clean()
+    price.save()
+    return price
+
+
+@transaction.atomic
+def withdraw_price(*, price: Price, now: datetime | None = None) -> None:
+    """Cancel a price change that has not taken effect; one in force may have been charged."""
+    now = now or timezone.now()
+    price = Price.objects.select_for_update().get(pk=price.pk)
+    if price.effective_from <= now:
+        raise Conflict("This price is in force and may have been charged; publish a new price instead.",
+                       code="price_in_force")
+    price.delete()
+
+
+def price_in_force(*, flavor: Flavor, at: datetime, field: str = "flavor") -> Price:
+    price = Price.objects.filter(flavor=flavor, effective_from__lte=at).order_by("-effective_from").first()
+    if price is None:
+        raise ValidationError({field: f"Flavor '{flavor.name}' has no price yet; choose a priced flavor or ask an "
+                                      "operator to publish a price for it."})
+    return price
+
+
+def estimate(*, flavor: Flavor, nodes: int, mode: str, periods: int = 1, now: datetime | None = None) -> dict:
+    """What work on `nodes` nodes of `flavor` costs: per hour for pay-per-use, or the total of a
+    subscription of `periods` months or years."""
+    now = now or timezone.now()
+    price = price_in_force(flavor=flavor, at=now)
+    if mode == "pay_per_use":
+        return {"flavor": flavor.name, "nodes": nodes, "mode": mode, "periods": None, "currency": price.currency,
+                "unit_price": price.pay_per_use_hourly, "unit": "node-hour",
+                "amount": rules.money(price.pay_per_use_hourly * nodes), "per": "hour", "ends_at": None}
+    unit_price = price.monthly if mode == SubscriptionPeriod.MONTHLY else price.yearly
+    return {"flavor": flavor.name, "nodes": nodes, "mode": mode, "periods": periods, "currency": price.currency,
+            "unit_price": unit_price, "unit": UNIT_FOR_PERIOD[mode],
+            "amount": rules.subscription_amount(unit_price=unit_price, periods=periods, nodes=nodes), "per": "term",
+            "ends_at": rules.term_end(now, rules.MONTHS_PER_PERIOD[mode] * periods)}
+
+
+# --- balance ------------------------------------------------------------------------------------
+
+
+def locked_billing_account(*, account_id) -> BillingAccount:
+    BillingAccount.objects.bulk_create([BillingAccount(account_id=account_id)], ignore_conflicts=True)
+    return BillingAccount.objects.select_for_update().get(pk=account_id)
+
+
+def _post(*, billing: BillingAccount, kind: str, amount: Decimal, key: str, description: str = "",
+          created_by=None, now: datetime) -> LedgerEntry:
+    """Change a locked balance by `amount` and leave its ledger entry; arrears start when the
+    balance goes below zero and end when it is back at zero or above."""
+    billing.balance += amount
+    if billing.balance < 0 and billing.arrears_since is None:
+        billing.arrears_since = now
+    elif billing.balance >= 0:
+        billing.arrears_since = None
+    billing.save()
+    return LedgerEntry.objects.create(account_id=billing.account_id, kind=kind, amount=amount,
+                                      balance_after=billing.balance, key=key, description=description,
+                                      created_by=created_by)
+
+
+def _require_funds(*, billing: BillingAccount, amount: Decimal, currency: str, what: str) -> None:
+    if billing.balance < amount:
+        short = rules.money(amount - billing.balance)
+        raise ValidationError({"balance": f"{what} costs {amount} {currency} but the balance is "
+                                          f"{rules.money(billing.balance)}; top up at least {short} first."})
+
+
+@transaction.atomic
+def top_up(*, account: Account, amount: Decimal, created_by=None, note: str = "",
+           now: datetime | None = None) -> LedgerEntry:
+    """Operators record money received. Paying the arrears lifts the admission refusal."""
+    now = now or timezone.now()
+    if amount is None or amount <= 0:
+        raise ValidationError({"amount": "Give a positive amount to top up."})
+    billing = locked_billing_account(account_id=account.pk)
+    return _post(billing=billing, kind=LedgerKind.TOP_UP, amount=Decimal(amount), key=f"top-up:{uuid.uuid4()}",
+                 description=note or "Top-up", created_by=created_by, now=now)
+
+
+# --- notifications ------------------------------------------------------------------------------
+
+
+def notify(*, account_id, kind: str, subject: str, message: str, key: str) -> Notification | None:
+    """Leave a notification once per key; mail it to the account admins when enabled."""
+    notification, created = Notification.objects.get_or_create(
+        key=key, defaults={"account_id": account_id, "kind": kind, "subject": subject, "message": message})
+    if created and settings.BILLING_EMAIL_NOTIFICATIONS:
+        recipients = [e for e in AccountMember.objects.filter(account_id=account_id, is_admin=True)
+                      .values_list("user__email", flat=True) if e]
+        if recipients:
+            transaction.on_commit(lambda: send_mail(subject, message, None, recipients, fail_silently=True))
+    return notification if created else None
+
+
+@transaction.atomic
+def mark_notification_read(*, notification: Notification, now: datetime | None = None) -> Notification:
+    if notification.read_at is None:
+        notification.read_at = now or timezone.now()
+        notification.save(update_fields=["read_at"])
+    return notification
+
+
+# --- subscriptions ------------------------------------------------------------------------------
+
+
+def _check_counts(**counts) -> None:
+    errors = {name: f"Give a whole number of at least 1 for {name}." for name, value in counts.items()
+              if not isinstance(value, int) or value < 1}
+    if errors:
+        raise ValidationError(errors)
+
+
+def _transition_subscription(*, subscription_id, to: str, reason: str, message: str = "", **fields) -> Subscription:
+    """The one way a subscription changes: locks it, refuses moves the lifecycle forbids,
+    applies `fields` and leaves an event."""
+    subscription = Subscription.objects.select_for_update().select_related("pool").get(pk=subscription_id)
+    if to not in SUBSCRIPTION_TRANSITIONS[subscription.status]:
+        raise Conflict(f"A subscription that is {subscription.status} cannot become {to}.", code="illegal_transition")
+    from_status = subscription.status
+    subscription.status = to
+    for name, value in fields.items():
+        setattr(subscription, name, value)
+    subscription.full_clean()
+    subscription.save()
+    SubscriptionEvent.objects.create(subscription=subscription, from_status=from_status, to_status=to,
+                                     reason=reason, message=message)
+    return subscription
+
+
+@transaction.atomic
+def set_auto_renew(*, subscription: Subscription, auto_renew: bool) -> Subscription:
+    return _transition_subscription(subscription_id=subscription.pk, to=subscription.status, reason="AutoRenewSet",
+                                    message=f"Auto-renew {'on' if auto_renew else 'off'}.", auto_renew=auto_renew)
+
+
+def _subscription_charge(*, subscription: Subscription, key: str, quantity, amount: Decimal, description: str,
+                         now: datetime) -> Charge:
+    charge = Charge(
+        account_id=subscription.account_id, period=rules.month_start(now), resource_type=ResourceType.POOL,
+        resource_id=str(subscription.pool_id), resource_name=subscription.pool.name, mode=ChargeMode.SUBSCRIPTION,
+        flavor=subscription.flavor, unit=UNIT_FOR_PERIOD[subscription.period], unit_price=subscription.unit_price,
+        quantity=quantity, amount=amount, key=key, description=description,
+    )
+    charge.full_clean()
+    charge.save()
+    return charge
+
+
+def _term_months(subscription: Subscription, periods: int | None = None) -> int:
+    return rules.MONTHS_PER_PERIOD[subscription.period] * (subscription.periods if periods is None else periods)
+
+
+@transaction.atomic
+def buy_subscription(*, account: Account, pool_name: str, flavor: Flavor, nodes: int, period: str, periods: int,
+                     auto_renew: bool = False, created_by=None, now: datetime | None = None) -> Subscription:
+    """Buy a dedicated pool of `nodes` nodes for `periods` months or years: unit price ×
+    periods × nodes, paid from the balance at once; the pool is created in the same transaction."""
+    now = now or timezone.now()
+    _check_counts(nodes=nodes, periods=periods)
+    if period not in SubscriptionPeriod.values:
+        raise ValidationError({"period": f"Choose one of: {', '.join(SubscriptionPeriod.values)}."})
+    if ResourcePool.objects.filter(name=pool_name).exists():
+        raise ValidationError({"pool_name": f"A pool named '{pool_name}' exists already; choose another name."})
+    price = price_in_force(flavor=flavor, at=now)
+    unit_price = price.monthly if period == SubscriptionPeriod.MONTHLY else price.yearly
+    amount = rules.subscription_amount(unit_price=unit_price, periods=periods, nodes=nodes)
+    billing = locked_billing_account(account_id=account.pk)
+    _require_funds(billing=billing, amount=amount, currency=price.currency, what="The subscription")
+    pool = pool_services.create_pool(
+        name=pool_name, kind=PoolKind.DEDICATED, account=account,
+        nodes=[{"name": f"{pool_name}-node-{i}", "flavor": flavor} for i in range(nodes)],
+    )
+    subscription = Subscription(
+        account=account, pool=pool, flavor=flavor, nodes=nodes, period=period, periods=periods,
+        unit_price=unit_price, currency=price.currency, paid=amount, starts_at=now,
+        ends_at=rules.term_end(now, rules.MONTHS_PER_PERIOD[period] * periods), auto_renew=auto_renew,
+        created_by=created_by,
+    )
+    subscription.full_clean()
+    subscription.save()
+    SubscriptionEvent.objects.create(subscription=subscription, to_status=SubscriptionStatus.ACTIVE,
+                                     reason="Purchased", message=f"Paid {amount} {price.currency}.")
+    key = f"subscription:{subscription.pk}:purchase"
+    description = (f"{nodes} × {flavor.name} for {periods} {period} period(s), "
+                   f"{subscription.starts_at:%Y-%m-%d %H:%M} to {subscription.ends_at:%Y-%m-%d %H:%M} UTC")
+    _post(billing=billing, kind=LedgerKind.SUBSCRIPTION, amount=-amount, key=key, description=description,
+          created_by=created_by, now=now)
+    _subscription_charge(subscription=subscription, key=key, quantity=periods * nodes, amount=amount,
+                         description=description, now=now)
+    return subscription
+
+
+@transaction.atomic
+def renew_subscription(*, subscription: Subscription, periods: int, created_by=None,
+                       now: datetime | None = None) -> Subscription:
+    """Extend the term by `periods` at today's price. The new end is counted from the original
+    start (start + all months bought), so month-end clamping never drifts; an expired pool thaws."""
+    now = now or timezone.now()
+    _check_counts(periods=periods)
+    subscription = Subscription.objects.select_for_update().select_related("pool", "flavor").get(pk=subscription.pk)
+    if subscription.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.EXPIRED):
+        raise Conflict(f"A subscription that is {subscription.status} cannot be renewed; buy a new one.",
+                       code="illegal_transition")
+    price = price_in_force(flavor=subscription.flavor, at=now)
+    unit_price = price.monthly if subscription.period == SubscriptionPeriod.MONTHLY else price.yearly
+    amount = rules.subscription_amount(unit_price=unit_price, periods=periods, nodes=subscription.nodes)
+    billing = locked_billing_account(account_id=subscription.account_id)
+    _require_funds(billing=billing, amount=amount, currency=price.currency, what="The renewal")
+    bought_before = subscription.periods
+    total = bought_before + periods
+    subscription = _transition_subscription(
+        subscription_id=subscription.pk, to=SubscriptionStatus.ACTIVE, reason="Renewed",
+        message=f"{periods} more {subscription.period} period(s) for {amount} {price.currency}.",
+        periods=total, ends_at=rules.term_end(subscription.starts_at, _term_months(subscription, total)),
+        paid=subscription.paid + amount, unit_price=unit_price, work_stopped=False,
+    )
+    if subscription.pool.status == PoolStatus.FROZEN:
+        subscription.pool = pool_services.update_pool(pool=subscription.pool, status=PoolStatus.RUNNING,
+                                                      status_message="")
+    key = f"subscription:{subscription.pk}:renewal:{bought_before}"
+    description = f"Renewed for {periods} {subscription.period} period(s), until {subscription.ends_at:%Y-%m-%d %H:%M}"
+    _post(billing=billing, kind=LedgerKind.SUBSCRIPTION, amount=-amount, key=key, description=description,
+          created_by=created_by, now=now)
+    _subscription_charge(subscription=subscription, key=key, quantity=periods * subscription.nodes, amount=amount,
+                         description=description, now=now)
+    return subscription
+
+
+@transaction.atomic
+def add_subscription_nodes(*, subscription: Subscription, nodes: int, created_by=None,
+                           now: datetime | None = None) -> Subscription:
+    """Grow the pool mid-term: each new node costs the term's price per node (unit price ×
+    periods) times the unused share of the term, by the second; half-up to the cent."""
+    now = now or timezone.now()
+    _check_counts(nodes=nodes)
+    subscription = Subscription.objects.select_for_update().select_related("pool", "flavor").get(pk=subscription.pk)
+    if subscription.status != SubscriptionStatus.ACTIVE or now >= subscription.ends_at:
+        raise Conflict("Only an active subscription grows; renew it first.", code="illegal_transition")
+    share = rules.unused_share(start=subscription.starts_at, end=subscription.ends_at, now=now)
+    amount = rules.money(subscription.unit_price * subscription.periods * nodes * share)
+    billing = locked_billing_account(account_id=subscription.account_id)
+    _require_funds(billing=billing, amount=amount, currency=subscription.currency, what="Adding the nodes")
+    for i in range(subscription.nodes, subscription.nodes + nodes):
+        pool_services.add_node(pool=subscription.pool, name=f"{subscription.pool.name}-node-{i}",
+                               flavor=subscription.flavor)
+    before = subscription.nodes
+    subscription = _transition_subscription(
+        subscription_id=subscription.pk, to=SubscriptionStatus.ACTIVE, reason="NodesAdded",
+        message=f"{nodes} node(s) added for {amount} {subscription.currency} (pro rata {share:.6f} of the term).",
+        nodes=before + nodes, paid=subscription.paid + amount,
+    )
+    key = f"subscription:{subscription.pk}:nodes:{before}"
+    description = f"{nodes} node(s) added, pro rata {share:.6f} of the term to {subscription.ends_at:%Y-%m-%d %H:%M}"
+    _post(billing=billing, kind=LedgerKind.SUBSCRIPTION, amount=-amount, key=key, description=description,
+          created_by=created_by, now=now)
+    _subscription_charge(subscription=subscription, key=key, quantity=(subscription.periods * nodes * share)
+                         .quantize(Decimal("0.000001")), amount=amount, description=description, now=now)
+    return subscription
+
+
+def _stop_pool_work(*, pool, reason: str, message: str) -> list:
+    live = Workload.objects.filter(pool=pool).exclude(phase__in=TERMINAL_PHASES)
+    stopped = pool_services.transition_workloads(
+        workload_ids=list(live.filter(phase__in=(Phase.PENDING, Phase.QUEUED)).values_list("pk", flat=True)),
+        to=Phase.STOPPED, reason=reason, message=message, skip_illegal=True)
+    stopping = pool_services.transition_workloads(
+        workload_ids=list(live.filter(phase__in=(Phase.ADMITTED, Phase.RUNNING)).values_list("pk", flat=True)),
+        to=Phase.STOPPING, reason=reason, message=message, skip_illegal=True)
+    return stopped + stopping
+
+
+def _release(*, subscription: Subscription, to: str, reason: str, message: str, **fields) -> Subscription:
+    _stop_pool_work(pool=subscription.pool, reason=reason, message=message)
+    pool = pool_services.update_pool(pool=subscription.pool, status=PoolStatus.DELETING, status_message=message)
+    subscription = _transition_subscription(subscription_id=subscription.pk, to=to, reason=reason, message=message,
+                                            work_stopped=True, **fields)
+    subscription.pool = pool
+    return subscription
+
+
+@transaction.atomic
+def unsubscribe(*, subscription: Subscription, created_by=None, now: datetime | None = None) -> Subscription:
+    """End a subscription now: the unused share of the term, by the second, of everything paid
+    is refunded (half-up to the cent); an expired subscription refunds nothing. The pool's work
+    is stopped and the pool released."""
+    now = now or timezone.now()
+    subscription = Subscription.objects.select_for_update().select_related("pool").get(pk=subscription.pk)
+    if subscription.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.EXPIRED):
+        raise Conflict(f"The subscription is already {subscription.status}.", code="illegal_transition")
+    share = (rules.unused_share(start=subscription.starts_at, end=subscription.ends_at, now=now)
+             if subscription.status == SubscriptionStatus.ACTIVE else Decimal(0))
+    refund = rules.money(subscription.paid * share)
+    billing = locked_billing_account(account_id=subscription.account_id)
+    message = f"Unsubscribed; refunded {refund} {subscription.currency} ({share:.6f} of the term unused)."
+    subscription = _release(subscription=subscription, to=SubscriptionStatus.UNSUBSCRIBED, reason="Unsubscribed",
+                            message=message, paid=subscription.paid - refund)
+    if refund:
+        key = f"subscription:{subscription.pk}:refund"
+        _post(billing=billing, kind=LedgerKind.REFUND, amount=refund, key=key, description=message,
+              created_by=created_by, now=now)
+        _subscription_charge(subscription=subscription, key=key, quantity=0, amount=-refund, description=message,
+                             now=now)
+    return subscription
+
+
+def process_subscriptions(*, now: datetime | None = None) -> dict:
+    """Due subscriptions renew (auto-renew with enough balance) or expire, freezing their pool;
+    after the grace period their running work is stopped; after the retention period the pool
+    is released. Each subscription is handled in its own transaction."""
+    now = now or timezone.now()
+    grace = timedelta(hours=settings.BILLING_SUBSCRIPTION_GRACE_HOURS)
+    retention = timedelta(days=settings.BILLING_SUBSCRIPTION_RETENTION_DAYS)
+    report = {"renewed": 0, "expired": 0, "stopped": 0, "released": 0}
+    # Each step re-reads the subscription under its lock: a run in parallel may have done it already.
+    for pk in Subscription.objects.filter(status=SubscriptionStatus.ACTIVE, ends_at__lte=now).values_list("pk",
+                                                                                                         flat=True):
+        with transaction.atomic():
+            subscription = Subscription.objects.select_for_update().get(pk=pk)
+            if subscription.status != SubscriptionStatus.ACTIVE or subscription.ends_at > now:
+                continue
+            if subscription.auto_renew:
+                try:
+                    renew_subscription(subscription=subscription, periods=1, now=now)
+                    report["renewed"] += 1
+                    continue
+                except ValidationError as exc:
+                    logger.info("auto-renewal of %s failed: %s", subscription.pk, exc.detail)
+            expired = _transition_subscription(
+                subscription_id=subscription.pk, to=SubscriptionStatus.EXPIRED, reason="Expired",
+                message=f"The term ended at {subscription.ends_at:%Y-%m-%d %H:%M} UTC; renew to thaw the pool.")
+            pool_services.update_pool(pool=expired.pool, status=PoolStatus.FROZEN,
+                                      status_message="The subscription expired; renew it to admit work again.")
+            notify(account_id=expired.account_id, kind="subscription_expired",
+                   subject=f"Dedicated pool {expired.pool.name} is frozen",
+                   message=f"Its subscription ended at {expired.ends_at:%Y-%m-%d %H:%M} UTC. Running work stops "
+                           f"after {settings.BILLING_SUBSCRIPTION_GRACE_HOURS} h and the pool is released after "
+                           f"{settings.BILLING_SUBSCRIPTION_RETENTION_DAYS} days unless you renew.",
+                   key=f"subscription:{expired.pk}:expired:{expired.periods}")
+            report["expired"] += 1
+    for pk in Subscription.objects.filter(status=SubscriptionStatus.EXPIRED, ends_at__lte=now - grace,
+                                          work_stopped=False).values_list("pk", flat=True):
+        with transaction.atomic():
+            subscription = Subscription.objects.select_for_update().get(pk=pk)
+            if subscription.status != SubscriptionStatus.EXPIRED or subscription.work_stopped:
+                continue
+            subscription = _transition_subscription(
+                subscription_id=subscription.pk, to=SubscriptionStatus.EXPIRED, reason="GraceOver",
+                message="The grace period is over; running work is stopped.", work_stopped=True)
+            _stop_pool_work(pool=subscription.pool, reason="SubscriptionExpired",
+                            message="The dedicated pool's subscription expired; renew it to run work again.")
+            report["stopped"] += 1
+    for pk in Subscription.objects.filter(status=SubscriptionStatus.EXPIRED, ends_at__lte=now - retention).values_list(
+            "pk", flat=True):
+        with transaction.atomic():
+            subscription = Subscription.objects.select_for_update().select_related("pool").get(pk=pk)
+            if subscription.status != SubscriptionStatus.EXPIRED or subscription.ends_at > now - retention:
+                continue
+            _release(subscription=subscription, to=SubscriptionStatus.RELEASED, reason="Released",
+                     message="The subscription expired and was not renewed; the pool is released.")
+            report["released"] += 1
+    return report
+
+
+# --- packages -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def save_package_offer(*, offer: PackageOffer | None = None, **fields) -> PackageOffer:
+    offer = offer or PackageOffer()
+    for name, value in fields.items():
+        setattr(offer, name, value)
+    offer.full_clean()
+    offer.save()
+    return offer
+
+
+@transaction.atomic
+def buy_package(*, account: Account, offer: PackageOffer, created_by=None, now: datetime | None = None) -> Package:
+    now = now or timezone.now()
+    if not offer.is_active:
+        raise ValidationError({"offer": f"Package '{offer.name}' is no longer sold; choose an active offer."})
+    billing = locked_billing_account(account_id=account.pk)
+    _require_funds(billing=billing, amount=offer.price, currency=offer.currency, what=f"Package '{offer.name}'")
+    package = Package(
+        account=account, offer=offer, family=offer.family, node_seconds_total=offer.node_hours * 3600,
+        price=offer.price, valid_from=now, valid_until=rules.term_end(now, offer.validity_months), purchased_at=now,
+        created_by=created_by,
+    )
+    package.full_clean()
+    package.save()
+    key = f"package:{package.pk}:purchase"
+    description = (f"{offer.node_hours} node-hours of {offer.family}, valid {package.valid_from:%Y-%m-%d %H:%M} "
+                   f"to {package.valid_until:%Y-%m-%d %H:%M} UTC")
+    _post(billing=billing, kind=LedgerKind.PACKAGE, amount=-offer.price, key=key, description=description,
+          created_by=created_by, now=now)
+    charge = Charge(account=account, period=rules.month_start(now), resource_type=ResourceType.PACKAGE,
+                    resource_id=str(package.pk), resource_name=offer.name, mode=ChargeMode.PACKAGE, package=package,
+                    unit="package", unit_price=offer.price, quantity=1, amount=offer.price, key=key,
+                    description=description)
+    charge.full_clean()
+    charge.save()
+    return package
+
+
+def check_packages(*, now: datetime | None = None) -> int:
+    """Warn once, 7 days before a package with quantity left expires."""
+    now = now or timezone.now()
+    warned = 0
+    due = Package.objects.filter(expiry_warned=False, valid_until__gt=now, valid_until__lte=now + timedelta(days=7),
+                                 node_seconds_used__lt=F("node_seconds_total")).select_related("offer")
+    for package in due:
+        with transaction.atomic():
+            left = Decimal(package.remaining_node_seconds) / 3600
+            notify(account_id=package.account_id, kind="package_expiring",
+                   subject=f"Package '{package.offer.name}' expires in 7 days or less",
+                   message=f"{left:.2f} node-hours of {package.family} are left and expire at "
+                           f"{package.valid_until:%Y-%m-%d %H:%M} UTC; leftovers are not refunded.",
+                   key=f"package:{package.pk}:expiring")
+            Package.objects.filter(pk=package.pk).update(expiry_warned=True)
+            warned += 1
+    return warned
+
+
+# --- metering -----------------------------------------------------------------------------------
+
+
+def meter_usage(*, now: datetime | None = None, workload_ids=None, batch: int = 500) -> int:
+    """Record the RUNNING intervals of workloads per pod set in clock-hour pieces. A running
+    workload's hours are recorded as each ends; the last piece when it leaves RUNNING. Keys
+    make a second run (or two at once) add nothing. Returns the records added."""
+    now = now or timezone.now()
+    candidates = Workload.objects.filter(started_at__isnull=False).exclude(
+        pk__in=WorkloadMeter.objects.filter(closed=True).values("workload_id"))
+    if workload_ids is not None:
+        candidates = candidates.filter(pk__in=list(workload_ids))
+    ids = list(candidates.order_by("pk").values_list("pk", flat=True))
+    added = 0
+    for start in range(0, len(ids), batch):
+        added += _meter_batch(workload_ids=ids[start:start + batch], now=now)
+    return added
+
+
+def _meter_batch(*, workload_ids, now: datetime) -> int:
+    workloads = {w["id"]: w for w in Workload.objects.filter(pk__in=workload_ids).values(
+        "id", "workspace_id", "workspace__account_id", "pool_id", "pool__kind", "phase", "started_at", "finished_at")}
+    left_running = dict(WorkloadEvent.objects.filter(workload_id__in=workload_ids, from_phase=Phase.RUNNING)
+                        .values("workload_id").annotate(at=Min("created_at")).values_list("workload_id", "at"))
+    meters = dict(WorkloadMeter.objects.filter(workload_id__in=workload_ids).values_list("workload_id",
+                                                                                         "metered_until"))
+    pod_sets = defaultdict(list)
+    for ps in PodSet.objects.filter(workload_id__in=workload_ids).values("id", "workload_id", "replicas", "flavor_id",
+                                                                         "flavor__family"):
+        pod_sets[ps["workload_id"]].append(ps)
+    records, progress = [], []
+    for wid, w in workloads.items():
+        end = None if w["phase"] == Phase.RUNNING else (left_running.get(wid) or w["finished_at"] or now)
+        until = meters.get(wid)
+        for piece_start, piece_end in rules.hour_slots(start=w["started_at"], end=end, now=now, since=until):
+            seconds = int((piece_end - piece_start).total_seconds())
+            until = piece_end
+            for ps in pod_sets[wid]:
+                records.append(UsageRecord(
+                    key=f"{ps['id']}:{piece_start:%Y%m%d%H}", account_id=w["workspace__account_id"],
+                    workspace_id=w["workspace_id"], workload_id=wid, pod_set_id=ps["id"], pool_id=w["pool_id"],
+                    dedicated=w["pool__kind"] == PoolKind.DEDICATED, flavor_id=ps["flavor_id"],
+                    family=ps["flavor__family"], replicas=ps["replicas"], started_at=piece_start, ended_at=piece_end,
+                    node_seconds=ps["replicas"] * seconds,
+                ))
+        progress.append(WorkloadMeter(workload_id=wid, metered_until=until or w["started_at"], closed=end is not None))
+    with transaction.atomic():
+        # The rater reads records past its cursor under the same lock, so none commits behind it.
+        for account_id in sorted({w["workspace__account_id"] for w in workloads.values()}):
+            locked_billing_account(account_id=account_id)
+        recorded = set(UsageRecord.objects.filter(key__in=[r.key for r in records]).values_list("key", flat=True))
+        new = [r for r in records if r.key not in recorded]
+        UsageRecord.objects.bulk_create(new, ignore_conflicts=True, batch_size=2000)
+        WorkloadMeter.objects.bulk_create(progress, update_conflicts=True, unique_fields=["workload"],
+                                          update_fields=["metered_until", "closed"])
+    return len(new)
+
+
+# --- rating -------------------------------------------------------------------------------------
+
+
+class PriceBook:
+    """The prices of flavors over time, for rating many records without a query each."""
+
+    def __init__(self, flavor_ids):
+        self.changes = defaultdict(list)
+        for flavor_id, at, hourly in Price.objects.filter(flavor_id__in=flavor_ids).order_by(
+                "flavor_id", "effective_from").values_list("flavor_id", "effective_from", "pay_per_use_hourly"):
+            self.changes[flavor_id].append((at, hourly))
+
+    def hourly(self, flavor_id, at: datetime) -> Decimal | None:
+        """The price in force at `at`; before the first price, the first price (so usage of a
+        flavor priced late is still charged); None when the flavor has no price at all."""
+        changes = self.changes.get(flavor_id)
+        if not changes:
+            return None
+        index = bisect_right([c[0] for c in changes], at) - 1
+        return changes[max(index, 0)][1]
+
+
+def accounts_to_rate():
+    return BillingAccount.objects.filter(Exists(UsageRecord.objects.filter(
+        account_id=OuterRef("account_id"), pk__gt=OuterRef("rated_through_id")))).values_list("account_id", flat=True)
+
+
+def rate_usage(*, account_ids=None, now: datetime | None = None, batch: int = 50_000) -> int:
+    """Rate every account's unrated usage; returns the records rated. Safe to run twice at
+    once: an account being rated elsewhere is skipped (its row is locked)."""
+    now = now or timezone.now()
+    accounts = accounts_to_rate()
+    if account_ids is not None:
+        accounts = accounts.filter(account_id__in=list(account_ids))
+    rated = 0
+    for account_id in list(accounts):
+        while True:
+            count = rate_account(account_id=account_id, now=now, batch=batch)
+            rated += count
+            if count < batch:  # done, or waiting for a price
+                break
+    return rated
+
+
+@transaction.atomic
+def rate_account(*, account_id, now: datetime | None = None, batch: int = 50_000) -> int:
+    """Rate the next `batch` usage records of an account past its cursor, in one transaction:
+    package deductions (soonest-expiring first), pay-per-use at the price in force when the
+    usage started, the balance debit with its ledger entry, the charge lines and the cursor."""
+    now = now or timezone.now()
+    billing = BillingAccount.objects.select_for_update(skip_locked=True).filter(pk=account_id).first()
+    if billing is None:
+        return 0
+    # Pod set ids (integers) stand in for their workload and workspace (UUIDs, slow to parse by the million).
+    records = list(UsageRecord.objects.filter(account_id=account_id, pk__gt=billing.rated_through_id).order_by("pk")
+                   .values_list("pk", "pod_set_id", "dedicated", "flavor_id", "family", "started_at",
+                                "node_seconds")[:batch])
+    if not records:
+        return 0
+    prices = PriceBook({r[3] for r in records})
+    unpriced = next((i for i, r in enumerate(records) if not r[2] and prices.hourly(r[3], r[5]) is None), None)
+    if unpriced is not None:
+        logger.warning("usage of flavor %s waits for a price; account %s is rated up to record %s",
+                       records[unpriced][3], account_id, records[unpriced][0] - 1)
+        records = records[:unpriced]
+        if not records:
+            return 0
+    packages = [rules.PackageBalance(p.pk, p.family, p.valid_from, p.valid_until, p.purchased_at,
+                                     p.node_seconds_total, p.node_seconds_used)
+                for p in Package.objects.select_for_update().filter(
+                    account_id=account_id, valid_until__gt=min(r[5] for r in records),
+                    node_seconds_used__lt=F("node_seconds_total")).order_by("valid_until", "purchased_at", "pk")]
+    used_before = {p.id: p.used for p in packages}
+    lines = defaultdict(int)  # (period, pod set, flavor, mode, unit price, package) -> node-seconds
+    # Usage rated after its month's bill closed goes on the first open month's bill (at the price
+    # of when it ran), so a closed bill never changes.
+    first_open = rules.month_start(now - timedelta(hours=settings.BILLING_BILL_SETTLE_HOURS))
+    # Packages are consumed in the order the usage happened.
+    for _, pod_set_id, dedicated, flavor_id, family, started_at, node_seconds in sorted(
+            records, key=lambda r: (r[5], r[0])):
+        period = max(rules.month_start(started_at), first_open)
+        if dedicated:
+            lines[(period, pod_set_id, flavor_id, ChargeMode.SUBSCRIPTION, Decimal(0), None)] += node_seconds
+            continue
+        hourly = prices.hourly(flavor_id, started_at)
+        taken, left = rules.deduct(packages=packages, family=family, at=started_at, node_seconds=node_seconds)
+        for package, amount in taken:
+            lines[(period, pod_set_id, flavor_id, ChargeMode.PACKAGE, Decimal(0), package.id)] += amount
+        if left:
+            lines[(period, pod_set_id, flavor_id, ChargeMode.PAY_PER_USE, hourly, None)] += left
+    last = records[-1][0]
+    debit = _add_usage_charges(account_id=account_id, lines=lines)
+    _update_packages(account_id=account_id, packages=packages, used_before=used_before)
+    if debit:
+        _post(billing=billing, kind=LedgerKind.PAY_PER_USE, amount=-debit,
+              key=f"usage:{account_id}:{billing.rated_through_id + 1}-{last}",
+              description=f"Pay-per-use of usage records {billing.rated_through_id + 1}–{last}", now=now)
+    BillingAccount.objects.filter(pk=account_id).update(rated_through_id=last)
+    return len(records)
+
+
+def _add_usage_charges(*, account_id, lines: dict) -> Decimal:
+    """Add node-seconds to the account's usage charge lines (one per workload, flavor, mode,
+    unit price and package); returns the pay-per-use amount, exact to 10 decimal places."""
+    pod_sets = {ps["id"]: ps for ps in PodSet.objects.filter(pk__in={key[1] for key in lines}).values(
+        "id", "workload_id", "workload__workspace_id", "workload__name")}
+    merged = defaultdict(int)
+    for (period, pod_set_id, flavor_id, mode, unit_price, package_id), seconds in lines.items():
+        merged[(period, pod_sets[pod_set_id]["workload_id"], flavor_id, mode, unit_price, package_id)] += seconds
+    workloads = {ps["workload_id"]: ps for ps in pod_sets.values()}
+    by_key = {}
+    for (period, workload_id, flavor_id, mode, unit_price, package_id), seconds in merged.items():
+        key = f"usage:{period:%Y-%m}:{workload_id}:{flavor_id}:{mode}:{unit_price}:{package_id or ''}"
+        by_key[key] = (Charge(account_id=account_id, period=period,
+                              workspace_id=workloads[workload_id]["workload__workspace_id"],
+                              resource_type=ResourceType.WORKLOAD, resource_id=str(workload_id),
+                              resource_name=workloads[workload_id]["workload__name"], mode=mode, flavor_id=flavor_id,
+                              package_id=package_id, unit="node-hour", unit_price=unit_price, key=key), seconds)
+    existing = {c.key: c for c in Charge.objects.filter(key__in=list(by_key))}
+    new, changed, debit = [], [], Decimal(0)
+    for key, (charge, seconds) in by_key.items():
+        if charge.mode == ChargeMode.PAY_PER_USE:
+            debit += rules.usage_amount(hourly=charge.unit_price, node_seconds=seconds)
+        if key in existing:
+            existing[key].node_seconds += seconds
+            changed.append(existing[key])
+        else:
+            charge.node_seconds = seconds
+            new.append(charge)
+    Charge.objects.bulk_create(new, batch_size=1000)
+    Charge.objects.bulk_update(changed, ["node_seconds"], batch_size=1000)
+    return rules.exact(debit)
+
+
+def _update_packages(*, account_id, packages, used_before: dict) -> None:
+    changed = [p for p in packages if p.used != used_before[p.id]]
+    if not changed:
+        return
+    Package.objects.bulk_update([Package(pk=p.id, node_seconds_used=p.used) for p in changed],
+                                ["node_seconds_used"])
+    for p in changed:
+        for threshold in rules.crossed_thresholds(total=p.total, before=used_before[p.id], after=p.used):
+            left = Decimal(p.remaining) / 3600
+            notify(account_id=account_id, kind="package_usage",
+                   subject=f"Package of {p.family} is {threshold}% used",
+                   message=f"{threshold}% of the package's {p.total // 3600} node-hours are used; {left:.2f} are "
+                           f"left until {p.valid_until:%Y-%m-%d %H:%M} UTC. Usage beyond it is charged per use.",
+                   key=f"package:{p.id}:used:{threshold}")
+
+
+# --- arrears ------------------------------------------------------------------------------------
+
+
+def arrears_admission_check(*, pools, workspace_ids) -> dict:
+    """Registered with resourcepools admission: accounts in arrears start no pay-per-use work
+    (work on their dedicated pools, paid by subscription, still starts)."""
+    public = [p for p in pools if p.kind == PoolKind.PUBLIC]
+    if not public or not workspace_ids:
+        return {}
+    in_arrears = Workspace.objects.filter(pk__in=list(workspace_ids), account__billing__balance__lt=0).values_list(
+        "pk", "account__billing__balance")
+    return {
+        (pool.pk, workspace_id): f"Account balance is {rules.money(balance)}, below zero; pay-per-use work cannot "
+                                 "start until the arrears are paid (top up the balance)."
+        for workspace_id, balance in in_arrears for pool in public
+    }
+
+
+def enforce_arrears(*, now: datetime | None = None) -> int:
+    """Stop the running pay-per-use work of accounts in arrears longer than the grace period."""
+    now = now or timezone.now()
+    overdue = BillingAccount.objects.filter(
+        arrears_since__lte=now - timedelta(hours=settings.BILLING_ARREARS_GRACE_HOURS)).values("account_id")
+    live = Workload.objects.filter(workspace__account_id__in=overdue, pool__kind=PoolKind.PUBLIC,
+                                   phase__in=(Phase.ADMITTED, Phase.RUNNING))
+    return len(pool_services.transition_workloads(
+        workload_ids=list(live.values_list("pk", flat=True)), to=Phase.STOPPING, reason="Arrears",
+        message="The account balance has been below zero longer than the grace period; top up to run work again.",
+        skip_illegal=True))
+
+
+# --- cost tags ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def set_cost_tag(*, workspace, workload_id, key: str, value: str) -> CostTag:
+    workload = Workload.objects.filter(pk=workload_id, workspace=workspace).first()
+    if workload is None:
+        raise ValidationError({"workload": "No such workload in this workspace; give one of its workload ids."})
+    tag = CostTag.objects.filter(workload=workload, key=key).first() or CostTag(workload=workload, key=key)
+    tag.value = value
+    tag.full_clean()
+    tag.save()
+    return tag
+
+
+@transaction.atomic
+def delete_cost_tag(*, tag: CostTag) -> None:
+    tag.delete()
+
+
+# --- bills --------------------------------------------------------------------------------------
+
+
+def bill_lines_for(*, account_id, period) -> list[BillLine]:
+    """A month's lines, straight from its charges: usage lines are unit price × exact node-hours
+    rounded half-up once; purchase lines carry their (already rounded) amount."""
+    lines = []
+    charges = Charge.objects.filter(account_id=account_id, period=period).select_related("workspace", "flavor")
+    tags = defaultdict(dict)
+    for workload_id, key, value in CostTag.objects.filter(workload__workspace__account_id=account_id).values_list(
+            "workload_id", "key", "value"):
+        tags[str(workload_id)][key] = value
+    for c in charges.order_by("resource_type", "resource_name", "resource_id", "mode", "flavor__name", "unit_price",
+                              "package_id", "key"):
+        if c.unit == "node-hour":
+            quantity = (Decimal(c.node_seconds) / 3600).quantize(Decimal("0.000001"))
+            amount = rules.money(rules.usage_amount(hourly=c.unit_price, node_seconds=c.node_seconds))
+        else:
+            quantity, amount = c.quantity, c.amount
+        description = c.description or (f"package {c.package_id}" if c.package_id else "")
+        lines.append(BillLine(
+            workspace=c.workspace, workspace_name=c.workspace.name if c.workspace else "",
+            resource_type=c.resource_type, resource_id=c.resource_id, resource_name=c.resource_name, mode=c.mode,
+            flavor_name=c.flavor.name if c.flavor else "", unit=c.unit, quantity=quantity, unit_price=c.unit_price,
+            amount=amount, description=description,
+            tags=tags.get(c.resource_id, {}) if c.resource_type == ResourceType.WORKLOAD else {}))
+    return lines
+
+
+def generate_bill(*, account: Account, period, now: datetime | None = None) -> Bill:
+    """(Re)generate an account's bill for the month starting `period`, after rating its pending
+    usage. A month is closed once it is over by the settle time; its charges no longer change,
+    so its bill comes out the same every time."""
+    now = now or timezone.now()
+    period = period.replace(day=1)
+    rate_usage(account_ids=[account.pk], now=now)
+    with transaction.atomic():
+        locked_billing_account(account_id=account.pk)
+        lines = bill_lines_for(account_id=account.pk, period=period)
+        next_month = rules.term_end(datetime(period.year, period.month, 1, tzinfo=UTC), 1)
+        bill, _ = Bill.objects.select_for_update().get_or_create(
+            account=account, period=period, defaults={"generated_at": now})
+        bill.lines.all().delete()
+        for line in lines:
+            line.bill = bill
+        BillLine.objects.bulk_create(lines)
+        bill.total = sum((line.amount for line in lines), Decimal("0.00"))
+        # Usage of the month's last hour is metered and rated just after it; the settle time covers that.
+        bill.closed = now >= next_month + timedelta(hours=settings.BILLING_BILL_SETTLE_HOURS)
+        bill.generated_at = now
+        bill.full_clean()
+        bill.save()
+    return bill
+
+
+def generate_bills(*, now: datetime | None = None) -> int:
+    """This month's (open) bills and last month's for every account with charges, after metering
+    what has run up to now."""
+    now = now or timezone.now()
+    meter_usage(now=now)
+    this_month = rules.month_start(now)
+    last_month = rules.month_start(now.replace(day=1) - timedelta(days=1))
+    generated = 0
+    for period in (last_month, this_month):
+        for account in Account.objects.filter(pk__in=Charge.objects.filter(period=period).values("account_id")):
+            generate_bill(account=account, period=period, now=now)
+            generated += 1
+    return generated
