@@ -11,6 +11,7 @@ import json
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, viewsets
 from rest_framework.permissions import BasePermission
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from . import selectors, services
@@ -92,7 +93,9 @@ class PlatformViewSet(viewsets.GenericViewSet):
         if record is not None:
             self._idempotency_record = None
             if 200 <= response.status_code < 300:
-                services.complete_idempotency_key(record=record, status_code=response.status_code, body=response.data)
+                # Stored as the client saw it (UUIDs, decimals and dates already rendered to JSON).
+                body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
+                services.complete_idempotency_key(record=record, status_code=response.status_code, body=body)
             else:
                 services.release_idempotency_key(record=record)
         self._leave_audit_details(request, response)

@@ -267,3 +267,13 @@ def test_bootstrap_local_pool_is_repeatable(workspace, developer_client):
     assert response.status_code == 201
     admit_workloads()
     assert Workload.objects.get().phase == "admitted"
+
+
+def test_idempotent_workload_creation_replays_ids_and_decimals(workspace, developer_client):
+    pool = make_pool(nodes=1)
+    url = f"/api/v1/workspaces/{workspace.id}/workloads/"
+    first = developer_client.post(url, workload_body(pool), format="json", HTTP_IDEMPOTENCY_KEY="wl-1")
+    second = developer_client.post(url, workload_body(pool), format="json", HTTP_IDEMPOTENCY_KEY="wl-1")
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert Workload.objects.count() == 1
