@@ -4,7 +4,8 @@ unless the user brings a custom image). Pure functions of a `LaunchSpec`."""
 import json
 from dataclasses import dataclass
 
-PORT = 8000
+# The serving port every runtime listens on; the Kubernetes Service targets the same (k8s.manifests).
+PORT = 8080
 
 # What each runtime accepts; anything else is refused when the service is created.
 RUNTIME_QUANTIZATIONS = {

@@ -35,6 +35,10 @@ class PodSetSpec:
     memory_gib: int
     accelerators: int
     accelerator_kind: str  # resourcepools.models.AcceleratorKind value
+    # This role's own command and extra environment (e.g. prefill, decode, router); empty: the
+    # workload's.
+    command: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,12 @@ class WorkloadSpec:
     def serves(self) -> bool:
         """Inference runs until stopped; everything else runs to completion."""
         return self.kind == "inference"
+
+    def command_for(self, pod_set: PodSetSpec) -> tuple[str, ...]:
+        return pod_set.command or self.command
+
+    def env_for(self, pod_set: PodSetSpec) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted({**dict(self.env), **dict(pod_set.env)}.items()))
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,10 @@ class ComputeBackend(ABC):
              follow: bool = False) -> Iterator[str]:
         """Log lines of one replica (the first when not named): the last `tail` lines, then,
         with `follow`, new lines as they come until the replica ends."""
+
+    @abstractmethod
+    def endpoints(self, spec: WorkloadSpec, role: str) -> list[str]:
+        """Base URLs (http://host:port) where the role's serving replicas answer."""
 
     @abstractmethod
     def list_owned(self) -> dict[str, Observation]:

@@ -154,6 +154,14 @@ class KubernetesBackend(ComputeBackend):
 
     # --- status ------------------------------------------------------------------------------
 
+    def endpoints(self, spec: WorkloadSpec, role: str) -> list[str]:
+        # The role's Service spreads requests over its ready pods; the cluster DNS names it.
+        return [
+            f"http://{manifests.object_name(spec, p)}.{manifests.namespace_name(spec, self.conventions)}.svc:"
+            f"{manifests.SERVING_PORT}"
+            for p in spec.pod_sets if p.name == role
+        ]
+
     def list_owned(self) -> dict[str, Observation]:
         """Four label-selected lists and one of warning events, whatever the number of workloads."""
         return self._observe(

@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections import deque
 from pathlib import Path
@@ -91,9 +92,12 @@ class LocalBackend(ComputeBackend):
 
     # --- submit / cancel ---------------------------------------------------------------------
 
-    def _env(self, spec: WorkloadSpec) -> dict:
+    def _env(self, spec: WorkloadSpec, pod_set) -> dict:
         env = {k: os.environ[k] for k in INHERITED_ENV if k in os.environ}
-        for name, value in spec.env:
+        # The platform's own runtimes (training.runtime, inference.runtime, inference.loadgen)
+        # import from the project; on Kubernetes the image carries them.
+        env["PYTHONPATH"] = str(settings.BASE_DIR)
+        for name, value in spec.env_for(pod_set):
             if value.startswith(SECRET_SCHEME):
                 secret, _, key = value[len(SECRET_SCHEME):].partition("/")
                 path = self.base_dir / "secrets" / secret / (key or name)
@@ -105,31 +109,40 @@ class LocalBackend(ComputeBackend):
         return env
 
     def submit(self, spec: WorkloadSpec) -> bool:
-        if not spec.command:
+        if not all(spec.command_for(p) for p in spec.pod_sets):
             raise SubmitError("it has no command to run.")
-        base_env = self._env(spec)
+        envs = {p.name: self._env(spec, p) for p in spec.pod_sets}
         directory = self._dir(spec.id)
         directory.parent.mkdir(parents=True, exist_ok=True)
         try:
             directory.mkdir()  # the claim: a second submit finds it and adopts the first
         except FileExistsError:
             return False
-        replicas = []
+        replicas, endpoints = [], {}
         for pod_set in spec.pod_sets:
             port = _free_port()
             for index in range(pod_set.replicas):
-                replicas.append((f"{pod_set.name}-{index}", pod_set, index, port))
+                name = f"{pod_set.name}-{index}"
+                replicas.append((name, pod_set, index, port))
+                if spec.serves:
+                    # Every serving replica answers on its own loopback port, told by AIP_SERVE_*.
+                    endpoints[name] = {"role": pod_set.name, "port": _free_port()}
         _write_json(directory / "workload.json", {
             "workload_id": spec.id, "workspace_id": spec.workspace_id, "serves": spec.serves,
             "replicas": [name for name, *_ in replicas], "submitted_at": time.time(),
-            "max_runtime_seconds": spec.max_runtime_seconds,
+            "max_runtime_seconds": spec.max_runtime_seconds, "endpoints": endpoints,
         })
         for name, pod_set, index, port in replicas:
-            env = {**base_env, **rank_env(spec, pod_set, master_addr="127.0.0.1", master_port=port,
-                                          node_rank=str(index))}
+            env = {**envs[pod_set.name], **rank_env(spec, pod_set, master_addr="127.0.0.1", master_port=port,
+                                                    node_rank=str(index))}
+            if name in endpoints:
+                env.update(AIP_SERVE_HOST="127.0.0.1", AIP_SERVE_PORT=str(endpoints[name]["port"]))
+            command = list(spec.command_for(pod_set))
+            if command[0] in ("python", "python3"):
+                command[0] = sys.executable  # the platform's interpreter stands for an image's python
             with open(directory / f"{name}.log", "ab") as log:
                 process = subprocess.Popen(
-                    ["/bin/sh", "-c", WRAPPER, str(directory / f"{name}.exit"), *spec.command],
+                    ["/bin/sh", "-c", WRAPPER, str(directory / f"{name}.exit"), *command],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=directory,
                     start_new_session=True,  # its own process group: cancel signals the whole tree
                 )
@@ -138,12 +151,7 @@ class LocalBackend(ComputeBackend):
         return True
 
     def _live_pids(self, directory: Path, replicas: list[str]) -> list[int]:
-        pids = []
-        for name in replicas:
-            state = _read_json(directory / f"{name}.json")
-            if state and state["start_time"] and _proc_start_time(state["pid"]) == state["start_time"]:
-                pids.append(state["pid"])
-        return pids
+        return [_read_json(directory / f"{name}.json")["pid"] for name in self._live_replicas(directory, replicas)]
 
     def _stop(self, directory: Path, replicas: list[str], marker: str, wait: bool) -> None:
         (directory / marker).touch()
@@ -162,6 +170,21 @@ class LocalBackend(ComputeBackend):
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+    def endpoints(self, spec: WorkloadSpec, role: str) -> list[str]:
+        directory = self._dir(spec.id)
+        meta = _read_json(directory / "workload.json") or {}
+        serving = [(name, e["port"]) for name, e in (meta.get("endpoints") or {}).items() if e["role"] == role]
+        live = set(self._live_replicas(directory, [name for name, _ in serving]))
+        return [f"http://127.0.0.1:{port}" for name, port in serving if name in live]
+
+    def _live_replicas(self, directory: Path, replicas: list[str]) -> list[str]:
+        live = []
+        for name in replicas:
+            state = _read_json(directory / f"{name}.json")
+            if state and state["start_time"] and _proc_start_time(state["pid"]) == state["start_time"]:
+                live.append(name)
+        return live
 
     def cancel(self, spec: WorkloadSpec) -> None:
         directory = self._dir(spec.id)

@@ -122,7 +122,7 @@ def rank_env(spec: WorkloadSpec, pod_set: PodSetSpec, *, master_addr: str, maste
 
 
 def _container(spec, pod_set, conventions, rank: dict, ports: list | None = None, probe: bool = False) -> dict:
-    env = [env_var(k, v) for k, v in spec.env if k not in rank]
+    env = [env_var(k, v) for k, v in spec.env_for(pod_set) if k not in rank]
     env += [{"name": k, "value": v} for k, v in rank.items()]
     if rank and "NODE_RANK" not in rank:
         for name in ("NODE_RANK", "RANK", "AIP_REPLICA_INDEX"):
@@ -133,8 +133,8 @@ def _container(spec, pod_set, conventions, rank: dict, ports: list | None = None
         "env": env,
         "resources": _resources(pod_set, conventions),
     }
-    if spec.command:
-        container["command"] = list(spec.command)
+    if spec.command_for(pod_set):
+        container["command"] = list(spec.command_for(pod_set))
     if ports:
         container["ports"] = ports
     if probe:

@@ -58,7 +58,9 @@ def workload_spec(workload: Workload) -> WorkloadSpec:
         max_runtime_seconds=workload.max_runtime_seconds,
         pod_sets=tuple(
             PodSetSpec(name=p.name, replicas=p.replicas, vcpus=p.vcpus, memory_gib=p.memory_gib,
-                       accelerators=p.accelerators, accelerator_kind=p.flavor.accelerator_kind)
+                       accelerators=p.accelerators, accelerator_kind=p.flavor.accelerator_kind,
+                       command=tuple(p.command or ()),
+                       env=tuple(sorted((str(k), str(v)) for k, v in (p.env or {}).items())))
             for p in workload.pod_sets.all()
         ),
     )

@@ -82,7 +82,7 @@ SPEC = launch.LaunchSpec(runtime="vllm", model_path="s3://b/llama", served_name=
 def test_vllm_arguments():
     command, env = launch.launch(SPEC)
     assert command == [
-        "vllm", "serve", "s3://b/llama", "--served-model-name", "chat", "--host", "0.0.0.0", "--port", "8000",
+        "vllm", "serve", "s3://b/llama", "--served-model-name", "chat", "--host", "0.0.0.0", "--port", "8080",
         "--tensor-parallel-size", "8", "--pipeline-parallel-size", "1", "--max-model-len", "8192",
         "--max-num-seqs", "128", "--gpu-memory-utilization", "0.92", "--enable-prefix-caching",
         "--kv-cache-dtype", "fp8", "--quantization", "awq_marlin",
@@ -103,7 +103,7 @@ def test_sglang_arguments():
     command, _ = launch.launch(spec)
     assert command == [
         "python3", "-m", "sglang.launch_server", "--model-path", "s3://b/llama", "--served-model-name", "chat",
-        "--host", "0.0.0.0", "--port", "8000", "--tp-size", "8", "--pp-size", "1", "--dp-size", "1",
+        "--host", "0.0.0.0", "--port", "8080", "--tp-size", "8", "--pp-size", "1", "--dp-size", "1",
         "--ep-size", "8", "--context-length", "8192", "--max-running-requests", "128", "--mem-fraction-static",
         "0.92", "--disable-radix-cache", "--kv-cache-dtype", "fp8_e5m2", "--quantization", "w8a8_int8",
         "--disaggregation-mode", "decode",
@@ -126,7 +126,13 @@ def test_mindie_config():
 def test_tgi_arguments():
     command, _ = launch.launch(launch.LaunchSpec(**{**SPEC.__dict__, "runtime": "tgi"}))
     assert command == [
-        "text-generation-launcher", "--model-id", "s3://b/llama", "--hostname", "0.0.0.0", "--port", "8000",
+        "text-generation-launcher", "--model-id", "s3://b/llama", "--hostname", "0.0.0.0", "--port", "8080",
         "--num-shard", "8", "--max-total-tokens", "8192", "--max-concurrent-requests", "128",
         "--cuda-memory-fraction", "0.92", "--quantize", "awq", "--kv-cache-dtype", "fp8_e5m2",
     ]
+
+
+def test_runtimes_listen_where_the_kubernetes_service_sends_traffic():
+    from k8s.manifests import SERVING_PORT
+
+    assert launch.PORT == SERVING_PORT
