@@ -131,3 +131,18 @@ def test_names_are_deterministic_and_dns_safe():
 def test_long_roles_stay_within_name_limits(role):
     for obj in manifests(spec(pod_set(role, replicas=3)), CONVENTIONS):
         assert len(obj["metadata"]["name"]) <= 63 - len("-999")
+
+
+def test_each_role_runs_its_own_command_and_environment():
+    from dataclasses import replace
+
+    prefill = replace(pod_set("prefill", 1, 8, "ascend_npu"), command=("vllm", "serve", "--role=prefill"),
+                      env=(("ROLE_ONLY", "p"),))
+    router = replace(pod_set("router", 1), command=("vllm-router",))
+    objects = validated(manifests(spec(prefill, router, kind="inference", env=[("SHARED", "s")]), CONVENTIONS))
+    base = base_name(WORKLOAD_ID)
+    assert container(objects["Deployment", f"{base}-prefill"])["command"] == ["vllm", "serve", "--role=prefill"]
+    assert container(objects["Deployment", f"{base}-router"])["command"] == ["vllm-router"]
+    assert env_of(objects["Deployment", f"{base}-prefill"])["ROLE_ONLY"] == "p"
+    assert env_of(objects["Deployment", f"{base}-prefill"])["SHARED"] == "s"
+    assert "ROLE_ONLY" not in env_of(objects["Deployment", f"{base}-router"])
