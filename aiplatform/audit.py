@@ -12,7 +12,8 @@ class AuditMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        if request.method in MUTATING_METHODS and request.path.startswith("/api/"):
+        audited = not getattr(request, "audit_skip", False)
+        if audited and request.method in MUTATING_METHODS and request.path.startswith("/api/"):
             self.record(request, response)
         return response
 

@@ -58,8 +58,12 @@ router.register(r"billing/bills", billing_views.BillViews, basename="bill")
 router.register(r"billing/bills/(?P<bill_id>[^/.]+)/lines", billing_views.BillLineViews, basename="bill-line")
 router.register(rf"{WORKSPACE}/cost-tags", billing_views.CostTagViews, basename="cost-tag")
 
+SERVICE = rf"{WORKSPACE}/services/(?P<service_id>[^/.]+)"
+
 api_v1 = [
     path("me/", views.me, name="me"),
+    re_path(rf"^{SERVICE}/v1/chat/completions$", inference_views.ServiceGatewayView.as_view(), name="service-chat"),
+    re_path(rf"^{SERVICE}/invoke/(?P<path>.*)$", inference_views.ServiceGatewayView.as_view(), name="service-invoke"),
     *router.urls,
 ]
 

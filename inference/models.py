@@ -147,3 +147,21 @@ class Service(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class ServiceTraffic(models.Model):
+    """Requests through the gateway, per service per minute."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="traffic")
+    minute = models.DateTimeField()
+    requests = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    latency_ms_total = models.FloatField(default=0)
+    latency_ms_max = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["-minute"]
+        constraints = [models.UniqueConstraint(fields=["service", "minute"], name="traffic_unique_minute")]
+
+    def __str__(self):
+        return f"{self.service_id} {self.minute:%H:%M} {self.requests}"

@@ -1,8 +1,9 @@
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from resourcepools.models import WorkloadEvent
 
-from .models import Model, Service
+from .models import Model, Service, ServiceTraffic
 
 
 def models_of(*, workspace) -> QuerySet[Model]:
@@ -21,3 +22,15 @@ def service_events(*, service) -> QuerySet[WorkloadEvent]:
         Q(workload__service=service) | Q(workload__rolling_service=service)
         | Q(workload__env__AIP_SERVICE_ID=str(service.pk))
     ).select_related("workload")
+
+
+def service_for_gateway(*, workspace, service_id) -> Service | None:
+    try:
+        return (Service.objects.filter(workspace=workspace, pk=service_id)
+                .select_related("workload").prefetch_related("workload__pod_sets").first())
+    except (ValueError, ValidationError):
+        return None
+
+
+def service_traffic(*, service) -> QuerySet[ServiceTraffic]:
+    return ServiceTraffic.objects.filter(service=service)

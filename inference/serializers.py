@@ -4,7 +4,7 @@ from rest_framework import serializers
 from resourcepools.models import Flavor, Phase, ResourcePool
 from training.models import TrainingJob
 
-from .models import KvCacheDtype, Model, Quantization, Service, ServiceState
+from .models import KvCacheDtype, Model, Quantization, Service, ServiceState, ServiceTraffic
 
 CONCERNING_REASONS = {"InstancesUnhealthy", "Concerning"}
 
@@ -114,3 +114,15 @@ class ServiceSerializer(serializers.ModelSerializer):
 class ServiceUpdateSerializer(ServiceSerializer):
     class Meta(ServiceSerializer.Meta):
         read_only_fields = [*ServiceSerializer.Meta.read_only_fields, "name", "pool"]
+
+
+class ServiceTrafficSerializer(serializers.ModelSerializer):
+    latency_ms_mean = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ServiceTraffic
+        fields = ["minute", "requests", "errors", "latency_ms_mean", "latency_ms_max"]
+        read_only_fields = fields
+
+    def get_latency_ms_mean(self, traffic) -> float:
+        return traffic.latency_ms_total / traffic.requests if traffic.requests else 0.0

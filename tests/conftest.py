@@ -3,6 +3,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from aiplatform.models import Role
+from k8s.backend import clear_backend_cache, get_compute_backend
 from tests.factories import WorkspaceFactory, api_token, member_of
 
 
@@ -85,3 +86,16 @@ def local_root(tmp_path, settings):
     settings.LOCAL_STORAGE_ROOT = tmp_path / "storage"
     settings.LOCAL_STORAGE_ROOT.mkdir()
     return settings.LOCAL_STORAGE_ROOT
+
+
+@pytest.fixture
+def local_backend(settings, tmp_path):
+    """The LocalBackend on a directory of its own; its processes are stopped afterwards."""
+    settings.COMPUTE_BACKEND = "local"
+    settings.LOCAL_BACKEND_DIR = tmp_path / "local-backend"
+    clear_backend_cache()
+    backend = get_compute_backend()
+    yield backend
+    for observation in backend.list_owned().values():
+        backend.remove(observation)
+    clear_backend_cache()

@@ -22,7 +22,12 @@ from pathlib import Path
 
 
 def load_model(uri: str) -> dict:
-    path = Path(uri[len("file://"):] if uri.startswith("file://") else uri)
+    """file://bucket/key is under the platform's local storage root (AIP_LOCAL_STORAGE_ROOT);
+    file:///absolute/path and plain paths are taken as they are."""
+    if uri.startswith("file:///") or "://" not in uri:
+        path = Path(uri.removeprefix("file://"))
+    else:
+        path = Path(os.environ.get("AIP_LOCAL_STORAGE_ROOT", ".")) / uri.removeprefix("file://")
     if path.is_dir():
         path = path / "model.json"
     return json.loads(path.read_text())
