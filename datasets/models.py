@@ -128,12 +128,16 @@ class Sample(models.Model):
 
 
 class SampleLabel(models.Model):
-    """One label a sample carries, kept beside its annotations to filter and count by label."""
+    """One label a sample carries, kept beside its annotations to filter and count by label.
 
-    # DO_NOTHING lets a dataset's samples be deleted in one statement; services delete labels first.
-    sample = models.ForeignKey(Sample, on_delete=models.DO_NOTHING, related_name="label_rows")
+    Services write these rows with their samples and delete them first; they carry no database
+    foreign keys, because checking two keys per row at commit doubled the cost of an import."""
+
+    sample = models.ForeignKey(Sample, on_delete=models.DO_NOTHING, related_name="label_rows", db_constraint=False)
     # Indexed by samplelabel_dataset_name, which leads with the dataset.
-    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+", db_index=False)
+    dataset = models.ForeignKey(
+        Dataset, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
+    )
     name = models.CharField(max_length=100)
 
     class Meta:
