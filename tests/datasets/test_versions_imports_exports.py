@@ -279,3 +279,15 @@ def test_import_version_and_export_on_the_local_directory_backend(workspace, dev
     assert [json.loads(line)["source"] for line in exported.splitlines()] == [
         "file://data/raw/a.jpg", "file://data/raw/b.jpg",
     ]
+
+
+def test_a_retried_import_request_creates_one_task(workspace, developer_client):
+    dataset = DatasetFactory(workspace=workspace)
+    body = {"kind": "prefix", "source_uri": "s3://data/raw/"}
+    first = developer_client.post(dataset_url(dataset, "import-tasks/"), body, format="json",
+                                  HTTP_IDEMPOTENCY_KEY="import-1")
+    again = developer_client.post(dataset_url(dataset, "import-tasks/"), body, format="json",
+                                  HTTP_IDEMPOTENCY_KEY="import-1")
+    assert again.status_code == 202 and again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert ImportTask.objects.filter(dataset=dataset).count() == 1
