@@ -321,6 +321,9 @@ class AnnotationItem(models.Model):
     # DO_NOTHING keeps samples deletable in one statement; services delete their items first.
     sample = models.ForeignKey(Sample, on_delete=models.DO_NOTHING, related_name="annotation_items")
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # The item's place in its task's pages: its id, in a column only the task's indexes order
+    # (as for samples, ordering by id would walk the primary key through other tasks' items).
+    position = models.BigIntegerField(default=0, editable=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ASSIGNED)
     annotations = models.JSONField(default=list, blank=True)
     annotated_at = models.DateTimeField(null=True, blank=True)
@@ -331,9 +334,12 @@ class AnnotationItem(models.Model):
     reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["id"]
+        ordering = ["position"]
         constraints = [models.UniqueConstraint(fields=["task", "sample"], name="annotation_item_unique_sample")]
-        indexes = [models.Index(fields=["task", "assignee", "status", "id"], name="annotation_item_worklist")]
+        indexes = [
+            models.Index(fields=["task", "position"], name="annotation_item_task"),
+            models.Index(fields=["task", "assignee", "position"], name="annotation_item_worklist"),
+        ]
 
     def __str__(self):
         return f"{self.task} #{self.sample_id}"
