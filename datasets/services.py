@@ -3,9 +3,7 @@ Celery tasks call these and never write models themselves."""
 
 import logging
 import math
-import queue
 import random
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from itertools import islice
@@ -445,64 +443,15 @@ def _sample_row(dataset: Dataset, item: ManifestSample, now, created: str) -> tu
     }, None
 
 
-def _prepared_batches(task: ImportTask, dataset: Dataset) -> Iterator[list[tuple[int, dict | None, str]]]:
-    """The source in batches of (line or object number, new sample's fields or None, problem)."""
-    items = _import_items(task, dataset)
-    while batch := list(islice(items, IMPORT_BATCH)):
-        now = timezone.now()
-        created = creation_time(now)
-        prepared = []
-        for number, item in batch:
-            if isinstance(item, ManifestLineError):
-                prepared.append((number, None, item.reason))
-            else:
-                prepared.append((number, *_sample_row(dataset, item, now, created)))
-        yield prepared
-
-
-_END = object()
-
-
-def _read_ahead(iterator: Iterator, depth: int = 2) -> Iterator:
-    """The iterator's items, produced by a thread up to `depth` items ahead: reading and parsing
-    the next batch overlaps with writing this one (psycopg2 releases the GIL while PostgreSQL
-    works). The producer's errors are raised here."""
-    ahead = queue.Queue(maxsize=depth)
-    stopped = threading.Event()
-
-    def put(item) -> bool:
-        while not stopped.is_set():
-            try:
-                ahead.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce():
-        try:
-            for item in iterator:
-                if not put(item):
-                    return
-            put(_END)
-        except Exception as exc:  # handed over to the consumer, which raises it
-            put(exc)
-
-    producer = threading.Thread(target=produce, name="import-read-ahead", daemon=True)
-    producer.start()
-    try:
-        while (item := ahead.get()) is not _END:
-            if isinstance(item, Exception):
-                raise item
-            yield item
-    finally:
-        stopped.set()
-        producer.join()
-
-
 def _import_batch(task: ImportTask, dataset: Dataset, batch: list, tally: Counter, new_labels: dict) -> None:
+    now = timezone.now()
+    created = creation_time(now)
     candidates = {}
-    for number, row, problem in batch:
+    for number, item in batch:
+        if isinstance(item, ManifestLineError):
+            _report(task, tally, number, item.reason)
+            continue
+        row, problem = _sample_row(dataset, item, now, created)
         if problem:
             _report(task, tally, number, problem)
         elif row["source"] in candidates:
@@ -555,7 +504,8 @@ def run_import(*, task_id) -> ImportTask | None:
     try:
         total = _count_items(task, dataset)
         ImportTask.objects.filter(pk=task.pk).update(total=total)
-        for batch in _read_ahead(_prepared_batches(task, dataset)):
+        items = _import_items(task, dataset)
+        while batch := list(islice(items, IMPORT_BATCH)):
             _import_batch(task, dataset, batch, tally, new_labels)
     except StorageError as exc:
         outcome = {"status": TaskStatus.FAILED, "error": str(exc)}
