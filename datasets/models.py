@@ -128,12 +128,16 @@ class Sample(models.Model):
 
 
 class SampleLabel(models.Model):
-    """One label a sample carries, kept beside its annotations to filter and count by label."""
+    """One label a sample carries, kept beside its annotations to filter and count by label.
 
-    # DO_NOTHING lets a dataset's samples be deleted in one statement; services delete labels first.
-    sample = models.ForeignKey(Sample, on_delete=models.DO_NOTHING, related_name="label_rows")
+    Services write these rows with their samples and delete them first; they carry no database
+    foreign keys, because checking two keys per row at commit doubled the cost of an import."""
+
+    sample = models.ForeignKey(Sample, on_delete=models.DO_NOTHING, related_name="label_rows", db_constraint=False)
     # Indexed by samplelabel_dataset_name, which leads with the dataset.
-    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+", db_index=False)
+    dataset = models.ForeignKey(
+        Dataset, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
+    )
     name = models.CharField(max_length=100)
 
     class Meta:
@@ -317,6 +321,9 @@ class AnnotationItem(models.Model):
     # DO_NOTHING keeps samples deletable in one statement; services delete their items first.
     sample = models.ForeignKey(Sample, on_delete=models.DO_NOTHING, related_name="annotation_items")
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # The item's place in its task's pages: its id, in a column only the task's indexes order
+    # (as for samples, ordering by id would walk the primary key through other tasks' items).
+    position = models.BigIntegerField(default=0, editable=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ASSIGNED)
     annotations = models.JSONField(default=list, blank=True)
     annotated_at = models.DateTimeField(null=True, blank=True)
@@ -327,9 +334,12 @@ class AnnotationItem(models.Model):
     reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["id"]
+        ordering = ["position"]
         constraints = [models.UniqueConstraint(fields=["task", "sample"], name="annotation_item_unique_sample")]
-        indexes = [models.Index(fields=["task", "assignee", "status", "id"], name="annotation_item_worklist")]
+        indexes = [
+            models.Index(fields=["task", "position"], name="annotation_item_task"),
+            models.Index(fields=["task", "assignee", "position"], name="annotation_item_worklist"),
+        ]
 
     def __str__(self):
         return f"{self.task} #{self.sample_id}"

@@ -12,7 +12,7 @@ class SampleCursorPagination(CursorPagination):
 
 
 class ItemCursorPagination(CursorPagination):
-    ordering = "id"
+    ordering = "position"
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from itertools import islice
 
 from django.db import connection, transaction
-from django.db.models import Case, Count, Q, Value, When
+from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
@@ -629,6 +629,7 @@ def create_annotation_task(*, dataset: Dataset, created_by, name: str, assignees
             for i, sample_id in enumerate(chunk)
         )
         position += len(chunk)
+    AnnotationItem.objects.filter(task=task).update(position=F("id"))
     if position == 0:
         raise ValidationError({"scope": "No sample to annotate: the scope selects none, or they are all in "
                                         "other active tasks."})

@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from aiplatform.models import Role
-from datasets.models import Dataset
+from datasets.models import AnnotationItem, Dataset, Sample, SampleLabel
 from tests.conftest import client_for
 from tests.datasets.factories import DatasetFactory, SampleFactory
 from tests.factories import member_of
@@ -116,6 +116,16 @@ def test_deleting_a_dataset_leaves_the_source_objects(workspace, developer_clien
     s3.create_bucket(Bucket="raw")
     s3.put_object(Bucket="raw", Key="images/1.jpg", Body=b"jpeg")
     dataset = DatasetFactory(workspace=workspace, input_uri="s3://raw/images/")
-    SampleFactory(dataset=dataset, source="s3://raw/images/1.jpg")
+    sample = SampleFactory(dataset=dataset, source="s3://raw/images/1.jpg")
+    SampleFactory(dataset=dataset)
+    developer_client.post(f"{url(workspace, dataset)}samples/batch-annotate/",
+                          {"items": [{"id": sample.id, "annotations": [{"name": "cat"}]}]}, format="json")
+    annotator = member_of(workspace, Role.ANNOTATOR)
+    response = developer_client.post(f"{url(workspace, dataset)}annotation-tasks/",
+                                     {"name": "t", "assignees": [annotator.username]}, format="json")
+    assert response.status_code == 201
     assert developer_client.delete(url(workspace, dataset)).status_code == 204
     assert s3.get_object(Bucket="raw", Key="images/1.jpg")["Body"].read() == b"jpeg"
+    assert not Sample.objects.filter(dataset_id=dataset.id).exists()
+    assert not SampleLabel.objects.filter(dataset_id=dataset.id).exists()
+    assert not AnnotationItem.objects.exists()

@@ -165,6 +165,7 @@ def test_list_filters_and_cursor_pages(workspace, developer_client, developer):
             break
         page = developer_client.get(page["next"]).json()
     assert seen == [s.id for s in samples]
+    assert ids(ordering="-source") == [s.id for s in samples]  # pages keep one order, whatever is asked
     assert developer_client.get(samples_url(dataset, f"{samples[0].id}/")).json()["source"] == samples[0].source
     assert developer_client.get(samples_url(dataset, f"{SampleFactory().id}/")).status_code == 404
 

@@ -279,3 +279,35 @@ def test_import_version_and_export_on_the_local_directory_backend(workspace, dev
     assert [json.loads(line)["source"] for line in exported.splitlines()] == [
         "file://data/raw/a.jpg", "file://data/raw/b.jpg",
     ]
+
+
+def test_a_retried_import_request_creates_one_task(workspace, developer_client):
+    dataset = DatasetFactory(workspace=workspace)
+    body = {"kind": "prefix", "source_uri": "s3://data/raw/"}
+    first = developer_client.post(dataset_url(dataset, "import-tasks/"), body, format="json",
+                                  HTTP_IDEMPOTENCY_KEY="import-1")
+    again = developer_client.post(dataset_url(dataset, "import-tasks/"), body, format="json",
+                                  HTTP_IDEMPOTENCY_KEY="import-1")
+    assert again.status_code == 202 and again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert ImportTask.objects.filter(dataset=dataset).count() == 1
+
+
+@pytest.fixture
+def s3_enforcing_credentials(s3_server, buckets):
+    """The S3 server checks credentials, and knows none of the platform's."""
+    def reset(count):
+        request = urllib.request.Request(f"{s3_server}/moto-api/reset-auth", data=count, method="POST",
+                                         headers={"Content-Type": "text/plain"})
+        urllib.request.urlopen(request, timeout=10).close()
+
+    reset(b"0")
+    yield
+    reset(b"inf")
+
+
+def test_refused_credentials_fail_the_import_with_the_reason(workspace, developer_client, s3_enforcing_credentials):
+    task = start_import(developer_client, DatasetFactory(workspace=workspace), "manifest", "s3://data/in.manifest")
+    assert task["status"] == "failed"
+    assert "storage access key is not valid" in task["error"]
+    assert "test-access-key" not in task["error"] and "test-secret-key" not in task["error"]
