@@ -2,7 +2,7 @@
 
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from rest_framework.exceptions import NotFound
 
 from .models import AccountMember, ApiKey, AuditEvent, Membership, Role, Workspace
@@ -25,21 +25,27 @@ def workspaces_for_user(*, user) -> QuerySet[Workspace]:
 
 
 def workspace_and_role(*, user, workspace_id) -> tuple[Workspace, str]:
-    """The workspace and the caller's effective role in it. Operators and account admins act
-    as owners. Anyone else outside the workspace gets 404, never a hint that it exists."""
+    """The workspace and the caller's effective role in it, in one query. Operators and
+    account admins act as owners. Anyone else outside the workspace gets 404, never a hint
+    that it exists."""
     try:
-        workspace = Workspace.objects.select_related("account").filter(pk=uuid.UUID(str(workspace_id))).first()
+        key = uuid.UUID(str(workspace_id))
     except ValueError:
-        workspace = None
+        raise NotFound("Workspace not found.") from None
+    workspace = (
+        Workspace.objects.select_related("account").filter(pk=key)
+        .annotate(
+            member_role=Subquery(Membership.objects.filter(workspace=OuterRef("pk"), user=user).values("role")[:1]),
+            by_account_admin=Exists(AccountMember.objects.filter(user=user, account=OuterRef("account_id"),
+                                                                 is_admin=True)),
+        )
+        .first()
+    )
     if workspace is not None:
-        if user.is_staff:
+        if user.is_staff or workspace.by_account_admin:
             return workspace, Role.OWNER
-        member = account_member(user=user)
-        if member is not None and member.is_admin and member.account_id == workspace.account_id:
-            return workspace, Role.OWNER
-        membership = Membership.objects.filter(workspace=workspace, user=user).only("role").first()
-        if membership is not None:
-            return workspace, membership.role
+        if workspace.member_role:
+            return workspace, workspace.member_role
     raise NotFound("Workspace not found.")
 
 
