@@ -27,12 +27,15 @@ class Command(BaseCommand):
             if not Workspace.objects.filter(account=account, name="demo").exists():
                 services.create_workspace(account=account, name="demo", description="Demo workspace", created_by=user)
             token = self._api_key(user)
+        # A bucket in the embedded object storage, so file://demo/... locations work at once.
+        (settings.LOCAL_STORAGE_ROOT / "demo").mkdir(parents=True, exist_ok=True)
         workspace = Workspace.objects.get(account=account, name="demo")
         self.stdout.write(
             "\nDemo ready.\n"
             f"  admin console  http://127.0.0.1:8000/admin/   user 'admin', password {operator_password}\n"
             f"  API docs       http://127.0.0.1:8000/api/docs/\n"
             f"  workspace      demo ({workspace.id})\n"
+            f"  storage bucket file://demo/ (in {settings.LOCAL_STORAGE_ROOT})\n"
             f"  API key        {token}\n\n"
             f'  curl -H "Authorization: Bearer {token}" http://127.0.0.1:8000/api/v1/workspaces/\n'
         )
