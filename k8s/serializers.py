@@ -8,6 +8,8 @@ class LogQuerySerializer(serializers.Serializer):
                                     help_text="How many of the last lines to return.")
     follow = serializers.BooleanField(required=False, default=False,
                                       help_text="Stream new lines as text/plain until the replica ends.")
+    download = serializers.BooleanField(required=False, default=False,
+                                        help_text="The replica's whole log as a text/plain file attachment.")
 
 
 class WorkloadLogsSerializer(serializers.Serializer):

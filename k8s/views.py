@@ -46,10 +46,11 @@ class WorkloadLogViews(WorkspaceViewSet):
         query = LogQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         replica, follow = query.validated_data.get("replica"), query.validated_data["follow"]
+        download = query.validated_data["download"]
         try:
             replicas = services.workload_replicas(workload=workload)
-            lines = services.workload_logs(workload=workload, replica=replica, tail=query.validated_data["tail"],
-                                           follow=follow)
+            tail = None if download else query.validated_data["tail"]
+            lines = services.workload_logs(workload=workload, replica=replica, tail=tail, follow=follow)
             if not follow:
                 lines = list(lines)
         except UnknownReplica as exc:
@@ -59,6 +60,11 @@ class WorkloadLogViews(WorkspaceViewSet):
         except BackendUnavailable as exc:
             raise ComputeBackendUnavailable(f"The compute backend cannot be reached now ({exc}); try again "
                                             "shortly.") from exc
+        if download:
+            name = replica or (replicas[0] if replicas else "replica")
+            response = StreamingHttpResponse(iter(lines), content_type="text/plain; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="{workload.name}-{name}.log"'
+            return response
         if follow:
             response = StreamingHttpResponse(iter(lines), content_type="text/plain; charset=utf-8")
             response["X-Accel-Buffering"] = "no"  # let proxies pass lines on as they come

@@ -51,6 +51,9 @@ def test_admitted_workload_is_submitted_runs_and_succeeds(workspace, developer_c
     assert workload.reason == "Completed" and workload.finished_at is not None
     logs = developer_client.get(url(workload, "logs/")).json()
     assert logs == {"replica": "worker-0", "replicas": ["worker-0"], "lines": ["hello from 0"]}
+    download = developer_client.get(url(workload, "logs/?download=true"))
+    assert download["Content-Disposition"] == f'attachment; filename="{workload.name}-worker-0.log"'
+    assert b"".join(download.streaming_content).decode() == "hello from 0\n"
     reasons = [e["reason"] for e in developer_client.get(url(workload, "events/")).json()["results"]]
     assert reasons == ["Created", "Queued", "Admitted", "Submitted", "Running", "Completed"]
 
