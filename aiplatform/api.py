@@ -10,7 +10,7 @@ import json
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, viewsets
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -40,6 +40,15 @@ class WorkspaceRolePermission(BasePermission):
             )
             return False
         return True
+
+
+class IsOperatorOrReadOnly(BasePermission):
+    """Platform-level resources (flavors, pools, prices) that everyone reads and operators change."""
+
+    message = "Only platform operators change this."
+
+    def has_permission(self, request, view):
+        return request.method in SAFE_METHODS or request.user.is_staff
 
 
 # --- viewsets -----------------------------------------------------------------------------------

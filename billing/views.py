@@ -14,7 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
-from aiplatform.api import PlatformViewSet, WorkspaceViewSet
+from aiplatform.api import IsOperatorOrReadOnly, PlatformViewSet, WorkspaceViewSet
 from aiplatform.selectors import account_member
 
 from . import selectors, services
@@ -54,13 +54,6 @@ from .serializers import (
     TopUpSerializer,
     UsageRecordSerializer,
 )
-
-
-class IsOperatorOrReadOnly(BasePermission):
-    message = "Only platform operators change this."
-
-    def has_permission(self, request, view):
-        return request.method in SAFE_METHODS or request.user.is_staff
 
 
 class IsOperator(BasePermission):
