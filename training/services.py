@@ -16,6 +16,7 @@ from . import selectors, throughput
 from .models import Algorithm, MetricPoint, TrainingJob
 
 JOB_TOKEN_SALT = "training.job-token"
+WORKLOAD_TO_JOB_FIELDS = {"pod_sets.0.replicas": "node_count", "pod_sets.0.flavor": "flavor"}
 
 
 # --- algorithms ---------------------------------------------------------------------------------
@@ -170,14 +171,18 @@ def create_training_job(*, workspace, created_by, name: str, flavor, pool, outpu
         "AIP_LOCAL_STORAGE_ROOT": str(settings.LOCAL_STORAGE_ROOT),
         **{f"AIP_INPUT_{item['channel'].upper()}": item["uri"] for item in inputs},
     }
-    job.workload = pool_services.create_workload(
-        workspace=workspace, pool=pool, name=name, kind=WorkloadKind.TRAINING, priority=priority,
-        pod_sets=[{"name": "worker", "replicas": node_count, "flavor": flavor}],
-        image=algorithm.image if algorithm else image,
-        command=_command(algorithm=algorithm, command=command or [], inputs=inputs, output_uri=output_uri,
-                         values=values),
-        env=runtime_env, max_runtime_seconds=max_runtime_seconds, created_by=created_by,
-    )
+    try:
+        job.workload = pool_services.create_workload(
+            workspace=workspace, pool=pool, name=name, kind=WorkloadKind.TRAINING, priority=priority,
+            pod_sets=[{"name": "worker", "replicas": node_count, "flavor": flavor}],
+            image=algorithm.image if algorithm else image,
+            command=_command(algorithm=algorithm, command=command or [], inputs=inputs, output_uri=output_uri,
+                             values=values),
+            env=runtime_env, max_runtime_seconds=max_runtime_seconds, created_by=created_by,
+        )
+    except ValidationError as exc:
+        # Name the job's own fields, not its workload's pod set.
+        raise ValidationError({WORKLOAD_TO_JOB_FIELDS.get(k, k): v for k, v in exc.detail.items()}) from None
     job.full_clean()
     job.save()
     return job

@@ -124,7 +124,7 @@ def test_job_creates_a_queued_workload_with_the_recipe(workspace, developer_clie
         ({"output_uri": "ftp://x"}, "output_uri"),
         ({"flavor": "cpu.8u32g"}, "flavor"),
         ({"node_count": 0}, "node_count"),
-        ({"node_count": 3}, "pod_sets.0.replicas"),
+        ({"node_count": 3}, "node_count"),
     ],
 )
 def test_bad_jobs_are_refused_and_nothing_is_queued(workspace, developer_client, presets, npu_pool, changes, attr):
@@ -269,3 +269,11 @@ def test_a_dataset_version_of_another_workspace_is_refused(workspace, developer,
     response = developer_client.post(url(workspace), body, format="json")
     assert response.status_code == 400
     assert response.json()["errors"][0]["attr"] == "inputs.0.dataset_version"
+
+
+def test_a_flavor_the_pool_lacks_names_the_flavor(workspace, developer_client, presets, npu_pool):
+    FlavorFactory(name="npu.910b.4", accelerators=4)
+    response = developer_client.post(url(workspace), sft_body(npu_pool, flavor="npu.910b.4"), format="json")
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["attr"] == "flavor" and "has no 'npu.910b.4' nodes" in error["detail"]
