@@ -2,6 +2,7 @@
 unless the user brings a custom image). Pure functions of a `LaunchSpec`."""
 
 import json
+import shlex
 from dataclasses import dataclass
 
 # The serving port every runtime listens on; the Kubernetes Service targets the same (k8s.manifests).
@@ -26,6 +27,8 @@ RUNTIME_KV_DTYPES = {
 }
 RUNTIME_DISAGGREGATION = {"vllm", "sglang", "mindie"}
 RUNTIME_PIPELINE_PARALLEL = {"vllm", "sglang", "mindie", "custom"}
+# Runtimes whose instances may span nodes (a leader and workers).
+MULTI_NODE_RUNTIMES = {"vllm"}
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,21 @@ def tgi(s: LaunchSpec) -> list[str]:
 def builtin(s: LaunchSpec) -> list[str]:
     return ["python", "-m", "inference.runtime.builtin_server", "--model", s.model_path, "--host", "0.0.0.0",
             "--port", str(PORT), "--served-model-name", s.served_name]
+
+
+# Where a multi-node instance's leader gathers its workers (the Kubernetes Service opens it too).
+GROUP_PORT = 6379
+
+
+def multi_node(command: list[str], *, runtime: str) -> tuple[list[str], list[str]]:
+    """Leader and worker commands of an instance that spans nodes: the leader starts a Ray head
+    and the server on it (vLLM's multi-node executor); workers join the head at $LEADER_ADDR."""
+    if runtime not in MULTI_NODE_RUNTIMES:
+        raise ValueError(runtime)
+    leader = ["bash", "-c", f"ray start --head --port={GROUP_PORT} && exec "
+              + shlex.join([*command, "--distributed-executor-backend", "ray"])]
+    worker = ["bash", "-c", f'ray start --address="$LEADER_ADDR:{GROUP_PORT}" --block']
+    return leader, worker
 
 
 BUILDERS = {"vllm": vllm, "sglang": sglang, "mindie": mindie, "tgi": tgi, "builtin": builtin}

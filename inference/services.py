@@ -233,12 +233,20 @@ def build_deployment(s: dict, model: Model, pool) -> tuple[list[dict], dict, dic
         launches[role] = {"command": command, "env": env}
         spans = nodes_per_instance(cards=cards, flavor=flavor, field="tensor_parallel") if flavor.accelerators else 1
         per_node = flavor.accelerators if spans > 1 else min(cards, flavor.accelerators)
-        base = {"flavor": flavor, "accelerators": per_node, "command": command, "env": env}
+        base = {"flavor": flavor, "accelerators": per_node, "env": env}
         if spans == 1:
-            pod_sets.append({"name": role, "replicas": instances, **base})
+            pod_sets.append({"name": role, "replicas": instances, "command": command, **base})
         else:
-            pod_sets.append({"name": f"{role}-leader", "replicas": instances, **base})
-            pod_sets.append({"name": f"{role}-worker", "replicas": instances * (spans - 1), **base})
+            if model.runtime not in launch.MULTI_NODE_RUNTIMES:
+                raise ValidationError({"tensor_parallel": f"An instance of {cards} cards spans {spans} '{flavor.name}' "
+                                                          f"nodes, which {model.get_runtime_display()} does not do "
+                                                          f"here (vLLM does); keep TP × PP × DP ≤ "
+                                                          f"{flavor.accelerators}."})
+            leader, worker = launch.multi_node(command, runtime=model.runtime)
+            launches[role] = {"command": leader, "worker_command": worker, "env": env}
+            pod_sets.append({"name": f"{role}-leader", "replicas": instances, "command": leader, **base})
+            pod_sets.append({"name": f"{role}-worker", "replicas": instances * (spans - 1), "command": worker,
+                             **base})
     if s["mode"] == DeploymentMode.DISAGGREGATED:
         router = _router_flavor(s, pool)
         command = router_command(model, "aiplatform.io/service=" + s["name"])

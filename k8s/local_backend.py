@@ -29,7 +29,7 @@ from .backend import (
     UnknownReplica,
     WorkloadSpec,
 )
-from .manifests import SECRET_SCHEME, rank_env
+from .manifests import SECRET_SCHEME, leader_of, rank_env
 
 # Runs the command, then writes its exit code next to the log ($0 is the exit-code path).
 WRAPPER = '"$@"; rc=$?; echo "$rc" > "$0.tmp" && mv "$0.tmp" "$0"'
@@ -137,6 +137,8 @@ class LocalBackend(ComputeBackend):
                                                     node_rank=str(index))}
             if name in endpoints:
                 env.update(AIP_SERVE_HOST="127.0.0.1", AIP_SERVE_PORT=str(endpoints[name]["port"]))
+            if leader_of(spec, pod_set) is not None:
+                env["LEADER_ADDR"] = "127.0.0.1"
             command = list(spec.command_for(pod_set))
             if command[0] in ("python", "python3"):
                 command[0] = sys.executable  # the platform's interpreter stands for an image's python

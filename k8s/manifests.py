@@ -23,6 +23,8 @@ from .backend import (
 
 RENDEZVOUS_PORT = 29500
 SERVING_PORT = 8080
+# Where a multi-node instance's leader gathers its workers (Ray's default head port).
+LEADER_GROUP_PORT = 6379
 # Env values written `secret://<secret name>/<key>` are read from that Secret, never inlined.
 SECRET_SCHEME = "secret://"
 INDEX_ANNOTATION = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
@@ -205,9 +207,21 @@ def headless_service(spec: WorkloadSpec, conventions: ClusterConventions) -> dic
     }
 
 
+def leader_of(spec: WorkloadSpec, pod_set: PodSetSpec) -> PodSetSpec | None:
+    """The leader pod set of a multi-node serving instance's workers (`x-worker` → `x-leader`)."""
+    if not pod_set.name.endswith("-worker"):
+        return None
+    name = pod_set.name.removesuffix("-worker") + "-leader"
+    return next((p for p in spec.pod_sets if p.name == name), None)
+
+
 def deployment(spec: WorkloadSpec, pod_set: PodSetSpec, conventions: ClusterConventions) -> dict:
     name = object_name(spec, pod_set)
     rank = {"AIP_WORKLOAD_ID": spec.id, "AIP_ROLE": pod_set.name}
+    leader = leader_of(spec, pod_set)
+    if leader is not None:
+        # Workers join their leader's group (e.g. a Ray cluster) through its Service.
+        rank["LEADER_ADDR"] = f"{object_name(spec, leader)}.{namespace_name(spec, conventions)}.svc"
     selector = {WORKLOAD_LABEL: spec.id, ROLE_LABEL: role_name(pod_set.name)}
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
@@ -218,7 +232,8 @@ def deployment(spec: WorkloadSpec, pod_set: PodSetSpec, conventions: ClusterConv
             "template": {
                 "metadata": {"labels": labels(spec, pod_set)},
                 "spec": {
-                    "containers": [_container(spec, pod_set, conventions, rank, probe=True,
+                    # Workers of a multi-node instance serve nothing themselves: no readiness probe.
+                    "containers": [_container(spec, pod_set, conventions, rank, probe=leader is None,
                                               ports=[{"name": "http", "containerPort": SERVING_PORT}])],
                     **_placement(spec, pod_set, conventions),
                 },
@@ -233,7 +248,9 @@ def service(spec: WorkloadSpec, pod_set: PodSetSpec, conventions: ClusterConvent
         "metadata": _metadata(spec, object_name(spec, pod_set), namespace_name(spec, conventions), pod_set),
         "spec": {
             "selector": {WORKLOAD_LABEL: spec.id, ROLE_LABEL: role_name(pod_set.name)},
-            "ports": [{"name": "http", "port": SERVING_PORT, "targetPort": SERVING_PORT}],
+            "ports": [{"name": "http", "port": SERVING_PORT, "targetPort": SERVING_PORT}] + (
+                [{"name": "group", "port": LEADER_GROUP_PORT, "targetPort": LEADER_GROUP_PORT}]
+                if pod_set.name.endswith("-leader") else []),
         },
     }
 

@@ -100,7 +100,21 @@ def test_an_instance_larger_than_a_node_spans_nodes(workspace, developer_client,
                                      format="json")
     assert response.status_code == 201, response.json()
     workload = Workload.objects.get(pk=response.json()["workload"])
-    assert [(p.name, p.replicas) for p in workload.pod_sets.all()] == [("server-leader", 1), ("server-worker", 1)]
+    leader, worker = workload.pod_sets.all()
+    assert [(p.name, p.replicas) for p in (leader, worker)] == [("server-leader", 1), ("server-worker", 1)]
+    assert leader.command[:2] == ["bash", "-c"] and leader.command[2].startswith("ray start --head --port=6379 && ")
+    assert "--tensor-parallel-size 16" in leader.command[2]
+    assert "--distributed-executor-backend ray" in leader.command[2]
+    assert worker.command == ["bash", "-c", 'ray start --address="$LEADER_ADDR:6379" --block']
+
+
+def test_only_vllm_instances_span_nodes(workspace, developer_client, npu_pool, llama_uri):
+    model = developer_client.post(f"/api/v1/workspaces/{workspace.id}/models/", {
+        "name": "llama-sglang", "source": "storage", "uri": llama_uri, "runtime": "sglang"}, format="json").json()
+    response = developer_client.post(services_url(workspace), service_body(model, npu_pool, tensor_parallel=16),
+                                     format="json")
+    assert response.status_code == 400
+    assert "spans 2 'npu.910b.8' nodes" in response.json()["errors"][0]["detail"]
 
 
 @pytest.mark.parametrize(

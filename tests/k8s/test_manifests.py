@@ -146,3 +146,18 @@ def test_each_role_runs_its_own_command_and_environment():
     assert env_of(objects["Deployment", f"{base}-prefill"])["ROLE_ONLY"] == "p"
     assert env_of(objects["Deployment", f"{base}-prefill"])["SHARED"] == "s"
     assert "ROLE_ONLY" not in env_of(objects["Deployment", f"{base}-router"])
+
+
+def test_workers_of_a_multi_node_instance_find_their_leader():
+    from dataclasses import replace
+
+    leader = replace(pod_set("server-leader", 1, 8, "nvidia_gpu"), command=("bash", "-c", "ray start --head"))
+    worker = replace(pod_set("server-worker", 1, 8, "nvidia_gpu"), command=("bash", "-c", "ray start --block"))
+    objects = validated(manifests(spec(leader, worker, kind="inference"), CONVENTIONS))
+    base = base_name(WORKLOAD_ID)
+    assert env_of(objects["Deployment", f"{base}-server-worker"])["LEADER_ADDR"] == (
+        f"{base}-server-leader.aip-ws-{WORKSPACE_ID}.svc")
+    assert "readinessProbe" not in container(objects["Deployment", f"{base}-server-worker"])
+    assert "readinessProbe" in container(objects["Deployment", f"{base}-server-leader"])
+    ports = {p["name"]: p["port"] for p in objects["Service", f"{base}-server-leader"]["spec"]["ports"]}
+    assert ports == {"http": 8080, "group": 6379}
