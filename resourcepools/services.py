@@ -30,8 +30,6 @@ from .models import (
     WorkloadEvent,
 )
 
-# Sent (after commit) when a pool is created, so billing can charge a dedicated pool's purchase.
-pool_created = Signal()
 # Sent (after commit) with `workload_ids` and `phase` whenever workloads change phase; the compute
 # backend submits admitted work and cancels stopping work, billing meters running intervals.
 workload_phase_changed = Signal()
@@ -74,7 +72,6 @@ def create_pool(*, name: str, kind: str, account=None, region: str = "local", av
     pool.save()
     for node in nodes or []:
         add_node(pool=pool, **node)
-    transaction.on_commit(lambda: pool_created.send(sender=ResourcePool, pool=pool))
     return pool
 
 
