@@ -20,6 +20,16 @@ User = get_user_model()
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
+def save_changes(instance, fields: dict):
+    """Set the fields, check the model's invariants (full_clean) and save. Call inside the
+    service's transaction."""
+    for field, value in fields.items():
+        setattr(instance, field, value)
+    instance.full_clean()
+    instance.save()
+    return instance
+
+
 # --- accounts and workspaces --------------------------------------------------------------------
 
 
@@ -70,11 +80,7 @@ def update_workspace(*, workspace: Workspace, **fields) -> Workspace:
     if "name" in fields and fields["name"] != workspace.name:
         if Workspace.objects.filter(account_id=workspace.account_id, name=fields["name"]).exists():
             raise ValidationError({"name": f"Your account already has a workspace named '{fields['name']}'."})
-    for field, value in fields.items():
-        setattr(workspace, field, value)
-    workspace.full_clean()
-    workspace.save()
-    return workspace
+    return save_changes(workspace, fields)
 
 
 @transaction.atomic

@@ -8,6 +8,7 @@ from django.db import transaction
 from rest_framework.exceptions import ValidationError
 
 from aiplatform.errors import Conflict
+from aiplatform.services import save_changes
 from aiplatform.storage import StorageError, storage_for
 from resourcepools import services as pool_services
 from resourcepools.models import TERMINAL_PHASES, AcceleratorKind, Node, Phase, WorkloadKind
@@ -67,11 +68,7 @@ def create_model(*, workspace, created_by, name: str, source: str, runtime: str,
 
 @transaction.atomic
 def update_model(*, model: Model, **fields) -> Model:
-    for field, value in fields.items():
-        setattr(model, field, value)
-    model.full_clean()
-    model.save()
-    return model
+    return save_changes(model, fields)
 
 
 @transaction.atomic

@@ -13,6 +13,7 @@ from rest_framework.exceptions import ValidationError
 from aiplatform.celery import app as celery_app
 from aiplatform.celery import enqueue_on_commit
 from aiplatform.errors import Conflict
+from aiplatform.services import save_changes
 
 from .models import (
     ADMITTING_POOL_STATUSES,
@@ -45,12 +46,7 @@ HOLDING_PHASES = (Phase.ADMITTED, Phase.RUNNING)
 
 @transaction.atomic
 def save_flavor(*, flavor: Flavor | None = None, **fields) -> Flavor:
-    flavor = flavor or Flavor()
-    for field, value in fields.items():
-        setattr(flavor, field, value)
-    flavor.full_clean()
-    flavor.save()
-    return flavor
+    return save_changes(flavor or Flavor(), fields)
 
 
 @transaction.atomic
@@ -78,10 +74,7 @@ def create_pool(*, name: str, kind: str, account=None, region: str = "local", av
 @transaction.atomic
 def update_pool(*, pool: ResourcePool, **fields) -> ResourcePool:
     pool = ResourcePool.objects.select_for_update().get(pk=pool.pk)
-    for field, value in fields.items():
-        setattr(pool, field, value)
-    pool.full_clean()
-    pool.save()
+    save_changes(pool, fields)
     if pool.status in ADMITTING_POOL_STATUSES:
         enqueue_admission(pool_id=pool.pk)
     return pool
@@ -111,10 +104,7 @@ def add_node(*, pool: ResourcePool, name: str, flavor: Flavor) -> Node:
 @transaction.atomic
 def update_node(*, node: Node, **fields) -> Node:
     node = Node.objects.select_for_update().get(pk=node.pk)
-    for field, value in fields.items():
-        setattr(node, field, value)
-    node.full_clean()
-    node.save()
+    save_changes(node, fields)
     enqueue_admission(pool_id=node.pool_id)
     return node
 

@@ -6,6 +6,7 @@ from django.db import transaction
 from rest_framework.exceptions import ValidationError
 
 from aiplatform.errors import Conflict
+from aiplatform.services import save_changes
 from aiplatform.storage import StorageError, parse_uri, storage_for
 from datasets.models import DatasetVersion
 from resourcepools import services as pool_services
@@ -49,11 +50,7 @@ def save_algorithm(*, workspace, algorithm: Algorithm | None = None, **fields) -
     clash = Algorithm.objects.filter(workspace=workspace, name=name).exclude(pk=algorithm.pk)
     if clash.exists():
         raise ValidationError({"name": f"An algorithm named '{name}' already exists here; choose another name."})
-    for field, value in fields.items():
-        setattr(algorithm, field, value)
-    algorithm.full_clean()
-    algorithm.save()
-    return algorithm
+    return save_changes(algorithm, fields)
 
 
 @transaction.atomic
