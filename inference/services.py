@@ -166,6 +166,8 @@ def check_service(s: dict, model: Model) -> None:
         raise ValidationError({"min_instances": f"min_instances {low} is above max_instances {high}."})
     if high is not None and s["instance_count"] > high:
         raise ValidationError({"instance_count": f"{s['instance_count']} instances exceed max_instances {high}."})
+    if low is not None and low < 1:
+        raise ValidationError({"min_instances": "Keep at least one instance; to take a service down, stop it."})
     if (low is None) != (high is None):
         raise ValidationError({"max_instances": "Give both min_instances and max_instances to autoscale."})
 
@@ -211,6 +213,15 @@ def router_command(model: Model, workload_label: str) -> list[str]:
             "--prefill-model-labels", "prefill", "--decode-model-labels", "decode"]
 
 
+def _autoscaling(s: dict, role: str) -> dict:
+    """A unified service's single-node instances scale between its bounds; prefill/decode and
+    multi-node instances keep their counts (they scale as groups)."""
+    if role != "server" or s.get("max_instances") is None:
+        return {}
+    return {"min_replicas": s["min_instances"], "max_replicas": s["max_instances"],
+            "target_concurrency": s.get("target_concurrency")}
+
+
 def build_deployment(s: dict, model: Model, pool) -> tuple[list[dict], dict, dict | None]:
     """Pod sets, the generated launch per role, and the plan (LLMs) for a checked service."""
     pod_sets, launches, plan = [], {}, None
@@ -235,7 +246,7 @@ def build_deployment(s: dict, model: Model, pool) -> tuple[list[dict], dict, dic
         per_node = flavor.accelerators if spans > 1 else min(cards, flavor.accelerators)
         base = {"flavor": flavor, "accelerators": per_node, "command": command, "env": env}
         if spans == 1:
-            pod_sets.append({"name": role, "replicas": instances, **base})
+            pod_sets.append({"name": role, "replicas": instances, **base, **_autoscaling(s, role)})
         else:
             pod_sets.append({"name": f"{role}-leader", "replicas": instances, **base})
             pod_sets.append({"name": f"{role}-worker", "replicas": instances * (spans - 1), **base})
