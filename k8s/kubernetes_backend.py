@@ -155,6 +155,8 @@ class KubernetesBackend(ComputeBackend):
     def remove(self, observation: Observation) -> None:
         for kind, namespace, name in observation.objects:
             self._delete(kind, namespace, name)
+            if kind == "Deployment":  # its autoscaler, if it has one, bears its name (not listed: one call less)
+                self._delete("HorizontalPodAutoscaler", namespace, name)
 
     # --- status ------------------------------------------------------------------------------
 

@@ -124,9 +124,12 @@ def test_a_pool_without_a_cpu_node_is_refused(workspace, developer_client, local
     assert error["attr"] == "service" and "no CPU node" in error["detail"]
 
 
-def test_another_tenants_service_and_runs_answer_404(workspace, developer_client, cpu_pool, local_root):
+def test_viewers_read_and_another_tenant_gets_404(workspace, developer_client, cpu_pool, local_root):
     service = builtin_service(workspace, cpu_pool)
     run = make_run(service, cpu_pool)
+    viewer = client_for(member_of(workspace, Role.VIEWER))
+    assert viewer.get(benchmarks_url(service, f"{run.pk}/")).status_code == 200
+    assert viewer.post(benchmarks_url(service), {"mode": "static", "config": STATIC}, format="json").status_code == 403
     stranger = client_for(member_of(WorkspaceFactory(), Role.OWNER))
     assert stranger.get(benchmarks_url(service)).status_code == 404
     assert stranger.post(benchmarks_url(service), {"mode": "static", "config": STATIC},
@@ -272,3 +275,17 @@ def test_a_real_load_generator_benchmarks_a_real_service(developer_client, anony
         assert level["latency_seconds"]["ttft"]["p50"] > 0
     # The run has ended: its token is worth nothing now.
     assert anonymous_client.post(path, body, format="json", HTTP_AUTHORIZATION=authorization).status_code == 401
+
+
+def test_a_service_is_deleted_with_its_runs_once_none_runs(workspace, developer_client, cpu_pool, local_root):
+    service = builtin_service(workspace, cpu_pool)
+    run = make_run(service, cpu_pool)
+    for phase in (Phase.STOPPING, Phase.STOPPED):
+        pool_services.transition_workload(workload=service.workload, to=phase, reason="Stopped")
+    url = f"/api/v1/workspaces/{workspace.pk}/services/{service.pk}/"
+    response = developer_client.delete(url)
+    assert response.status_code == 409 and response.json()["errors"][0]["code"] == "benchmark_running"
+    developer_client.post(benchmarks_url(service, f"{run.pk}/stop/"))
+    assert developer_client.delete(url).status_code == 204
+    assert not BenchmarkRun.objects.exists()
+    assert not Workload.objects.filter(kind="benchmark").exists()

@@ -229,6 +229,21 @@ def test_an_autoscaled_service_gets_its_autoscaler_and_loses_it_on_stop(workspac
     assert cluster.apps.list_namespaced_deployment(namespace(workload)).items == []
 
 
+def test_an_orphaned_autoscaled_deployment_goes_with_its_autoscaler(workspace, kube_backend, cluster):
+    flavor = FlavorFactory()
+    workload = pool_services.create_workload(
+        workspace=workspace, pool=make_pool(nodes=1, flavor=flavor), name="chat", kind="inference",
+        image="registry.local/serve:1", pod_sets=[{"name": "server", "replicas": 1, "flavor": flavor,
+                                                   "min_replicas": 1, "max_replicas": 2}])
+    admit_workloads()
+    services.submit_workload(workload_id=workload.pk)
+    pool_services.transition_workload(workload=workload, to=Phase.FAILED, reason="Failed")
+    Workload.objects.filter(pk=workload.pk).delete()
+    assert services.reconcile().orphans_removed == 1
+    assert cluster.autoscaling.list_namespaced_horizontal_pod_autoscaler(namespace(workload)).items == []
+    assert cluster.apps.list_namespaced_deployment(namespace(workload)).items == []
+
+
 def test_stop_deletes_the_objects_and_ends_stopped(workspace, kube_backend, cluster):
     workload = admitted(workspace, replicas=2)
     services.submit_workload(workload_id=workload.pk)
