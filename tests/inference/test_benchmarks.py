@@ -230,11 +230,15 @@ def receiver(settings):
     server.server_close()
 
 
+@pytest.mark.parametrize(("mode", "config"), [
+    ("static", {"input_len": 6, "output_len": 4, "concurrencies": [1, 2], "requests_per_level": 4}),
+    ("dynamic", {"concurrency_range": [1, 2, 1], "input_len_range": [2, 8], "output_len_range": [1, 4],
+                 "requests_per_level": 4, "targets": {"ttft_seconds": 10}}),
+])
 def test_a_real_load_generator_benchmarks_a_real_service(developer_client, anonymous_client, running_service,
-                                                         local_backend, receiver):
+                                                         local_backend, receiver, mode, config):
     url, service_workload = running_service
-    response = developer_client.post(f"{url}/benchmarks/", {"mode": "static", "config": {
-        "input_len": 6, "output_len": 4, "concurrencies": [1, 2], "requests_per_level": 4}}, format="json")
+    response = developer_client.post(f"{url}/benchmarks/", {"mode": mode, "config": config}, format="json")
     assert response.status_code == 201, response.json()
     run = response.json()
     assert run["state"]["status"] == "queued" and run["result"] is None
@@ -267,7 +271,10 @@ def test_a_real_load_generator_benchmarks_a_real_service(developer_client, anony
     assert [r["id"] for r in listed] == [run["id"]]
     result = listed[0]["result"]
     assert listed[0]["state"]["status"] == "succeeded"
-    assert result["mode"] == "static"
+    assert result["mode"] == mode
+    if mode == "dynamic":
+        assert result["targets"] == {"ttft_seconds": 10}
+        assert result["highest_concurrency_meeting_targets"] == 2
     assert [level["concurrency"] for level in result["levels"]] == [1, 2]
     for level in result["levels"]:
         assert level["requests"] == 4 and level["errors"] == 0, level["error_samples"]
