@@ -166,6 +166,7 @@ ADMISSION_STARVATION_SECONDS = float(os.environ.get("ADMISSION_STARVATION_SECOND
 # Where job runtimes reach the API (metrics reports with their job token).
 PLATFORM_URL = os.environ.get("PLATFORM_URL", "http://127.0.0.1:8000")
 TRAINING_JOB_TOKEN_MAX_AGE = int(os.environ.get("TRAINING_JOB_TOKEN_MAX_AGE", str(7 * 24 * 3600)))
+BENCHMARK_TOKEN_MAX_AGE = int(os.environ.get("BENCHMARK_TOKEN_MAX_AGE", str(7 * 24 * 3600)))
 # Fractions of logged steps dropped at the start and end of a throughput window.
 TRAINING_THROUGHPUT_WARMUP = float(os.environ.get("TRAINING_THROUGHPUT_WARMUP", "0.1"))
 TRAINING_THROUGHPUT_TAIL = float(os.environ.get("TRAINING_THROUGHPUT_TAIL", "0.1"))
@@ -270,6 +271,8 @@ SPECTACULAR_SETTINGS = {
         "PoolStatusEnum": "resourcepools.models.PoolStatus.choices",
         "ServiceStateEnum": "inference.models.ServiceState.choices",
         "DeploymentModeEnum": "inference.models.DeploymentMode.choices",
+        "BenchmarkModeEnum": "inference.models.BenchmarkMode.choices",
+        "BenchmarkStatusEnum": "inference.models.BenchmarkStatus.choices",
         "DatasetStatusEnum": "datasets.models.DatasetStatus.choices",
         "SampleStatusEnum": "datasets.models.SampleStatus.choices",
         "DatasetVersionStatusEnum": "datasets.models.VersionStatus.choices",

@@ -31,6 +31,10 @@ router.register(rf"{WORKSPACE}/models", inference_views.ModelViews, basename="mo
 router.register(rf"{WORKSPACE}/services", inference_views.ServiceViews, basename="service")
 router.register(r"training-jobs/(?P<job_id>[^/.]+)/metrics", training_views.JobMetricReportViews,
                 basename="job-metric-report")
+router.register(rf"{WORKSPACE}/services/(?P<service_id>[^/.]+)/benchmarks", inference_views.BenchmarkRunViews,
+                basename="benchmark-run")
+router.register(r"benchmark-runs/(?P<run_id>[^/.]+)/result", inference_views.BenchmarkResultViews,
+                basename="benchmark-result")
 
 DATASET = rf"{WORKSPACE}/datasets/(?P<dataset_id>[^/.]+)"
 router.register(rf"{WORKSPACE}/datasets", dataset_views.DatasetViews, basename="dataset")

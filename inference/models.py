@@ -165,3 +165,42 @@ class ServiceTraffic(models.Model):
 
     def __str__(self):
         return f"{self.service_id} {self.minute:%H:%M} {self.requests}"
+
+
+class BenchmarkMode(models.TextChoices):
+    STATIC = "static"
+    DYNAMIC = "dynamic"
+
+
+class BenchmarkStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+class BenchmarkRun(models.Model):
+    """The platform's load generator run as a workload against a running service; its result
+    (inference.loadgen.run's answer) is posted back with a run-scoped token."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="benchmark_runs")
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="benchmark_runs")
+    mode = models.CharField(max_length=10, choices=BenchmarkMode.choices)
+    config = models.JSONField(help_text="The load: lengths, concurrencies, requests per level, targets.")
+    workload = models.OneToOneField(Workload, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="benchmark_run")
+    result = models.JSONField(null=True, blank=True, help_text="What the load generator measured; null until "
+                                                               "it reports.")
+    result_received_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.mode} benchmark of {self.service_id}"

@@ -1,9 +1,12 @@
+import uuid
+
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from rest_framework.exceptions import NotFound
 
 from resourcepools.models import WorkloadEvent
 
-from .models import Model, Service, ServiceTraffic
+from .models import BenchmarkRun, Model, Service, ServiceTraffic
 
 
 def models_of(*, workspace) -> QuerySet[Model]:
@@ -34,3 +37,17 @@ def service_for_gateway(*, workspace, service_id) -> Service | None:
 
 def service_traffic(*, service) -> QuerySet[ServiceTraffic]:
     return ServiceTraffic.objects.filter(service=service)
+
+
+def service(*, workspace, service_id) -> Service:
+    try:
+        found = Service.objects.filter(workspace=workspace, pk=uuid.UUID(str(service_id))).first()
+    except ValueError:
+        found = None
+    if found is None:
+        raise NotFound("Service not found.")
+    return found
+
+
+def benchmark_runs(*, service) -> QuerySet[BenchmarkRun]:
+    return BenchmarkRun.objects.filter(service=service).select_related("workload")

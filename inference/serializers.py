@@ -4,7 +4,16 @@ from rest_framework import serializers
 from resourcepools.models import Flavor, Phase, ResourcePool
 from training.models import TrainingJob
 
-from .models import KvCacheDtype, Model, Quantization, Service, ServiceState, ServiceTraffic
+from .models import (
+    BenchmarkRun,
+    BenchmarkStatus,
+    KvCacheDtype,
+    Model,
+    Quantization,
+    Service,
+    ServiceState,
+    ServiceTraffic,
+)
 
 CONCERNING_REASONS = {"InstancesUnhealthy", "Concerning"}
 
@@ -126,3 +135,50 @@ class ServiceTrafficSerializer(serializers.ModelSerializer):
 
     def get_latency_ms_mean(self, traffic) -> float:
         return traffic.latency_ms_total / traffic.requests if traffic.requests else 0.0
+
+
+def benchmark_status(run) -> dict:
+    workload = run.workload
+    if workload.phase == Phase.FAILED:
+        return {"status": BenchmarkStatus.FAILED, "message": workload.message}
+    if workload.phase == Phase.STOPPED:
+        return {"status": BenchmarkStatus.STOPPED, "message": workload.message}
+    if run.result is not None:
+        return {"status": BenchmarkStatus.SUCCEEDED, "message": ""}
+    if workload.phase == Phase.SUCCEEDED:
+        return {"status": BenchmarkStatus.FAILED, "message": "The load generator ended without reporting a result; "
+                                                             "see the workload's logs."}
+    status = {Phase.RUNNING: BenchmarkStatus.RUNNING, Phase.STOPPING: BenchmarkStatus.STOPPING}.get(
+        workload.phase, BenchmarkStatus.QUEUED)
+    return {"status": status, "message": workload.message}
+
+
+class BenchmarkStatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=BenchmarkStatus.choices)
+    message = serializers.CharField()
+
+
+class BenchmarkRunSerializer(serializers.ModelSerializer):
+    config = serializers.JSONField(help_text=(
+        "static: input_len, output_len, concurrencies (list), requests_per_level; dynamic: concurrency_range "
+        "[low, high, step], input_len_range [low, high], output_len_range [low, high], requests_per_level, "
+        "targets {ttft_seconds, tpot_seconds}."))
+    state = serializers.SerializerMethodField()
+    phase = serializers.CharField(source="workload.phase", read_only=True, default=None)
+
+    class Meta:
+        model = BenchmarkRun
+        fields = ["id", "service", "mode", "config", "state", "phase", "workload", "result", "result_received_at",
+                  "created_at"]
+        read_only_fields = ["id", "service", "state", "phase", "workload", "result", "result_received_at",
+                            "created_at"]
+
+    @extend_schema_field(BenchmarkStatusSerializer)
+    def get_state(self, run):
+        return benchmark_status(run)
+
+
+class BenchmarkResultSerializer(serializers.Serializer):
+    result = serializers.DictField(help_text="inference.loadgen's answer: mode, levels (per concurrency: requests, "
+                                             "errors, tokens/s, requests/s, latency percentiles), and for dynamic "
+                                             "runs targets and highest_concurrency_meeting_targets.")

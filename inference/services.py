@@ -4,17 +4,22 @@ as a workload, scaling, rolling updates, stop/start/delete."""
 import json
 
 from django.conf import settings
+from django.core import signing
 from django.db import transaction
+from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from aiplatform.errors import Conflict
 from aiplatform.services import save_changes
 from aiplatform.storage import StorageError, storage_for
+from k8s.backend import BackendUnavailable, get_compute_backend
+from k8s.services import workload_spec
 from resourcepools import services as pool_services
 from resourcepools.models import TERMINAL_PHASES, AcceleratorKind, Node, Phase, WorkloadKind
 
 from . import launch, planner
-from .models import DeploymentMode, Model, ModelSource, Runtime, Service
+from .gateway import entry_role
+from .models import BenchmarkMode, BenchmarkRun, DeploymentMode, Model, ModelSource, Runtime, Service
 
 ARCHITECTURE_FIELDS = ("parameters", "expert_parameters", "layers", "hidden_size", "attention_heads", "kv_heads",
                        "head_dim", "vocab_size", "dtype", "moe_experts", "experts_per_token")
@@ -163,6 +168,8 @@ def check_service(s: dict, model: Model) -> None:
         raise ValidationError({"min_instances": f"min_instances {low} is above max_instances {high}."})
     if high is not None and s["instance_count"] > high:
         raise ValidationError({"instance_count": f"{s['instance_count']} instances exceed max_instances {high}."})
+    if low is not None and low < 1:
+        raise ValidationError({"min_instances": "Keep at least one instance; to take a service down, stop it."})
     if (low is None) != (high is None):
         raise ValidationError({"max_instances": "Give both min_instances and max_instances to autoscale."})
 
@@ -208,6 +215,15 @@ def router_command(model: Model, workload_label: str) -> list[str]:
             "--prefill-model-labels", "prefill", "--decode-model-labels", "decode"]
 
 
+def _autoscaling(s: dict, role: str) -> dict:
+    """A unified service's single-node instances scale between its bounds; prefill/decode and
+    multi-node instances keep their counts (they scale as groups)."""
+    if role != "server" or s.get("max_instances") is None:
+        return {}
+    return {"min_replicas": s["min_instances"], "max_replicas": s["max_instances"],
+            "target_concurrency": s.get("target_concurrency")}
+
+
 def build_deployment(s: dict, model: Model, pool) -> tuple[list[dict], dict, dict | None]:
     """Pod sets, the generated launch per role, and the plan (LLMs) for a checked service."""
     pod_sets, launches, plan = [], {}, None
@@ -232,7 +248,8 @@ def build_deployment(s: dict, model: Model, pool) -> tuple[list[dict], dict, dic
         per_node = flavor.accelerators if spans > 1 else min(cards, flavor.accelerators)
         base = {"flavor": flavor, "accelerators": per_node, "env": env}
         if spans == 1:
-            pod_sets.append({"name": role, "replicas": instances, "command": command, **base})
+            pod_sets.append({"name": role, "replicas": instances, "command": command, **base,
+                             **_autoscaling(s, role)})
         else:
             if model.runtime not in launch.MULTI_NODE_RUNTIMES:
                 raise ValidationError({"tensor_parallel": f"An instance of {cards} cards spans {spans} '{flavor.name}' "
@@ -364,6 +381,178 @@ def delete_service(*, service: Service) -> None:
     workloads = [w for w in (service.workload, service.next_workload) if w is not None]
     if any(w.phase not in TERMINAL_PHASES for w in workloads):
         raise Conflict("The service is still deployed; stop it first, then delete it.", code="service_running")
+    benchmarks = [run.workload for run in service.benchmark_runs.select_related("workload")]
+    if any(w.phase not in TERMINAL_PHASES for w in benchmarks):
+        raise Conflict("A benchmark of the service still runs; stop it first.", code="benchmark_running")
+    workloads += benchmarks
     service.delete()
     for workload in workloads:
         workload.delete()
+
+
+# --- benchmark runs -----------------------------------------------------------------------------
+
+BENCHMARK_TOKEN_SALT = "inference.benchmark-token"
+MAX_CONCURRENCY = 1024
+MAX_LEVELS = 32
+MAX_REQUESTS_PER_LEVEL = 10_000
+MAX_TOTAL_REQUESTS = 50_000
+
+
+def _whole(config: dict, name: str, low: int, high: int) -> int:
+    value = config.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError({f"config.{name}": "Give a whole number."})
+    if not low <= value <= high:
+        raise ValidationError({f"config.{name}": f"Give a number from {low} to {high}, not {value}."})
+    return value
+
+
+def _range(config: dict, name: str, low: int, high: int, size: int = 2) -> list[int]:
+    value = config.get(name)
+    shape = "[low, high, step]" if size == 3 else "[low, high]"
+    if not isinstance(value, list) or len(value) != size or any(
+            isinstance(v, bool) or not isinstance(v, int) for v in value):
+        raise ValidationError({f"config.{name}": f"Give {shape} as whole numbers."})
+    if value[0] > value[1]:
+        raise ValidationError({f"config.{name}": f"The range is inverted: {value[0]} is above {value[1]}."})
+    if value[0] < low or value[1] > high:
+        raise ValidationError({f"config.{name}": f"Keep the range within {low} to {high}."})
+    if size == 3 and value[2] < 1:
+        raise ValidationError({f"config.{name}": "Give a step of at least 1."})
+    return value
+
+
+def check_benchmark_config(*, mode: str, config: dict, service: Service) -> dict:
+    """The load generator's config for a run, or a 400 naming the field to fix. Prompt plus
+    answer must fit the service's max_model_len."""
+    if not isinstance(config, dict):
+        raise ValidationError({"config": "Give the benchmark as an object."})
+    max_len = service.max_model_len
+    requests = _whole(config, "requests_per_level", 1, MAX_REQUESTS_PER_LEVEL)
+    if mode == BenchmarkMode.STATIC:
+        input_len = _whole(config, "input_len", 1, max_len - 1)
+        output_len = _whole(config, "output_len", 1, max_len - input_len)
+        concurrencies = config.get("concurrencies")
+        if not isinstance(concurrencies, list) or not concurrencies:
+            raise ValidationError({"config.concurrencies": "Give at least one concurrency, e.g. [1, 8, 32]."})
+        if len(concurrencies) > MAX_LEVELS:
+            raise ValidationError({"config.concurrencies": f"Give at most {MAX_LEVELS} concurrencies."})
+        for i, c in enumerate(concurrencies):
+            if isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= MAX_CONCURRENCY:
+                raise ValidationError({f"config.concurrencies.{i}": f"Give a concurrency from 1 to "
+                                                                    f"{MAX_CONCURRENCY}."})
+        checked = {"input_len": input_len, "output_len": output_len, "concurrencies": concurrencies}
+        levels = len(concurrencies)
+    else:
+        low, high, step = _range(config, "concurrency_range", 1, MAX_CONCURRENCY, size=3)
+        levels = len(range(low, high + 1, step))
+        if levels > MAX_LEVELS:
+            raise ValidationError({"config.concurrency_range": f"That is {levels} levels; use a larger step for at "
+                                                               f"most {MAX_LEVELS}."})
+        inputs = _range(config, "input_len_range", 1, max_len - 1)
+        outputs = _range(config, "output_len_range", 1, max_len - inputs[1])
+        targets = config.get("targets")
+        if not isinstance(targets, dict) or not targets:
+            raise ValidationError({"config.targets": "Give ttft_seconds and/or tpot_seconds to meet."})
+        for name in targets:
+            if name not in ("ttft_seconds", "tpot_seconds"):
+                raise ValidationError({f"config.targets.{name}": "Targets are ttft_seconds and tpot_seconds."})
+            if isinstance(targets[name], bool) or not isinstance(targets[name], int | float) or targets[name] <= 0:
+                raise ValidationError({f"config.targets.{name}": "Give a positive number of seconds."})
+        checked = {"concurrency_range": [low, high, step], "input_len_range": inputs, "output_len_range": outputs,
+                   "targets": targets}
+    if requests * levels > MAX_TOTAL_REQUESTS:
+        raise ValidationError({"config.requests_per_level": f"{requests} requests × {levels} levels exceed "
+                                                            f"{MAX_TOTAL_REQUESTS} in all; send fewer."})
+    return {**checked, "requests_per_level": requests}
+
+
+def benchmark_token(run: BenchmarkRun) -> str:
+    """A token for the run's load generator to report its result with; useless anywhere else."""
+    return signing.dumps({"run": str(run.pk)}, salt=BENCHMARK_TOKEN_SALT)
+
+
+def benchmark_run_for_token(token: str) -> BenchmarkRun | None:
+    """The run a token belongs to while its workload has not ended, or None."""
+    try:
+        payload = signing.loads(token, salt=BENCHMARK_TOKEN_SALT, max_age=settings.BENCHMARK_TOKEN_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    run = BenchmarkRun.objects.select_related("workload").filter(pk=payload.get("run")).first()
+    if run is None or run.workload is None or run.workload.phase in TERMINAL_PHASES:
+        return None
+    return run
+
+
+def _cpu_flavor(pool):
+    node = Node.objects.filter(pool=pool, flavor__accelerator_kind=AcceleratorKind.NONE).select_related(
+        "flavor").first()
+    if node is None:
+        raise ValidationError({"service": f"Pool '{pool.name}' has no CPU node to run the load generator on; add "
+                                          "one to the pool."})
+    return node.flavor
+
+
+def _entry_url(service: Service) -> str:
+    """Where the load generator sends its requests: the service's entry role as the compute
+    backend reaches it (a child process's port locally, the role's Service on Kubernetes)."""
+    try:
+        urls = get_compute_backend().endpoints(workload_spec(service.workload), entry_role(service))
+    except BackendUnavailable as exc:
+        raise Conflict(f"The compute backend cannot be reached: {exc}", code="backend_unavailable") from exc
+    if not urls:
+        raise Conflict("No instance of the service is up right now; retry shortly.", code="service_not_running")
+    return urls[0] + "/v1/chat/completions"
+
+
+@transaction.atomic
+def create_benchmark_run(*, service: Service, created_by, mode: str, config: dict) -> BenchmarkRun:
+    service = Service.objects.select_for_update(of=("self",)).select_related("workload", "pool").get(pk=service.pk)
+    checked = check_benchmark_config(mode=mode, config=config, service=service)
+    if service.workload is None or service.workload.phase != Phase.RUNNING:
+        state = service.workload.phase if service.workload is not None else "stopped"
+        raise Conflict(f"The service is {state}; benchmark it once it is running.", code="service_not_running")
+    flavor = _cpu_flavor(service.pool)
+    target = _entry_url(service)
+    run = BenchmarkRun(workspace=service.workspace, service=service, mode=mode, config=checked,
+                       created_by=created_by)
+    run.full_clean(exclude=["workload"])
+    run.save()
+    loadgen_config = {"mode": mode, "model": service.name, **checked}
+    run.workload = pool_services.create_workload(
+        workspace=service.workspace, pool=service.pool, name=f"{service.name}-benchmark",
+        kind=WorkloadKind.BENCHMARK, created_by=created_by,
+        # The image that carries the platform's own runtimes (the built-in server, the load generator).
+        image=settings.INFERENCE_RUNTIME_IMAGES["builtin"],
+        command=["python", "-m", "inference.loadgen", "--config", json.dumps(loadgen_config)],
+        env={"AIP_BENCHMARK_TARGET": target,
+             "AIP_BENCHMARK_URL": f"{settings.PLATFORM_URL}/api/v1/benchmark-runs/{run.pk}/result/",
+             "AIP_BENCHMARK_TOKEN": benchmark_token(run)},
+        pod_sets=[{"name": "client", "replicas": 1, "flavor": flavor, "accelerators": 0,
+                   "vcpus": min(2, flavor.vcpus), "memory_gib": min(4, flavor.memory_gib)}],
+    )
+    run.save(update_fields=["workload"])
+    return run
+
+
+@transaction.atomic
+def stop_benchmark_run(*, run: BenchmarkRun, stopped_by) -> BenchmarkRun:
+    if run.workload is not None and run.workload.phase not in TERMINAL_PHASES:
+        pool_services.stop_workload(workload=run.workload, stopped_by=stopped_by)
+    return run
+
+
+@transaction.atomic
+def record_benchmark_result(*, run: BenchmarkRun, result: dict) -> BenchmarkRun:
+    run = BenchmarkRun.objects.select_for_update().get(pk=run.pk)
+    if run.result is not None:
+        raise Conflict("This run's result was received already.", code="result_received")
+    if result.get("mode") != run.mode:
+        raise ValidationError({"result.mode": f"This is a {run.mode} run; report its {run.mode} result."})
+    if not isinstance(result.get("levels"), list) or not result["levels"]:
+        raise ValidationError({"result.levels": "Report at least one load level."})
+    run.result, run.result_received_at = result, timezone.now()
+    run.full_clean()
+    run.save(update_fields=["result", "result_received_at"])
+    return run

@@ -1,3 +1,5 @@
+from functools import cached_property
+
 import django_filters
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -9,13 +11,16 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from aiplatform.api import WorkspaceRolePermission, WorkspaceViewSet
+from aiplatform.api import PlatformViewSet, WorkspaceRolePermission, WorkspaceViewSet
 from aiplatform.models import Capability
 from resourcepools.serializers import WorkloadEventSerializer
 
 from . import gateway, selectors, services
-from .models import Model, Service
+from .authentication import BenchmarkTokenAuthentication
+from .models import BenchmarkRun, Model, Service
 from .serializers import (
+    BenchmarkResultSerializer,
+    BenchmarkRunSerializer,
     ModelSerializer,
     ModelUpdateSerializer,
     PlanRequestSerializer,
@@ -138,6 +143,72 @@ class ServiceViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Dest
             kv_cache_dtype=v["kv_cache_dtype"], memory_utilisation=v["memory_utilisation"],
             max_model_len=v["max_model_len"],
         ))
+
+
+SERVICE_PATH = [
+    OpenApiParameter("workspace_id", OpenApiTypes.UUID, OpenApiParameter.PATH),
+    OpenApiParameter("service_id", OpenApiTypes.UUID, OpenApiParameter.PATH),
+]
+
+
+@extend_schema(parameters=SERVICE_PATH)
+class BenchmarkRunViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceViewSet):
+    """Benchmark runs of a running service: the platform's load generator runs as a workload on a
+    CPU node of the service's pool and reports throughput and latency percentiles per load level
+    (static: fixed lengths at each concurrency; dynamic: a range of concurrencies and lengths, and
+    the highest concurrency meeting the targets). Listed per service, so runs compare."""
+
+    queryset = BenchmarkRun.objects.none()
+    serializer_class = BenchmarkRunSerializer
+    filterset_fields = ["mode"]
+    ordering_fields = ["created_at"]
+    ordering = ["-created_at"]
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.service  # noqa: B018  (another tenant's service answers 404 before the body is read)
+
+    @cached_property
+    def service(self) -> Service:
+        return selectors.service(workspace=self.workspace, service_id=self.kwargs["service_id"])
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return BenchmarkRun.objects.none()
+        return selectors.benchmark_runs(service=self.service)
+
+    def create(self, request, *args, **kwargs):
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = services.create_benchmark_run(service=self.service, created_by=request.user, **data.validated_data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=run.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: BenchmarkRunSerializer})
+    @action(detail=True, methods=["post"])
+    def stop(self, request, *args, **kwargs):
+        run = services.stop_benchmark_run(run=self.get_object(), stopped_by=request.user)
+        return Response(self.get_serializer(self.get_queryset().get(pk=run.pk)).data)
+
+
+class BenchmarkResultViews(PlatformViewSet):
+    """Where a benchmark run's load generator reports its result, with its run token
+    (AIP_BENCHMARK_TOKEN)."""
+
+    authentication_classes = [BenchmarkTokenAuthentication]
+    permission_classes = []
+    queryset = BenchmarkRun.objects.none()
+    serializer_class = BenchmarkResultSerializer
+
+    @extend_schema(request=BenchmarkResultSerializer, responses={202: None},
+                   parameters=[OpenApiParameter("run_id", OpenApiTypes.UUID, OpenApiParameter.PATH)])
+    def create(self, request, run_id=None):
+        run = request.auth
+        if str(run.pk) != str(run_id):
+            raise exceptions.PermissionDenied("This benchmark token belongs to another run.")
+        data = BenchmarkResultSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.record_benchmark_result(run=run, result=data.validated_data["result"])
+        return Response(status=status.HTTP_202_ACCEPTED)
 
 
 class ServiceUnavailable(exceptions.APIException):

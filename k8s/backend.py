@@ -39,6 +39,10 @@ class PodSetSpec:
     # workload's.
     command: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
+    # Autoscaling bounds of a serving role; None: a fixed replica count.
+    min_replicas: int | None = None
+    max_replicas: int | None = None
+    target_concurrency: int | None = None
 
 
 @dataclass(frozen=True)

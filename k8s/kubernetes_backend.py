@@ -69,6 +69,7 @@ class KubernetesBackend(ComputeBackend):
         self.core = client.CoreV1Api(api_client)
         self.batch = client.BatchV1Api(api_client)
         self.apps = client.AppsV1Api(api_client)
+        self.autoscaling = client.AutoscalingV2Api(api_client)
         self.conventions = manifests.ClusterConventions(
             namespace_prefix=settings.K8S_NAMESPACE_PREFIX, pool_label=settings.K8S_POOL_LABEL,
             dedicated_taint=settings.K8S_DEDICATED_TAINT, gpu_resource=settings.K8S_GPU_RESOURCE,
@@ -100,15 +101,18 @@ class KubernetesBackend(ComputeBackend):
 
     def _creator(self, kind: str):
         return {"Job": self.batch.create_namespaced_job, "Service": self.core.create_namespaced_service,
-                "Deployment": self.apps.create_namespaced_deployment}[kind]
+                "Deployment": self.apps.create_namespaced_deployment,
+                "HorizontalPodAutoscaler": self.autoscaling.create_namespaced_horizontal_pod_autoscaler}[kind]
 
     def _deleter(self, kind: str):
         return {"Job": self.batch.delete_namespaced_job, "Service": self.core.delete_namespaced_service,
-                "Deployment": self.apps.delete_namespaced_deployment}[kind]
+                "Deployment": self.apps.delete_namespaced_deployment,
+                "HorizontalPodAutoscaler": self.autoscaling.delete_namespaced_horizontal_pod_autoscaler}[kind]
 
     def _reader(self, kind: str):
         return {"Job": self.batch.read_namespaced_job, "Service": self.core.read_namespaced_service,
-                "Deployment": self.apps.read_namespaced_deployment}[kind]
+                "Deployment": self.apps.read_namespaced_deployment,
+                "HorizontalPodAutoscaler": self.autoscaling.read_namespaced_horizontal_pod_autoscaler}[kind]
 
     # --- submit / cancel ---------------------------------------------------------------------
 
@@ -151,6 +155,8 @@ class KubernetesBackend(ComputeBackend):
     def remove(self, observation: Observation) -> None:
         for kind, namespace, name in observation.objects:
             self._delete(kind, namespace, name)
+            if kind == "Deployment":  # its autoscaler, if it has one, bears its name (not listed: one call less)
+                self._delete("HorizontalPodAutoscaler", namespace, name)
 
     # --- status ------------------------------------------------------------------------------
 

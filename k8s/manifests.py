@@ -3,7 +3,8 @@
 Shapes: a training (or any run-to-completion) pod set of one replica is a batch/v1 Job; of
 several replicas an Indexed Job whose pods find each other through a headless Service and get
 torchrun's rendezvous variables; an inference pod set is an apps/v1 Deployment with a Service,
-one per pod set so that the prefill and decode roles of a disaggregated service scale apart.
+one per pod set so that the prefill and decode roles of a disaggregated service scale apart,
+plus an autoscaling/v2 HorizontalPodAutoscaler when the pod set has autoscaling bounds.
 Names are deterministic, so a retried submit meets its own objects (409) instead of making more."""
 
 import hashlib
@@ -25,6 +26,9 @@ RENDEZVOUS_PORT = 29500
 SERVING_PORT = 8080
 # Where a multi-node instance's leader gathers its workers (Ray's default head port).
 LEADER_GROUP_PORT = 6379
+# Per-pod gauge of requests in flight, served to the HPA by a custom-metrics adapter (e.g.
+# prometheus-adapter) from the runtimes' metrics.
+CONCURRENCY_METRIC = "aiplatform_concurrent_requests"
 # Env values written `secret://<secret name>/<key>` are read from that Secret, never inlined.
 SECRET_SCHEME = "secret://"
 INDEX_ANNOTATION = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
@@ -255,12 +259,33 @@ def service(spec: WorkloadSpec, pod_set: PodSetSpec, conventions: ClusterConvent
     }
 
 
+def autoscaler(spec: WorkloadSpec, pod_set: PodSetSpec, conventions: ClusterConventions) -> dict:
+    """Scales the role's Deployment between its bounds on requests in flight per pod (without a
+    target, on the HPA's default of 80 % CPU)."""
+    name = object_name(spec, pod_set)
+    hpa = {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+        "minReplicas": pod_set.min_replicas,
+        "maxReplicas": pod_set.max_replicas,
+    }
+    if pod_set.target_concurrency:
+        hpa["metrics"] = [{"type": "Pods", "pods": {
+            "metric": {"name": CONCURRENCY_METRIC},
+            "target": {"type": "AverageValue", "averageValue": str(pod_set.target_concurrency)},
+        }}]
+    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": _metadata(spec, name, namespace_name(spec, conventions), pod_set), "spec": hpa}
+
+
 def manifests(spec: WorkloadSpec, conventions: ClusterConventions) -> list[dict]:
-    """Every object of the workload, in creation order (Services before the pods that use them)."""
+    """Every object of the workload, in creation order (Services before the pods that use them,
+    autoscalers after the Deployments they scale)."""
     if spec.serves:
         result = []
         for pod_set in spec.pod_sets:
             result += [service(spec, pod_set, conventions), deployment(spec, pod_set, conventions)]
+            if pod_set.max_replicas:
+                result.append(autoscaler(spec, pod_set, conventions))
         return result
     result = []
     if any(p.replicas > 1 for p in spec.pod_sets):

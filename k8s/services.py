@@ -60,7 +60,9 @@ def workload_spec(workload: Workload) -> WorkloadSpec:
             PodSetSpec(name=p.name, replicas=p.replicas, vcpus=p.vcpus, memory_gib=p.memory_gib,
                        accelerators=p.accelerators, accelerator_kind=p.flavor.accelerator_kind,
                        command=tuple(p.command or ()),
-                       env=tuple(sorted((str(k), str(v)) for k, v in (p.env or {}).items())))
+                       env=tuple(sorted((str(k), str(v)) for k, v in (p.env or {}).items())),
+                       min_replicas=p.min_replicas, max_replicas=p.max_replicas,
+                       target_concurrency=p.target_concurrency)
             for p in workload.pod_sets.all()
         ),
     )

@@ -237,6 +237,11 @@ class PodSet(models.Model):
     command = models.JSONField(default=list, blank=True, help_text="This role's command, when it differs from the "
                                "workload's (e.g. prefill and decode servers, their router).")
     env = models.JSONField(default=dict, blank=True, help_text="Extra environment for this role.")
+    # Autoscaling bounds of a serving role (a HorizontalPodAutoscaler on Kubernetes); none: fixed replicas.
+    min_replicas = models.PositiveIntegerField(null=True, blank=True)
+    max_replicas = models.PositiveIntegerField(null=True, blank=True)
+    target_concurrency = models.PositiveIntegerField(null=True, blank=True,
+                                                     help_text="Concurrent requests per replica to scale at.")
 
     class Meta:
         ordering = ["id"]

@@ -249,6 +249,8 @@ def create_workload(*, workspace, pool: ResourcePool, name: str, pod_sets: list[
             vcpus=spec.get("vcpus") or max(1, int(flavor.vcpus * share)),
             memory_gib=spec.get("memory_gib") or max(1, int(flavor.memory_gib * share)),
             accelerators=accelerators, command=spec.get("command") or [], env=spec.get("env") or {},
+            min_replicas=spec.get("min_replicas"), max_replicas=spec.get("max_replicas"),
+            target_concurrency=spec.get("target_concurrency"),
         )
         check_pod_set_fits_pool(
             pool=pool, flavor=flavor, replicas=pod_set.replicas, vcpus=pod_set.vcpus,

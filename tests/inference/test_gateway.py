@@ -2,59 +2,16 @@
 runtime in a child process — invoked through the platform's gateway."""
 
 import json
-import time
-import urllib.request
 
 import pytest
 
 from aiplatform.models import Role
 from inference.models import ServiceTraffic
 from k8s import services as compute
-from k8s.services import workload_spec
-from resourcepools.admission import admit_workloads
-from resourcepools.models import Phase, Workload
 from tests.conftest import client_for
-from tests.factories import WorkspaceFactory, cpu_flavor, make_pool, member_of, write_text_manifest
-from training.runtime import text_classifier
+from tests.factories import WorkspaceFactory, member_of
 
 pytestmark = pytest.mark.django_db
-
-
-def wait_until_serving(backend, workload) -> str:
-    for _ in range(150):
-        for url in backend.endpoints(workload_spec(workload), "server"):
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=1).close()
-                return url
-            except OSError:
-                pass
-        time.sleep(0.2)
-    raise AssertionError("the built-in runtime did not come up")
-
-
-@pytest.fixture
-def running_service(workspace, developer_client, local_root, local_backend):
-    (local_root / "work").mkdir()
-    manifest = local_root / "work" / "manifest.jsonl"
-    write_text_manifest(manifest)
-    text_classifier.main([f"--data=file://{manifest}", f"--output_dir=file://{local_root / 'work' / 'out'}",
-                          "--epochs=4"])
-    pool = make_pool(name="cpu", flavor=cpu_flavor(), nodes=1)
-    base = f"/api/v1/workspaces/{workspace.id}"
-    model = developer_client.post(f"{base}/models/", {"name": "news", "source": "storage", "uri": "file://work/out",
-                                                       "runtime": "builtin"}, format="json").json()
-    service = developer_client.post(f"{base}/services/", {"name": "news", "model": model["id"], "pool": str(pool.pk),
-                                                          "flavor": "cpu.8u32g"}, format="json")
-    assert service.status_code == 201, service.json()
-    service = service.json()
-    workload = Workload.objects.get(pk=service["workload"])
-    admit_workloads()
-    assert compute.submit_workload(workload_id=workload.pk)
-    wait_until_serving(local_backend, workload)
-    compute.reconcile()
-    workload.refresh_from_db()
-    assert workload.phase == Phase.RUNNING
-    return f"{base}/services/{service['id']}", workload
 
 
 def sse_content(response) -> str:

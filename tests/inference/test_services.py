@@ -3,6 +3,7 @@ import json
 import pytest
 
 from inference.models import Model, Service
+from k8s.services import workload_spec
 from resourcepools.admission import admit_workloads
 from resourcepools.models import Phase, Workload
 from resourcepools.services import transition_workload
@@ -82,6 +83,16 @@ def test_unified_service_deploys_as_a_workload(workspace, developer_client, llam
     assert developer_client.get(services_url(workspace, f"{service['id']}/")).json()["state"]["status"] == "running"
 
 
+def test_autoscaling_bounds_reach_the_serving_pod_set(workspace, developer_client, llama, npu_pool):
+    response = developer_client.post(services_url(workspace), service_body(
+        llama, npu_pool, instance_count=1, min_instances=1, max_instances=3, target_concurrency=16), format="json")
+    assert response.status_code == 201, response.json()
+    server = Workload.objects.get(pk=response.json()["workload"]).pod_sets.get()
+    assert (server.replicas, server.min_replicas, server.max_replicas, server.target_concurrency) == (1, 1, 3, 16)
+    spec = workload_spec(Workload.objects.get(pk=response.json()["workload"])).pod_sets[0]
+    assert (spec.min_replicas, spec.max_replicas, spec.target_concurrency) == (1, 3, 16)
+
+
 def test_disaggregated_service_has_prefill_decode_and_router(workspace, developer_client, llama, npu_pool):
     body = service_body(llama, npu_pool, mode="disaggregated", prefill_instances=1, decode_instances=2)
     response = developer_client.post(services_url(workspace), body, format="json")
@@ -128,6 +139,8 @@ def test_only_vllm_instances_span_nodes(workspace, developer_client, npu_pool, l
         ({"mode": "disaggregated", "prefill_instances": 1, "decode_instances": 0}, "decode_instances",
          "needs decode instances"),
         ({"instance_count": 0}, "instance_count", "stop it"),
+        ({"min_instances": 0, "max_instances": 2}, "min_instances", "Keep at least one instance"),
+        ({"min_instances": 2, "max_instances": 1}, "min_instances", "is above max_instances"),
         ({"expert_parallel": 2}, "expert_parallel", "dense model uses 1"),
         ({"flavor": "cpu.8u32g"}, "flavor", "has no accelerators"),
     ],

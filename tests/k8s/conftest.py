@@ -34,6 +34,10 @@ class Cluster:
         return client.BatchV1Api(self.api)
 
     @property
+    def autoscaling(self):
+        return client.AutoscalingV2Api(self.api)
+
+    @property
     def apps(self):
         return client.AppsV1Api(self.api)
 

@@ -54,7 +54,8 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         return listing
 
 
-SERVED = ("batch/v1/jobs", "apps/v1/deployments", "v1/services", "v1/pods", "v1/nodes", "v1/events")
+SERVED = ("batch/v1/jobs", "apps/v1/deployments", "v1/services", "v1/pods", "v1/nodes", "v1/events",
+          "autoscaling/v2/horizontalpodautoscalers")
 
 
 def matches(selector: str, values: dict) -> bool:

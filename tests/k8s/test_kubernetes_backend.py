@@ -212,6 +212,38 @@ def test_disaggregated_inference_runs_when_every_role_is_available(workspace, ku
     assert phase_after_reconcile(workload) == Phase.RUNNING
 
 
+def test_an_autoscaled_service_gets_its_autoscaler_and_loses_it_on_stop(workspace, kube_backend, cluster):
+    flavor = FlavorFactory()
+    workload = pool_services.create_workload(
+        workspace=workspace, pool=make_pool(nodes=2, flavor=flavor), name="chat", kind="inference",
+        image="registry.local/serve:1", pod_sets=[{"name": "server", "replicas": 1, "flavor": flavor,
+                                                   "min_replicas": 1, "max_replicas": 2, "target_concurrency": 8}])
+    admit_workloads()
+    services.submit_workload(workload_id=workload.pk)
+    name = f"{base_name(str(workload.pk))}-server"
+    hpa = cluster.autoscaling.read_namespaced_horizontal_pod_autoscaler(name, namespace(workload))
+    assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (1, 2)
+    pool_services.stop_workload(workload=workload, stopped_by=None)
+    services.cancel_workload(workload_id=workload.pk)
+    assert cluster.autoscaling.list_namespaced_horizontal_pod_autoscaler(namespace(workload)).items == []
+    assert cluster.apps.list_namespaced_deployment(namespace(workload)).items == []
+
+
+def test_an_orphaned_autoscaled_deployment_goes_with_its_autoscaler(workspace, kube_backend, cluster):
+    flavor = FlavorFactory()
+    workload = pool_services.create_workload(
+        workspace=workspace, pool=make_pool(nodes=1, flavor=flavor), name="chat", kind="inference",
+        image="registry.local/serve:1", pod_sets=[{"name": "server", "replicas": 1, "flavor": flavor,
+                                                   "min_replicas": 1, "max_replicas": 2}])
+    admit_workloads()
+    services.submit_workload(workload_id=workload.pk)
+    pool_services.transition_workload(workload=workload, to=Phase.FAILED, reason="Failed")
+    Workload.objects.filter(pk=workload.pk).delete()
+    assert services.reconcile().orphans_removed == 1
+    assert cluster.autoscaling.list_namespaced_horizontal_pod_autoscaler(namespace(workload)).items == []
+    assert cluster.apps.list_namespaced_deployment(namespace(workload)).items == []
+
+
 def test_stop_deletes_the_objects_and_ends_stopped(workspace, kube_backend, cluster):
     workload = admitted(workspace, replicas=2)
     services.submit_workload(workload_id=workload.pk)

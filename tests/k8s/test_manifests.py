@@ -112,6 +112,24 @@ def test_disaggregated_inference_gets_a_deployment_and_service_per_role():
     assert "activeDeadlineSeconds" not in decode["spec"]["template"]["spec"]
 
 
+def test_a_serving_role_with_bounds_gets_a_horizontal_pod_autoscaler():
+    from dataclasses import replace
+    server = replace(pod_set("server", 2, 1, "nvidia_gpu"), min_replicas=1, max_replicas=4, target_concurrency=16)
+    objects = validated(manifests(spec(server, pod_set("router"), kind="inference"), CONVENTIONS))
+    base = base_name(WORKLOAD_ID)
+    hpa = objects["HorizontalPodAutoscaler", f"{base}-server"]
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"{base}-server"}
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 4)
+    assert hpa["spec"]["metrics"] == [{"type": "Pods", "pods": {
+        "metric": {"name": "aiplatform_concurrent_requests"},
+        "target": {"type": "AverageValue", "averageValue": "16"}}}]
+    assert hpa["metadata"]["labels"]["aiplatform.io/role"] == "server"
+    assert ("HorizontalPodAutoscaler", f"{base}-router") not in objects  # fixed replicas
+    without_target = validated(manifests(spec(replace(server, target_concurrency=None), kind="inference"),
+                                         CONVENTIONS))
+    assert "metrics" not in without_target["HorizontalPodAutoscaler", f"{base}-server"]["spec"]
+
+
 def test_secrets_are_referenced_never_inlined():
     objects = validated(manifests(spec(pod_set(), env=[("HF_TOKEN", "secret://hf/token"), ("MODE", "sft")]),
                                   CONVENTIONS))
