@@ -15,7 +15,7 @@ from .models import (
     ServiceTraffic,
 )
 
-CONCERNING_REASONS = {"InstancesUnhealthy", "Concerning"}
+CONCERNING_REASONS = {"InstancesUnhealthy"}
 
 
 class ModelSerializer(serializers.ModelSerializer):

@@ -91,6 +91,8 @@ class Observation:
     events: list[BackendEvent] = field(default_factory=list)
     replicas: list[str] = field(default_factory=list)
     objects: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, namespace, name)
+    # Serving roles short of ready instances, in words ("decode: 1 of 2 instances ready").
+    unready: list[str] = field(default_factory=list)
 
 
 class SubmitError(Exception):

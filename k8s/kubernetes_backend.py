@@ -342,9 +342,13 @@ def _judge(observation: Observation, jobs: list, deployments: list, pods: list) 
     elif jobs and all(_condition(job, "Complete") for job in jobs):
         observation.state = SUCCEEDED
     elif deployments:
-        ready = all((d.get("status") or {}).get("availableReplicas", 0) >= (d.get("spec") or {}).get("replicas", 1)
-                    for d in deployments)
-        observation.state = RUNNING if ready else PENDING
+        for d in deployments:
+            available = (d.get("status") or {}).get("availableReplicas", 0)
+            wanted = (d.get("spec") or {}).get("replicas", 1)
+            if available < wanted:
+                role = ((d.get("metadata") or {}).get("labels") or {}).get(ROLE_LABEL, d["metadata"]["name"])
+                observation.unready.append(f"{role}: {available} of {wanted} instances ready")
+        observation.state = PENDING if observation.unready else RUNNING
     elif jobs:
         wanted = sum((job.get("spec") or {}).get("parallelism", 1) for job in jobs)
         started = {_replica(p) for p in pods if (p.get("status") or {}).get("phase") in ("Running", "Succeeded")}

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from resourcepools.models import TERMINAL_PHASES, PoolKind, Workload, WorkloadEvent
 from resourcepools.models import Phase as P
-from resourcepools.services import record_workload_event, transition_workloads
+from resourcepools.services import note_workload_condition, record_workload_event, transition_workloads
 
 from .backend import (
     FAILED,
@@ -40,6 +40,8 @@ RESUBMIT_AFTER = timedelta(seconds=60)
 DEADLINE_GRACE = timedelta(seconds=60)
 # Serialises reconcile passes on PostgreSQL: a second pass at the same time skips.
 RECONCILE_LOCK_ID = 0x6B3873
+# A running service some of whose instances are not ready (the platform calls it "concerning").
+UNHEALTHY = "InstancesUnhealthy"
 
 
 def workload_spec(workload: Workload) -> WorkloadSpec:
@@ -155,9 +157,10 @@ def reconcile(*, now=None) -> ReconcileReport:
         report.observed = len(observed)
         active = {
             str(w["id"]): w for w in Workload.objects.filter(phase__in=ACTIVE_PHASES).values(
-                "id", "phase", "admitted_at", "max_runtime_seconds")
+                "id", "phase", "reason", "admitted_at", "max_runtime_seconds")
         }
         by_outcome = {RUNNING: [], SUCCEEDED: [], FAILED: []}
+        conditions = []  # (workload id, reason, message) of running work whose health changed
         for workload_id, row in active.items():
             observation = observed.get(workload_id)
             if row["phase"] == P.STOPPING:
@@ -176,11 +179,18 @@ def reconcile(*, now=None) -> ReconcileReport:
                                        "and was stopped.")
                 by_outcome[FAILED].append(observation)
                 report.overran.append(observation)
+            elif row["phase"] == P.RUNNING and observation.unready:
+                conditions.append((workload_id, UNHEALTHY, "Some instances are not ready: "
+                                   + "; ".join(observation.unready) + "."))
             elif observation.state in by_outcome:
                 if observation.state == RUNNING and row["phase"] != P.ADMITTED:
+                    if row["reason"] == UNHEALTHY:
+                        conditions.append((workload_id, "InstancesRecovered", "Every instance is ready again."))
                     continue
                 by_outcome[observation.state].append(observation)
 
+        for workload_id, reason, message in conditions:
+            note_workload_condition(workload_id=workload_id, reason=reason, message=message)
         report.events = _record_new_events([o for o in observed.values() if o.workload_id in active])
         report.started = transition_workloads(
             workload_ids=[o.workload_id for o in by_outcome[RUNNING]], to=P.RUNNING, reason="Running",

@@ -319,6 +319,18 @@ def transition_workload(*, workload: Workload, to: str, reason: str, message: st
     return Workload.objects.get(pk=workload.pk)
 
 
+@transaction.atomic
+def note_workload_condition(*, workload_id, reason: str, message: str) -> bool:
+    """A running workload's condition changed without a phase change (some serving instances
+    unhealthy, or healthy again): its reason and message say so, and an event records it."""
+    workload = Workload.objects.select_for_update().filter(pk=workload_id, phase=Phase.RUNNING).first()
+    if workload is None or (workload.reason, workload.message) == (reason, message):
+        return False
+    Workload.objects.filter(pk=workload.pk).update(reason=reason, message=message)
+    WorkloadEvent.objects.create(workload=workload, reason=reason, message=message)
+    return True
+
+
 def record_workload_event(*, workload_id, reason: str, message: str = "") -> WorkloadEvent:
     """An event that does not change the phase (e.g. an image pull failing and retrying)."""
     return WorkloadEvent.objects.create(workload_id=workload_id, reason=reason, message=message)

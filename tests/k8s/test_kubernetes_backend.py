@@ -424,3 +424,36 @@ def test_adding_and_removing_a_pool_node_labels_and_releases_it(workspace, kube_
         pool_services.remove_node(node=node)
     released = cluster.core.read_node("npu-9")
     assert not released.metadata.labels.get("aiplatform.io/pool") and not released.spec.taints
+
+
+def test_a_running_service_with_unready_instances_is_concerning_until_they_recover(
+        workspace, developer_client, kube_backend, cluster):
+    from inference.models import Model, Service
+    from inference.serializers import service_status
+
+    flavor = FlavorFactory()
+    workload = pool_services.create_workload(
+        workspace=workspace, pool=make_pool(nodes=2, flavor=flavor), name="chat", kind="inference",
+        image="registry.local/serve:1", pod_sets=[{"name": "server", "replicas": 2, "flavor": flavor}])
+    admit_workloads()
+    services.submit_workload(workload_id=workload.pk)
+    name, ns = f"{base_name(str(workload.pk))}-server", namespace(workload)
+    cluster.apps.patch_namespaced_deployment_status(name, ns, {"status": {"availableReplicas": 2}})
+    assert phase_after_reconcile(workload) == Phase.RUNNING
+    cluster.apps.patch_namespaced_deployment_status(name, ns, {"status": {"availableReplicas": 1}})
+    assert phase_after_reconcile(workload) == Phase.RUNNING
+    assert (workload.reason, workload.message) == (
+        "InstancesUnhealthy", "Some instances are not ready: server: 1 of 2 instances ready.")
+    model = Model.objects.create(workspace=workspace, name="chat", source="image", image="registry.local/serve:1",
+                                 command=["serve"], runtime="custom")
+    service = Service.objects.create(workspace=workspace, name="chat", model=model, pool=workload.pool,
+                                     flavor=flavor, workload=workload)
+    assert service_status(service)["status"] == "concerning"
+    cluster.apps.patch_namespaced_deployment_status(name, ns, {"status": {"availableReplicas": 2}})
+    assert phase_after_reconcile(workload) == Phase.RUNNING
+    assert workload.reason == "InstancesRecovered"
+    service.workload.refresh_from_db()
+    assert service_status(service)["status"] == "running"
+    reasons = [e["reason"] for e in developer_client.get(
+        f"/api/v1/workspaces/{workspace.pk}/workloads/{workload.pk}/events/").json()["results"]]
+    assert reasons[-2:] == ["InstancesUnhealthy", "InstancesRecovered"]
