@@ -1,7 +1,7 @@
 import uuid
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from rest_framework.exceptions import NotFound
 
 from resourcepools.models import WorkloadEvent
@@ -20,11 +20,9 @@ def services_of(*, workspace) -> QuerySet[Service]:
 
 
 def service_events(*, service) -> QuerySet[WorkloadEvent]:
-    """The timeline of every deployment the service has had (rollouts included)."""
-    return WorkloadEvent.objects.filter(
-        Q(workload__service=service) | Q(workload__rolling_service=service)
-        | Q(workload__env__AIP_SERVICE_ID=str(service.pk))
-    ).select_related("workload")
+    """The timeline of every deployment the service has had (rollouts included): each carries
+    the service's id in its environment."""
+    return WorkloadEvent.objects.filter(workload__env__AIP_SERVICE_ID=str(service.pk))
 
 
 def service_for_gateway(*, workspace, service_id) -> Service | None:
