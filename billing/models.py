@@ -141,7 +141,7 @@ class Charge(models.Model):
     """What one bill line is made of: a resource's use (or purchase) in a month, in one mode at
     one unit price. Rating adds node-seconds to it; purchases create one each."""
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
     period = models.DateField(help_text="The first day of the month billed.")
     workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     resource_type = models.CharField(max_length=20, choices=ResourceType.choices)
@@ -155,13 +155,16 @@ class Charge(models.Model):
     node_seconds = models.BigIntegerField(default=0, help_text="Usage lines: the exact quantity.")
     quantity = models.DecimalField(max_digits=20, decimal_places=6, default=0, help_text="Purchase lines.")
     amount = models.DecimalField(**MONEY, default=0, help_text="Purchase lines, to the cent.")
-    key = models.CharField(max_length=200, unique=True)
+    key = models.CharField(max_length=200)
     description = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["period", "resource_type", "resource_name", "mode", "id"]
+        # Rating writes these by the ten thousand: no index beyond what reads need (the account
+        # index is the first half of charge_account_period; the key needs no LIKE index).
         indexes = [models.Index(fields=["account", "period"], name="charge_account_period")]
+        constraints = [models.UniqueConstraint(fields=["key"], name="charge_unique_key")]
 
     def __str__(self):
         return self.key

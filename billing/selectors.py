@@ -1,5 +1,8 @@
 """Read queries of billing. Everything is scoped to the caller's account; operators see all."""
 
+from collections import defaultdict
+
+from django.db import connection
 from django.db.models import QuerySet
 
 from aiplatform.selectors import account_member
@@ -68,3 +71,62 @@ def bill_lines(*, bill: Bill) -> QuerySet[BillLine]:
 
 def cost_tags(*, workspace) -> QuerySet[CostTag]:
     return CostTag.objects.filter(workload__workspace=workspace).select_related("workload")
+
+
+# --- rating reads: plain SQL over the usage table, which holds millions of rows ----------------
+
+def _usage_in_range(sql: str, *, account_ids, after: int, through: int, **params) -> list[tuple]:
+    """Run `sql` (a query of billing_usagerecord whose WHERE ends with `{in_range}`) over the
+    accounts' records with ids in (after, through]."""
+    in_range = "id > %(after)s AND id <= %(through)s AND account_id = ANY(%(accounts)s::uuid[])"
+    with connection.cursor() as cursor:
+        cursor.execute(sql.format(in_range=in_range),
+                       {"after": after, "through": through, "accounts": [str(a) for a in account_ids], **params})
+        return cursor.fetchall()
+
+
+def usage_summaries(*, account_ids, after: int, through: int) -> list[tuple]:
+    """Per pod set (and flavor, pool kind, family) of the accounts' usage records in the range:
+    (pod set, flavor, dedicated, family, records, min and max node-seconds, first and last start)."""
+    return _usage_in_range(
+        "SELECT pod_set_id, flavor_id, dedicated, family, count(*), min(node_seconds), max(node_seconds), "
+        "min(started_at), max(started_at) FROM billing_usagerecord WHERE {in_range} "
+        "GROUP BY pod_set_id, flavor_id, dedicated, family", account_ids=account_ids, after=after, through=through)
+
+
+def scattered_usage_records(*, pod_set_ids, account_ids, after: int, through: int) -> list[tuple]:
+    """The records of some pod sets in the range: (pod set, flavor, dedicated, family, started_at,
+    node-seconds)."""
+    return _usage_in_range(
+        "SELECT pod_set_id, flavor_id, dedicated, family, started_at, node_seconds FROM billing_usagerecord "
+        "WHERE pod_set_id = ANY(%(pod_sets)s) AND {in_range}", account_ids=account_ids, after=after,
+        through=through, pod_sets=list(pod_set_ids))
+
+
+def first_unpriced_usage(*, flavor_ids, account_ids, after: int, through: int) -> dict:
+    """Per account, the first pay-per-use record in the range of a flavor that has no price."""
+    return dict(_usage_in_range(
+        "SELECT account_id::text, min(id) FROM billing_usagerecord "
+        "WHERE flavor_id = ANY(%(flavors)s) AND NOT dedicated AND {in_range} GROUP BY account_id",
+        account_ids=account_ids, after=after, through=through, flavors=list(flavor_ids)))
+
+
+def pod_set_owners(*, pod_set_ids) -> dict[int, tuple]:
+    """pod set id -> (account id, workspace id, workload id, workload name), ids as text."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT ps.id, ws.account_id::text, w.workspace_id::text, w.id::text, w.name "
+            "FROM resourcepools_podset ps JOIN resourcepools_workload w ON w.id = ps.workload_id "
+            "JOIN aiplatform_workspace ws ON ws.id = w.workspace_id WHERE ps.id = ANY(%s)", [list(pod_set_ids)])
+        return {row[0]: row[1:] for row in cursor.fetchall()}
+
+
+def accounts_to_rate(*, through: int, account_ids=None) -> dict[int, list[str]]:
+    """Accounts whose rating cursor is behind `through`, grouped by their cursor."""
+    accounts = BillingAccount.objects.filter(rated_through_id__lt=through)
+    if account_ids is not None:
+        accounts = accounts.filter(account_id__in=list(account_ids))
+    groups = defaultdict(list)
+    for account_id, cursor in accounts.values_list("account_id", "rated_through_id"):
+        groups[cursor].append(str(account_id))
+    return dict(groups)

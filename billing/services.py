@@ -2,17 +2,17 @@
 balance change, its ledger entry (with a unique key) and its charge line together, or nothing.
 Per account, metering and rating are ordered by the lock on its BillingAccount row."""
 
+import io
 import logging
 import uuid
-from bisect import bisect_right
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
-from django.db.models import Exists, F, Min, OuterRef
+from django.db import connection, transaction
+from django.db.models import F, Max, Min
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
@@ -31,7 +31,7 @@ from resourcepools.models import (
     WorkloadEvent,
 )
 
-from . import rules
+from . import rating, rules, selectors
 from .models import (
     SUBSCRIPTION_TRANSITIONS,
     Bill,
@@ -163,14 +163,27 @@ def top_up(*, account: Account, amount: Decimal, created_by=None, note: str = ""
 
 def notify(*, account_id, kind: str, subject: str, message: str, key: str) -> Notification | None:
     """Leave a notification once per key; mail it to the account admins when enabled."""
-    notification, created = Notification.objects.get_or_create(
-        key=key, defaults={"account_id": account_id, "kind": kind, "subject": subject, "message": message})
-    if created and settings.BILLING_EMAIL_NOTIFICATIONS:
-        recipients = [e for e in AccountMember.objects.filter(account_id=account_id, is_admin=True)
-                      .values_list("user__email", flat=True) if e]
-        if recipients:
-            transaction.on_commit(lambda: send_mail(subject, message, None, recipients, fail_silently=True))
-    return notification if created else None
+    created = notify_many([Notification(account_id=account_id, kind=kind, subject=subject, message=message, key=key)])
+    return created[0] if created else None
+
+
+def notify_many(notifications: list[Notification]) -> list[Notification]:
+    """Leave the notifications whose keys are new (returned) and mail them when enabled. Callers
+    hold the lock of the accounts concerned, so no one else leaves the same keys meanwhile."""
+    existing = set(Notification.objects.filter(key__in=[n.key for n in notifications]).values_list("key", flat=True))
+    new = [n for n in notifications if n.key not in existing]
+    Notification.objects.bulk_create(new, ignore_conflicts=True)
+    if new and settings.BILLING_EMAIL_NOTIFICATIONS:
+        recipients = defaultdict(list)
+        for account_id, email in AccountMember.objects.filter(
+                account_id__in={n.account_id for n in new}, is_admin=True).values_list("account_id", "user__email"):
+            if email:
+                recipients[account_id].append(email)
+        for n in new:
+            if recipients[n.account_id]:
+                transaction.on_commit(lambda n=n, to=recipients[n.account_id]: send_mail(
+                    n.subject, n.message, None, to, fail_silently=True))
+    return new
 
 
 @transaction.atomic
@@ -563,151 +576,200 @@ def _meter_batch(*, workload_ids, now: datetime) -> int:
 # --- rating -------------------------------------------------------------------------------------
 
 
-class PriceBook:
-    """The prices of flavors over time, for rating many records without a query each."""
-
-    def __init__(self, flavor_ids):
-        self.changes = defaultdict(list)
-        for flavor_id, at, hourly in Price.objects.filter(flavor_id__in=flavor_ids).order_by(
-                "flavor_id", "effective_from").values_list("flavor_id", "effective_from", "pay_per_use_hourly"):
-            self.changes[flavor_id].append((at, hourly))
-
-    def hourly(self, flavor_id, at: datetime) -> Decimal | None:
-        """The price in force at `at`; before the first price, the first price (so usage of a
-        flavor priced late is still charged); None when the flavor has no price at all."""
-        changes = self.changes.get(flavor_id)
-        if not changes:
-            return None
-        index = bisect_right([c[0] for c in changes], at) - 1
-        return changes[max(index, 0)][1]
+def prices_in_force(flavor_ids) -> rating.PricesInForce:
+    changes = defaultdict(list)
+    for flavor_id, since, hourly in Price.objects.filter(flavor_id__in=list(flavor_ids)).order_by(
+            "flavor_id", "effective_from").values_list("flavor_id", "effective_from", "pay_per_use_hourly"):
+        changes[flavor_id].append((since, hourly))
+    return rating.PricesInForce(dict(changes))
 
 
-def accounts_to_rate():
-    return BillingAccount.objects.filter(Exists(UsageRecord.objects.filter(
-        account_id=OuterRef("account_id"), pk__gt=OuterRef("rated_through_id")))).values_list("account_id", flat=True)
-
-
-def rate_usage(*, account_ids=None, now: datetime | None = None, batch: int = 50_000) -> int:
-    """Rate every account's unrated usage; returns the records rated. Safe to run twice at
-    once: an account being rated elsewhere is skipped (its row is locked)."""
+def rate_usage(*, account_ids=None, now: datetime | None = None, batch: int = 5_000_000) -> int:
+    """Rate the usage recorded so far; returns the records rated. Accounts are rated together,
+    in one pass over the usage per group of accounts at the same cursor (at most `batch` record
+    ids at a time). Safe to run twice at once: an account being rated or metered elsewhere is
+    skipped (its row is locked) and rated by the next run."""
     now = now or timezone.now()
-    accounts = accounts_to_rate()
-    if account_ids is not None:
-        accounts = accounts.filter(account_id__in=list(account_ids))
+    through = UsageRecord.objects.aggregate(last=Max("pk"))["last"] or 0
     rated = 0
-    for account_id in list(accounts):
-        while True:
-            count = rate_account(account_id=account_id, now=now, batch=batch)
-            rated += count
-            if count < batch:  # done, or waiting for a price
-                break
+    for cursor, accounts in sorted(selectors.accounts_to_rate(through=through, account_ids=account_ids).items()):
+        for after in range(cursor, through, batch):
+            rated += rate_range(account_ids=accounts, after=after, through=min(after + batch, through), now=now)
     return rated
 
 
 @transaction.atomic
-def rate_account(*, account_id, now: datetime | None = None, batch: int = 50_000) -> int:
-    """Rate the next `batch` usage records of an account past its cursor, in one transaction:
-    package deductions (soonest-expiring first), pay-per-use at the price in force when the
-    usage started, the balance debit with its ledger entry, the charge lines and the cursor."""
-    now = now or timezone.now()
-    billing = BillingAccount.objects.select_for_update(skip_locked=True).filter(pk=account_id).first()
-    if billing is None:
+def rate_range(*, account_ids, after: int, through: int, now: datetime) -> int:
+    """Rate the accounts' usage records with ids in (after, through], in one transaction: package
+    deductions, pay-per-use at the price in force when the usage started, the balance debits with
+    their ledger entries, the charge lines and the cursors. Only accounts whose cursor is `after`
+    and whose row is free take part."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT account_id::text FROM billing_billingaccount WHERE account_id = ANY(%s::uuid[]) "
+                       "AND rated_through_id = %s ORDER BY account_id FOR UPDATE SKIP LOCKED",
+                       [list(account_ids), after])
+        accounts = [row[0] for row in cursor.fetchall()]
+        # One aggregate over a million records wants more than the default 4 MB to stay in memory.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+    if not accounts:
         return 0
-    # Pod set ids (integers) stand in for their workload and workspace (UUIDs, slow to parse by the million).
-    records = list(UsageRecord.objects.filter(account_id=account_id, pk__gt=billing.rated_through_id).order_by("pk")
-                   .values_list("pk", "pod_set_id", "dedicated", "flavor_id", "family", "started_at",
-                                "node_seconds")[:batch])
-    if not records:
-        return 0
-    prices = PriceBook({r[3] for r in records})
-    unpriced = next((i for i, r in enumerate(records) if not r[2] and prices.hourly(r[3], r[5]) is None), None)
-    if unpriced is not None:
-        logger.warning("usage of flavor %s waits for a price; account %s is rated up to record %s",
-                       records[unpriced][3], account_id, records[unpriced][0] - 1)
-        records = records[:unpriced]
-        if not records:
-            return 0
-    packages = [rules.PackageBalance(p.pk, p.family, p.valid_from, p.valid_until, p.purchased_at,
-                                     p.node_seconds_total, p.node_seconds_used)
-                for p in Package.objects.select_for_update().filter(
-                    account_id=account_id, valid_until__gt=min(r[5] for r in records),
-                    node_seconds_used__lt=F("node_seconds_total")).order_by("valid_until", "purchased_at", "pk")]
-    used_before = {p.id: p.used for p in packages}
-    lines = defaultdict(int)  # (period, pod set, flavor, mode, unit price, package) -> node-seconds
+    unpriced = list(Flavor.objects.filter(prices__isnull=True).values_list("pk", flat=True))
+    waiting = selectors.first_unpriced_usage(flavor_ids=unpriced, account_ids=accounts, after=after,
+                                             through=through) if unpriced else {}
+    rated = 0
+    for account_id, first in waiting.items():
+        # Usage of a flavor without a price waits for one; the account is rated up to it.
+        logger.warning("usage of a flavor without a price waits; account %s is rated up to record %s",
+                       account_id, first - 1)
+        if first - 1 > after:
+            rated += _rate_accounts(account_ids=[account_id], after=after, through=first - 1, now=now)
+    return rated + _rate_accounts(account_ids=[a for a in accounts if a not in waiting], after=after,
+                                  through=through, now=now)
+
+
+def _rate_accounts(*, account_ids, after: int, through: int, now: datetime) -> int:
+    summaries = selectors.usage_summaries(account_ids=account_ids, after=after, through=through)
+    usages, scattered, records = [], set(), 0
+    for pod_set_id, flavor_id, dedicated, family, count, least, most, first, last in summaries:
+        records += count
+        usage = rating.Usage.from_summary(pod_set_id=pod_set_id, flavor_id=flavor_id, family=family,
+                                          dedicated=dedicated, count=count, min_seconds=least, max_seconds=most,
+                                          first=first, last=last)
+        if usage is None:
+            scattered.add(pod_set_id)
+        else:
+            usages.append(usage)
+    if scattered:
+        usages = [u for u in usages if u.pod_set_id not in scattered] + [
+            rating.Usage(pod_set_id, flavor_id, family, dedicated, started_at, 1, node_seconds)
+            for pod_set_id, flavor_id, dedicated, family, started_at, node_seconds in selectors.scattered_usage_records(
+                pod_set_ids=scattered, account_ids=account_ids, after=after, through=through)]
+    owners = selectors.pod_set_owners(pod_set_ids={u.pod_set_id for u in usages})
+    by_account = defaultdict(list)
+    for usage in usages:
+        by_account[owners[usage.pod_set_id][0]].append(usage)
+    packages = defaultdict(list)
+    if usages:
+        for p in Package.objects.select_for_update().filter(
+                account_id__in=list(by_account), valid_until__gt=min(u.first for u in usages),
+                node_seconds_used__lt=F("node_seconds_total")).order_by("valid_until", "purchased_at", "pk"):
+            packages[str(p.account_id)].append(rules.PackageBalance(
+                p.pk, p.family, p.valid_from, p.valid_until, p.purchased_at, p.node_seconds_total, p.node_seconds_used))
+    used_before = {p.id: p.used for balances in packages.values() for p in balances}
+    prices = prices_in_force({u.flavor_id for u in usages if not u.dedicated})
     # Usage rated after its month's bill closed goes on the first open month's bill (at the price
     # of when it ran), so a closed bill never changes.
     first_open = rules.month_start(now - timedelta(hours=settings.BILLING_BILL_SETTLE_HOURS))
-    # Packages are consumed in the order the usage happened.
-    for _, pod_set_id, dedicated, flavor_id, family, started_at, node_seconds in sorted(
-            records, key=lambda r: (r[5], r[0])):
-        period = max(rules.month_start(started_at), first_open)
-        if dedicated:
-            lines[(period, pod_set_id, flavor_id, ChargeMode.SUBSCRIPTION, Decimal(0), None)] += node_seconds
-            continue
-        hourly = prices.hourly(flavor_id, started_at)
-        taken, left = rules.deduct(packages=packages, family=family, at=started_at, node_seconds=node_seconds)
-        for package, amount in taken:
-            lines[(period, pod_set_id, flavor_id, ChargeMode.PACKAGE, Decimal(0), package.id)] += amount
-        if left:
-            lines[(period, pod_set_id, flavor_id, ChargeMode.PAY_PER_USE, hourly, None)] += left
-    last = records[-1][0]
-    debit = _add_usage_charges(account_id=account_id, lines=lines)
-    _update_packages(account_id=account_id, packages=packages, used_before=used_before)
-    if debit:
-        _post(billing=billing, kind=LedgerKind.PAY_PER_USE, amount=-debit,
-              key=f"usage:{account_id}:{billing.rated_through_id + 1}-{last}",
-              description=f"Pay-per-use of usage records {billing.rated_through_id + 1}–{last}", now=now)
-    BillingAccount.objects.filter(pk=account_id).update(rated_through_id=last)
-    return len(records)
+    charges, debits = [], {}
+    for account_id, mine in by_account.items():
+        lines = rating.rate(usages=mine, packages=packages[account_id], prices=prices, first_open=first_open)
+        debits[account_id] = _usage_charges(account_id=account_id, lines=lines, owners=owners, into=charges)
+    _add_usage_charges(charges=charges, now=now)
+    _debit_usage(account_ids=account_ids, debits=debits, after=after, through=through, now=now)
+    _update_packages(packages=[p for balances in packages.values() for p in balances], used_before=used_before)
+    return records
 
 
-def _add_usage_charges(*, account_id, lines: dict) -> Decimal:
-    """Add node-seconds to the account's usage charge lines (one per workload, flavor, mode,
-    unit price and package); returns the pay-per-use amount, exact to 10 decimal places."""
-    pod_sets = {ps["id"]: ps for ps in PodSet.objects.filter(pk__in={key[1] for key in lines}).values(
-        "id", "workload_id", "workload__workspace_id", "workload__name")}
+def _usage_charges(*, account_id, lines: rating.Lines, owners: dict, into: list) -> Decimal:
+    """Turn an account's lines per pod set into charge rows per workload (appended to `into`);
+    returns the pay-per-use amount, exact to 10 decimal places."""
     merged = defaultdict(int)
     for (period, pod_set_id, flavor_id, mode, unit_price, package_id), seconds in lines.items():
-        merged[(period, pod_sets[pod_set_id]["workload_id"], flavor_id, mode, unit_price, package_id)] += seconds
-    workloads = {ps["workload_id"]: ps for ps in pod_sets.values()}
-    by_key = {}
-    for (period, workload_id, flavor_id, mode, unit_price, package_id), seconds in merged.items():
-        key = f"usage:{period:%Y-%m}:{workload_id}:{flavor_id}:{mode}:{unit_price}:{package_id or ''}"
-        by_key[key] = (Charge(account_id=account_id, period=period,
-                              workspace_id=workloads[workload_id]["workload__workspace_id"],
-                              resource_type=ResourceType.WORKLOAD, resource_id=str(workload_id),
-                              resource_name=workloads[workload_id]["workload__name"], mode=mode, flavor_id=flavor_id,
-                              package_id=package_id, unit="node-hour", unit_price=unit_price, key=key), seconds)
-    existing = {c.key: c for c in Charge.objects.filter(key__in=list(by_key))}
-    new, changed, debit = [], [], Decimal(0)
-    for key, (charge, seconds) in by_key.items():
-        if charge.mode == ChargeMode.PAY_PER_USE:
-            debit += rules.usage_amount(hourly=charge.unit_price, node_seconds=seconds)
-        if key in existing:
-            existing[key].node_seconds += seconds
-            changed.append(existing[key])
-        else:
-            charge.node_seconds = seconds
-            new.append(charge)
-    Charge.objects.bulk_create(new, batch_size=1000)
-    Charge.objects.bulk_update(changed, ["node_seconds"], batch_size=1000)
+        merged[(period, owners[pod_set_id][1:], flavor_id, mode, unit_price, package_id)] += seconds
+    debit, months = Decimal(0), {}
+    for (period, (workspace_id, workload_id, name), flavor_id, mode, unit_price, package_id), seconds in (
+            merged.items()):
+        if mode == ChargeMode.PAY_PER_USE:
+            debit += rules.usage_amount(hourly=unit_price, node_seconds=seconds)
+        month = months.get(period) or months.setdefault(period, f"{period:%Y-%m}")
+        key = f"usage:{month}:{workload_id}:{flavor_id}:{mode}:{unit_price}:{package_id or ''}"
+        into.append((account_id, period, workspace_id, workload_id, name, mode, flavor_id, package_id, unit_price,
+                     seconds, key))
     return rules.exact(debit)
 
 
-def _update_packages(*, account_id, packages, used_before: dict) -> None:
+def _add_usage_charges(*, charges: list, now: datetime) -> None:
+    """Add node-seconds to the usage charge lines (one per month, workload, flavor, mode, unit
+    price and package), creating the lines that do not exist yet."""
+    if not charges:
+        return
+    rows = io.StringIO()
+    for account_id, period, workspace_id, workload_id, name, mode, flavor_id, package_id, unit_price, seconds, key in (
+            charges):
+        rows.write(f"{account_id}\t{period}\t{workspace_id}\t{workload_id}\t{_copy_text(name)}\t{mode}\t"
+                   f"{flavor_id}\t{package_id or NULL}\t{unit_price}\t{seconds}\t{_copy_text(key)}\n")
+    rows.seek(0)
+    with connection.cursor() as cursor:
+        # COPY into a scratch table, then one upsert: parsing a statement with 30,000-element
+        # array literals costs more than the insert itself.
+        cursor.execute("CREATE TEMPORARY TABLE rated_charge (account_id uuid, period date, workspace_id uuid, "
+                       "workload_id text, name text, mode text, flavor_id bigint, package_id bigint, "
+                       "unit_price numeric, node_seconds bigint, key text) ON COMMIT DROP")
+        cursor.cursor.copy_expert("COPY rated_charge FROM STDIN", rows)
+        cursor.execute(
+            "INSERT INTO billing_charge (account_id, period, workspace_id, resource_type, resource_id, resource_name, "
+            "mode, flavor_id, package_id, unit, unit_price, node_seconds, quantity, amount, key, description, "
+            "created_at) SELECT account_id, period, workspace_id, 'workload', workload_id, name, mode, flavor_id, "
+            "package_id, 'node-hour', unit_price, node_seconds, 0, 0, key, '', %s FROM rated_charge "
+            "ON CONFLICT (key) DO UPDATE SET node_seconds = billing_charge.node_seconds + EXCLUDED.node_seconds",
+            [now])
+        cursor.execute("DROP TABLE rated_charge")
+
+
+NULL = "\\N"  # in COPY's text format
+
+
+def _copy_text(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _debit_usage(*, account_ids, debits: dict, after: int, through: int, now: datetime) -> None:
+    """Move the accounts' cursors to `through` and debit their pay-per-use, each debit with its
+    ledger entry; arrears start when a balance goes below zero."""
+    accounts = list(account_ids)
+    amounts = [debits.get(a, Decimal(0)) for a in accounts]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE billing_billingaccount b SET balance = b.balance - d.debit, rated_through_id = %s, "
+            "updated_at = %s, arrears_since = CASE WHEN b.balance - d.debit < 0 "
+            "THEN coalesce(b.arrears_since, %s) END "
+            "FROM unnest(%s::uuid[], %s::numeric[]) AS d(account_id, debit) "
+            "WHERE b.account_id = d.account_id AND d.debit <> 0 "
+            "RETURNING b.account_id::text, b.balance", [through, now, now, accounts, amounts])
+        balances = dict(cursor.fetchall())
+        cursor.execute("UPDATE billing_billingaccount SET rated_through_id = %s, updated_at = %s "
+                       "WHERE account_id = ANY(%s::uuid[]) AND rated_through_id <> %s",
+                       [through, now, accounts, through])
+        if balances:
+            charged = list(balances)
+            cursor.execute(
+                'INSERT INTO "billing_ledgerentry" (account_id, kind, amount, balance_after, key, description, '
+                "created_at) SELECT a, %s, -d, b, 'usage:' || a || %s, %s, %s "
+                "FROM unnest(%s::uuid[], %s::numeric[], %s::numeric[]) AS t(a, d, b)",
+                [LedgerKind.PAY_PER_USE, f":{after + 1}-{through}",
+                 f"Pay-per-use of usage records {after + 1}–{through}", now,
+                 charged, [debits[a] for a in charged], [balances[a] for a in charged]])
+
+
+def _update_packages(*, packages, used_before: dict) -> None:
     changed = [p for p in packages if p.used != used_before[p.id]]
     if not changed:
         return
-    Package.objects.bulk_update([Package(pk=p.id, node_seconds_used=p.used) for p in changed],
-                                ["node_seconds_used"])
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE billing_package p SET node_seconds_used = v.used "
+                       "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, used) WHERE p.id = v.id",
+                       [[p.id for p in changed], [p.used for p in changed]])
+    owners = dict(Package.objects.filter(pk__in=[p.id for p in changed]).values_list("pk", "account_id"))
+    warnings = []
     for p in changed:
         for threshold in rules.crossed_thresholds(total=p.total, before=used_before[p.id], after=p.used):
             left = Decimal(p.remaining) / 3600
-            notify(account_id=account_id, kind="package_usage",
-                   subject=f"Package of {p.family} is {threshold}% used",
-                   message=f"{threshold}% of the package's {p.total // 3600} node-hours are used; {left:.2f} are "
-                           f"left until {p.valid_until:%Y-%m-%d %H:%M} UTC. Usage beyond it is charged per use.",
-                   key=f"package:{p.id}:used:{threshold}")
+            warnings.append(Notification(
+                account_id=owners[p.id], kind="package_usage", subject=f"Package of {p.family} is {threshold}% used",
+                message=f"{threshold}% of the package's {p.total // 3600} node-hours are used; {left:.2f} are "
+                        f"left until {p.valid_until:%Y-%m-%d %H:%M} UTC. Usage beyond it is charged per use.",
+                key=f"package:{p.id}:used:{threshold}"))
+    notify_many(warnings)
 
 
 # --- arrears ------------------------------------------------------------------------------------

@@ -5,13 +5,15 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from billing import services
 from billing.models import BillingAccount, Charge, ChargeMode, LedgerEntry, Notification, Package, UsageRecord
 from resourcepools.admission import admit_workloads
 from resourcepools.models import Phase, Workload
 from tests.billing.helpers import at, fund, priced_cpu_flavor, public_pool, ran
-from tests.factories import AccountMemberFactory, UserFactory, make_pool, make_workload
+from tests.factories import AccountMemberFactory, UserFactory, WorkspaceFactory, make_pool, make_workload
 
 pytestmark = pytest.mark.django_db
 
@@ -238,3 +240,24 @@ def test_a_failed_rating_run_leaves_nothing_half_charged(workspace):
     assert BillingAccount.objects.get(pk=workspace.account_id).rated_through_id == 0
     assert balance(workspace.account) == Decimal("80.00")
     assert Package.objects.get().node_seconds_used == 0
+
+
+def test_rating_takes_the_same_queries_for_any_number_of_accounts_and_workloads():
+    flavor = priced_cpu_flavor(hourly="2.00")
+    pool = public_pool(flavor, nodes=50)
+    two_hours = offer(node_hours=2)
+    counts = []
+    # After the first round, accounts already rated and the new ones form two groups each time.
+    for accounts, workloads in ((1, 1), (2, 2), (5, 3)):
+        for _ in range(accounts):
+            ws = WorkspaceFactory()
+            services.buy_package(account=fund(ws.account, "100.00").account, offer=two_hours,
+                                 now=at("2023-04-01T00:00:00"))
+            for i in range(workloads):
+                ran(ws, pool, flavor, start="2023-04-02T00:30:00", end="2023-04-02T05:00:00", name=f"job-{i}")
+        services.meter_usage(now=at("2023-04-03T00:00:00"))
+        with CaptureQueriesContext(connection) as queries:
+            assert services.rate_usage(now=at("2023-04-03T00:00:00")) == accounts * workloads * 5
+        counts.append(len(queries))
+    assert counts[1] == counts[2]
+    assert Package.objects.filter(node_seconds_used=7200).count() == 8

@@ -1,0 +1,193 @@
+"""Pay-per-use rating of one account's usage, from summaries instead of one object per record.
+
+Metering writes a record per pod set per clock hour, so a pod set's unrated usage is almost
+always a run of identical records, one every hour (full hours at a steady replica count); it
+is read as one `Usage` of `count` records, and anything else as its single records. Usage is
+taken from packages in the order it started (usage that started at the same moment in the
+order of its pod set), soonest-expiring package first. Between two moments at which something
+changes (a run starts or ends, a package becomes valid or expires, a price changes, a month
+begins) every hour is the same, so whole hours are taken in one step; only the hour in which a
+package runs out is taken record by record. The result equals taking every record in turn."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from dateutil.relativedelta import relativedelta
+
+from . import rules
+from .models import ChargeMode
+
+HOUR = timedelta(hours=1)
+MOMENT = timedelta(microseconds=1)
+ZERO = Decimal(0)
+
+# (period, pod set id, flavor id, mode, unit price, package id) -> node-seconds
+Lines = dict[tuple, int]
+
+
+def hour_floor(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """`count` usage records of a pod set, of `node_seconds` each, started at `first` and then
+    every hour; a run of more than one starts on the hour."""
+
+    pod_set_id: int
+    flavor_id: int
+    family: str
+    dedicated: bool
+    first: datetime
+    count: int
+    node_seconds: int
+    on_the_hour: bool = field(init=False)
+    end: datetime = field(init=False)
+
+    def __post_init__(self):
+        # Read for every interval of the sweep, so worked out once.
+        on_the_hour = self.first == hour_floor(self.first)
+        object.__setattr__(self, "on_the_hour", on_the_hour)
+        object.__setattr__(self, "end", self.first + self.count * HOUR if on_the_hour else self.first + MOMENT)
+
+    @classmethod
+    def from_summary(cls, *, pod_set_id, flavor_id, family, dedicated, count, min_seconds, max_seconds, first,
+                     last) -> "Usage | None":
+        """The run that a pod set's records summarise, or None when they are not one (a gap, a
+        part hour inside, a change of replicas): then its records are read one by one."""
+        if count == 1 or (min_seconds == max_seconds and first == hour_floor(first)
+                          and last - first == (count - 1) * HOUR):
+            return cls(pod_set_id, flavor_id, family, dedicated, first, count, min_seconds)
+        return None
+
+
+class PricesInForce:
+    """Pay-per-use prices of flavors over time: `changes[flavor]` is [(effective_from, hourly)]
+    in time order. Before its first price a flavor costs its first price."""
+
+    def __init__(self, changes: dict[int, list[tuple[datetime, Decimal]]]):
+        self.changes = changes
+
+    def hourly(self, flavor_id, at: datetime) -> Decimal | None:
+        changes = self.changes.get(flavor_id)
+        if not changes:
+            return None
+        price = changes[0][1]
+        for since, hourly in changes:
+            if since > at:
+                break
+            price = hourly
+        return price
+
+    def change_times(self, flavor_id) -> list[datetime]:
+        return [since for since, _ in self.changes.get(flavor_id, ())]
+
+
+def rate(*, usages: list[Usage], packages: list[rules.PackageBalance], prices: PricesInForce,
+         first_open) -> Lines:
+    """Charge lines of one account's usage. `packages` are the account's, in deduction order;
+    their `used` grows as usage is taken from them. Usage of a month whose bill has closed goes
+    on the first open month (`first_open`)."""
+    lines = defaultdict(int)
+    streams = defaultdict(list)
+    for usage in usages:
+        streams[(usage.dedicated, "" if usage.dedicated else usage.family)].append(usage)
+    for (dedicated, family), stream in streams.items():
+        mine = [] if dedicated else [p for p in packages if p.family == family]
+        _Stream(stream, mine, prices, first_open, lines).rate()
+    return dict(lines)
+
+
+class _Stream:
+    """The usage that may draw on the same packages: one flavor family on public pools, or
+    everything on dedicated pools (paid by subscription, never by package)."""
+
+    def __init__(self, usages, packages, prices, first_open, lines):
+        self.usages = sorted(usages, key=lambda u: u.first)
+        self.packages = packages
+        self.prices = prices
+        self.first_open = first_open
+        self.lines = lines
+
+    def breakpoints(self) -> list[datetime]:
+        start = self.usages[0].first
+        stop = max(u.end for u in self.usages)
+        points = {u.first for u in self.usages} | {u.end for u in self.usages}
+        for package in self.packages:
+            points |= {package.valid_from, package.valid_until}
+        for flavor_id in {u.flavor_id for u in self.usages}:
+            points.update(self.prices.change_times(flavor_id))
+        month = datetime.combine(rules.month_start(start), datetime.min.time(), start.tzinfo)
+        while month <= stop:
+            points.add(month)
+            month += relativedelta(months=1)
+        return sorted(p for p in points if start <= p <= stop)
+
+    def rate(self) -> None:
+        points = self.breakpoints()
+        waiting, active = 0, []
+        for a, b in zip(points, points[1:], strict=False):
+            while waiting < len(self.usages) and self.usages[waiting].first <= a:
+                active.append(self.usages[waiting])
+                waiting += 1
+            # Ends are breakpoints too: a usage either covers all of [a, b) or none of it.
+            active = [u for u in active if u.end >= b]
+            if active:
+                self.rate_interval(a, b, active)
+
+    def rate_interval(self, a: datetime, b: datetime, active: list[Usage]) -> None:
+        self.valid = [p for p in self.packages if p.valid_from <= a and p.valid_until >= b]
+        self.period = max(rules.month_start(a), self.first_open)
+        self.at = a
+        runs = sorted((u for u in active if u.on_the_hour), key=lambda u: u.pod_set_id)
+        hour = hour_floor(a) if a == hour_floor(a) else hour_floor(a) + HOUR
+        singles = [u for u in active if not u.on_the_hour]  # each starts exactly at a
+        if singles:
+            together = singles + (runs if hour == a else [])
+            for usage in sorted(together, key=lambda u: u.pod_set_id):
+                self.take(usage, usage.node_seconds)
+            if hour == a:
+                hour += HOUR
+        if runs and hour < b:
+            self.take_hours(runs, -((hour - b) // HOUR))
+
+    def take_hours(self, runs: list[Usage], hours: int) -> None:
+        """`hours` identical hours of the runs: whole hours from the package in front, and the
+        hour in which it runs out record by record."""
+        per_hour = sum(u.node_seconds for u in runs)
+        while hours:
+            front = next((p for p in self.valid if p.remaining > 0), None)
+            if front is None or per_hour == 0:
+                for usage in runs:
+                    self.charge(usage, hours * usage.node_seconds)
+                return
+            whole = min(hours, front.remaining // per_hour)
+            if whole:
+                for usage in runs:
+                    self.add(usage, ChargeMode.PACKAGE, ZERO, front.id, whole * usage.node_seconds)
+                front.used += whole * per_hour
+                hours -= whole
+            if hours:
+                for usage in runs:
+                    self.take(usage, usage.node_seconds)
+                hours -= 1
+
+    def take(self, usage: Usage, node_seconds: int) -> None:
+        """One record: from the valid packages in deduction order, the rest charged."""
+        taken, left = rules.deduct(packages=self.valid, family=usage.family, at=self.at, node_seconds=node_seconds)
+        for package, amount in taken:
+            self.add(usage, ChargeMode.PACKAGE, ZERO, package.id, amount)
+        self.charge(usage, left)
+
+    def charge(self, usage: Usage, node_seconds: int) -> None:
+        if usage.dedicated:
+            self.add(usage, ChargeMode.SUBSCRIPTION, ZERO, None, node_seconds)
+        else:
+            self.add(usage, ChargeMode.PAY_PER_USE, self.prices.hourly(usage.flavor_id, self.at), None, node_seconds)
+
+    def add(self, usage: Usage, mode: str, unit_price: Decimal, package_id, node_seconds: int) -> None:
+        if node_seconds:
+            self.lines[(self.period, usage.pod_set_id, usage.flavor_id, mode, unit_price, package_id)] += node_seconds
+
