@@ -51,7 +51,8 @@ class BillingAccount(models.Model):
     balance = models.DecimalField(**EXACT, default=0)
     arrears_since = models.DateTimeField(null=True, blank=True,
                                          help_text="When the balance went below zero; empty when it is not.")
-    rated_through_id = models.BigIntegerField(default=0, help_text="The last usage record id rated.")
+    rated_through_id = models.BigIntegerField(
+        default=0, help_text="Every usage record of the account up to this id is rated.")
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self):

@@ -9,6 +9,7 @@ changes (a run starts or ends, a package becomes valid or expires, a price chang
 begins) every hour is the same, so whole hours are taken in one step; only the hour in which a
 package runs out is taken record by record. The result equals taking every record in turn."""
 
+import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -53,13 +54,14 @@ class Usage:
         object.__setattr__(self, "end", self.first + self.count * HOUR if on_the_hour else self.first + MOMENT)
 
     @classmethod
-    def from_summary(cls, *, pod_set_id, flavor_id, family, dedicated, count, min_seconds, max_seconds, first,
+    def from_summary(cls, *, pod_set_id, flavor_id, family, dedicated, replicas, node_seconds, count, first,
                      last) -> "Usage | None":
-        """The run that a pod set's records summarise, or None when they are not one (a gap, a
-        part hour inside, a change of replicas): then its records are read one by one."""
-        if count == 1 or (min_seconds == max_seconds and first == hour_floor(first)
-                          and last - first == (count - 1) * HOUR):
-            return cls(pod_set_id, flavor_id, family, dedicated, first, count, min_seconds)
+        """The run that records of the same pod set, replicas and node-seconds summarise, or None
+        when they are not one (several part hours, or full hours with a gap): then they are read
+        one by one. Full hours (replicas × 3,600 node-seconds) each fill a whole clock hour."""
+        if count == 1 or (node_seconds == replicas * 3600 and last - first == (count - 1) * HOUR):
+            return cls(pod_set_id=pod_set_id, flavor_id=flavor_id, family=family, dedicated=dedicated, first=first,
+                       count=count, node_seconds=node_seconds)
         return None
 
 
@@ -105,14 +107,20 @@ class _Stream:
     everything on dedicated pools (paid by subscription, never by package)."""
 
     def __init__(self, usages, packages, prices, first_open, lines):
-        self.usages = sorted(usages, key=lambda u: u.first)
+        self.usages = usages
+        self.runs = sorted((u for u in usages if u.on_the_hour), key=lambda u: u.first)
+        # Records that started within an hour (a workload starting mid-hour), by that moment.
+        self.singles = defaultdict(list)
+        for usage in usages:
+            if not usage.on_the_hour:
+                self.singles[usage.first].append(usage)
         self.packages = packages
         self.prices = prices
         self.first_open = first_open
         self.lines = lines
 
     def breakpoints(self) -> list[datetime]:
-        start = self.usages[0].first
+        start = min(u.first for u in self.usages)
         stop = max(u.end for u in self.usages)
         points = {u.first for u in self.usages} | {u.end for u in self.usages}
         for package in self.packages:
@@ -126,32 +134,32 @@ class _Stream:
         return sorted(p for p in points if start <= p <= stop)
 
     def rate(self) -> None:
+        """Sweep the moments at which something changes. Runs start and end at breakpoints, so
+        within [a, b) the same runs are active at every hour."""
+        waiting, active, ends, ordered = 0, {}, [], []
         points = self.breakpoints()
-        waiting, active = 0, []
         for a, b in zip(points, points[1:], strict=False):
-            while waiting < len(self.usages) and self.usages[waiting].first <= a:
-                active.append(self.usages[waiting])
-                waiting += 1
-            # Ends are breakpoints too: a usage either covers all of [a, b) or none of it.
-            active = [u for u in active if u.end >= b]
-            if active:
-                self.rate_interval(a, b, active)
-
-    def rate_interval(self, a: datetime, b: datetime, active: list[Usage]) -> None:
-        self.valid = [p for p in self.packages if p.valid_from <= a and p.valid_until >= b]
-        self.period = max(rules.month_start(a), self.first_open)
-        self.at = a
-        runs = sorted((u for u in active if u.on_the_hour), key=lambda u: u.pod_set_id)
-        hour = hour_floor(a) if a == hour_floor(a) else hour_floor(a) + HOUR
-        singles = [u for u in active if not u.on_the_hour]  # each starts exactly at a
-        if singles:
-            together = singles + (runs if hour == a else [])
-            for usage in sorted(together, key=lambda u: u.pod_set_id):
+            while waiting < len(self.runs) and self.runs[waiting].first <= a:
+                active[waiting] = self.runs[waiting]
+                heapq.heappush(ends, (self.runs[waiting].end, waiting))
+                waiting, ordered = waiting + 1, None
+            while ends and ends[0][0] <= a:
+                del active[heapq.heappop(ends)[1]]
+                ordered = None
+            hour = a if a == hour_floor(a) else hour_floor(a) + HOUR
+            hours = -((hour - b) // HOUR) if active and hour < b else 0
+            singles = self.singles.get(a)
+            if not (hours or singles):
+                continue
+            self.valid = [p for p in self.packages if p.valid_from <= a and p.valid_until >= b]
+            self.period = max(rules.month_start(a), self.first_open)
+            self.at = a
+            for usage in sorted(singles or (), key=lambda u: u.pod_set_id):
                 self.take(usage, usage.node_seconds)
-            if hour == a:
-                hour += HOUR
-        if runs and hour < b:
-            self.take_hours(runs, -((hour - b) // HOUR))
+            if hours:
+                if ordered is None:
+                    ordered = sorted(active.values(), key=lambda u: u.pod_set_id)
+                self.take_hours(ordered, hours)
 
     def take_hours(self, runs: list[Usage], hours: int) -> None:
         """`hours` identical hours of the runs: whole hours from the package in front, and the

@@ -3,9 +3,10 @@
 from collections import defaultdict
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from aiplatform.selectors import account_member
+from resourcepools.models import Flavor
 
 from .models import (
     Bill,
@@ -20,6 +21,7 @@ from .models import (
     Subscription,
     UsageRecord,
 )
+from .rating import PricesInForce
 
 
 def for_caller(queryset: QuerySet, *, user, field: str = "account_id") -> QuerySet:
@@ -86,19 +88,21 @@ def _usage_in_range(sql: str, *, account_ids, after: int, through: int, **params
 
 
 def usage_summaries(*, account_ids, after: int, through: int) -> list[tuple]:
-    """Per pod set (and flavor, pool kind, family) of the accounts' usage records in the range:
-    (pod set, flavor, dedicated, family, records, min and max node-seconds, first and last start)."""
+    """The accounts' usage records in the range, summed up per pod set, flavor, pool kind,
+    replicas and node-seconds: (pod set, flavor, dedicated, replicas, node-seconds, records,
+    first and last start). Full hours of a steady pod set come out as one row."""
     return _usage_in_range(
-        "SELECT pod_set_id, flavor_id, dedicated, family, count(*), min(node_seconds), max(node_seconds), "
-        "min(started_at), max(started_at) FROM billing_usagerecord WHERE {in_range} "
-        "GROUP BY pod_set_id, flavor_id, dedicated, family", account_ids=account_ids, after=after, through=through)
+        "SELECT pod_set_id, flavor_id, dedicated, replicas, node_seconds, count(*), min(started_at), "
+        "max(started_at) FROM billing_usagerecord WHERE {in_range} "
+        "GROUP BY pod_set_id, flavor_id, dedicated, replicas, node_seconds",
+        account_ids=account_ids, after=after, through=through)
 
 
 def scattered_usage_records(*, pod_set_ids, account_ids, after: int, through: int) -> list[tuple]:
-    """The records of some pod sets in the range: (pod set, flavor, dedicated, family, started_at,
+    """The records of some pod sets in the range: (pod set, flavor, dedicated, started_at,
     node-seconds)."""
     return _usage_in_range(
-        "SELECT pod_set_id, flavor_id, dedicated, family, started_at, node_seconds FROM billing_usagerecord "
+        "SELECT pod_set_id, flavor_id, dedicated, started_at, node_seconds FROM billing_usagerecord "
         "WHERE pod_set_id = ANY(%(pod_sets)s) AND {in_range}", account_ids=account_ids, after=after,
         through=through, pod_sets=list(pod_set_ids))
 
@@ -122,11 +126,26 @@ def pod_set_owners(*, pod_set_ids) -> dict[int, tuple]:
 
 
 def accounts_to_rate(*, through: int, account_ids=None) -> dict[int, list[str]]:
-    """Accounts whose rating cursor is behind `through`, grouped by their cursor."""
-    accounts = BillingAccount.objects.filter(rated_through_id__lt=through)
+    """Accounts with usage records up to `through` not rated yet, grouped by their cursor."""
+    accounts = BillingAccount.objects.filter(Exists(UsageRecord.objects.filter(
+        account_id=OuterRef("account_id"), pk__gt=OuterRef("rated_through_id"), pk__lte=through)))
     if account_ids is not None:
         accounts = accounts.filter(account_id__in=list(account_ids))
     groups = defaultdict(list)
     for account_id, cursor in accounts.values_list("account_id", "rated_through_id"):
         groups[cursor].append(str(account_id))
     return dict(groups)
+
+
+def prices_in_force() -> PricesInForce:
+    """The whole pay-per-use catalog over time (a row per flavor per price change)."""
+    changes = defaultdict(list)
+    for flavor_id, since, hourly in Price.objects.order_by("flavor_id", "effective_from").values_list(
+            "flavor_id", "effective_from", "pay_per_use_hourly"):
+        changes[flavor_id].append((since, hourly))
+    return PricesInForce(dict(changes))
+
+
+def flavor_families(*, flavor_ids) -> dict[int, str]:
+    # The family a usage record was metered with is its flavor's: families are fixed per flavor.
+    return dict(Flavor.objects.filter(pk__in=list(flavor_ids)).values_list("pk", "family"))

@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import F, Max, Min
+from django.db.models import Exists, F, Max, Min, OuterRef
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
@@ -57,6 +57,7 @@ from .models import (
 
 logger = logging.getLogger(__name__)
 
+COPY_NULL = "\\N"  # NULL in COPY's text format
 UNIT_FOR_PERIOD = {SubscriptionPeriod.MONTHLY: "node-month", SubscriptionPeriod.YEARLY: "node-year"}
 
 
@@ -163,25 +164,39 @@ def top_up(*, account: Account, amount: Decimal, created_by=None, note: str = ""
 
 def notify(*, account_id, kind: str, subject: str, message: str, key: str) -> Notification | None:
     """Leave a notification once per key; mail it to the account admins when enabled."""
-    created = notify_many([Notification(account_id=account_id, kind=kind, subject=subject, message=message, key=key)])
+    created = notify_many(notifications=[Notification(account_id=account_id, kind=kind, subject=subject,
+                                                      message=message, key=key)])
     return created[0] if created else None
 
 
-def notify_many(notifications: list[Notification]) -> list[Notification]:
-    """Leave the notifications whose keys are new (returned) and mail them when enabled. Callers
-    hold the lock of the accounts concerned, so no one else leaves the same keys meanwhile."""
-    existing = set(Notification.objects.filter(key__in=[n.key for n in notifications]).values_list("key", flat=True))
-    new = [n for n in notifications if n.key not in existing]
-    Notification.objects.bulk_create(new, ignore_conflicts=True)
+def notify_many(*, notifications: list[Notification]) -> list[Notification]:
+    """Leave the notifications whose keys are new and mail those (when enabled); returns them.
+    A key seen before, or left at the same time by another worker, is skipped by the database."""
+    if not notifications:
+        return []
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO billing_notification (account_id, kind, subject, message, key, created_at) "
+            "SELECT a, k, s, m, y, %s FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[]) "
+            "AS t(a, k, s, m, y) ON CONFLICT (key) DO NOTHING RETURNING id, key",
+            [now, [str(n.account_id) for n in notifications], [n.kind for n in notifications],
+             [n.subject for n in notifications], [n.message for n in notifications], [n.key for n in notifications]])
+        created = dict((key, pk) for pk, key in cursor.fetchall())
+    new = []
+    for n in notifications:
+        if n.key in created:
+            n.pk, n.created_at = created.pop(n.key), now
+            new.append(n)
     if new and settings.BILLING_EMAIL_NOTIFICATIONS:
         recipients = defaultdict(list)
         for account_id, email in AccountMember.objects.filter(
                 account_id__in={n.account_id for n in new}, is_admin=True).values_list("account_id", "user__email"):
             if email:
-                recipients[account_id].append(email)
+                recipients[str(account_id)].append(email)
         for n in new:
-            if recipients[n.account_id]:
-                transaction.on_commit(lambda n=n, to=recipients[n.account_id]: send_mail(
+            if recipients[str(n.account_id)]:
+                transaction.on_commit(lambda n=n, to=recipients[str(n.account_id)]: send_mail(
                     n.subject, n.message, None, to, fail_silently=True))
     return new
 
@@ -576,26 +591,33 @@ def _meter_batch(*, workload_ids, now: datetime) -> int:
 # --- rating -------------------------------------------------------------------------------------
 
 
-def prices_in_force(flavor_ids) -> rating.PricesInForce:
-    changes = defaultdict(list)
-    for flavor_id, since, hourly in Price.objects.filter(flavor_id__in=list(flavor_ids)).order_by(
-            "flavor_id", "effective_from").values_list("flavor_id", "effective_from", "pay_per_use_hourly"):
-        changes[flavor_id].append((since, hourly))
-    return rating.PricesInForce(dict(changes))
-
-
-def rate_usage(*, account_ids=None, now: datetime | None = None, batch: int = 5_000_000) -> int:
-    """Rate the usage recorded so far; returns the records rated. Accounts are rated together,
-    in one pass over the usage per group of accounts at the same cursor (at most `batch` record
-    ids at a time). Safe to run twice at once: an account being rated or metered elsewhere is
-    skipped (its row is locked) and rated by the next run."""
+def rate_usage(*, account_ids=None, now: datetime | None = None, batch: int = 1_000_000) -> int:
+    """Rate the usage recorded so far; returns the records rated. Accounts at the same cursor
+    (normally all that have usage to rate) are rated together in one pass over the usage, at
+    most `batch` record ids at a time. Safe to run twice at once: an account being rated or
+    metered elsewhere is skipped (its row is locked) and rated by the next run."""
     now = now or timezone.now()
     through = UsageRecord.objects.aggregate(last=Max("pk"))["last"] or 0
+    advance_idle_cursors(through=through, account_ids=account_ids)
     rated = 0
     for cursor, accounts in sorted(selectors.accounts_to_rate(through=through, account_ids=account_ids).items()):
         for after in range(cursor, through, batch):
             rated += rate_range(account_ids=accounts, after=after, through=min(after + batch, through), now=now)
     return rated
+
+
+@transaction.atomic
+def advance_idle_cursors(*, through: int, account_ids=None) -> int:
+    """Move the cursor of accounts with nothing to rate up to `through`, so that accounts that
+    start using resources later share one cursor (and one pass) with the rest. Their rows are
+    locked first and checked after, by a statement that sees every meter that committed before."""
+    idle = BillingAccount.objects.filter(rated_through_id__lt=through)
+    if account_ids is not None:
+        idle = idle.filter(account_id__in=list(account_ids))
+    locked = list(idle.select_for_update(skip_locked=True).values_list("account_id", flat=True))
+    return BillingAccount.objects.filter(account_id__in=locked).exclude(
+        Exists(UsageRecord.objects.filter(account_id=OuterRef("account_id"), pk__gt=OuterRef("rated_through_id"),
+                                          pk__lte=through))).update(rated_through_id=through)
 
 
 @transaction.atomic
@@ -613,7 +635,8 @@ def rate_range(*, account_ids, after: int, through: int, now: datetime) -> int:
         cursor.execute("SET LOCAL work_mem = '64MB'")
     if not accounts:
         return 0
-    unpriced = list(Flavor.objects.filter(prices__isnull=True).values_list("pk", flat=True))
+    prices = selectors.prices_in_force()
+    unpriced = list(Flavor.objects.exclude(pk__in=list(prices.changes)).values_list("pk", flat=True))
     waiting = selectors.first_unpriced_usage(flavor_ids=unpriced, account_ids=accounts, after=after,
                                              through=through) if unpriced else {}
     rated = 0
@@ -622,27 +645,30 @@ def rate_range(*, account_ids, after: int, through: int, now: datetime) -> int:
         logger.warning("usage of a flavor without a price waits; account %s is rated up to record %s",
                        account_id, first - 1)
         if first - 1 > after:
-            rated += _rate_accounts(account_ids=[account_id], after=after, through=first - 1, now=now)
+            rated += _rate_accounts(account_ids=[account_id], after=after, through=first - 1, prices=prices,
+                                    now=now)
     return rated + _rate_accounts(account_ids=[a for a in accounts if a not in waiting], after=after,
-                                  through=through, now=now)
+                                  through=through, prices=prices, now=now)
 
 
-def _rate_accounts(*, account_ids, after: int, through: int, now: datetime) -> int:
+def _rate_accounts(*, account_ids, after: int, through: int, prices: rating.PricesInForce, now: datetime) -> int:
     summaries = selectors.usage_summaries(account_ids=account_ids, after=after, through=through)
+    families = selectors.flavor_families(flavor_ids={row[1] for row in summaries})
     usages, scattered, records = [], set(), 0
-    for pod_set_id, flavor_id, dedicated, family, count, least, most, first, last in summaries:
+    for pod_set_id, flavor_id, dedicated, replicas, node_seconds, count, first, last in summaries:
         records += count
-        usage = rating.Usage.from_summary(pod_set_id=pod_set_id, flavor_id=flavor_id, family=family,
-                                          dedicated=dedicated, count=count, min_seconds=least, max_seconds=most,
-                                          first=first, last=last)
+        usage = rating.Usage.from_summary(pod_set_id=pod_set_id, flavor_id=flavor_id, family=families[flavor_id],
+                                          dedicated=dedicated, replicas=replicas, node_seconds=node_seconds,
+                                          count=count, first=first, last=last)
         if usage is None:
             scattered.add(pod_set_id)
         else:
             usages.append(usage)
     if scattered:
         usages = [u for u in usages if u.pod_set_id not in scattered] + [
-            rating.Usage(pod_set_id, flavor_id, family, dedicated, started_at, 1, node_seconds)
-            for pod_set_id, flavor_id, dedicated, family, started_at, node_seconds in selectors.scattered_usage_records(
+            rating.Usage(pod_set_id=pod_set_id, flavor_id=flavor_id, family=families[flavor_id], dedicated=dedicated,
+                         first=started_at, count=1, node_seconds=node_seconds)
+            for pod_set_id, flavor_id, dedicated, started_at, node_seconds in selectors.scattered_usage_records(
                 pod_set_ids=scattered, account_ids=account_ids, after=after, through=through)]
     owners = selectors.pod_set_owners(pod_set_ids={u.pod_set_id for u in usages})
     by_account = defaultdict(list)
@@ -650,42 +676,45 @@ def _rate_accounts(*, account_ids, after: int, through: int, now: datetime) -> i
         by_account[owners[usage.pod_set_id][0]].append(usage)
     packages = defaultdict(list)
     if usages:
-        for p in Package.objects.select_for_update().filter(
-                account_id__in=list(by_account), valid_until__gt=min(u.first for u in usages),
-                node_seconds_used__lt=F("node_seconds_total")).order_by("valid_until", "purchased_at", "pk"):
-            packages[str(p.account_id)].append(rules.PackageBalance(
-                p.pk, p.family, p.valid_from, p.valid_until, p.purchased_at, p.node_seconds_total, p.node_seconds_used))
+        for pk, account_id, family, valid_from, valid_until, purchased_at, total, used in (
+                Package.objects.select_for_update().filter(
+                    account_id__in=list(by_account), valid_until__gt=min(u.first for u in usages),
+                    node_seconds_used__lt=F("node_seconds_total")).order_by("valid_until", "purchased_at", "pk")
+                .values_list("pk", "account_id", "family", "valid_from", "valid_until", "purchased_at",
+                             "node_seconds_total", "node_seconds_used")):
+            packages[str(account_id)].append(rules.PackageBalance(pk, family, valid_from, valid_until, purchased_at,
+                                                                  total, used))
     used_before = {p.id: p.used for balances in packages.values() for p in balances}
-    prices = prices_in_force({u.flavor_id for u in usages if not u.dedicated})
     # Usage rated after its month's bill closed goes on the first open month's bill (at the price
     # of when it ran), so a closed bill never changes.
     first_open = rules.month_start(now - timedelta(hours=settings.BILLING_BILL_SETTLE_HOURS))
     charges, debits = [], {}
     for account_id, mine in by_account.items():
         lines = rating.rate(usages=mine, packages=packages[account_id], prices=prices, first_open=first_open)
-        debits[account_id] = _usage_charges(account_id=account_id, lines=lines, owners=owners, into=charges)
+        rows, debits[account_id] = _usage_charges(account_id=account_id, lines=lines, owners=owners)
+        charges += rows
     _add_usage_charges(charges=charges, now=now)
     _debit_usage(account_ids=account_ids, debits=debits, after=after, through=through, now=now)
-    _update_packages(packages=[p for balances in packages.values() for p in balances], used_before=used_before)
+    _update_packages(packages=[p for balances in packages.values() for p in balances], used_before=used_before,
+                     accounts=packages)
     return records
 
 
-def _usage_charges(*, account_id, lines: rating.Lines, owners: dict, into: list) -> Decimal:
-    """Turn an account's lines per pod set into charge rows per workload (appended to `into`);
-    returns the pay-per-use amount, exact to 10 decimal places."""
+def _usage_charges(*, account_id, lines: rating.Lines, owners: dict) -> tuple[list, Decimal]:
+    """An account's lines per pod set as charge rows per workload, and its pay-per-use amount,
+    exact to 10 decimal places."""
     merged = defaultdict(int)
     for (period, pod_set_id, flavor_id, mode, unit_price, package_id), seconds in lines.items():
         merged[(period, owners[pod_set_id][1:], flavor_id, mode, unit_price, package_id)] += seconds
-    debit, months = Decimal(0), {}
+    rows, debit = [], Decimal(0)
     for (period, (workspace_id, workload_id, name), flavor_id, mode, unit_price, package_id), seconds in (
             merged.items()):
         if mode == ChargeMode.PAY_PER_USE:
             debit += rules.usage_amount(hourly=unit_price, node_seconds=seconds)
-        month = months.get(period) or months.setdefault(period, f"{period:%Y-%m}")
-        key = f"usage:{month}:{workload_id}:{flavor_id}:{mode}:{unit_price}:{package_id or ''}"
-        into.append((account_id, period, workspace_id, workload_id, name, mode, flavor_id, package_id, unit_price,
+        key = f"usage:{period:%Y-%m}:{workload_id}:{flavor_id}:{mode}:{unit_price}:{package_id or ''}"
+        rows.append((account_id, period, workspace_id, workload_id, name, mode, flavor_id, package_id, unit_price,
                      seconds, key))
-    return rules.exact(debit)
+    return rows, rules.exact(debit)
 
 
 def _add_usage_charges(*, charges: list, now: datetime) -> None:
@@ -697,7 +726,7 @@ def _add_usage_charges(*, charges: list, now: datetime) -> None:
     for account_id, period, workspace_id, workload_id, name, mode, flavor_id, package_id, unit_price, seconds, key in (
             charges):
         rows.write(f"{account_id}\t{period}\t{workspace_id}\t{workload_id}\t{_copy_text(name)}\t{mode}\t"
-                   f"{flavor_id}\t{package_id or NULL}\t{unit_price}\t{seconds}\t{_copy_text(key)}\n")
+                   f"{flavor_id}\t{package_id or COPY_NULL}\t{unit_price}\t{seconds}\t{_copy_text(key)}\n")
     rows.seek(0)
     with connection.cursor() as cursor:
         # COPY into a scratch table, then one upsert: parsing a statement with 30,000-element
@@ -716,42 +745,35 @@ def _add_usage_charges(*, charges: list, now: datetime) -> None:
         cursor.execute("DROP TABLE rated_charge")
 
 
-NULL = "\\N"  # in COPY's text format
-
-
 def _copy_text(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _debit_usage(*, account_ids, debits: dict, after: int, through: int, now: datetime) -> None:
     """Move the accounts' cursors to `through` and debit their pay-per-use, each debit with its
-    ledger entry; arrears start when a balance goes below zero."""
+    ledger entry; arrears start when a balance goes below zero (as `_post` does)."""
     accounts = list(account_ids)
-    amounts = [debits.get(a, Decimal(0)) for a in accounts]
     with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE billing_billingaccount b SET balance = b.balance - d.debit, rated_through_id = %s, "
-            "updated_at = %s, arrears_since = CASE WHEN b.balance - d.debit < 0 "
-            "THEN coalesce(b.arrears_since, %s) END "
-            "FROM unnest(%s::uuid[], %s::numeric[]) AS d(account_id, debit) "
-            "WHERE b.account_id = d.account_id AND d.debit <> 0 "
-            "RETURNING b.account_id::text, b.balance", [through, now, now, accounts, amounts])
-        balances = dict(cursor.fetchall())
         cursor.execute("UPDATE billing_billingaccount SET rated_through_id = %s, updated_at = %s "
-                       "WHERE account_id = ANY(%s::uuid[]) AND rated_through_id <> %s",
-                       [through, now, accounts, through])
-        if balances:
-            charged = list(balances)
-            cursor.execute(
-                'INSERT INTO "billing_ledgerentry" (account_id, kind, amount, balance_after, key, description, '
-                "created_at) SELECT a, %s, -d, b, 'usage:' || a || %s, %s, %s "
-                "FROM unnest(%s::uuid[], %s::numeric[], %s::numeric[]) AS t(a, d, b)",
-                [LedgerKind.PAY_PER_USE, f":{after + 1}-{through}",
-                 f"Pay-per-use of usage records {after + 1}–{through}", now,
-                 charged, [debits[a] for a in charged], [balances[a] for a in charged]])
+                       "WHERE account_id = ANY(%s::uuid[])", [through, now, accounts])
+        charged = [a for a in accounts if debits.get(a)]
+        if not charged:
+            return
+        cursor.execute(
+            "UPDATE billing_billingaccount b SET balance = b.balance - d.debit, arrears_since = "
+            "CASE WHEN b.balance - d.debit < 0 THEN coalesce(b.arrears_since, %s) END "
+            "FROM unnest(%s::uuid[], %s::numeric[]) AS d(account_id, debit) WHERE b.account_id = d.account_id "
+            "RETURNING b.account_id::text, b.balance", [now, charged, [debits[a] for a in charged]])
+        balances = dict(cursor.fetchall())
+        cursor.execute(
+            'INSERT INTO "billing_ledgerentry" (account_id, kind, amount, balance_after, key, description, '
+            "created_at) SELECT a, %s, -d, b, 'usage:' || a || %s, %s, %s "
+            "FROM unnest(%s::uuid[], %s::numeric[], %s::numeric[]) AS t(a, d, b)",
+            [LedgerKind.PAY_PER_USE, f":{after + 1}-{through}", f"Pay-per-use of usage records {after + 1}–{through}",
+             now, charged, [debits[a] for a in charged], [balances[a] for a in charged]])
 
 
-def _update_packages(*, packages, used_before: dict) -> None:
+def _update_packages(*, packages, used_before: dict, accounts: dict) -> None:
     changed = [p for p in packages if p.used != used_before[p.id]]
     if not changed:
         return
@@ -759,17 +781,18 @@ def _update_packages(*, packages, used_before: dict) -> None:
         cursor.execute("UPDATE billing_package p SET node_seconds_used = v.used "
                        "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, used) WHERE p.id = v.id",
                        [[p.id for p in changed], [p.used for p in changed]])
-    owners = dict(Package.objects.filter(pk__in=[p.id for p in changed]).values_list("pk", "account_id"))
+    account_of = {p.id: account_id for account_id, balances in accounts.items() for p in balances}
     warnings = []
     for p in changed:
         for threshold in rules.crossed_thresholds(total=p.total, before=used_before[p.id], after=p.used):
             left = Decimal(p.remaining) / 3600
             warnings.append(Notification(
-                account_id=owners[p.id], kind="package_usage", subject=f"Package of {p.family} is {threshold}% used",
+                account_id=account_of[p.id], kind="package_usage",
+                subject=f"Package of {p.family} is {threshold}% used",
                 message=f"{threshold}% of the package's {p.total // 3600} node-hours are used; {left:.2f} are "
                         f"left until {p.valid_until:%Y-%m-%d %H:%M} UTC. Usage beyond it is charged per use.",
                 key=f"package:{p.id}:used:{threshold}"))
-    notify_many(warnings)
+    notify_many(notifications=warnings)
 
 
 # --- arrears ------------------------------------------------------------------------------------

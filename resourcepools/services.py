@@ -46,6 +46,11 @@ HOLDING_PHASES = (Phase.ADMITTED, Phase.RUNNING)
 
 @transaction.atomic
 def save_flavor(*, flavor: Flavor | None = None, **fields) -> Flavor:
+    family = fields.get("family")
+    if flavor is not None and family not in (None, flavor.family) and PodSet.objects.filter(flavor=flavor).exists():
+        # Usage is metered and matched to packages by family: a flavor that ran work keeps its own.
+        raise ValidationError({"family": f"Workloads use flavor '{flavor.name}', so its family "
+                                         f"'{flavor.family}' cannot change; create a new flavor instead."})
     return save_changes(flavor or Flavor(), fields)
 
 

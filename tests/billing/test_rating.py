@@ -25,23 +25,29 @@ class Record:
     dedicated: bool
     started_at: datetime
     node_seconds: int
+    replicas: int = 1
 
 
 def summarised(records: list[Record]) -> list[rating.Usage]:
-    """What rating reads: a Usage per pod set where its records form a run, else the records."""
+    """What rating reads (selectors.usage_summaries): a Usage per pod set, replicas and
+    node-seconds where those records form a run; else, for the whole pod set, its records."""
     groups = defaultdict(list)
     for r in records:
-        groups[(r.pod_set_id, r.flavor_id, r.dedicated, r.family)].append(r)
-    usages = []
-    for (pod_set_id, flavor_id, dedicated, family), mine in groups.items():
-        seconds = [r.node_seconds for r in mine]
+        groups[(r.pod_set_id, r.flavor_id, r.family, r.dedicated, r.replicas, r.node_seconds)].append(r)
+    usages, scattered = [], set()
+    for (pod_set_id, flavor_id, family, dedicated, replicas, node_seconds), mine in groups.items():
         starts = [r.started_at for r in mine]
         usage = rating.Usage.from_summary(pod_set_id=pod_set_id, flavor_id=flavor_id, family=family,
-                                          dedicated=dedicated, count=len(mine), min_seconds=min(seconds),
-                                          max_seconds=max(seconds), first=min(starts), last=max(starts))
-        usages += [usage] if usage else [rating.Usage(r.pod_set_id, r.flavor_id, r.family, r.dedicated, r.started_at,
-                                                      1, r.node_seconds) for r in mine]
-    return usages
+                                          dedicated=dedicated, replicas=replicas, node_seconds=node_seconds,
+                                          count=len(mine), first=min(starts), last=max(starts))
+        if usage is None:
+            scattered.add(pod_set_id)
+        else:
+            usages.append(usage)
+    return [u for u in usages if u.pod_set_id not in scattered] + [
+        rating.Usage(pod_set_id=r.pod_set_id, flavor_id=r.flavor_id, family=r.family, dedicated=r.dedicated,
+                     first=r.started_at, count=1, node_seconds=r.node_seconds)
+        for r in records if r.pod_set_id in scattered]
 
 
 def one_by_one(records, packages, prices, first_open):
@@ -49,8 +55,9 @@ def one_by_one(records, packages, prices, first_open):
     lines = defaultdict(int)
     for r in sorted(records, key=lambda r: (r.started_at, r.pod_set_id)):
         period = max(rules.month_start(r.started_at), first_open)
-        if r.dedicated:
+        if r.dedicated and r.node_seconds:
             lines[(period, r.pod_set_id, r.flavor_id, ChargeMode.SUBSCRIPTION, Decimal(0), None)] += r.node_seconds
+        if r.dedicated:
             continue
         taken, left = rules.deduct(packages=packages, family=r.family, at=r.started_at, node_seconds=r.node_seconds)
         for package, amount in taken:
@@ -61,8 +68,8 @@ def one_by_one(records, packages, prices, first_open):
     return dict(lines)
 
 
-def hours(pod_set_id, start, count, node_seconds=3600, flavor_id=1, family="cpu", dedicated=False):
-    return [Record(pod_set_id, flavor_id, family, dedicated, at(start) + k * HOUR, node_seconds)
+def hours(pod_set_id, start, count, replicas=1, flavor_id=1, family="cpu", dedicated=False):
+    return [Record(pod_set_id, flavor_id, family, dedicated, at(start) + k * HOUR, replicas * 3600, replicas)
             for k in range(count)]
 
 
@@ -74,17 +81,23 @@ PRICES = rating.PricesInForce({1: [(at("2023-01-01T00:00:00"), Decimal("2.0000")
                                2: [(at("2023-01-01T00:00:00"), Decimal("5.0000"))]})
 
 
-def test_a_run_is_read_as_one_usage_and_a_gap_or_part_hour_as_records():
+def test_a_run_is_read_as_one_usage_and_a_gap_as_records():
     run = summarised(hours(1, "2023-04-10T00:00:00", 100))
     assert [(u.count, u.node_seconds, u.end) for u in run] == [(100, 3600, at("2023-04-14T04:00:00"))]
     gap = hours(2, "2023-04-10T00:00:00", 2) + hours(2, "2023-04-10T05:00:00", 1)
     assert [u.count for u in summarised(gap)] == [1, 1, 1]
-    part = [Record(3, 1, "cpu", False, at("2023-04-10T00:30:00"), 1800)] + hours(3, "2023-04-10T01:00:00", 3)
-    assert sorted(u.count for u in summarised(part)) == [1, 1, 1, 1]
+    # Started at 00:30, stopped at 04:15: the part hours apart, the full hours one run.
+    part = ([Record(3, 1, "cpu", False, at("2023-04-10T00:30:00"), 2 * 1800, 2)]
+            + hours(3, "2023-04-10T01:00:00", 3, replicas=2)
+            + [Record(3, 1, "cpu", False, at("2023-04-10T04:00:00"), 2 * 900, 2)])
+    assert sorted((u.count, u.node_seconds) for u in summarised(part)) == [(1, 1800), (1, 3600), (3, 7200)]
+    # A part hour worth a full hour at other replicas is not taken for one.
+    mixed = hours(4, "2023-04-10T01:00:00", 1) + [Record(4, 1, "cpu", False, at("2023-04-10T02:30:00"), 3600, 2)]
+    assert sorted(u.first for u in summarised(mixed)) == [at("2023-04-10T01:00:00"), at("2023-04-10T02:30:00")]
 
 
 def test_packages_run_out_within_an_hour_in_pod_set_order():
-    records = hours(7, "2023-04-10T00:00:00", 10) + hours(3, "2023-04-10T00:00:00", 10, node_seconds=7200)
+    records = hours(7, "2023-04-10T00:00:00", 10) + hours(3, "2023-04-10T00:00:00", 10, replicas=2)
     packages = [package(1, "2023-04-01T00:00:00", "2023-05-01T00:00:00", 10),
                 package(2, "2023-04-01T00:00:00", "2023-06-01T00:00:00", 5)]
     lines = rating.rate(usages=summarised(records), packages=packages, prices=PRICES, first_open=APRIL)
@@ -103,7 +116,7 @@ def test_equals_taking_every_record_in_turn(seed):
     rng = random.Random(seed)
     start = at("2023-04-28T00:00:00")
     records, pod_set_id = [], 0
-    for _ in range(rng.randint(1, 6)):
+    for _ in range(rng.randint(1, 12)):
         pod_set_id += rng.randint(1, 3)
         flavor_id = rng.choice([1, 1, 2])
         family = {1: "cpu", 2: rng.choice(["cpu", "gpu"])}[flavor_id]
@@ -114,14 +127,15 @@ def test_equals_taking_every_record_in_turn(seed):
         for k in range(count):
             if rng.random() < 0.03:
                 continue  # a gap: the workload was not running that hour
-            seconds = replicas * 3600
-            if rng.random() < 0.03:
-                seconds = rng.randint(1, 3) * rng.randint(60, 3600)  # scaled, or a part hour
+            now_replicas = replicas if rng.random() > 0.05 else rng.randint(0, 3)  # scaled for a while
+            seconds = now_replicas * 3600
             moment = first + k * HOUR
             if k == 0 and rng.random() < 0.3:
                 moment += timedelta(minutes=rng.randint(1, 59))  # started mid-hour
-                seconds = replicas * int((first + HOUR - moment).total_seconds())
-            records.append(Record(pod_set_id, flavor_id, family, dedicated, moment, seconds))
+                seconds = now_replicas * int((first + HOUR - moment).total_seconds())
+            elif k == count - 1 and rng.random() < 0.3:
+                seconds = now_replicas * rng.randint(60, 3599)  # stopped mid-hour
+            records.append(Record(pod_set_id, flavor_id, family, dedicated, moment, seconds, now_replicas))
     packages = []
     for pk in range(1, rng.randint(1, 5)):
         valid_from = start + timedelta(minutes=rng.randint(-3000, 9000))

@@ -54,6 +54,20 @@ def test_flavor_needs_cards_when_it_has_an_accelerator_kind(operator_client):
     assert response.json()["errors"][0]["attr"] == "accelerators"
 
 
+def test_a_flavor_in_use_keeps_its_family(operator_client, workspace):
+    flavor = cpu_flavor()
+    assert operator_client.patch(f"/api/v1/flavors/{flavor.name}/", {"family": "cpu.v2"},
+                                 format="json").status_code == 200
+    make_workload(workspace, make_pool(flavor=flavor), flavor=flavor)
+    refused = operator_client.patch(f"/api/v1/flavors/{flavor.name}/", {"family": "cpu.v3", "vcpus": 16},
+                                    format="json")
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["attr"] == "family"
+    assert "cannot change; create a new flavor" in refused.json()["errors"][0]["detail"]
+    assert operator_client.patch(f"/api/v1/flavors/{flavor.name}/", {"family": "cpu.v2", "vcpus": 16},
+                                 format="json").status_code == 200
+
+
 def test_operator_creates_public_and_dedicated_pools(operator_client, workspace, developer_client):
     FlavorFactory()
     public = operator_client.post("/api/v1/resource-pools/", {
