@@ -2,11 +2,10 @@
 
 from collections import defaultdict
 
-from django.db import connection
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, Max, Min, OuterRef, QuerySet
 
 from aiplatform.selectors import account_member
-from resourcepools.models import Flavor
+from resourcepools.models import Flavor, PodSet
 
 from .models import (
     Bill,
@@ -75,54 +74,43 @@ def cost_tags(*, workspace) -> QuerySet[CostTag]:
     return CostTag.objects.filter(workload__workspace=workspace).select_related("workload")
 
 
-# --- rating reads: plain SQL over the usage table, which holds millions of rows ----------------
+# --- rating reads -------------------------------------------------------------------------------
 
-def _usage_in_range(sql: str, *, account_ids, after: int, through: int, **params) -> list[tuple]:
-    """Run `sql` (a query of billing_usagerecord whose WHERE ends with `{in_range}`) over the
-    accounts' records with ids in (after, through]."""
-    in_range = "id > %(after)s AND id <= %(through)s AND account_id = ANY(%(accounts)s::uuid[])"
-    with connection.cursor() as cursor:
-        cursor.execute(sql.format(in_range=in_range),
-                       {"after": after, "through": through, "accounts": [str(a) for a in account_ids], **params})
-        return cursor.fetchall()
+
+def _usage_in_range(*, account_ids, after: int, through: int):
+    return UsageRecord.objects.filter(pk__gt=after, pk__lte=through, account_id__in=list(account_ids)).order_by()
 
 
 def usage_summaries(*, account_ids, after: int, through: int) -> list[tuple]:
-    """The accounts' usage records in the range, summed up per pod set, flavor, pool kind,
-    replicas and node-seconds: (pod set, flavor, dedicated, replicas, node-seconds, records,
-    first and last start). Full hours of a steady pod set come out as one row."""
-    return _usage_in_range(
-        "SELECT pod_set_id, flavor_id, dedicated, replicas, node_seconds, count(*), min(started_at), "
-        "max(started_at) FROM billing_usagerecord WHERE {in_range} "
-        "GROUP BY pod_set_id, flavor_id, dedicated, replicas, node_seconds",
-        account_ids=account_ids, after=after, through=through)
+    """The accounts' usage records with ids in (after, through], summed up per pod set, flavor,
+    pool kind, replicas and node-seconds: (pod set, flavor, dedicated, replicas, node-seconds,
+    records, first and last start). Full hours of a steady pod set come out as one row."""
+    return list(_usage_in_range(account_ids=account_ids, after=after, through=through).values_list(
+        "pod_set_id", "flavor_id", "dedicated", "replicas", "node_seconds").annotate(
+        Count("id"), Min("started_at"), Max("started_at")))
 
 
 def scattered_usage_records(*, pod_set_ids, account_ids, after: int, through: int) -> list[tuple]:
     """The records of some pod sets in the range: (pod set, flavor, dedicated, started_at,
     node-seconds)."""
-    return _usage_in_range(
-        "SELECT pod_set_id, flavor_id, dedicated, started_at, node_seconds FROM billing_usagerecord "
-        "WHERE pod_set_id = ANY(%(pod_sets)s) AND {in_range}", account_ids=account_ids, after=after,
-        through=through, pod_sets=list(pod_set_ids))
+    return list(_usage_in_range(account_ids=account_ids, after=after, through=through).filter(
+        pod_set_id__in=list(pod_set_ids)).values_list("pod_set_id", "flavor_id", "dedicated", "started_at",
+                                                      "node_seconds"))
 
 
-def first_unpriced_usage(*, flavor_ids, account_ids, after: int, through: int) -> dict:
+def first_unpriced_usage(*, flavor_ids, account_ids, after: int, through: int) -> dict[str, int]:
     """Per account, the first pay-per-use record in the range of a flavor that has no price."""
-    return dict(_usage_in_range(
-        "SELECT account_id::text, min(id) FROM billing_usagerecord "
-        "WHERE flavor_id = ANY(%(flavors)s) AND NOT dedicated AND {in_range} GROUP BY account_id",
-        account_ids=account_ids, after=after, through=through, flavors=list(flavor_ids)))
+    return {str(account_id): first for account_id, first in _usage_in_range(
+        account_ids=account_ids, after=after, through=through).filter(
+        flavor_id__in=list(flavor_ids), dedicated=False).values_list("account_id").annotate(Min("id"))}
 
 
 def pod_set_owners(*, pod_set_ids) -> dict[int, tuple]:
     """pod set id -> (account id, workspace id, workload id, workload name), ids as text."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT ps.id, ws.account_id::text, w.workspace_id::text, w.id::text, w.name "
-            "FROM resourcepools_podset ps JOIN resourcepools_workload w ON w.id = ps.workload_id "
-            "JOIN aiplatform_workspace ws ON ws.id = w.workspace_id WHERE ps.id = ANY(%s)", [list(pod_set_ids)])
-        return {row[0]: row[1:] for row in cursor.fetchall()}
+    return {pk: (str(account_id), str(workspace_id), str(workload_id), name)
+            for pk, account_id, workspace_id, workload_id, name in PodSet.objects.filter(
+                pk__in=list(pod_set_ids)).values_list("pk", "workload__workspace__account_id",
+                                                      "workload__workspace_id", "workload_id", "workload__name")}
 
 
 def accounts_to_rate(*, through: int, account_ids=None) -> dict[int, list[str]]:

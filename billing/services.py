@@ -16,6 +16,7 @@ from django.db.models import Exists, F, Max, Min, OuterRef
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from aiplatform import sql as aiplatform_sql
 from aiplatform.errors import Conflict
 from aiplatform.models import Account, AccountMember, Workspace
 from resourcepools import services as pool_services
@@ -174,15 +175,17 @@ def notify_many(*, notifications: list[Notification]) -> list[Notification]:
     A key seen before, or left at the same time by another worker, is skipped by the database."""
     if not notifications:
         return []
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO billing_notification (account_id, kind, subject, message, key, created_at) "
-            "SELECT a, k, s, m, y, %s FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[]) "
-            "AS t(a, k, s, m, y) ON CONFLICT (key) DO NOTHING RETURNING id, key",
-            [now, [str(n.account_id) for n in notifications], [n.kind for n in notifications],
-             [n.subject for n in notifications], [n.message for n in notifications], [n.key for n in notifications]])
-        created = dict((key, pk) for pk, key in cursor.fetchall())
+    now, created = timezone.now(), {}
+    fields = [Notification._meta.get_field(name) for name in ("account", "kind", "subject", "message", "key",
+                                                               "created_at")]
+    for chunk in aiplatform_sql.chunks([
+            aiplatform_sql.prepared(fields, (n.account_id, n.kind, n.subject, n.message, n.key, now))
+            for n in notifications]):
+        rows, params = aiplatform_sql.values(chunk, (None,) * 6)
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO billing_notification (account_id, kind, subject, message, key, created_at) "
+                           f"{rows} ON CONFLICT (key) DO NOTHING RETURNING id, key", params)
+            created.update((key, pk) for pk, key in cursor.fetchall())
     new = []
     for n in notifications:
         if n.key in created:
@@ -626,15 +629,15 @@ def rate_range(*, account_ids, after: int, through: int, now: datetime) -> int:
     deductions, pay-per-use at the price in force when the usage started, the balance debits with
     their ledger entries, the charge lines and the cursors. Only accounts whose cursor is `after`
     and whose row is free take part."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT account_id::text FROM billing_billingaccount WHERE account_id = ANY(%s::uuid[]) "
-                       "AND rated_through_id = %s ORDER BY account_id FOR UPDATE SKIP LOCKED",
-                       [list(account_ids), after])
-        accounts = [row[0] for row in cursor.fetchall()]
-        # One aggregate over a million records wants more than the default 4 MB to stay in memory.
-        cursor.execute("SET LOCAL work_mem = '64MB'")
+    accounts = [str(a) for a in BillingAccount.objects.select_for_update(skip_locked=True).filter(
+        account_id__in=list(account_ids), rated_through_id=after).order_by("account_id").values_list(
+        "account_id", flat=True)]
     if not accounts:
         return 0
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # One aggregate over a million records wants more than the default 4 MB to stay in memory.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
     prices = selectors.prices_in_force()
     unpriced = list(Flavor.objects.exclude(pk__in=list(prices.changes)).values_list("pk", flat=True))
     waiting = selectors.first_unpriced_usage(flavor_ids=unpriced, account_ids=accounts, after=after,
@@ -719,9 +722,25 @@ def _usage_charges(*, account_id, lines: rating.Lines, owners: dict) -> tuple[li
 
 def _add_usage_charges(*, charges: list, now: datetime) -> None:
     """Add node-seconds to the usage charge lines (one per month, workload, flavor, mode, unit
-    price and package), creating the lines that do not exist yet."""
+    price and package), creating the lines that do not exist yet. The accounts are locked, so
+    no one else writes their lines meanwhile."""
     if not charges:
         return
+    if connection.vendor == "postgresql":
+        _copy_usage_charges(charges=charges, now=now)
+        return
+    for chunk in aiplatform_sql.chunks(charges):
+        existing = dict(Charge.objects.filter(key__in=[c[-1] for c in chunk]).values_list("key", "node_seconds"))
+        Charge.objects.bulk_create([
+            Charge(account_id=account_id, period=period, workspace_id=workspace_id,
+                   resource_type=ResourceType.WORKLOAD, resource_id=workload_id, resource_name=name, mode=mode,
+                   flavor_id=flavor_id, package_id=package_id, unit="node-hour", unit_price=unit_price,
+                   node_seconds=seconds + existing.get(key, 0), key=key)
+            for account_id, period, workspace_id, workload_id, name, mode, flavor_id, package_id, unit_price, seconds,
+            key in chunk], update_conflicts=True, unique_fields=["key"], update_fields=["node_seconds"])
+
+
+def _copy_usage_charges(*, charges: list, now: datetime) -> None:
     rows = io.StringIO()
     for account_id, period, workspace_id, workload_id, name, mode, flavor_id, package_id, unit_price, seconds, key in (
             charges):
@@ -729,8 +748,8 @@ def _add_usage_charges(*, charges: list, now: datetime) -> None:
                    f"{flavor_id}\t{package_id or COPY_NULL}\t{unit_price}\t{seconds}\t{_copy_text(key)}\n")
     rows.seek(0)
     with connection.cursor() as cursor:
-        # COPY into a scratch table, then one upsert: parsing a statement with 30,000-element
-        # array literals costs more than the insert itself.
+        # COPY into a scratch table, then one upsert: a statement with 30,000 rows of parameters
+        # takes longer to parse than to run.
         cursor.execute("CREATE TEMPORARY TABLE rated_charge (account_id uuid, period date, workspace_id uuid, "
                        "workload_id text, name text, mode text, flavor_id bigint, package_id bigint, "
                        "unit_price numeric, node_seconds bigint, key text) ON COMMIT DROP")
@@ -752,35 +771,41 @@ def _copy_text(value: str) -> str:
 def _debit_usage(*, account_ids, debits: dict, after: int, through: int, now: datetime) -> None:
     """Move the accounts' cursors to `through` and debit their pay-per-use, each debit with its
     ledger entry; arrears start when a balance goes below zero (as `_post` does)."""
-    accounts = list(account_ids)
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE billing_billingaccount SET rated_through_id = %s, updated_at = %s "
-                       "WHERE account_id = ANY(%s::uuid[])", [through, now, accounts])
-        charged = [a for a in accounts if debits.get(a)]
-        if not charged:
-            return
-        cursor.execute(
-            "UPDATE billing_billingaccount b SET balance = b.balance - d.debit, arrears_since = "
-            "CASE WHEN b.balance - d.debit < 0 THEN coalesce(b.arrears_since, %s) END "
-            "FROM unnest(%s::uuid[], %s::numeric[]) AS d(account_id, debit) WHERE b.account_id = d.account_id "
-            "RETURNING b.account_id::text, b.balance", [now, charged, [debits[a] for a in charged]])
-        balances = dict(cursor.fetchall())
-        cursor.execute(
-            'INSERT INTO "billing_ledgerentry" (account_id, kind, amount, balance_after, key, description, '
-            "created_at) SELECT a, %s, -d, b, 'usage:' || a || %s, %s, %s "
-            "FROM unnest(%s::uuid[], %s::numeric[], %s::numeric[]) AS t(a, d, b)",
-            [LedgerKind.PAY_PER_USE, f":{after + 1}-{through}", f"Pay-per-use of usage records {after + 1}–{through}",
-             now, charged, [debits[a] for a in charged], [balances[a] for a in charged]])
+    BillingAccount.objects.filter(account_id__in=list(account_ids)).update(rated_through_id=through, updated_at=now)
+    charged = {a: debit for a, debit in debits.items() if debit}
+    if not charged:
+        return
+    balances = []
+    for account_id, balance, arrears_since in BillingAccount.objects.filter(account_id__in=list(charged)).values_list(
+            "account_id", "balance", "arrears_since"):
+        balance -= charged[str(account_id)]
+        arrears_since = (arrears_since or now) if balance < 0 else None
+        balances.append((account_id, balance, arrears_since))
+    fields = [BillingAccount._meta.get_field(name) for name in ("account", "balance", "arrears_since")]
+    table = BillingAccount._meta.db_table
+    for chunk in aiplatform_sql.chunks(balances):
+        rows, params = aiplatform_sql.values([aiplatform_sql.prepared(fields, row) for row in chunk],
+                                             ("uuid", "numeric", "timestamptz"))
+        with connection.cursor() as cursor:
+            cursor.execute(f"WITH debited(account_id, balance, arrears_since) AS ({rows}) UPDATE {table} "
+                           "SET balance = debited.balance, arrears_since = debited.arrears_since FROM debited "
+                           f"WHERE {table}.account_id = debited.account_id", params)
+    LedgerEntry.objects.bulk_create([
+        LedgerEntry(account_id=account_id, kind=LedgerKind.PAY_PER_USE, amount=-charged[str(account_id)],
+                    balance_after=balance, key=f"usage:{account_id}:{after + 1}-{through}",
+                    description=f"Pay-per-use of usage records {after + 1}–{through}")
+        for account_id, balance, _ in balances])
 
 
 def _update_packages(*, packages, used_before: dict, accounts: dict) -> None:
     changed = [p for p in packages if p.used != used_before[p.id]]
     if not changed:
         return
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE billing_package p SET node_seconds_used = v.used "
-                       "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, used) WHERE p.id = v.id",
-                       [[p.id for p in changed], [p.used for p in changed]])
+    for chunk in aiplatform_sql.chunks([(p.id, p.used) for p in changed]):
+        rows, params = aiplatform_sql.values(chunk, ("bigint", "bigint"))
+        with connection.cursor() as cursor:
+            cursor.execute(f"WITH deducted(id, used) AS ({rows}) UPDATE billing_package SET node_seconds_used = "
+                           "deducted.used FROM deducted WHERE billing_package.id = deducted.id", params)
     account_of = {p.id: account_id for account_id, balances in accounts.items() for p in balances}
     warnings = []
     for p in changed:
