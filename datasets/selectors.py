@@ -3,7 +3,8 @@ dataset is never found."""
 
 import uuid
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, TextField
+from django.db.models.functions import Cast
 from rest_framework.exceptions import NotFound
 
 from .models import AnnotationItem, AnnotationTask, Dataset, DatasetVersion, ExportTask, ImportTask, Sample
@@ -25,6 +26,15 @@ def dataset(*, workspace, dataset_id) -> Dataset:
 
 def samples(*, dataset: Dataset) -> QuerySet[Sample]:
     return Sample.objects.filter(dataset=dataset)
+
+
+def sample_rows(*, dataset: Dataset) -> QuerySet:
+    """The dataset's samples as rows for lists, with metadata and annotations as their stored
+    JSON text: a page passes them on as they are instead of decoding and re-encoding them."""
+    return samples(dataset=dataset).values(
+        "id", "source", "status", "usage", "annotated_by", "annotated_at", "created_at", "updated_at", "position",
+        metadata_json=Cast("metadata", TextField()), annotations_json=Cast("annotations", TextField()),
+    )
 
 
 def versions(*, dataset: Dataset) -> QuerySet[DatasetVersion]:

@@ -15,7 +15,6 @@ from .filters import DatasetFilter, ImportTaskFilter, SampleFilter
 from .models import AnnotationItem, AnnotationTask, Dataset, DatasetVersion, ExportTask, ImportTask, Sample
 from .pagination import ItemCursorPagination, SampleCursorPagination
 from .serializers import (
-    SAMPLE_FIELDS,
     AnnotationItemSerializer,
     AnnotationTaskSerializer,
     DatasetSerializer,
@@ -32,6 +31,7 @@ from .serializers import (
     SampleBatchDeleteSerializer,
     SampleBatchResultSerializer,
     SampleSerializer,
+    sample_row,
 )
 
 DATASET_PATH = [
@@ -104,7 +104,14 @@ class SampleViews(DatasetScoped, mixins.ListModelMixin, mixins.RetrieveModelMixi
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Sample.objects.none()
-        return selectors.samples(dataset=self.dataset).values(*SAMPLE_FIELDS, "position")
+        if self.action == "list":
+            return selectors.sample_rows(dataset=self.dataset)
+        return selectors.samples(dataset=self.dataset)
+
+    def list(self, request, *args, **kwargs):
+        # Pages of up to 1,000 rows go to the response without the serializer's machinery.
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response([sample_row(row) for row in page])
 
     @extend_schema(request=SampleBatchCreateSerializer, responses={201: SampleBatchResultSerializer})
     def create(self, request, *args, **kwargs):

@@ -3,6 +3,7 @@
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from aiplatform.models import Role
 from datasets.models import Sample
@@ -168,6 +169,25 @@ def test_list_filters_and_cursor_pages(workspace, developer_client, developer):
     assert ids(ordering="-source") == [s.id for s in samples]  # pages keep one order, whatever is asked
     assert developer_client.get(samples_url(dataset, f"{samples[0].id}/")).json()["source"] == samples[0].source
     assert developer_client.get(samples_url(dataset, f"{SampleFactory().id}/")).status_code == 404
+
+
+def test_list_shows_each_sample_as_its_detail_does_with_json_as_stored(workspace, developer_client):
+    dataset = DatasetFactory(workspace=workspace)
+    metadata = {"width": 640, "height": 480, "caption": "chat noir — 黑猫", "exif": {"iso": 100, "gps": [1.5, -0.25]}}
+    annotations = [
+        {"name": "cat", "type": "modelarts/image_classification", "confidence": 0.875, "annotated-by": "ann",
+         "property": {"empty": {}, "none": None, "flags": [True, False], "big": 12345678901234}},
+        {"name": "dog", "type": "modelarts/image_classification"},
+    ]
+    samples = [
+        SampleFactory(dataset=dataset, metadata=metadata, annotations=annotations, status="labelled",
+                      annotated_by="ann", annotated_at=timezone.now().replace(microsecond=0)),
+        SampleFactory(dataset=dataset, metadata={}, annotations=[]),
+    ]
+    listed = developer_client.get(samples_url(dataset)).json()["results"]
+    assert listed == [developer_client.get(samples_url(dataset, f"{s.id}/")).json() for s in samples]
+    assert (listed[0]["metadata"], listed[0]["annotations"]) == (metadata, annotations)
+    assert listed[0]["annotated_at"].endswith("Z") and listed[1]["annotated_at"] is None
 
 
 def test_sample_list_queries_do_not_grow_with_page_size(workspace, developer_client):
