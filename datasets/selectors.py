@@ -3,6 +3,7 @@ dataset is never found."""
 
 import uuid
 
+from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from rest_framework.exceptions import NotFound
@@ -16,9 +17,15 @@ def datasets(*, workspace) -> QuerySet[Dataset]:
 
 def dataset(*, workspace, dataset_id) -> Dataset:
     try:
-        found = Dataset.objects.filter(workspace=workspace, pk=uuid.UUID(str(dataset_id))).first()
+        key = uuid.UUID(str(dataset_id))
     except ValueError:
-        found = None
+        raise NotFound("Dataset not found.") from None
+    # Every request under a dataset starts here: hand-written SQL spares the ORM's compile.
+    found = next(iter(Dataset.objects.raw(
+        f"SELECT * FROM {Dataset._meta.db_table} WHERE id = %s AND workspace_id = %s",
+        [Dataset._meta.pk.get_db_prep_value(key, connection),
+         Dataset._meta.get_field("workspace").get_db_prep_value(workspace.pk, connection)],
+    )), None)
     if found is None:
         raise NotFound("Dataset not found.")
     return found
