@@ -34,3 +34,8 @@ def reader(fields):
         return values
 
     return read
+
+
+def instance(model, fields, values):
+    """The instance of `model` that the ORM builds from these fields' raw column values."""
+    return model.from_db(DEFAULT_DB_ALIAS, [field.attname for field in fields], reader(fields)(values))

@@ -26,14 +26,18 @@ def dataset(*, workspace, dataset_id) -> Dataset:
     except ValueError:
         raise NotFound("Dataset not found.") from None
     # Every request under a dataset starts here: hand-written SQL spares the ORM's compile.
-    found = next(iter(Dataset.objects.raw(
-        f"SELECT * FROM {Dataset._meta.db_table} WHERE id = %s AND workspace_id = %s",
-        [Dataset._meta.pk.get_db_prep_value(key, connection),
-         Dataset._meta.get_field("workspace").get_db_prep_value(workspace.pk, connection)],
-    )), None)
-    if found is None:
+    fields = Dataset._meta.concrete_fields
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {sql.columns('d', fields)} FROM {Dataset._meta.db_table} d"
+            f" WHERE d.id = %s AND d.workspace_id = %s",
+            [Dataset._meta.pk.get_db_prep_value(key, connection),
+             Dataset._meta.get_field("workspace").get_db_prep_value(workspace.pk, connection)],
+        )
+        row = cursor.fetchone()
+    if row is None:
         raise NotFound("Dataset not found.")
-    return found
+    return sql.instance(Dataset, fields, row)
 
 
 def samples(*, dataset: Dataset) -> QuerySet[Sample]:
