@@ -2,10 +2,12 @@
 
 import uuid
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import QuerySet
 from rest_framework.exceptions import NotFound
 
+from . import sql
 from .models import AccountMember, ApiKey, AuditEvent, Membership, Role, Workspace
 
 
@@ -35,19 +37,47 @@ def workspace_and_role(*, user, workspace_id) -> tuple[Workspace, str]:
         raise NotFound("Workspace not found.") from None
     # Every workspace-scoped request starts here: hand-written SQL spares the ORM's compile
     # of the subqueries (about a millisecond of CPU per request).
-    workspace = next(iter(Workspace.objects.raw(
-        f"SELECT w.*, (SELECT m.role FROM {Membership._meta.db_table} m WHERE m.workspace_id = w.id"
-        f" AND m.user_id = %s) AS member_role, EXISTS(SELECT 1 FROM {AccountMember._meta.db_table} a"
-        f" WHERE a.user_id = %s AND a.account_id = w.account_id AND a.is_admin) AS by_account_admin"
-        f" FROM {Workspace._meta.db_table} w WHERE w.id = %s",
-        [user.pk, user.pk, Workspace._meta.pk.get_db_prep_value(key, connection)],
-    )), None)
-    if workspace is not None:
-        if user.is_staff or workspace.by_account_admin:
+    fields = Workspace._meta.concrete_fields
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {sql.columns('w', fields)}, (SELECT m.role FROM {Membership._meta.db_table} m"
+            f" WHERE m.workspace_id = w.id AND m.user_id = %s), EXISTS(SELECT 1 FROM {AccountMember._meta.db_table} a"
+            f" WHERE a.user_id = %s AND a.account_id = w.account_id AND a.is_admin)"
+            f" FROM {Workspace._meta.db_table} w WHERE w.id = %s",
+            [user.pk, user.pk, Workspace._meta.pk.get_db_prep_value(key, connection)],
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        workspace, member_role, by_account_admin = sql.instance(Workspace, fields, row[:-2]), *row[-2:]
+        if user.is_staff or by_account_admin:
             return workspace, Role.OWNER
-        if workspace.member_role:
-            return workspace, workspace.member_role
+        if member_role:
+            return workspace, member_role
     raise NotFound("Workspace not found.")
+
+
+def api_key_with_user(*, prefix: str) -> ApiKey | None:
+    """The API key with this prefix and its user, in one query: the instances that
+    select_related("user") would build."""
+    # Every API request starts here: hand-written SQL spares the ORM's compile of the join
+    # (about a millisecond of CPU per request).
+    user_model = get_user_model()
+    key_fields, user_fields = ApiKey._meta.concrete_fields, user_model._meta.concrete_fields
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {sql.columns('k', key_fields)}, {sql.columns('u', user_fields)}"
+            f" FROM {ApiKey._meta.db_table} k JOIN {user_model._meta.db_table} u"
+            f" ON u.{quote(user_model._meta.pk.column)} = k.{quote(ApiKey._meta.get_field('user').column)}"
+            f" WHERE k.prefix = %s",
+            [prefix],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    api_key = sql.instance(ApiKey, key_fields, row[:len(key_fields)])
+    api_key.user = sql.instance(user_model, user_fields, row[len(key_fields):])
+    return api_key
 
 
 def memberships(*, workspace) -> QuerySet[Membership]:

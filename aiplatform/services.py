@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from . import selectors
 from .models import Account, AccountMember, ApiKey, IdempotencyKey, Membership, Role, Workspace
 
 User = get_user_model()
@@ -171,7 +172,7 @@ def authenticate_api_key(*, token: str) -> ApiKey | None:
     parts = token.split("_")
     if len(parts) < 3 or parts[0] != settings.API_KEY_PREFIX:
         return None
-    api_key = ApiKey.objects.select_related("user").filter(prefix=parts[1]).first()
+    api_key = selectors.api_key_with_user(prefix=parts[1])
     if api_key is None or not hmac.compare_digest(api_key.secret_hash, hash_secret(token)):
         return None
     now = timezone.now()

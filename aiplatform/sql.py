@@ -1,11 +1,44 @@
-"""Many rows in one statement, on PostgreSQL and on the embedded SQLite alike: Django's
-bulk_update builds a CASE per row and takes seconds for ten thousand rows, so services that
-write many rows send them as one VALUES list instead."""
+"""Hand-written SQL where the ORM costs too much: the hottest reads (the API key of every
+request, a page of samples), whose compile by the ORM costs more CPU than the database spends
+running them, and writes of many rows at once (Django's bulk_update builds a CASE per row and
+takes seconds for ten thousand). What the readers give back is what the ORM would have
+returned; the writers work on PostgreSQL and on the embedded SQLite alike."""
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 # SQLite binds at most 32,766 parameters in one statement; PostgreSQL 65,535.
 MAX_PARAMETERS = 32_000
+
+# The readers use the connection itself, not django.db.connection: each use of that proxy is a
+# thread-local look-up, and rows are read column by column.
+
+
+def columns(alias: str, fields) -> str:
+    """The select list of these model fields' columns of the table aliased `alias`."""
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    return ", ".join(f"{alias}.{quote(field.column)}" for field in fields)
+
+
+def reader(fields):
+    """A function turning a row of these model fields' columns, in order, into their values as
+    the ORM returns them: converted by each field and the database backend (on PostgreSQL most
+    need nothing, so a page of rows is hardly touched)."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    steps = []
+    for index, field in enumerate(fields):
+        column = field.get_col(field.model._meta.db_table)
+        converters = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        if converters:
+            steps.append((index, column, converters))
+
+    def read(row) -> list:
+        values = list(row)
+        for index, column, converters in steps:
+            for convert in converters:
+                values[index] = convert(values[index], column, connection)
+        return values
+
+    return read
 
 
 def chunks(rows: list[tuple]) -> list[list[tuple]]:
@@ -16,6 +49,11 @@ def chunks(rows: list[tuple]) -> list[list[tuple]]:
     return [rows[start:start + size] for start in range(0, len(rows), size)]
 
 
+def prepared(fields, row: tuple) -> tuple:
+    """A row of model values as the database takes them (a UUID, a Decimal or a time on SQLite)."""
+    return tuple(field.get_db_prep_value(value, connection) for field, value in zip(fields, row, strict=True))
+
+
 def values(rows: list[tuple], types: tuple[str | None, ...]) -> tuple[str, list]:
     """`VALUES (%s, …), …` for the rows and its parameters. PostgreSQL types parameters of a
     VALUES list as text unless told, so each column with a type gets a cast there."""
@@ -23,8 +61,3 @@ def values(rows: list[tuple], types: tuple[str | None, ...]) -> tuple[str, list]
     row = "(" + ", ".join(f"%s::{t}" if postgres and t else "%s" for t in types) + ")"
     params = [value for r in rows for value in r]
     return "VALUES " + ", ".join([row] * len(rows)), params
-
-
-def prepared(fields, row: tuple) -> tuple:
-    """A row of model values as the database takes them (a UUID, a Decimal or a time on SQLite)."""
-    return tuple(field.get_db_prep_value(value, connection) for field, value in zip(fields, row, strict=True))

@@ -1,5 +1,6 @@
 from datetime import UTC
 
+import orjson
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -99,16 +100,25 @@ class SampleSerializer(serializers.ModelSerializer):
         return sample.annotations
 
     def to_representation(self, sample):
-        # Written out: pages of up to 1,000 samples, several times faster than field by field.
-        # Lists hand over rows as dicts (no model instances to build).
-        if not isinstance(sample, dict):
-            sample = {name: getattr(sample, name) for name in SAMPLE_FIELDS}
+        # Written out: batches of up to 1,000 samples, several times faster than field by field.
         return {
-            "id": sample["id"], "source": sample["source"], "metadata": sample["metadata"],
-            "annotations": sample["annotations"], "status": sample["status"], "usage": sample["usage"],
-            "annotated_by": sample["annotated_by"], "annotated_at": _datetime(sample["annotated_at"]),
-            "created_at": _datetime(sample["created_at"]), "updated_at": _datetime(sample["updated_at"]),
+            "id": sample.id, "source": sample.source, "metadata": sample.metadata, "annotations": sample.annotations,
+            "status": sample.status, "usage": sample.usage, "annotated_by": sample.annotated_by,
+            "annotated_at": _datetime(sample.annotated_at), "created_at": _datetime(sample.created_at),
+            "updated_at": _datetime(sample.updated_at),
         }
+
+
+def sample_row(row: dict) -> dict:
+    """A row of `selectors.sample_rows` as SampleSerializer shows the sample, for list pages of up
+    to 1,000: the JSON goes out as stored (an orjson.Fragment is written verbatim) and the times
+    as datetimes, which the orjson renderer writes as _datetime does (UTC, ending in Z)."""
+    return {
+        "id": row["id"], "source": row["source"], "metadata": orjson.Fragment(row["metadata_json"]),
+        "annotations": orjson.Fragment(row["annotations_json"]), "status": row["status"], "usage": row["usage"],
+        "annotated_by": row["annotated_by"], "annotated_at": row["annotated_at"], "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
 
 
 class SampleInputSerializer(serializers.Serializer):

@@ -1,11 +1,20 @@
 """Samples over HTTP: batch add, delete and annotate with per-item errors; filtered cursor pages."""
 
+from base64 import b64encode
+from urllib.parse import quote, urlencode
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
 from aiplatform.models import Role
+from datasets.filters import SampleFilter
 from datasets.models import Sample
+from datasets.pagination import SampleCursorPagination
 from tests.conftest import client_for
 from tests.datasets.factories import DatasetFactory, SampleFactory
 from tests.factories import member_of
@@ -168,6 +177,103 @@ def test_list_filters_and_cursor_pages(workspace, developer_client, developer):
     assert ids(ordering="-source") == [s.id for s in samples]  # pages keep one order, whatever is asked
     assert developer_client.get(samples_url(dataset, f"{samples[0].id}/")).json()["source"] == samples[0].source
     assert developer_client.get(samples_url(dataset, f"{SampleFactory().id}/")).status_code == 404
+
+
+def test_list_filters_select_what_sample_filter_selects(workspace, developer_client, developer):
+    """The list's hand-written query against SampleFilter, which exports and annotation tasks use."""
+    dataset, other = DatasetFactory(workspace=workspace), DatasetFactory(workspace=workspace)
+    sources = ["s3://a/x_1.jpg", "s3://a/xy1.jpg", "s3://a/50%.jpg", "s3://a/500.jpg", "s3://a/b\\c.jpg", "s3://b/1.jpg"]
+    samples = [SampleFactory(dataset=dataset, source=source) for source in sources]
+    stranger = SampleFactory(dataset=other, source=sources[0])
+    developer_client.post(samples_url(dataset, "batch-annotate/"), {"items": [
+        {"id": samples[0].id, "annotations": [{"name": "cat"}], "usage": "train"},
+        {"id": samples[2].id, "annotations": [{"name": "dog"}, {"name": "cat"}], "usage": "eval"},
+        {"id": samples[5].id, "annotations": [{"name": "dog"}]},
+    ]}, format="json")
+    developer_client.post(samples_url(other, "batch-annotate/"), {"items": [
+        {"id": stranger.id, "annotations": [{"name": "cat"}]},
+    ]}, format="json")
+
+    def ids(params):
+        return [s["id"] for s in developer_client.get(samples_url(dataset), params).json()["results"]]
+
+    cases = [
+        {}, {"label": "cat"}, {"label": "dog", "status": "labelled"}, {"label": "horse"}, {"label": ""},
+        {"usage": "train"}, {"usage": "none"}, {"status": "unlabelled"}, {"annotated_by": developer.username},
+        {"annotated_by": "nobody"}, {"source": "s3://a/x_"}, {"source": "s3://a/50%"}, {"source": "s3://a/b\\"},
+        {"source": " s3://b/ "}, {"source": "s3://a/", "label": "cat", "usage": "eval", "status": "labelled"},
+    ]
+    for params in cases:
+        expected = SampleFilter(params, queryset=Sample.objects.filter(dataset=dataset)).qs.order_by("position")
+        assert ids(params) == [s.id for s in expected], params
+    assert ids({"source": "s3://a/x_"}) == [samples[0].id]  # _ and % are not wildcards
+    assert ids({"source": "s3://a/50%"}) == [samples[2].id]
+    assert ids({"label": "cat"}) == [samples[0].id, samples[2].id]  # not the other dataset's
+
+
+def test_list_pages_as_drf_cursor_pagination_does(workspace, developer_client):
+    """The list's pages against DRF's paginate_queryset over the ORM, forward and back, with
+    positions that several samples share (DRF's cursors then carry offsets) and made-up cursors."""
+    dataset = DatasetFactory(workspace=workspace)
+    for position in [10, 20, 20, 20, 30, 40, 40, 50, 60, 70, 70, 80]:
+        Sample.objects.filter(pk=SampleFactory(dataset=dataset).pk).update(position=position)
+
+    def drf(url):
+        paginator, request = SampleCursorPagination(), Request(APIRequestFactory().get(url))
+        rows = CursorPagination.paginate_queryset(paginator, Sample.objects.filter(dataset=dataset).values(), request)
+        return paginator.get_paginated_response([row["id"] for row in rows]).data
+
+    def check(url):
+        body = developer_client.get(url).json()
+        assert {**body, "results": [s["id"] for s in body["results"]]} == drf(url), url
+        return body
+
+    def cursor(**tokens):
+        return samples_url(dataset) + "?page_size=3&cursor=" + quote(b64encode(urlencode(tokens).encode()).decode())
+
+    for size in (1, 3, 5):
+        body, pages = check(f"{samples_url(dataset)}?page_size={size}"), 1
+        while body["next"]:
+            body, pages = check(body["next"]), pages + 1
+        assert pages > 1
+        while body["previous"]:
+            body = check(body["previous"])
+    for tokens in ({"p": 20}, {"o": 2, "p": 20}, {"o": 4}, {"r": 1, "p": 70}, {"r": 1, "o": 1, "p": 70}, {"r": 1}):
+        check(cursor(**tokens))
+
+
+def test_list_rejects_bad_filters_and_cursors(workspace, developer_client):
+    dataset = DatasetFactory(workspace=workspace)
+    response = developer_client.get(samples_url(dataset), {"status": "bogus", "usage": "train"})
+    assert response.status_code == 400
+    assert response.json() == {"type": "validation_error", "errors": [{
+        "code": "invalid_choice", "detail": "Select a valid choice. bogus is not one of the available choices.",
+        "attr": "status",
+    }]}
+    response = developer_client.get(samples_url(dataset), {"label": "c\x00t"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "null_characters_not_allowed"
+    response = developer_client.get(samples_url(dataset), {"cursor": "not-a-cursor"})
+    assert response.status_code == 404 and response.json()["errors"][0]["detail"] == "Invalid cursor"
+
+
+def test_list_shows_each_sample_as_its_detail_does_with_json_as_stored(workspace, developer_client):
+    dataset = DatasetFactory(workspace=workspace)
+    metadata = {"width": 640, "height": 480, "caption": "chat noir — 黑猫", "exif": {"iso": 100, "gps": [1.5, -0.25]}}
+    annotations = [
+        {"name": "cat", "type": "modelarts/image_classification", "confidence": 0.875, "annotated-by": "ann",
+         "property": {"empty": {}, "none": None, "flags": [True, False], "big": 12345678901234}},
+        {"name": "dog", "type": "modelarts/image_classification"},
+    ]
+    samples = [
+        SampleFactory(dataset=dataset, metadata=metadata, annotations=annotations, status="labelled",
+                      annotated_by="ann", annotated_at=timezone.now().replace(microsecond=0)),
+        SampleFactory(dataset=dataset, metadata={}, annotations=[]),
+    ]
+    listed = developer_client.get(samples_url(dataset)).json()["results"]
+    assert listed == [developer_client.get(samples_url(dataset, f"{s.id}/")).json() for s in samples]
+    assert (listed[0]["metadata"], listed[0]["annotations"]) == (metadata, annotations)
+    assert listed[0]["annotated_at"].endswith("Z") and listed[1]["annotated_at"] is None
 
 
 def test_sample_list_queries_do_not_grow_with_page_size(workspace, developer_client):
