@@ -41,6 +41,11 @@ def reader(fields):
     return read
 
 
+def instance(model, fields, values):
+    """The instance of `model` that the ORM builds from these fields' raw column values."""
+    return model.from_db(DEFAULT_DB_ALIAS, [field.attname for field in fields], reader(fields)(values))
+
+
 def chunks(rows: list[tuple]) -> list[list[tuple]]:
     """The rows in slices small enough for one statement each."""
     if not rows:
