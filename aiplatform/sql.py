@@ -4,10 +4,15 @@ running them, and writes of many rows at once (Django's bulk_update builds a CAS
 takes seconds for ten thousand). What the readers give back is what the ORM would have
 returned; the writers work on PostgreSQL and on the embedded SQLite alike."""
 
+import io
+import json
+from datetime import datetime
+from functools import lru_cache
+
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
-# SQLite binds at most 32,766 parameters in one statement; PostgreSQL 65,535.
-MAX_PARAMETERS = 32_000
+# Parameters one statement may bind: SQLite at most 32,766, PostgreSQL 65,535.
+MAX_PARAMETERS = {"sqlite": 32_000, "postgresql": 65_000}
 
 # The readers use the connection itself, not django.db.connection: each use of that proxy is a
 # thread-local look-up, and rows are read column by column.
@@ -50,7 +55,7 @@ def chunks(rows: list[tuple]) -> list[list[tuple]]:
     """The rows in slices small enough for one statement each."""
     if not rows:
         return []
-    size = max(MAX_PARAMETERS // len(rows[0]), 1)
+    size = max(MAX_PARAMETERS.get(connection.vendor, 32_000) // len(rows[0]), 1)
     return [rows[start:start + size] for start in range(0, len(rows), size)]
 
 
@@ -66,3 +71,41 @@ def values(rows: list[tuple], types: tuple[str | None, ...]) -> tuple[str, list]
     row = "(" + ", ".join(f"%s::{t}" if postgres and t else "%s" for t in types) + ")"
     params = [value for r in rows for value in r]
     return "VALUES " + ", ".join([row] * len(rows)), params
+
+
+def copy_rows(cursor, table: str, columns, rows) -> None:
+    """Write rows into a table through COPY: on PostgreSQL far faster than any INSERT."""
+    buffer = io.StringIO()
+    for row in rows:
+        buffer.write("\t".join(map(_copy_text, row)))
+        buffer.write("\n")
+    buffer.seek(0)
+    cursor.copy_expert(f'COPY "{table}" ({", ".join(columns)}) FROM STDIN', buffer)
+
+
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _escape(text: str) -> str:
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
+
+
+def _copy_text(value) -> str:
+    """A value in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if type(value) is str:
+        return _escape(value)
+    if isinstance(value, dict | list):
+        return _escape(_json(value))
+    if isinstance(value, datetime):
+        return _isoformat(value)
+    return str(value)
+
+
+@lru_cache(maxsize=16)
+def _isoformat(value: datetime) -> str:
+    # The rows of a batch share their timestamps.
+    return value.isoformat()

@@ -10,7 +10,6 @@ per-account totals (the floor), and checks that the two agree to the cent. Data 
 COPY; it needs an empty database (it migrates it first)."""
 
 import argparse
-import io
 import os
 import sys
 import time
@@ -29,6 +28,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from aiplatform.models import Account, Workspace  # noqa: E402
+from aiplatform.sql import copy_rows  # noqa: E402
 from billing import services  # noqa: E402
 from billing.models import BillingAccount, LedgerEntry, Package, PackageOffer, Price, UsageRecord  # noqa: E402
 from resourcepools.models import Flavor, PodSet, ResourcePool, Workload  # noqa: E402
@@ -51,15 +51,6 @@ SELECT used.account_id, SUM(GREATEST(used.node_seconds - COALESCE(prepaid.node_s
 FROM used LEFT JOIN prepaid USING (account_id) JOIN billing_price price ON price.flavor_id = used.flavor_id
 GROUP BY used.account_id
 """
-
-
-def copy_rows(table: str, columns: list[str], rows) -> None:
-    buffer = io.StringIO()
-    for row in rows:
-        buffer.write("\t".join(str(v) for v in row) + "\n")
-    buffer.seek(0)
-    with connection.cursor() as cursor:
-        cursor.cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
 
 
 def load(accounts: int, records: int) -> None:
@@ -95,9 +86,10 @@ def load(accounts: int, records: int) -> None:
                        "f", flavor.pk, "cpu", 1, start.isoformat(), (start + timedelta(hours=1)).isoformat(), 3600,
                        now)
 
-    copy_rows("billing_usagerecord", ["key", "account_id", "workspace_id", "workload_id", "pod_set_id", "pool_id",
-                                      "dedicated", "flavor_id", "family", "replicas", "started_at", "ended_at",
-                                      "node_seconds", "created_at"], rows())
+    columns = ["key", "account_id", "workspace_id", "workload_id", "pod_set_id", "pool_id", "dedicated", "flavor_id",
+               "family", "replicas", "started_at", "ended_at", "node_seconds", "created_at"]
+    with connection.cursor() as cursor:
+        copy_rows(cursor, "billing_usagerecord", columns, rows())
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
 

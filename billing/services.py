@@ -2,7 +2,6 @@
 balance change, its ledger entry (with a unique key) and its charge line together, or nothing.
 Per account, metering and rating are ordered by the lock on its BillingAccount row."""
 
-import io
 import logging
 import uuid
 from collections import defaultdict
@@ -58,7 +57,9 @@ from .models import (
 
 logger = logging.getLogger(__name__)
 
-COPY_NULL = "\\N"  # NULL in COPY's text format
+# The charge rows rating builds, in this order (`_usage_charges`).
+RATED_CHARGE_COLUMNS = ("account_id", "period", "workspace_id", "workload_id", "name", "mode", "flavor_id",
+                        "package_id", "unit_price", "node_seconds", "key")
 UNIT_FOR_PERIOD = {SubscriptionPeriod.MONTHLY: "node-month", SubscriptionPeriod.YEARLY: "node-year"}
 
 
@@ -741,19 +742,13 @@ def _add_usage_charges(*, charges: list, now: datetime) -> None:
 
 
 def _copy_usage_charges(*, charges: list, now: datetime) -> None:
-    rows = io.StringIO()
-    for account_id, period, workspace_id, workload_id, name, mode, flavor_id, package_id, unit_price, seconds, key in (
-            charges):
-        rows.write(f"{account_id}\t{period}\t{workspace_id}\t{workload_id}\t{_copy_text(name)}\t{mode}\t"
-                   f"{flavor_id}\t{package_id or COPY_NULL}\t{unit_price}\t{seconds}\t{_copy_text(key)}\n")
-    rows.seek(0)
     with connection.cursor() as cursor:
         # COPY into a scratch table, then one upsert: a statement with 30,000 rows of parameters
         # takes longer to parse than to run.
         cursor.execute("CREATE TEMPORARY TABLE rated_charge (account_id uuid, period date, workspace_id uuid, "
                        "workload_id text, name text, mode text, flavor_id bigint, package_id bigint, "
                        "unit_price numeric, node_seconds bigint, key text) ON COMMIT DROP")
-        cursor.cursor.copy_expert("COPY rated_charge FROM STDIN", rows)
+        aiplatform_sql.copy_rows(cursor, "rated_charge", RATED_CHARGE_COLUMNS, charges)
         cursor.execute(
             "INSERT INTO billing_charge (account_id, period, workspace_id, resource_type, resource_id, resource_name, "
             "mode, flavor_id, package_id, unit, unit_price, node_seconds, quantity, amount, key, description, "
@@ -762,10 +757,6 @@ def _copy_usage_charges(*, charges: list, now: datetime) -> None:
             "ON CONFLICT (key) DO UPDATE SET node_seconds = billing_charge.node_seconds + EXCLUDED.node_seconds",
             [now])
         cursor.execute("DROP TABLE rated_charge")
-
-
-def _copy_text(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _debit_usage(*, account_ids, debits: dict, after: int, through: int, now: datetime) -> None:

@@ -25,6 +25,8 @@ from django.db.models import Count, F, Sum, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from aiplatform import sql
+
 from .models import (
     ADMITTING_POOL_STATUSES,
     AcceleratorKind,
@@ -331,25 +333,19 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
 
 
 def _record_pending(decisions: list[Decision]) -> None:
-    """Write pending reasons and queue positions in one UPDATE … FROM (VALUES …): Django's
-    bulk_update builds a CASE per row and took seconds for ten thousand rows. SQLite binds at
-    most 32,766 parameters, so there it goes in slices."""
+    """Write pending reasons and queue positions in one UPDATE … FROM (VALUES …) (in slices
+    where the database binds fewer parameters than ten thousand rows need)."""
     table = connection.ops.quote_name(Workload._meta.db_table)
     pk = Workload._meta.pk
-    postgres = connection.vendor == "postgresql"
-    cast = "::uuid" if postgres else ""
-    batch = (len(decisions) or 1) if postgres else 8000
-    for start in range(0, len(decisions), batch):
-        chunk = decisions[start:start + batch]
-        params = []
-        for d in chunk:
-            params += [pk.get_db_prep_value(d.workload_id, connection), d.reason, d.message, d.queue_position]
-        values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
+    rows = [(pk.get_db_prep_value(d.workload_id, connection), d.reason, d.message, d.queue_position)
+            for d in decisions]
+    for chunk in sql.chunks(rows):
+        values, params = sql.values(chunk, ("uuid", None, None, "integer"))
         with connection.cursor() as cursor:
             cursor.execute(
-                f"WITH pending(id, reason, message, pos) AS (VALUES {values}) "
+                f"WITH pending(id, reason, message, pos) AS ({values}) "
                 f"UPDATE {table} SET reason = pending.reason, message = pending.message, queue_position = pending.pos "
-                f"FROM pending WHERE {table}.id = pending.id{cast}",
+                f"FROM pending WHERE {table}.id = pending.id",
                 params,
             )
 
