@@ -199,18 +199,35 @@ TASK_TRANSITIONS = {
 }
 
 
-class ImportTask(models.Model):
+class DatasetTask(models.Model):
+    """What import and export tasks share: who started them, when, and their status rules."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    TRANSITIONS = TASK_TRANSITIONS
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+
+class ImportTask(DatasetTask):
     class Kind(models.TextChoices):
         PREFIX = "prefix", "Every object under a prefix"
         MANIFEST = "manifest", "A manifest file"
 
     MAX_REPORTED_ERRORS = 1000
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="import_tasks")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     source_uri = models.CharField(max_length=1024, validators=[validate_storage_uri])
-    status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING)
     total = models.PositiveIntegerField(null=True, blank=True, help_text="Lines or objects to process, once known.")
     processed = models.PositiveIntegerField(default=0)
     added = models.PositiveIntegerField(default=0)
@@ -218,45 +235,21 @@ class ImportTask(models.Model):
     failed = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True, help_text="Bad manifest lines: [{line, reason}].")
     error = models.TextField(blank=True, default="", help_text="Why the whole import failed.")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    TRANSITIONS = TASK_TRANSITIONS
-
-    class Meta:
-        ordering = ["-created_at"]
 
     def __str__(self):
         return f"import {self.source_uri}"
 
 
-class ExportTask(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+class ExportTask(DatasetTask):
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="export_tasks")
     version = models.ForeignKey(
         DatasetVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="export_tasks"
     )
     filters = models.JSONField(default=dict, blank=True, help_text="Sample filters when no version is given.")
     target_uri = models.CharField(max_length=1024, validators=[validate_storage_uri])
-    status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING)
     sample_count = models.PositiveIntegerField(default=0)
     result_uri = models.CharField(max_length=1024, blank=True, default="")
     error = models.TextField(blank=True, default="")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    TRANSITIONS = TASK_TRANSITIONS
-
-    class Meta:
-        ordering = ["-created_at"]
 
     def __str__(self):
         return f"export to {self.target_uri}"
