@@ -596,43 +596,41 @@ def _meter_batch(*, workload_ids, now: datetime) -> int:
 
 
 def rate_usage(*, account_ids=None, now: datetime | None = None, batch: int = 1_000_000) -> int:
-    """Rate the usage recorded so far; returns the records rated. Accounts at the same cursor
-    (normally all that have usage to rate) are rated together in one pass over the usage, at
-    most `batch` record ids at a time. Safe to run twice at once: an account being rated or
-    metered elsewhere is skipped (its row is locked) and rated by the next run."""
+    """Rate the usage recorded so far; returns the records rated. Accounts are rated together in
+    one pass over the usage per cursor, from the furthest on (normally one pass for all), at most
+    `batch` record ids at a time. Safe to run twice at once: an account being rated or metered
+    elsewhere is skipped (its row is locked) and rated by the next run."""
     now = now or timezone.now()
     through = UsageRecord.objects.aggregate(last=Max("pk"))["last"] or 0
-    advance_idle_cursors(through=through, account_ids=account_ids)
+    groups = selectors.accounts_to_rate(through=through, account_ids=account_ids)
     rated = 0
-    for cursor, accounts in sorted(selectors.accounts_to_rate(through=through, account_ids=account_ids).items()):
+    for cursor in sorted(groups, reverse=True):
+        # Accounts further behind join when they have nothing unrated up to this cursor (one that
+        # was idle since its last rating): so an account starting again needs no pass of its own.
+        accounts = [a for behind, group in groups.items() if behind <= cursor for a in group]
         for after in range(cursor, through, batch):
             rated += rate_range(account_ids=accounts, after=after, through=min(after + batch, through), now=now)
     return rated
 
 
 @transaction.atomic
-def advance_idle_cursors(*, through: int, account_ids=None) -> int:
-    """Move the cursor of accounts with nothing to rate up to `through`, so that accounts that
-    start using resources later share one cursor (and one pass) with the rest. Their rows are
-    locked first and checked after, by a statement that sees every meter that committed before."""
-    idle = BillingAccount.objects.filter(rated_through_id__lt=through)
-    if account_ids is not None:
-        idle = idle.filter(account_id__in=list(account_ids))
-    locked = list(idle.select_for_update(skip_locked=True).values_list("account_id", flat=True))
-    return BillingAccount.objects.filter(account_id__in=locked).exclude(
-        Exists(UsageRecord.objects.filter(account_id=OuterRef("account_id"), pk__gt=OuterRef("rated_through_id"),
-                                          pk__lte=through))).update(rated_through_id=through)
-
-
-@transaction.atomic
 def rate_range(*, account_ids, after: int, through: int, now: datetime) -> int:
     """Rate the accounts' usage records with ids in (after, through], in one transaction: package
     deductions, pay-per-use at the price in force when the usage started, the balance debits with
-    their ledger entries, the charge lines and the cursors. Only accounts whose cursor is `after`
-    and whose row is free take part."""
-    accounts = [str(a) for a in BillingAccount.objects.select_for_update(skip_locked=True).filter(
-        account_id__in=list(account_ids), rated_through_id=after).order_by("account_id").values_list(
-        "account_id", flat=True)]
+    their ledger entries, the charge lines and the cursors. Accounts whose row is locked elsewhere
+    are left out, and so are those behind `after` with records not rated up to it."""
+    locked = BillingAccount.objects.select_for_update(skip_locked=True).filter(
+        account_id__in=list(account_ids), rated_through_id__lte=after)
+    accounts = {str(a): cursor for a, cursor in locked.order_by("account_id").values_list(
+        "account_id", "rated_through_id")}
+    behind = [a for a, cursor in accounts.items() if cursor < after]
+    if behind:
+        # Checked under the lock, by a statement that sees every meter that committed before it.
+        for account_id in BillingAccount.objects.filter(account_id__in=behind).filter(Exists(
+                UsageRecord.objects.filter(account_id=OuterRef("account_id"), pk__gt=OuterRef("rated_through_id"),
+                                           pk__lte=after))).values_list("account_id", flat=True):
+            del accounts[str(account_id)]
+    accounts = list(accounts)
     if not accounts:
         return 0
     if connection.vendor == "postgresql":

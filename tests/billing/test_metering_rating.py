@@ -261,3 +261,33 @@ def test_rating_takes_the_same_queries_for_any_number_of_accounts_and_workloads(
         counts.append(len(queries))
     assert counts[1] == counts[2]
     assert Package.objects.filter(node_seconds_used=7200).count() == 8
+
+
+def test_an_idle_account_is_not_written_and_joins_the_others_pass_when_it_runs_again():
+    flavor = priced_cpu_flavor(hourly="2.00")
+    pool = public_pool(flavor, nodes=8)
+    busy, idle = WorkspaceFactory(), WorkspaceFactory()
+    for ws in (busy, idle):
+        ran(ws, pool, flavor, start="2023-04-01T00:00:00", end="2023-04-01T02:00:00", name="first")
+    services.meter_usage(now=at("2023-04-02T00:00:00"))
+    assert services.rate_usage(now=at("2023-04-02T00:00:00")) == 4
+    first = UsageRecord.objects.order_by("pk").last().pk
+
+    ran(busy, pool, flavor, start="2023-04-02T00:00:00", end="2023-04-02T01:00:00", name="second")
+    services.meter_usage(now=at("2023-04-03T00:00:00"))
+    assert services.rate_usage(now=at("2023-04-03T00:00:00")) == 1
+    second = UsageRecord.objects.order_by("pk").last().pk
+    assert BillingAccount.objects.get(pk=idle.account_id).rated_through_id == first  # untouched while idle
+
+    for ws in (busy, idle):
+        ran(ws, pool, flavor, start="2023-04-03T00:00:00", end="2023-04-03T03:00:00", name="third")
+    services.meter_usage(now=at("2023-04-04T00:00:00"))
+    assert services.rate_usage(now=at("2023-04-04T00:00:00")) == 6
+    third = UsageRecord.objects.order_by("pk").last().pk
+    # Both rated in one pass over (second, third]: the idle account had nothing in (first, second].
+    for ws in (busy, idle):
+        assert LedgerEntry.objects.filter(account=ws.account, key=f"usage:{ws.account_id}:{second + 1}-{third}",
+                                          amount=-6).exists()
+        assert BillingAccount.objects.get(pk=ws.account_id).rated_through_id == third
+    assert balance(idle.account) == -10
+    assert balance(busy.account) == -12
