@@ -37,5 +37,16 @@ lint: $(VENV)/.dev
 test: $(VENV)/.dev services lint
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest -n 2 -p no:cacheprovider
 
+# Every benchmark of bench/, each on a database of its own; figures go to the README by hand.
+bench: $(VENV)/.dev services
+	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || echo "no wrk: bench/sample_list.py loads with its Python client"
+	$(BIN)/python bench/admission.py
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench CELERY_BROKER_URL=redis://127.0.0.1:6379/6 $(BIN)/python bench/reconcile.py
+	dropdb -h 127.0.0.1 -U postgres --if-exists bench_billing
+	createdb -h 127.0.0.1 -U postgres bench_billing
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_billing $(BIN)/python bench/billing.py
+	$(BIN)/python bench/dataset_import.py
+	$(BIN)/python bench/sample_list.py
+
 schema: $(VENV)/.runtime
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file var/schema.yaml

@@ -8,6 +8,7 @@ import io
 import json
 from datetime import datetime
 from functools import lru_cache
+from weakref import WeakKeyDictionary
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
@@ -20,8 +21,19 @@ MAX_PARAMETERS = {"sqlite": 32_000, "postgresql": 65_000}
 
 def columns(alias: str, fields) -> str:
     """The select list of these model fields' columns of the table aliased `alias`."""
-    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
-    return ", ".join(f"{alias}.{quote(field.column)}" for field in fields)
+    fields = tuple(fields)
+    key = (alias, *map(id, fields))
+    if key not in _select_lists:
+        quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+        _select_lists[key] = fields, ", ".join(f"{alias}.{quote(field.column)}" for field in fields)
+    return _select_lists[key][1]
+
+
+# Select lists, and readers by connection (each thread has its own), keyed by the fields'
+# identities: hashing a field runs Python code, and looking up every field's converters cost
+# more than reading the row. Each entry keeps its fields, so their identities stay theirs.
+_select_lists: dict = {}
+_readers: WeakKeyDictionary = WeakKeyDictionary()
 
 
 def reader(fields):
@@ -29,6 +41,15 @@ def reader(fields):
     the ORM returns them: converted by each field and the database backend (on PostgreSQL most
     need nothing, so a page of rows is hardly touched)."""
     connection = connections[DEFAULT_DB_ALIAS]
+    fields = tuple(fields)
+    key = tuple(map(id, fields))
+    known = _readers.setdefault(connection, {})
+    if key not in known:
+        known[key] = fields, _reader(connection, fields)
+    return known[key][1]
+
+
+def _reader(connection, fields: tuple):
     steps = []
     for index, field in enumerate(fields):
         column = field.get_col(field.model._meta.db_table)

@@ -1,7 +1,9 @@
 from functools import cache
 
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
+from django.forms.utils import ErrorDict, ErrorList
 from django_filters.utils import translate_validation
 
 from .domain import DatasetType
@@ -37,17 +39,22 @@ class SampleFilter(django_filters.FilterSet):
 def sample_filters(data) -> dict:
     """SampleFilter's values in these query parameters, validated as its filter backend does
     (a 400 naming the parameter): what the list API's hand-written query filters by."""
-    form = _sample_filter_form()(data)
-    if not form.is_valid():
-        raise translate_validation(form.errors)
-    return form.cleaned_data
+    values, errors = {}, ErrorDict()
+    # The cleaning a form of SampleFilter does, field by field, without the copy of every field
+    # that building a form makes (a twentieth of the busiest request's CPU).
+    for name, field in _sample_filter_fields().items():
+        try:
+            values[name] = field.clean(field.widget.value_from_datadict(data, None, name))
+        except ValidationError as error:
+            errors[name] = ErrorList(error.error_list)
+    if errors:
+        raise translate_validation(errors)
+    return values
 
 
 @cache
-def _sample_filter_form():
-    # A FilterSet copies its filters and builds a form class for each request; the sample
-    # list, the busiest, builds the same form class once.
-    return SampleFilter().get_form_class()
+def _sample_filter_fields():
+    return SampleFilter().get_form_class().base_fields
 
 
 class ImportTaskFilter(django_filters.FilterSet):

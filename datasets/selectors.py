@@ -3,6 +3,7 @@ dataset is never found."""
 
 import uuid
 
+import orjson
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Count, F, Q, QuerySet
 from rest_framework.exceptions import NotFound
@@ -65,7 +66,13 @@ def sample_page(
     if source:
         where.append(f"s.source {db.operators['startswith']}")
         params.append(db.ops.prep_for_like_query(source) + "%")
-    if label:
+    if label and db.vendor == "postgresql":
+        # The annotations name the same labels as the sample's label rows. Tested on the sample's
+        # own row, the page costs one index range scan; a semi-join probed the label index for
+        # every sample it passed (about 570 for a page of 100 of a label on one sample in six).
+        where.append("s.annotations @> %s::jsonb")
+        params.append(orjson.dumps([{"name": label}]).decode())
+    elif label:
         where.append(
             f"EXISTS (SELECT 1 FROM {SampleLabel._meta.db_table} l"
             f" WHERE l.dataset_id = s.dataset_id AND l.name = %s AND l.sample_id = s.id)"

@@ -182,6 +182,8 @@ def test_list_filters_and_cursor_pages(workspace, developer_client, developer):
 def test_list_filters_select_what_sample_filter_selects(workspace, developer_client, developer):
     """The list's hand-written query against SampleFilter, which exports and annotation tasks use."""
     dataset, other = DatasetFactory(workspace=workspace), DatasetFactory(workspace=workspace)
+    dataset.labels.append({"name": 'say "cat"\\', "color": "#0000ff", "attributes": []})
+    dataset.save()
     sources = ["s3://a/x_1.jpg", "s3://a/xy1.jpg", "s3://a/50%.jpg", "s3://a/500.jpg", "s3://a/b\\c.jpg", "s3://b/1.jpg"]
     samples = [SampleFactory(dataset=dataset, source=source) for source in sources]
     stranger = SampleFactory(dataset=other, source=sources[0])
@@ -189,6 +191,7 @@ def test_list_filters_select_what_sample_filter_selects(workspace, developer_cli
         {"id": samples[0].id, "annotations": [{"name": "cat"}], "usage": "train"},
         {"id": samples[2].id, "annotations": [{"name": "dog"}, {"name": "cat"}], "usage": "eval"},
         {"id": samples[5].id, "annotations": [{"name": "dog"}]},
+        {"id": samples[4].id, "annotations": [{"name": 'say "cat"\\'}]},
     ]}, format="json")
     developer_client.post(samples_url(other, "batch-annotate/"), {"items": [
         {"id": stranger.id, "annotations": [{"name": "cat"}]},
@@ -202,6 +205,7 @@ def test_list_filters_select_what_sample_filter_selects(workspace, developer_cli
         {"usage": "train"}, {"usage": "none"}, {"status": "unlabelled"}, {"annotated_by": developer.username},
         {"annotated_by": "nobody"}, {"source": "s3://a/x_"}, {"source": "s3://a/50%"}, {"source": "s3://a/b\\"},
         {"source": " s3://b/ "}, {"source": "s3://a/", "label": "cat", "usage": "eval", "status": "labelled"},
+        {"label": 'say "cat"\\'}, {"label": "say"},
     ]
     for params in cases:
         expected = SampleFilter(params, queryset=Sample.objects.filter(dataset=dataset)).qs.order_by("position")
@@ -209,6 +213,16 @@ def test_list_filters_select_what_sample_filter_selects(workspace, developer_cli
     assert ids({"source": "s3://a/x_"}) == [samples[0].id]  # _ and % are not wildcards
     assert ids({"source": "s3://a/50%"}) == [samples[2].id]
     assert ids({"label": "cat"}) == [samples[0].id, samples[2].id]  # not the other dataset's
+    assert ids({"label": 'say "cat"\\'}) == [samples[4].id]
+
+
+def test_list_rejects_unknown_filter_values(workspace, developer_client):
+    dataset = DatasetFactory(workspace=workspace)
+    response = developer_client.get(samples_url(dataset), {"status": "finished", "usage": "train"})
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert [error["attr"] for error in errors] == ["status"]
+    assert "finished" in errors[0]["detail"]
 
 
 def test_list_pages_as_drf_cursor_pagination_does(workspace, developer_client):
