@@ -10,7 +10,16 @@ import json
 import random
 import time
 
-from common import cpu_seconds, ensure_database, load_average, peak_rss_mb, peak_rss_reset, rss_mb, start_s3_server
+from common import (
+    cpu_seconds,
+    ensure_database,
+    host_speed,
+    load_average,
+    peak_rss_mb,
+    peak_rss_reset,
+    rss_mb,
+    start_s3_server,
+)
 
 LABELS = ["cat", "dog", "bird", "fish", "horse"]
 
@@ -73,7 +82,7 @@ def main():
                 f"{len(queries.captured_queries)} SQL queries, worker peak RSS {peak:.0f} MB "
                 f"(+{peak - base:.0f} MB over {base:.0f} MB before the task); "
                 f"dataset: {dataset.sample_count} samples, {dataset.labelled_count} labelled; "
-                f"load average {load_average()}"
+                f"load average {load_average()}; host speed {host_speed()} (lower is faster)"
             )
     finally:
         server.terminate()

@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from common import ROOT, cpu_seconds, ensure_database, free_port, load_average
+from common import ROOT, cpu_seconds, ensure_database, free_port, host_speed, load_average
 
 CLIENTS = 4
 SECONDS = 15
@@ -129,7 +129,7 @@ def main():
         f"{result['requests'] / SECONDS:.0f} requests/s, {result['failed']} failed; "
         f"{cpu / result['requests'] * 1000:.1f} ms of worker CPU per request; "
         f"SQL queries per request: {queries[10]} for a page of 10, {queries[100]} for a page of 100; "
-        f"load average {load_average()}"
+        f"load average {load_average()}; host speed {host_speed()} (lower is faster)"
     )
 
 
