@@ -14,41 +14,21 @@ from . import health, views
 from .errors import server_error
 
 WORKSPACE = r"workspaces/(?P<workspace_id>[^/.]+)"
+DATASET = r"datasets/(?P<dataset_id>[^/.]+)"
+SERVICE = rf"{WORKSPACE}/services/(?P<service_id>[^/.]+)"
 
+# Three routers: platform-level resources, a workspace's, and a dataset's, each included under
+# its prefix, so that resolving a path tries a handful of patterns, not all of them in turn.
 router = SimpleRouter()
 router.register(r"workspaces", views.WorkspaceViews, basename="workspace")
-router.register(rf"{WORKSPACE}/members", views.MemberViews, basename="member")
-router.register(rf"{WORKSPACE}/audit-events", views.AuditEventViews, basename="audit-event")
 router.register(r"api-keys", views.ApiKeyViews, basename="api-key")
 router.register(r"flavors", pool_views.FlavorViews, basename="flavor")
 router.register(r"resource-pools", pool_views.ResourcePoolViews, basename="resource-pool")
 router.register(r"resource-pools/(?P<pool_id>[^/.]+)/nodes", pool_views.NodeViews, basename="node")
-router.register(rf"{WORKSPACE}/quotas", pool_views.QuotaViews, basename="quota")
-router.register(rf"{WORKSPACE}/workloads", pool_views.WorkloadViews, basename="workload")
-router.register(rf"{WORKSPACE}/algorithms", training_views.AlgorithmViews, basename="algorithm")
-router.register(rf"{WORKSPACE}/training-jobs", training_views.TrainingJobViews, basename="training-job")
-router.register(rf"{WORKSPACE}/models", inference_views.ModelViews, basename="model")
-router.register(rf"{WORKSPACE}/services", inference_views.ServiceViews, basename="service")
 router.register(r"training-jobs/(?P<job_id>[^/.]+)/metrics", training_views.JobMetricReportViews,
                 basename="job-metric-report")
-router.register(rf"{WORKSPACE}/services/(?P<service_id>[^/.]+)/benchmarks", inference_views.BenchmarkRunViews,
-                basename="benchmark-run")
 router.register(r"benchmark-runs/(?P<run_id>[^/.]+)/result", inference_views.BenchmarkResultViews,
                 basename="benchmark-result")
-
-DATASET = rf"{WORKSPACE}/datasets/(?P<dataset_id>[^/.]+)"
-router.register(rf"{WORKSPACE}/datasets", dataset_views.DatasetViews, basename="dataset")
-router.register(rf"{DATASET}/samples", dataset_views.SampleViews, basename="sample")
-router.register(rf"{DATASET}/versions", dataset_views.DatasetVersionViews, basename="dataset-version")
-router.register(rf"{DATASET}/import-tasks", dataset_views.ImportTaskViews, basename="import-task")
-router.register(rf"{DATASET}/export-tasks", dataset_views.ExportTaskViews, basename="export-task")
-router.register(rf"{DATASET}/annotation-tasks", dataset_views.AnnotationTaskViews, basename="annotation-task")
-router.register(
-    rf"{DATASET}/annotation-tasks/(?P<task_id>[^/.]+)/items", dataset_views.AnnotationItemViews,
-    basename="annotation-item",
-)
-router.register(rf"{WORKSPACE}/workloads/(?P<workload_id>[^/.]+)/logs", k8s_views.WorkloadLogViews,
-                basename="workload-log")
 router.register(r"prices", billing_views.PriceViews, basename="price")
 router.register(r"billing/package-offers", billing_views.PackageOfferViews, basename="package-offer")
 router.register(r"billing/accounts", billing_views.BillingAccountViews, basename="billing-account")
@@ -60,14 +40,39 @@ router.register(r"billing/notifications", billing_views.NotificationViews, basen
 router.register(r"billing/usage-records", billing_views.UsageRecordViews, basename="usage-record")
 router.register(r"billing/bills", billing_views.BillViews, basename="bill")
 router.register(r"billing/bills/(?P<bill_id>[^/.]+)/lines", billing_views.BillLineViews, basename="bill-line")
-router.register(rf"{WORKSPACE}/cost-tags", billing_views.CostTagViews, basename="cost-tag")
 
-SERVICE = rf"{WORKSPACE}/services/(?P<service_id>[^/.]+)"
+workspace_router = SimpleRouter()
+workspace_router.register(r"members", views.MemberViews, basename="member")
+workspace_router.register(r"audit-events", views.AuditEventViews, basename="audit-event")
+workspace_router.register(r"quotas", pool_views.QuotaViews, basename="quota")
+workspace_router.register(r"workloads", pool_views.WorkloadViews, basename="workload")
+workspace_router.register(r"workloads/(?P<workload_id>[^/.]+)/logs", k8s_views.WorkloadLogViews,
+                          basename="workload-log")
+workspace_router.register(r"algorithms", training_views.AlgorithmViews, basename="algorithm")
+workspace_router.register(r"training-jobs", training_views.TrainingJobViews, basename="training-job")
+workspace_router.register(r"models", inference_views.ModelViews, basename="model")
+workspace_router.register(r"services", inference_views.ServiceViews, basename="service")
+workspace_router.register(r"services/(?P<service_id>[^/.]+)/benchmarks", inference_views.BenchmarkRunViews,
+                          basename="benchmark-run")
+workspace_router.register(r"datasets", dataset_views.DatasetViews, basename="dataset")
+workspace_router.register(r"cost-tags", billing_views.CostTagViews, basename="cost-tag")
+
+dataset_router = SimpleRouter()
+dataset_router.register(r"samples", dataset_views.SampleViews, basename="sample")
+dataset_router.register(r"versions", dataset_views.DatasetVersionViews, basename="dataset-version")
+dataset_router.register(r"import-tasks", dataset_views.ImportTaskViews, basename="import-task")
+dataset_router.register(r"export-tasks", dataset_views.ExportTaskViews, basename="export-task")
+dataset_router.register(r"annotation-tasks", dataset_views.AnnotationTaskViews, basename="annotation-task")
+dataset_router.register(
+    r"annotation-tasks/(?P<task_id>[^/.]+)/items", dataset_views.AnnotationItemViews, basename="annotation-item",
+)
 
 api_v1 = [
     path("me/", views.me, name="me"),
     re_path(rf"^{SERVICE}/v1/chat/completions$", inference_views.ServiceGatewayView.as_view(), name="service-chat"),
     re_path(rf"^{SERVICE}/invoke/(?P<path>.*)$", inference_views.ServiceGatewayView.as_view(), name="service-invoke"),
+    re_path(rf"^{WORKSPACE}/{DATASET}/", include(dataset_router.urls)),
+    re_path(rf"^{WORKSPACE}/", include(workspace_router.urls)),
     *router.urls,
 ]
 
