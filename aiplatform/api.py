@@ -29,7 +29,9 @@ class WorkspaceRolePermission(BasePermission):
     def has_permission(self, request, view):
         if "workspace_id" not in view.kwargs:
             return True
-        workspace, role = selectors.workspace_and_role(user=request.user, workspace_id=view.kwargs["workspace_id"])
+        workspace, role, view.workspace_resource = selectors.workspace_and_role(
+            user=request.user, workspace_id=view.kwargs["workspace_id"], resource=view.workspace_resource_id(),
+        )
         view.workspace = workspace
         view.role = role
         needed = view.capability_for(view.action, request.method)
@@ -130,6 +132,13 @@ class WorkspaceViewSet(PlatformViewSet):
     capabilities: dict[str, Capability] = {}
     workspace = None
     role = None
+    workspace_resource = None
+
+    def workspace_resource_id(self):
+        """(model, id) of the workspace's resource that the URL names and every action of this
+        view needs, fetched with the workspace and role into `workspace_resource` (None when the
+        workspace has no such resource); None when there is none."""
+        return None
 
     def capability_for(self, action, method):
         if action in self.capabilities:

@@ -3,6 +3,7 @@
 import uuid
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
 from django.db.models import QuerySet
 from rest_framework.exceptions import NotFound
@@ -27,32 +28,52 @@ def workspaces_for_user(*, user) -> QuerySet[Workspace]:
     return queryset.filter(memberships__user=user)
 
 
-def workspace_and_role(*, user, workspace_id) -> tuple[Workspace, str]:
-    """The workspace and the caller's effective role in it, in one query. Operators and
-    account admins act as owners. Anyone else outside the workspace gets 404, never a hint
-    that it exists."""
+def workspace_and_role(*, user, workspace_id, resource=None) -> tuple[Workspace, str, object]:
+    """The workspace, the caller's effective role in it and, when `resource` names one as
+    (model, id), that resource of the workspace or None: all in one query. Operators and account
+    admins act as owners. Anyone else outside the workspace gets 404, never a hint that it
+    exists."""
     try:
         key = uuid.UUID(str(workspace_id))
     except ValueError:
         raise NotFound("Workspace not found.") from None
     # Every workspace-scoped request starts here: hand-written SQL spares the ORM's compile
-    # of the subqueries (about a millisecond of CPU per request).
+    # of the subqueries (about a millisecond of CPU per request), and the resource the request
+    # is about comes along, saving a round trip to the database.
     fields = Workspace._meta.concrete_fields
+    params = [user.pk, user.pk]
+    joined, joined_fields = "", ()
+    if resource is not None:
+        model, resource_id = resource
+        try:
+            resource_key = model._meta.pk.get_db_prep_value(model._meta.pk.to_python(resource_id), connection)
+        except DjangoValidationError:
+            resource_key = None  # names nothing: the resource is None, as for an unknown id
+        if resource_key is not None:
+            joined_fields = model._meta.concrete_fields
+            joined = (f" LEFT JOIN {model._meta.db_table} r ON r.{connection.ops.quote_name(model._meta.pk.column)}"
+                      f" = %s AND r.{connection.ops.quote_name(model._meta.get_field('workspace').column)} = w.id")
+            params.append(resource_key)
+    select = sql.columns("w", fields) + (f", {sql.columns('r', joined_fields)}" if joined_fields else "")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {sql.columns('w', fields)}, (SELECT m.role FROM {Membership._meta.db_table} m"
+            f"SELECT (SELECT m.role FROM {Membership._meta.db_table} m"
             f" WHERE m.workspace_id = w.id AND m.user_id = %s), EXISTS(SELECT 1 FROM {AccountMember._meta.db_table} a"
-            f" WHERE a.user_id = %s AND a.account_id = w.account_id AND a.is_admin)"
-            f" FROM {Workspace._meta.db_table} w WHERE w.id = %s",
-            [user.pk, user.pk, Workspace._meta.pk.get_db_prep_value(key, connection)],
+            f" WHERE a.user_id = %s AND a.account_id = w.account_id AND a.is_admin), {select}"
+            f" FROM {Workspace._meta.db_table} w{joined} WHERE w.id = %s",
+            [*params, Workspace._meta.pk.get_db_prep_value(key, connection)],
         )
         row = cursor.fetchone()
     if row is not None:
-        workspace, member_role, by_account_admin = sql.instance(Workspace, fields, row[:-2]), *row[-2:]
+        member_role, by_account_admin = row[:2]
+        workspace = sql.instance(Workspace, fields, row[2:2 + len(fields)])
+        found = None
+        if joined_fields and row[2 + len(fields)] is not None:
+            found = sql.instance(resource[0], joined_fields, row[2 + len(fields):])
         if user.is_staff or by_account_admin:
-            return workspace, Role.OWNER
+            return workspace, Role.OWNER, found
         if member_role:
-            return workspace, member_role
+            return workspace, member_role, found
     raise NotFound("Workspace not found.")
 
 

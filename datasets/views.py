@@ -5,6 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from aiplatform.api import WorkspaceViewSet
@@ -83,9 +84,14 @@ class DatasetScoped:
         super().initial(request, *args, **kwargs)
         self.dataset  # noqa: B018  (resolves the dataset or raises 404)
 
+    def workspace_resource_id(self):
+        return Dataset, self.kwargs["dataset_id"]
+
     @cached_property
     def dataset(self) -> Dataset:
-        return selectors.dataset(workspace=self.workspace, dataset_id=self.kwargs["dataset_id"])
+        if self.workspace_resource is None:
+            raise NotFound("Dataset not found.")
+        return self.workspace_resource
 
 
 @extend_schema(parameters=DATASET_PATH)

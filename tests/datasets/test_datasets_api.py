@@ -1,5 +1,7 @@
 """Dataset CRUD over HTTP: label set, counts, filters, roles and tenant isolation."""
 
+import uuid
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -109,6 +111,9 @@ def test_another_tenants_dataset_answers_404_through_my_workspace(workspace, dev
         assert developer_client.get(mine_url + sub).status_code == 404
         assert developer_client.post(mine_url + sub, {}, format="json").status_code == 404
     assert developer_client.get(f"{url(workspace)}not-a-uuid/").status_code == 404
+    for sub in ("samples/", "versions/", "annotation-tasks/"):
+        assert developer_client.get(f"{url(workspace)}not-a-uuid/{sub}").status_code == 404
+        assert developer_client.get(f"{url(workspace)}{uuid.uuid4()}/{sub}").status_code == 404
     assert Dataset.objects.filter(pk=theirs.pk).exists()
 
 
