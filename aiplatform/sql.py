@@ -5,11 +5,11 @@ takes seconds for ten thousand). What the readers give back is what the ORM woul
 returned; the writers work on PostgreSQL and on the embedded SQLite alike."""
 
 import io
-import json
 from datetime import datetime
 from functools import lru_cache
 from weakref import WeakKeyDictionary
 
+import orjson
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 # Parameters one statement may bind: SQLite at most 32,766, PostgreSQL 65,535.
@@ -104,7 +104,8 @@ def copy_rows(cursor, table: str, columns, rows) -> None:
     cursor.copy_expert(f'COPY "{table}" ({", ".join(columns)}) FROM STDIN', buffer)
 
 
-_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+def _json(value) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _escape(text: str) -> str:

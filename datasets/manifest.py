@@ -8,9 +8,10 @@
 The reader takes an iterable of lines and yields one result per line, so a manifest of any size
 is read in constant memory; the writer yields lines for a stream of samples."""
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+
+import orjson
 
 USAGES = {"TRAIN", "EVAL", "INFERENCE"}
 
@@ -35,9 +36,9 @@ def parse_line(text: bytes | str) -> ManifestSample:
     if (b"\\u0000" if isinstance(text, bytes) else "\\u0000") in text:
         raise ValueError("the line contains a NUL character (\\u0000), which cannot be stored")
     try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})") from None
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise ValueError("a line must be a JSON object")
     source = data.get("source")
@@ -87,7 +88,7 @@ def manifest_line(sample: ManifestSample) -> bytes:
     if sample.property:
         data["property"] = sample.property
     data["annotation"] = sample.annotation
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    return orjson.dumps(data) + b"\n"
 
 
 def write_manifest(samples: Iterable[ManifestSample], *, lines_per_chunk: int = 1000) -> Iterator[bytes]:

@@ -18,7 +18,7 @@ from aiplatform.errors import Conflict
 from aiplatform.models import ROLE_CAPABILITIES, Capability, Membership
 from aiplatform.storage import StorageError, parse_uri, storage_for
 
-from . import tasks
+from . import selectors, tasks
 from .bulk import insert_samples, label_rows
 from .domain import (
     ANNOTATION_TYPES,
@@ -466,9 +466,7 @@ def _import_batch(task: ImportTask, dataset: Dataset, batch: list, tally: Counte
                 cursor.execute("SET LOCAL synchronous_commit = off")
         # The dataset lock serialises imports into one dataset, so no source is added twice.
         Dataset.objects.select_for_update().filter(pk=dataset.pk).values_list("pk").get()
-        existing = set(
-            Sample.objects.filter(dataset_id=dataset.pk, source__in=list(candidates)).values_list("source", flat=True)
-        )
+        existing = selectors.existing_sources(dataset=dataset, sources=list(candidates))
         fresh = [row for source, row in candidates.items() if source not in existing]
         insert_samples(fresh)
         tally["skipped"] += len(existing)
