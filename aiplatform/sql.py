@@ -97,15 +97,16 @@ def values(rows: list[tuple], types: tuple[str | None, ...]) -> tuple[str, list]
 def copy_rows(cursor, table: str, columns, rows) -> None:
     """Write rows into a table through COPY: on PostgreSQL far faster than any INSERT."""
     buffer = io.StringIO()
-    for row in rows:
-        buffer.write("\t".join(map(_copy_text, row)))
-        buffer.write("\n")
+    buffer.writelines(_copy_line(row) for row in rows)
     buffer.seek(0)
     cursor.copy_expert(f'COPY "{table}" ({", ".join(columns)}) FROM STDIN', buffer)
 
 
-def _json(value) -> str:
-    return orjson.dumps(value).decode()
+def _copy_line(row) -> str:
+    """A row in COPY's text format: each value converted by its type's converter, looked up
+    once per value (the lines of 100,000 samples are 1.3 million values)."""
+    convert = _COPY_TEXT.get
+    return "\t".join([(convert(type(value)) or _copy_other)(value) for value in row]) + "\n"
 
 
 def _escape(text: str) -> str:
@@ -114,14 +115,16 @@ def _escape(text: str) -> str:
     return text
 
 
-def _copy_text(value) -> str:
-    """A value in COPY's text format."""
-    if value is None:
-        return "\\N"
-    if type(value) is str:
+def _json_text(value) -> str:
+    return _escape(orjson.dumps(value).decode())
+
+
+def _copy_other(value) -> str:
+    """A value of a type without a converter of its own (subclasses among them) in COPY's text format."""
+    if isinstance(value, str):
         return _escape(value)
     if isinstance(value, dict | list):
-        return _escape(_json(value))
+        return _json_text(value)
     if isinstance(value, datetime):
         return _isoformat(value)
     return str(value)
@@ -131,3 +134,7 @@ def _copy_text(value) -> str:
 def _isoformat(value: datetime) -> str:
     # The rows of a batch share their timestamps.
     return value.isoformat()
+
+
+_COPY_TEXT = {str: _escape, type(None): lambda value: "\\N", dict: _json_text, list: _json_text, datetime: _isoformat,
+              int: str}
