@@ -5,8 +5,10 @@ takes seconds for ten thousand). What the readers give back is what the ORM woul
 returned; the writers work on PostgreSQL and on the embedded SQLite alike."""
 
 import io
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from functools import lru_cache
+from uuid import UUID
 from weakref import WeakKeyDictionary
 
 import orjson
@@ -137,4 +139,4 @@ def _isoformat(value: datetime) -> str:
 
 
 _COPY_TEXT = {str: _escape, type(None): lambda value: "\\N", dict: _json_text, list: _json_text, datetime: _isoformat,
-              int: str}
+              int: str, bool: str, Decimal: str, UUID: str, date: str}

@@ -3,7 +3,7 @@ written, through PostgreSQL's own parsing of COPY's text format."""
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -20,22 +20,26 @@ class Status(models.TextChoices):
 def test_copy_rows_round_trips_every_kind_of_value():
     when = datetime(2026, 11, 23, 15, 0, 0, 123456, tzinfo=UTC)
     key = uuid.uuid4()
+    days = [date(2026, 11, 1), None, date(2000, 2, 29), date(1999, 12, 31)]
     rows = [
         ("plain", None, {"a": [1, "x\ty"]}, [{"name": "c\\a\nt"}], when, 7, Decimal("1.25"), key, True, Status.DONE),
         ("tab\tnew\nline\rback\\slash", "", {}, [], None, -1, Decimal("0"), None, False, ""),
         ("ünïcode ✓", "\\N", {"quote": 'say "hi"'}, ["\\"], when, 2**40, None, key, None, "x"),
+        ("day", "2026-11-01", {}, [], when, 0, Decimal("-3.5"), key, True, Status.DONE.value),
     ]
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMP TABLE copied (n serial, t text, u text, j jsonb, l jsonb, w timestamptz, i bigint,"
-            " d numeric, k uuid, b boolean, s text)"
+            " d numeric, k uuid, b boolean, s text, day date)"
         )
-        sql.copy_rows(cursor, "copied", ["t", "u", "j", "l", "w", "i", "d", "k", "b", "s"], rows)
-        cursor.execute("SELECT t, u, j::text, l::text, w, i, d, k, b, s FROM copied ORDER BY n")
+        sql.copy_rows(cursor, "copied", ["t", "u", "j", "l", "w", "i", "d", "k", "b", "s", "day"],
+                      [(*row, day) for row, day in zip(rows, days, strict=True)])
+        cursor.execute("SELECT t, u, j::text, l::text, w, i, d, k, b, s, day FROM copied ORDER BY n")
         back = cursor.fetchall()
     for written, read in zip(rows, back, strict=True):
-        text, maybe, mapping, listing, when_read, number, amount, uid, flag, choice = read
+        text, maybe, mapping, listing, when_read, number, amount, uid, flag, choice, _ = read
         assert (text, maybe, when_read, number, amount, flag, choice) == (
             written[0], written[1], written[4], written[5], written[6], written[8], written[9])
         assert (json.loads(mapping), json.loads(listing)) == (written[2], written[3])
         assert (str(uid) if uid else None) == (str(written[7]) if written[7] else None)
+    assert [read[-1] for read in back] == days

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.db import connection
+from django.db.models import ProtectedError
 from django.test.utils import CaptureQueriesContext
 
 from billing import services
@@ -291,3 +292,21 @@ def test_an_idle_account_is_not_written_and_joins_the_others_pass_when_it_runs_a
         assert BillingAccount.objects.get(pk=ws.account_id).rated_through_id == third
     assert balance(idle.account) == -10
     assert balance(busy.account) == -12
+
+
+def test_what_charges_name_cannot_be_deleted(workspace):
+    """Charges keep their references without database constraints; the ORM still refuses to
+    delete a package, a flavor or a workspace that a charge names."""
+    flavor = priced_cpu_flavor(hourly="2.00")
+    pool = public_pool(flavor)
+    fund(workspace.account, "1000.00")
+    package = services.buy_package(account=workspace.account, offer=offer(node_hours=1, months=1),
+                                   now=at("2023-04-01T00:00:00"))
+    ran(workspace, pool, flavor, start="2023-04-01T10:00:00", end="2023-04-01T12:00:00")
+    services.meter_usage(now=at("2023-04-02T00:00:00"))
+    services.rate_usage()
+    assert Charge.objects.filter(package=package, flavor=flavor, workspace=workspace).exists()
+    for instance in (package, flavor, workspace):
+        with pytest.raises(ProtectedError):
+            type(instance).objects.filter(pk=instance.pk).delete()
+    assert Package.objects.filter(pk=package.pk).exists()
