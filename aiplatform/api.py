@@ -29,8 +29,11 @@ class WorkspaceRolePermission(BasePermission):
     def has_permission(self, request, view):
         if "workspace_id" not in view.kwargs:
             return True
+        # Views other than WorkspaceViewSet's (the service gateway) name no resource.
+        resource_id = getattr(view, "workspace_resource_id", None)
         workspace, role, view.workspace_resource = selectors.workspace_and_role(
-            user=request.user, workspace_id=view.kwargs["workspace_id"], resource=view.workspace_resource_id(),
+            user=request.user, workspace_id=view.kwargs["workspace_id"],
+            resource=resource_id() if resource_id else None,
         )
         view.workspace = workspace
         view.role = role

@@ -9,10 +9,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from uuid import UUID
-from weakref import WeakKeyDictionary
 
-import orjson
 from django.db import DEFAULT_DB_ALIAS, connection, connections
+
+from . import jsoncodec
 
 # Parameters one statement may bind: SQLite at most 32,766, PostgreSQL 65,535.
 MAX_PARAMETERS = {"sqlite": 32_000, "postgresql": 65_000}
@@ -31,11 +31,10 @@ def columns(alias: str, fields) -> str:
     return _select_lists[key][1]
 
 
-# Select lists, and readers by connection (each thread has its own), keyed by the fields'
+# Select lists, and readers of each connection (each thread has its own), keyed by the fields'
 # identities: hashing a field runs Python code, and looking up every field's converters cost
 # more than reading the row. Each entry keeps its fields, so their identities stay theirs.
 _select_lists: dict = {}
-_readers: WeakKeyDictionary = WeakKeyDictionary()
 
 
 def reader(fields):
@@ -45,7 +44,8 @@ def reader(fields):
     connection = connections[DEFAULT_DB_ALIAS]
     fields = tuple(fields)
     key = tuple(map(id, fields))
-    known = _readers.setdefault(connection, {})
+    # Kept on the connection, which its readers refer to: they go when it goes.
+    known = connection.__dict__.setdefault("aiplatform_readers", {})
     if key not in known:
         known[key] = fields, _reader(connection, fields)
     return known[key][1]
@@ -118,7 +118,7 @@ def _escape(text: str) -> str:
 
 
 def _json_text(value) -> str:
-    return _escape(orjson.dumps(value).decode())
+    return _escape(jsoncodec.dumps(value).decode())
 
 
 def _copy_other(value) -> str:

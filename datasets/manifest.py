@@ -11,7 +11,7 @@ is read in constant memory; the writer yields lines for a stream of samples."""
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-import orjson
+from aiplatform import jsoncodec
 
 USAGES = {"TRAIN", "EVAL", "INFERENCE"}
 
@@ -35,10 +35,7 @@ def parse_line(text: bytes | str) -> ManifestSample:
     """One manifest line as a sample; raises ValueError saying what is wrong with it."""
     if (b"\\u0000" if isinstance(text, bytes) else "\\u0000") in text:
         raise ValueError("the line contains a NUL character (\\u0000), which cannot be stored")
-    try:
-        data = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc})") from None
+    data = jsoncodec.loads(text)
     if not isinstance(data, dict):
         raise ValueError("a line must be a JSON object")
     source = data.get("source")
@@ -88,7 +85,7 @@ def manifest_line(sample: ManifestSample) -> bytes:
     if sample.property:
         data["property"] = sample.property
     data["annotation"] = sample.annotation
-    return orjson.dumps(data) + b"\n"
+    return jsoncodec.dumps(data) + b"\n"
 
 
 def write_manifest(samples: Iterable[ManifestSample], *, lines_per_chunk: int = 1000) -> Iterator[bytes]:

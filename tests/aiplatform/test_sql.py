@@ -22,7 +22,8 @@ def test_copy_rows_round_trips_every_kind_of_value():
     key = uuid.uuid4()
     days = [date(2026, 11, 1), None, date(2000, 2, 29), date(1999, 12, 31)]
     rows = [
-        ("plain", None, {"a": [1, "x\ty"]}, [{"name": "c\\a\nt"}], when, 7, Decimal("1.25"), key, True, Status.DONE),
+        ("plain", None, {"a": [1, "x\ty"], "big": 2**70}, [{"name": "c\\a\nt"}], when, 7, Decimal("1.25"), key,
+         True, Status.DONE),
         ("tab\tnew\nline\rback\\slash", "", {}, [], None, -1, Decimal("0"), None, False, ""),
         ("ünïcode ✓", "\\N", {"quote": 'say "hi"'}, ["\\"], when, 2**40, None, key, None, "x"),
         ("day", "2026-11-01", {}, [], when, 0, Decimal("-3.5"), key, True, Status.DONE.value),

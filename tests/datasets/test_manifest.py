@@ -59,3 +59,21 @@ def test_writer_yields_bounded_chunks():
     samples = (ManifestSample(source=f"s3://b/{n}.jpg") for n in range(2500))
     chunks = list(write_manifest(samples, lines_per_chunk=1000))
     assert [chunk.count(b"\n") for chunk in chunks] == [1000, 1000, 500]
+
+
+def test_numbers_beyond_64_bits_round_trip_exactly():
+    big = 123456789012345678901234567890
+    line = json.dumps({"source": "s3://b/1.jpg", "id": 98765432109876543210, "property": {"n": big, "x": 0.5}})
+    (_, sample), = read_manifest([line.encode()])
+    assert sample.property == {"n": big, "x": 0.5} and sample.id == "98765432109876543210"
+    (written,) = list(write_manifest([sample]))
+    assert json.loads(written) == {"source": "s3://b/1.jpg", "id": "98765432109876543210",
+                                   "property": {"n": big, "x": 0.5}, "annotation": []}
+
+
+def test_a_byte_order_mark_is_skipped_and_nan_is_refused():
+    lines = [b'\xef\xbb\xbf{"source": "s3://b/1.jpg"}', b'{"source": "s3://b/2.jpg", "property": {"x": NaN}}',
+             b'{"source": "s3://b/3.jpg", "id": 1234567890123456789012, "property": {"x": Infinity}}']
+    results = [result for _, result in read_manifest(lines)]
+    assert results[0].source == "s3://b/1.jpg"
+    assert all(isinstance(result, ManifestLineError) and "not valid JSON" in result.reason for result in results[1:])
