@@ -9,4 +9,5 @@ def post_worker_init(worker):
     from django.urls import get_resolver
 
     get_resolver().url_patterns  # noqa: B018  (imports every app's URL patterns now, not on the first request)
+    gc.collect()  # what is garbage now is not kept forever
     gc.freeze()
