@@ -3,13 +3,14 @@
 leading byte-order mark)."""
 
 import json
-import re
 
 import orjson
 
-# A run of 19 digits may be an integer beyond 64 bits; such lines are read exactly, more slowly.
-_LONG_DIGITS = re.compile(r"\d{19}")
-_LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
+# A run of 19 digits may be an integer beyond 64 bits; such documents are read exactly, more
+# slowly. Found by turning every digit into 0 and looking for 19 zeros (a regular expression
+# took three times as long as parsing the line).
+_DIGITS_TO_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
+_LONG_RUN = b"0" * 19
 
 
 def dumps(value) -> bytes:
@@ -23,19 +24,16 @@ def dumps(value) -> bytes:
 def loads(text: bytes | str):
     """The value of a JSON document; raises ValueError naming what is wrong with it. NaN and
     Infinity are refused, since PostgreSQL cannot store them."""
-    if isinstance(text, bytes):
-        text = text.removeprefix(b"\xef\xbb\xbf")
-        exact = _LONG_DIGITS_BYTES.search(text)
-    else:
-        text = text.removeprefix("\ufeff")
-        exact = _LONG_DIGITS.search(text)
     try:
-        if exact:
+        if isinstance(text, str):
+            text = text.encode()
+        text = text.removeprefix(b"\xef\xbb\xbf")
+        if _LONG_RUN in text.translate(_DIGITS_TO_ZERO):
             return json.loads(text, parse_constant=_refuse_constant)
         return orjson.loads(text)
     except json.JSONDecodeError as exc:  # orjson's error is one too
         raise ValueError(f"not valid JSON ({exc.msg})") from None
-    except (UnicodeDecodeError, RecursionError) as exc:
+    except (UnicodeError, RecursionError) as exc:
         raise ValueError(f"not valid JSON ({exc})") from None
 
 
