@@ -40,6 +40,8 @@ test: $(VENV)/.dev services lint
 # Every benchmark of bench/, each on a database of its own; figures go to the README by hand.
 bench: $(VENV)/.dev services
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || echo "no wrk: bench/sample_list.py loads with its Python client"
+	createdb -h 127.0.0.1 -U postgres aip_bench 2>/dev/null || true
+	createdb -h 127.0.0.1 -U postgres bench 2>/dev/null || true
 	$(BIN)/python bench/admission.py
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench CELERY_BROKER_URL=redis://127.0.0.1:6379/6 $(BIN)/python bench/reconcile.py
 	dropdb -h 127.0.0.1 -U postgres --if-exists bench_billing
