@@ -49,6 +49,7 @@ bench: $(VENV)/.dev services
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_billing $(BIN)/python bench/billing.py
 	$(BIN)/python bench/dataset_import.py
 	$(BIN)/python bench/sample_list.py
+	$(BIN)/python bench/bare_insert.py
 
 schema: $(VENV)/.runtime
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file var/schema.yaml
