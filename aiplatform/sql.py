@@ -17,8 +17,12 @@ from . import jsoncodec
 # Parameters one statement may bind: SQLite at most 32,766, PostgreSQL 65,535.
 MAX_PARAMETERS = {"sqlite": 32_000, "postgresql": 65_000}
 
-# The readers use the connection itself, not django.db.connection: each use of that proxy is a
+# Select lists, and readers of each connection (each thread has its own), keyed by the fields'
+# identities: hashing a field runs Python code, and looking up every field's converters cost
+# more than reading the row. Each entry keeps its fields, so their identities stay theirs. The
+# readers use the connection itself, not django.db.connection: each use of that proxy is a
 # thread-local look-up, and rows are read column by column.
+_select_lists: dict = {}
 
 
 def columns(alias: str, fields) -> str:
@@ -29,12 +33,6 @@ def columns(alias: str, fields) -> str:
         quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
         _select_lists[key] = fields, ", ".join(f"{alias}.{quote(field.column)}" for field in fields)
     return _select_lists[key][1]
-
-
-# Select lists, and readers of each connection (each thread has its own), keyed by the fields'
-# identities: hashing a field runs Python code, and looking up every field's converters cost
-# more than reading the row. Each entry keeps its fields, so their identities stay theirs.
-_select_lists: dict = {}
 
 
 def reader(fields):

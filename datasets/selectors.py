@@ -3,12 +3,11 @@ dataset is never found."""
 
 import uuid
 
-import orjson
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Count, F, Q, QuerySet
 from rest_framework.exceptions import NotFound
 
-from aiplatform import sql
+from aiplatform import jsoncodec, sql
 
 from .models import AnnotationItem, AnnotationTask, Dataset, DatasetVersion, ExportTask, ImportTask, Sample, SampleLabel
 
@@ -19,26 +18,6 @@ SAMPLE_ROW_FIELDS = (
 
 def datasets(*, workspace) -> QuerySet[Dataset]:
     return Dataset.objects.filter(workspace=workspace).select_related("created_by")
-
-
-def dataset(*, workspace, dataset_id) -> Dataset:
-    try:
-        key = uuid.UUID(str(dataset_id))
-    except ValueError:
-        raise NotFound("Dataset not found.") from None
-    # Every request under a dataset starts here: hand-written SQL spares the ORM's compile.
-    fields = Dataset._meta.concrete_fields
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {sql.columns('d', fields)} FROM {Dataset._meta.db_table} d"
-            f" WHERE d.id = %s AND d.workspace_id = %s",
-            [Dataset._meta.pk.get_db_prep_value(key, connection),
-             Dataset._meta.get_field("workspace").get_db_prep_value(workspace.pk, connection)],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        raise NotFound("Dataset not found.")
-    return sql.instance(Dataset, fields, row)
 
 
 def samples(*, dataset: Dataset) -> QuerySet[Sample]:
@@ -72,7 +51,7 @@ def sample_page(
         # probed the label index for each of the ~570 samples a page passed); for a rare one its
         # statistics send it through the annotations' index (migration 0002), not every sample.
         where.append("s.annotations @> %s::jsonb")
-        params.append(orjson.dumps([{"name": label}]).decode())
+        params.append(jsoncodec.dumps([{"name": label}]).decode())
     elif label:
         where.append(
             f"EXISTS (SELECT 1 FROM {SampleLabel._meta.db_table} l"

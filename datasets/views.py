@@ -41,9 +41,23 @@ DATASET_PATH = [
 ]
 
 
+class NamedDataset:
+    """A view whose URL may name a dataset (`dataset_id`): the permission check fetches it with
+    the workspace and the caller's role, in the same query."""
+
+    def workspace_resource_id(self):
+        return (Dataset, self.kwargs["dataset_id"]) if "dataset_id" in self.kwargs else None
+
+    @cached_property
+    def dataset(self) -> Dataset:
+        if self.workspace_resource is None:
+            raise NotFound("Dataset not found.")
+        return self.workspace_resource
+
+
 class DatasetViews(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin,
-    WorkspaceViewSet,
+    NamedDataset, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin, WorkspaceViewSet,
 ):
     """Datasets of a workspace: type, storage locations, label set and sample counts. Deleting a
     dataset deletes its records, never the source objects in storage."""
@@ -59,7 +73,7 @@ class DatasetViews(
         return selectors.datasets(workspace=self.workspace)
 
     def get_object(self):
-        return selectors.dataset(workspace=self.workspace, dataset_id=self.kwargs["dataset_id"])
+        return self.dataset
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
@@ -76,22 +90,13 @@ class DatasetViews(
         services.delete_dataset(dataset=instance)
 
 
-class DatasetScoped:
+class DatasetScoped(NamedDataset):
     """A resource of one dataset, under /workspaces/{workspace_id}/datasets/{dataset_id}/.
     Another workspace's dataset answers 404 before the request body is even looked at."""
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         self.dataset  # noqa: B018  (resolves the dataset or raises 404)
-
-    def workspace_resource_id(self):
-        return Dataset, self.kwargs["dataset_id"]
-
-    @cached_property
-    def dataset(self) -> Dataset:
-        if self.workspace_resource is None:
-            raise NotFound("Dataset not found.")
-        return self.workspace_resource
 
 
 @extend_schema(parameters=DATASET_PATH)
