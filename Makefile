@@ -47,6 +47,7 @@ bench: $(VENV)/.dev services
 	dropdb -h 127.0.0.1 -U postgres --if-exists bench_billing
 	createdb -h 127.0.0.1 -U postgres bench_billing
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_billing $(BIN)/python bench/billing.py
+	dropdb -h 127.0.0.1 -U postgres --if-exists bench_datasets
 	$(BIN)/python bench/dataset_import.py
 	$(BIN)/python bench/sample_list.py
 	$(BIN)/python bench/bare_insert.py

@@ -1,8 +1,6 @@
 """Inserting many samples at once. On PostgreSQL through COPY, which writes 100,000 samples and
 their labels in about a second; on other databases (the embedded SQLite) through bulk_create."""
 
-from operator import itemgetter
-
 from django.db import connection
 from django.db.models import F
 
@@ -10,15 +8,22 @@ from aiplatform import sql
 
 from .models import Sample, SampleLabel
 
-SAMPLE_COLUMNS = (
-    "id", "position", "dataset_id", "source", "metadata", "annotations", "status", "usage", "annotated_by",
-    "annotated_at", "created_at", "updated_at",
+# What a new sample's COPY text holds; its id and position follow, known only when it is written.
+SAMPLE_FIELDS = (
+    "dataset_id", "source", "metadata", "annotations", "status", "usage", "annotated_by", "annotated_at",
+    "created_at", "updated_at",
 )
 
 
-def insert_samples(rows: list[dict]) -> None:
+def sample_text(row: dict) -> str:
+    """A new sample's fields (a dict of Sample fields) in COPY's text format, but for its id and
+    position: an import makes these for its next batch while the current one is written."""
+    return sql.copy_text([row[name] for name in SAMPLE_FIELDS])
+
+
+def insert_samples(rows: list[dict], texts: list[str] | None = None) -> None:
     """Inserts samples given as dicts of Sample fields, with their label rows; sets each row's
-    id and position."""
+    id and position. `texts` are the rows' `sample_text`, if made already."""
     if not rows:
         return
     if connection.vendor != "postgresql":
@@ -35,7 +40,9 @@ def insert_samples(rows: list[dict]) -> None:
         )
         for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
             row["id"] = row["position"] = pk
-        sql.copy_rows(cursor, Sample._meta.db_table, SAMPLE_COLUMNS, map(itemgetter(*SAMPLE_COLUMNS), rows))
+        texts = map(sample_text, rows) if texts is None else texts
+        sql.copy_texts(cursor, Sample._meta.db_table, (*SAMPLE_FIELDS, "id", "position"), (
+            f"{text}\t{row['id']}\t{row['id']}" for row, text in zip(rows, texts, strict=True)))
         sql.copy_rows(
             cursor, SampleLabel._meta.db_table, ("sample_id", "dataset_id", "name"),
             ((row["id"], row["dataset_id"], name) for row in rows for name in _names(row["annotations"])),

@@ -6,6 +6,8 @@ import math
 import random
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from itertools import islice
 
 from django.db import connection, transaction
@@ -19,7 +21,7 @@ from aiplatform.models import ROLE_CAPABILITIES, Capability, Membership
 from aiplatform.storage import StorageError, parse_uri, storage_for
 
 from . import selectors, tasks
-from .bulk import insert_samples, label_rows
+from .bulk import insert_samples, label_rows, sample_text
 from .domain import (
     ANNOTATION_TYPES,
     INLINE_TEXT_SCHEME,
@@ -50,6 +52,7 @@ logger = logging.getLogger(__name__)
 MAX_BATCH = 1000
 IMPORT_BATCH = 5000
 ANALYZE_AFTER = 10_000
+ANALYZED_COLUMNS = ("dataset_id", "status", "usage", "annotated_by", "position", "annotations")
 USAGE_TO_MANIFEST = {Sample.Usage.TRAIN: "TRAIN", Sample.Usage.EVAL: "EVAL", Sample.Usage.INFERENCE: "INFERENCE"}
 USAGE_FROM_MANIFEST = {v: k for k, v in USAGE_TO_MANIFEST.items()}
 
@@ -443,21 +446,43 @@ def _sample_row(dataset: Dataset, item: ManifestSample, now, created: str) -> tu
     }, None
 
 
-def _import_batch(task: ImportTask, dataset: Dataset, batch: list, tally: Counter, new_labels: dict) -> None:
-    now = timezone.now()
-    created = creation_time(now)
-    candidates = {}
-    for number, item in batch:
-        if isinstance(item, ManifestLineError):
-            _report(task, tally, number, item.reason)
-            continue
-        row, problem = _sample_row(dataset, item, now, created)
-        if problem:
-            _report(task, tally, number, problem)
-        elif row["source"] in candidates:
-            tally["skipped"] += 1
-        else:
-            candidates[row["source"]] = row
+@dataclass
+class _ImportBatch:
+    """A batch of items checked and ready to write: the new samples by source, each with its
+    COPY text on PostgreSQL; the bad items; the repeats of a source within the batch."""
+
+    size: int
+    candidates: dict[str, tuple[dict, str | None]]
+    failures: list[tuple[int, str]]
+    repeats: int
+
+
+def _import_batches(task: ImportTask, dataset: Dataset, *, copy_text: bool) -> Iterator[_ImportBatch]:
+    """The source's items in batches, read and checked; this is what runs beside the writing of
+    the batch before, so it touches no database."""
+    items = _import_items(task, dataset)
+    while batch := list(islice(items, IMPORT_BATCH)):
+        now = timezone.now()
+        created = creation_time(now)
+        prepared = _ImportBatch(size=len(batch), candidates={}, failures=[], repeats=0)
+        for number, item in batch:
+            if isinstance(item, ManifestLineError):
+                prepared.failures.append((number, item.reason))
+                continue
+            row, problem = _sample_row(dataset, item, now, created)
+            if problem:
+                prepared.failures.append((number, problem))
+            elif row["source"] in prepared.candidates:
+                prepared.repeats += 1
+            else:
+                prepared.candidates[row["source"]] = (row, sample_text(row) if copy_text else None)
+        yield prepared
+
+
+def _import_batch(task: ImportTask, dataset: Dataset, batch: _ImportBatch, tally: Counter, new_labels: dict, *,
+                  total: int | None) -> None:
+    for number, reason in batch.failures:
+        _report(task, tally, number, reason)
     with transaction.atomic():
         if connection.vendor == "postgresql":
             # A batch lost in a crash is imported again by the retried task, so the commit need
@@ -466,18 +491,19 @@ def _import_batch(task: ImportTask, dataset: Dataset, batch: list, tally: Counte
                 cursor.execute("SET LOCAL synchronous_commit = off")
         # The dataset lock serialises imports into one dataset, so no source is added twice.
         Dataset.objects.select_for_update().filter(pk=dataset.pk).values_list("pk").get()
-        existing = selectors.existing_sources(dataset=dataset, sources=list(candidates))
-        fresh = [row for source, row in candidates.items() if source not in existing]
-        insert_samples(fresh)
-        tally["skipped"] += len(existing)
+        existing = selectors.existing_sources(dataset=dataset, sources=list(batch.candidates))
+        fresh = [row for source, row in batch.candidates.items() if source not in existing]
+        rows = [row for row, _ in fresh]
+        insert_samples(rows, texts=[text for _, text in fresh] if connection.vendor == "postgresql" else None)
+        tally["skipped"] += len(existing) + batch.repeats
         tally["added"] += len(fresh)
-        tally["processed"] += len(batch)
-        for row in fresh:
+        tally["processed"] += batch.size
+        for row in rows:
             for annotation in row["annotations"]:
                 new_labels.setdefault(annotation["name"], None)
         ImportTask.objects.filter(pk=task.pk).update(
             processed=tally["processed"], added=tally["added"], skipped=tally["skipped"], failed=tally["failed"],
-            errors=task.errors,
+            errors=task.errors, **({} if total is None else {"total": total}),
         )
 
 
@@ -500,11 +526,16 @@ def run_import(*, task_id) -> ImportTask | None:
     Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.IMPORTING)
     tally, new_labels = Counter(), {}
     try:
-        total = _count_items(task, dataset)
-        ImportTask.objects.filter(pk=task.pk).update(total=total)
-        items = _import_items(task, dataset)
-        while batch := list(islice(items, IMPORT_BATCH)):
-            _import_batch(task, dataset, batch, tally, new_labels)
+        # The source is counted, and the next batch read and checked, in threads while this
+        # batch is written: the worker's Python and the database work at the same time.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="import-read") as readers:
+            counting = readers.submit(_count_items, task, dataset)
+            batches = _import_batches(task, dataset, copy_text=connection.vendor == "postgresql")
+            upcoming = readers.submit(next, batches, None)
+            while (batch := upcoming.result()) is not None:
+                upcoming = readers.submit(next, batches, None)
+                total = counting.result() if counting.done() else None
+                _import_batch(task, dataset, batch, tally, new_labels, total=total)
     except StorageError as exc:
         outcome = {"status": TaskStatus.FAILED, "error": str(exc)}
     else:
@@ -513,9 +544,10 @@ def run_import(*, task_id) -> ImportTask | None:
     refresh_counts(dataset=dataset)
     if tally["added"] >= ANALYZE_AFTER and connection.vendor == "postgresql":
         # Fresh statistics let the planner page the new samples by index at once, rather than
-        # after autovacuum notices them.
+        # after autovacuum notices them; only the columns the sample list filters and orders by.
         with connection.cursor() as cursor:
-            cursor.execute(f'ANALYZE "{Sample._meta.db_table}", "{SampleLabel._meta.db_table}"')
+            cursor.execute(f'ANALYZE "{Sample._meta.db_table}" ({", ".join(ANALYZED_COLUMNS)}), '
+                           f'"{SampleLabel._meta.db_table}"')
     Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.READY)
     return transition(
         instance=task, to=outcome.pop("status"), finished_at=timezone.now(), processed=tally["processed"],

@@ -44,3 +44,14 @@ def test_copy_rows_round_trips_every_kind_of_value():
         assert (json.loads(mapping), json.loads(listing)) == (written[2], written[3])
         assert (str(uid) if uid else None) == (str(written[7]) if written[7] else None)
     assert [read[-1] for read in back] == days
+
+
+@pytest.mark.django_db
+def test_copy_texts_takes_rows_made_ahead_and_nothing_for_no_rows():
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE copied (t text, j jsonb, i bigint)")
+        sql.copy_rows(cursor, "copied", ["t", "j", "i"], [])
+        made = [sql.copy_text(("x\ty", {"ü": 1}, None)), sql.copy_text(("z", [], 5))]
+        sql.copy_texts(cursor, "copied", ["t", "j", "i"], (f"{text}" for text in made))
+        cursor.execute("SELECT t, j::text, i FROM copied ORDER BY t")
+        assert cursor.fetchall() == [("x\ty", '{"ü": 1}', None), ("z", "[]", 5)]
