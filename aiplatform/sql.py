@@ -116,20 +116,21 @@ def copy_text(row) -> str:
     return "\t".join([(convert(type(value)) or _copy_other)(value) for value in row])
 
 
-def _escape(text: str) -> str:
+def copy_escape(text: str) -> str:
+    """Text as a value in COPY's text format."""
     if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
         return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     return text
 
 
 def _json_text(value) -> str:
-    return _escape(jsoncodec.dumps(value).decode())
+    return copy_escape(jsoncodec.dumps(value).decode())
 
 
 def _copy_other(value) -> str:
     """A value of a type without a converter of its own (subclasses among them) in COPY's text format."""
     if isinstance(value, str):
-        return _escape(value)
+        return copy_escape(value)
     if isinstance(value, dict | list):
         return _json_text(value)
     if isinstance(value, datetime):
@@ -143,5 +144,6 @@ def _isoformat(value: datetime) -> str:
     return value.isoformat()
 
 
-_COPY_TEXT = {str: _escape, type(None): lambda value: "\\N", dict: _json_text, list: _json_text, datetime: _isoformat,
-              int: str, bool: str, Decimal: str, UUID: str, date: str}
+COPY_NULL = "\\N"
+_COPY_TEXT = {str: copy_escape, type(None): lambda value: COPY_NULL, dict: _json_text, list: _json_text,
+              datetime: _isoformat, int: str, bool: str, Decimal: str, UUID: str, date: str}

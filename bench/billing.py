@@ -90,8 +90,10 @@ def load(accounts: int, records: int) -> None:
                "family", "replicas", "started_at", "ended_at", "node_seconds", "created_at"]
     with connection.cursor() as cursor:
         copy_rows(cursor, "billing_usagerecord", columns, rows())
+    # As metered usage is by the time it is rated: the loader's rows visible to all (hint bits
+    # set) and counted, so that neither rating nor the floor pays for the first read after COPY.
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        cursor.execute("VACUUM ANALYZE")
 
 
 def main():

@@ -139,12 +139,13 @@ class ResourceType(models.TextChoices):
 
 
 class Charge(models.Model):
-    """What one bill line is made of: a resource's use (or purchase) in a month, in one mode at
-    one unit price. Rating adds node-seconds to it; purchases create one each.
+    """A purchase (subscription, renewal, added nodes, package) or, written before rating kept
+    its results per run (`RatedUsage`), a resource's rated use in a month: what bill lines are
+    made of, with rated usage.
 
-    Its references are kept by the ORM (PROTECT), not by database constraints: rating writes
-    tens of thousands of charges at once, and checking four keys of each at commit took longer
-    than writing them."""
+    Its references are kept by the ORM (PROTECT), not by database constraints. Only what reads
+    need is indexed: flavors and packages, which the ORM looks up before deleting one, are
+    deleted by operators, rarely."""
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False,
                                 db_constraint=False)
@@ -156,9 +157,9 @@ class Charge(models.Model):
     resource_name = models.CharField(max_length=200)
     mode = models.CharField(max_length=20, choices=ChargeMode.choices)
     flavor = models.ForeignKey(Flavor, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-                               db_constraint=False)
+                               db_index=False, db_constraint=False)
     package = models.ForeignKey("Package", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-                                db_constraint=False)
+                                db_index=False, db_constraint=False)
     unit = models.CharField(max_length=20, help_text="node-hour, node-month, node-year or package")
     unit_price = models.DecimalField(**HOURLY)
     node_seconds = models.BigIntegerField(default=0, help_text="Usage lines: the exact quantity.")
@@ -170,13 +171,43 @@ class Charge(models.Model):
 
     class Meta:
         ordering = ["period", "resource_type", "resource_name", "mode", "id"]
-        # Rating writes these by the ten thousand: no index beyond what reads need (the account
-        # index is the first half of charge_account_period; the key needs no LIKE index).
+        # The account index is the first half of charge_account_period; the key needs no LIKE index.
         indexes = [models.Index(fields=["account", "period"], name="charge_account_period")]
         constraints = [models.UniqueConstraint(fields=["key"], name="charge_unique_key")]
 
     def __str__(self):
         return self.key
+
+
+class RatedUsage(models.Model):
+    """What one rating run made of an account's usage records with ids in (after, through]: its
+    lines, one per month, workload, flavor, mode, unit price and package, each
+    [period, workspace id, workload id, workload name, mode, flavor id, package id or null,
+    unit price, node-seconds]. A bill line sums the lines of its month over the runs.
+
+    One row per account and run, whatever the number of workloads: rating writes a thousand
+    accounts' results in the time one row per line would take for a few dozen."""
+
+    LINE_FIELDS = ("period", "workspace_id", "workload_id", "workload_name", "mode", "flavor_id", "package_id",
+                   "unit_price", "node_seconds")
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False,
+                                db_constraint=False)
+    after = models.BigIntegerField(help_text="The run rated the usage records with ids above this…")
+    through = models.BigIntegerField(help_text="…up to and including this.")
+    first_period = models.DateField(help_text="The first month its lines are billed in.")
+    last_period = models.DateField(help_text="The last month its lines are billed in.")
+    lines = models.JSONField(default=list)
+    pay_per_use = models.DecimalField(max_digits=24, decimal_places=10, default=0,
+                                      help_text="The exact pay-per-use amount debited for the run.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["account", "through"]
+        constraints = [models.UniqueConstraint(fields=["account", "through"], name="rated_usage_once_per_run")]
+
+    def __str__(self):
+        return f"usage of {self.account_id} rated through record {self.through}"
 
 
 class SubscriptionPeriod(models.TextChoices):

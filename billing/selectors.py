@@ -1,9 +1,13 @@
 """Read queries of billing. Everything is scoped to the caller's account; operators see all."""
 
 from collections import defaultdict
+from collections.abc import Iterator
 
-from django.db.models import Count, Exists, Max, Min, OuterRef, QuerySet
+from django.db import connection
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, TextField
+from django.db.models.functions import Cast
 
+from aiplatform.models import Account
 from aiplatform.selectors import account_member
 from resourcepools.models import Flavor, PodSet
 
@@ -11,12 +15,14 @@ from .models import (
     Bill,
     BillingAccount,
     BillLine,
+    Charge,
     CostTag,
     LedgerEntry,
     Notification,
     Package,
     PackageOffer,
     Price,
+    RatedUsage,
     Subscription,
     UsageRecord,
 )
@@ -66,6 +72,27 @@ def bills(*, user) -> QuerySet[Bill]:
     return for_caller(Bill.objects.all(), user=user)
 
 
+def charges_of_month(*, account_id, period) -> QuerySet:
+    """An account's charges of a month, as values."""
+    return Charge.objects.filter(account_id=account_id, period=period).values(
+        "workspace_id", "resource_type", "resource_id", "resource_name", "mode", "flavor_id", "unit", "unit_price",
+        "package_id", "node_seconds", "quantity", "amount", "key", "description").order_by("id")
+
+
+def rated_usage_lines(*, account_id, period) -> Iterator[list]:
+    """The lines of the account's rating runs billed in a month (RatedUsage.LINE_FIELDS)."""
+    month = period.isoformat()
+    for lines in RatedUsage.objects.filter(account_id=account_id, first_period__lte=period,
+                                           last_period__gte=period).values_list("lines", flat=True):
+        yield from (line for line in lines if line[0] == month)
+
+
+def accounts_billed_in(*, period) -> QuerySet:
+    """Accounts with charges or rated usage in a month."""
+    return Account.objects.filter(Q(pk__in=Charge.objects.filter(period=period).values("account_id")) | Q(
+        pk__in=RatedUsage.objects.filter(first_period__lte=period, last_period__gte=period).values("account_id")))
+
+
 def bill_lines(*, bill: Bill) -> QuerySet[BillLine]:
     return BillLine.objects.filter(bill=bill)
 
@@ -76,18 +103,28 @@ def cost_tags(*, workspace) -> QuerySet[CostTag]:
 
 # --- rating reads -------------------------------------------------------------------------------
 
+FEW_ACCOUNTS = 100
+
 
 def _usage_in_range(*, account_ids, after: int, through: int):
     return UsageRecord.objects.filter(pk__gt=after, pk__lte=through, account_id__in=list(account_ids)).order_by()
 
 
-def usage_summaries(*, account_ids, after: int, through: int) -> list[tuple]:
+def usage_to_rate(*, account_ids, after: int, through: int) -> tuple[list[tuple], dict[int, tuple]]:
     """The accounts' usage records with ids in (after, through], summed up per pod set, flavor,
     pool kind, replicas and node-seconds: (pod set, flavor, dedicated, replicas, node-seconds,
-    records, first and last start). Full hours of a steady pod set come out as one row."""
-    return list(_usage_in_range(account_ids=account_ids, after=after, through=through).values_list(
-        "pod_set_id", "flavor_id", "dedicated", "replicas", "node_seconds").annotate(
+    records, first and last start), and the owners of their pod sets (`pod_set_owners`). Full
+    hours of a steady pod set come out as one row."""
+    accounts = {str(account_id) for account_id in account_ids}
+    records = UsageRecord.objects.filter(pk__gt=after, pk__lte=through).order_by()
+    if len(accounts) <= FEW_ACCOUNTS:
+        records = records.filter(account_id__in=list(accounts))
+    # Otherwise the range is read whole and other accounts' summaries dropped: testing each
+    # record's account takes longer than that.
+    summaries = list(records.values_list("pod_set_id", "flavor_id", "dedicated", "replicas", "node_seconds").annotate(
         Count("id"), Min("started_at"), Max("started_at")))
+    owners = pod_set_owners(pod_set_ids={row[0] for row in summaries})
+    return [row for row in summaries if owners[row[0]][0] in accounts], owners
 
 
 def scattered_usage_records(*, pod_set_ids, account_ids, after: int, through: int) -> list[tuple]:
@@ -105,12 +142,18 @@ def first_unpriced_usage(*, flavor_ids, account_ids, after: int, through: int) -
         flavor_id__in=list(flavor_ids), dedicated=False).values_list("account_id").annotate(Min("id"))}
 
 
+def _as_text(field: str):
+    # PostgreSQL writes a uuid as text the way str() does; reading text spares a UUID object per value.
+    return Cast(field, TextField()) if connection.vendor == "postgresql" else F(field)
+
+
 def pod_set_owners(*, pod_set_ids) -> dict[int, tuple]:
     """pod set id -> (account id, workspace id, workload id, workload name), ids as text."""
     return {pk: (str(account_id), str(workspace_id), str(workload_id), name)
             for pk, account_id, workspace_id, workload_id, name in PodSet.objects.filter(
-                pk__in=list(pod_set_ids)).values_list("pk", "workload__workspace__account_id",
-                                                      "workload__workspace_id", "workload_id", "workload__name")}
+                pk__in=list(pod_set_ids)).values_list(
+                "pk", _as_text("workload__workspace__account_id"), _as_text("workload__workspace_id"),
+                _as_text("workload_id"), "workload__name")}
 
 
 def accounts_to_rate(*, through: int, account_ids=None) -> dict[int, list[str]]:

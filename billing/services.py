@@ -7,6 +7,7 @@ import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -46,6 +47,7 @@ from .models import (
     Package,
     PackageOffer,
     Price,
+    RatedUsage,
     ResourceType,
     Subscription,
     SubscriptionEvent,
@@ -57,9 +59,6 @@ from .models import (
 
 logger = logging.getLogger(__name__)
 
-# The charge rows rating builds, in this order (`_usage_charges`).
-RATED_CHARGE_COLUMNS = ("account_id", "period", "workspace_id", "workload_id", "name", "mode", "flavor_id",
-                        "package_id", "unit_price", "node_seconds", "key")
 UNIT_FOR_PERIOD = {SubscriptionPeriod.MONTHLY: "node-month", SubscriptionPeriod.YEARLY: "node-year"}
 
 
@@ -164,34 +163,29 @@ def top_up(*, account: Account, amount: Decimal, created_by=None, note: str = ""
 # --- notifications ------------------------------------------------------------------------------
 
 
-def notify(*, account_id, kind: str, subject: str, message: str, key: str) -> Notification | None:
-    """Leave a notification once per key; mail it to the account admins when enabled."""
-    created = notify_many(notifications=[Notification(account_id=account_id, kind=kind, subject=subject,
-                                                      message=message, key=key)])
-    return created[0] if created else None
+class Notice(NamedTuple):
+    """A notification to leave (once per key)."""
+
+    account_id: str
+    kind: str
+    subject: str
+    message: str
+    key: str
 
 
-def notify_many(*, notifications: list[Notification]) -> list[Notification]:
+def notify(*, account_id, kind: str, subject: str, message: str, key: str) -> bool:
+    """Leave a notification once per key; mail it to the account admins when enabled. Returns
+    whether it is new."""
+    return bool(notify_many(notices=[Notice(str(account_id), kind, subject, message, key)]))
+
+
+def notify_many(*, notices: list[Notice]) -> list[Notice]:
     """Leave the notifications whose keys are new and mail those (when enabled); returns them.
     A key seen before, or left at the same time by another worker, is skipped by the database."""
-    if not notifications:
+    if not notices:
         return []
-    now, created = timezone.now(), {}
-    fields = [Notification._meta.get_field(name) for name in ("account", "kind", "subject", "message", "key",
-                                                               "created_at")]
-    for chunk in aiplatform_sql.chunks([
-            aiplatform_sql.prepared(fields, (n.account_id, n.kind, n.subject, n.message, n.key, now))
-            for n in notifications]):
-        rows, params = aiplatform_sql.values(chunk, (None,) * 6)
-        with connection.cursor() as cursor:
-            cursor.execute("INSERT INTO billing_notification (account_id, kind, subject, message, key, created_at) "
-                           f"{rows} ON CONFLICT (key) DO NOTHING RETURNING id, key", params)
-            created.update((key, pk) for pk, key in cursor.fetchall())
-    new = []
-    for n in notifications:
-        if n.key in created:
-            n.pk, n.created_at = created.pop(n.key), now
-            new.append(n)
+    created = _insert_new_notifications(notices=notices, now=timezone.now())
+    new = [n for n in notices if n.key in created and not created.discard(n.key)]  # each key once
     if new and settings.BILLING_EMAIL_NOTIFICATIONS:
         recipients = defaultdict(list)
         for account_id, email in AccountMember.objects.filter(
@@ -199,10 +193,35 @@ def notify_many(*, notifications: list[Notification]) -> list[Notification]:
             if email:
                 recipients[str(account_id)].append(email)
         for n in new:
-            if recipients[str(n.account_id)]:
-                transaction.on_commit(lambda n=n, to=recipients[str(n.account_id)]: send_mail(
+            if recipients[n.account_id]:
+                transaction.on_commit(lambda n=n, to=recipients[n.account_id]: send_mail(
                     n.subject, n.message, None, to, fail_silently=True))
     return new
+
+
+def _insert_new_notifications(*, notices: list[Notice], now: datetime) -> set[str]:
+    """Insert the notices whose keys are new; returns their keys."""
+    table = Notification._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and len(notices) > 100:
+            # A rating run warns by the thousand: COPY, then one insert that skips known keys.
+            cursor.execute("CREATE TEMPORARY TABLE new_notification (account_id uuid, kind text, subject text, "
+                           "message text, key text) ON COMMIT DROP")
+            aiplatform_sql.copy_rows(cursor, "new_notification", Notice._fields, notices)
+            cursor.execute(f"INSERT INTO {table} (account_id, kind, subject, message, key, created_at) SELECT "
+                           "account_id, kind, subject, message, key, %s FROM new_notification "
+                           "ON CONFLICT (key) DO NOTHING RETURNING key", [now])
+            created = {key for (key,) in cursor.fetchall()}
+            cursor.execute("DROP TABLE new_notification")
+            return created
+        fields = [Notification._meta.get_field(name) for name in (*Notice._fields, "created_at")]
+        created = set()
+        for chunk in aiplatform_sql.chunks([aiplatform_sql.prepared(fields, (*n, now)) for n in notices]):
+            rows, params = aiplatform_sql.values(chunk, (None,) * len(fields))
+            cursor.execute(f"INSERT INTO {table} (account_id, kind, subject, message, key, created_at) {rows} "
+                           "ON CONFLICT (key) DO NOTHING RETURNING key", params)
+            created.update(key for (key,) in cursor.fetchall())
+        return created
 
 
 @transaction.atomic
@@ -654,7 +673,7 @@ def rate_range(*, account_ids, after: int, through: int, now: datetime) -> int:
 
 
 def _rate_accounts(*, account_ids, after: int, through: int, prices: rating.PricesInForce, now: datetime) -> int:
-    summaries = selectors.usage_summaries(account_ids=account_ids, after=after, through=through)
+    summaries, owners = selectors.usage_to_rate(account_ids=account_ids, after=after, through=through)
     families = selectors.flavor_families(flavor_ids={row[1] for row in summaries})
     usages, scattered, records = [], set(), 0
     for pod_set_id, flavor_id, dedicated, replicas, node_seconds, count, first, last in summaries:
@@ -672,7 +691,6 @@ def _rate_accounts(*, account_ids, after: int, through: int, prices: rating.Pric
                          first=started_at, count=1, node_seconds=node_seconds)
             for pod_set_id, flavor_id, dedicated, started_at, node_seconds in selectors.scattered_usage_records(
                 pod_set_ids=scattered, account_ids=account_ids, after=after, through=through)]
-    owners = selectors.pod_set_owners(pod_set_ids={u.pod_set_id for u in usages})
     by_account = defaultdict(list)
     for usage in usages:
         by_account[owners[usage.pod_set_id][0]].append(usage)
@@ -690,71 +708,49 @@ def _rate_accounts(*, account_ids, after: int, through: int, prices: rating.Pric
     # Usage rated after its month's bill closed goes on the first open month's bill (at the price
     # of when it ran), so a closed bill never changes.
     first_open = rules.month_start(now - timedelta(hours=settings.BILLING_BILL_SETTLE_HOURS))
-    charges, debits = [], {}
+    runs = []
     for account_id, mine in by_account.items():
         lines = rating.rate(usages=mine, packages=packages[account_id], prices=prices, first_open=first_open)
-        rows, debits[account_id] = _usage_charges(account_id=account_id, lines=lines, owners=owners)
-        charges += rows
-    _add_usage_charges(charges=charges, now=now)
+        run = _rated_usage(account_id=account_id, lines=lines, owners=owners, after=after, through=through)
+        if run is not None:
+            runs.append(run)
+    _add_rated_usage(runs=runs, now=now)
+    debits = {run.account_id: run.pay_per_use for run in runs}
     _debit_usage(account_ids=account_ids, debits=debits, after=after, through=through, now=now)
     _update_packages(packages=[p for balances in packages.values() for p in balances], used_before=used_before,
                      accounts=packages)
     return records
 
 
-def _usage_charges(*, account_id, lines: rating.Lines, owners: dict) -> tuple[list, Decimal]:
-    """An account's lines per pod set as charge rows per workload, and its pay-per-use amount,
-    exact to 10 decimal places."""
+def _rated_usage(*, account_id, lines: rating.Lines, owners: dict, after: int, through: int) -> RatedUsage | None:
+    """An account's lines per pod set as one run's lines per workload, with its pay-per-use amount
+    exact to 10 decimal places; None when there is nothing to bill."""
     merged = defaultdict(int)
     for (period, pod_set_id, flavor_id, mode, unit_price, package_id), seconds in lines.items():
         merged[(period, owners[pod_set_id][1:], flavor_id, mode, unit_price, package_id)] += seconds
+    if not merged:
+        return None
     rows, debit = [], Decimal(0)
     for (period, (workspace_id, workload_id, name), flavor_id, mode, unit_price, package_id), seconds in (
             merged.items()):
         if mode == ChargeMode.PAY_PER_USE:
             debit += rules.usage_amount(hourly=unit_price, node_seconds=seconds)
-        key = f"usage:{period:%Y-%m}:{workload_id}:{flavor_id}:{mode}:{unit_price}:{package_id or ''}"
-        rows.append((account_id, period, workspace_id, workload_id, name, mode, flavor_id, package_id, unit_price,
-                     seconds, key))
-    return rows, rules.exact(debit)
+        rows.append([period.isoformat(), workspace_id, workload_id, name, mode, flavor_id, package_id, str(unit_price),
+                     seconds])
+    periods = [key[0] for key in merged]
+    return RatedUsage(account_id=account_id, after=after, through=through, first_period=min(periods),
+                      last_period=max(periods), lines=rows, pay_per_use=rules.exact(debit))
 
 
-def _add_usage_charges(*, charges: list, now: datetime) -> None:
-    """Add node-seconds to the usage charge lines (one per month, workload, flavor, mode, unit
-    price and package), creating the lines that do not exist yet. The accounts are locked, so
-    no one else writes their lines meanwhile."""
-    if not charges:
+def _add_rated_usage(*, runs: list[RatedUsage], now: datetime) -> None:
+    if connection.vendor != "postgresql":
+        RatedUsage.objects.bulk_create(runs)
         return
-    if connection.vendor == "postgresql":
-        _copy_usage_charges(charges=charges, now=now)
-        return
-    for chunk in aiplatform_sql.chunks(charges):
-        existing = dict(Charge.objects.filter(key__in=[c[-1] for c in chunk]).values_list("key", "node_seconds"))
-        Charge.objects.bulk_create([
-            Charge(account_id=account_id, period=period, workspace_id=workspace_id,
-                   resource_type=ResourceType.WORKLOAD, resource_id=workload_id, resource_name=name, mode=mode,
-                   flavor_id=flavor_id, package_id=package_id, unit="node-hour", unit_price=unit_price,
-                   node_seconds=seconds + existing.get(key, 0), key=key)
-            for account_id, period, workspace_id, workload_id, name, mode, flavor_id, package_id, unit_price, seconds,
-            key in chunk], update_conflicts=True, unique_fields=["key"], update_fields=["node_seconds"])
-
-
-def _copy_usage_charges(*, charges: list, now: datetime) -> None:
     with connection.cursor() as cursor:
-        # COPY into a scratch table, then one upsert: a statement with 30,000 rows of parameters
-        # takes longer to parse than to run.
-        cursor.execute("CREATE TEMPORARY TABLE rated_charge (account_id uuid, period date, workspace_id uuid, "
-                       "workload_id text, name text, mode text, flavor_id bigint, package_id bigint, "
-                       "unit_price numeric, node_seconds bigint, key text) ON COMMIT DROP")
-        aiplatform_sql.copy_rows(cursor, "rated_charge", RATED_CHARGE_COLUMNS, charges)
-        cursor.execute(
-            "INSERT INTO billing_charge (account_id, period, workspace_id, resource_type, resource_id, resource_name, "
-            "mode, flavor_id, package_id, unit, unit_price, node_seconds, quantity, amount, key, description, "
-            "created_at) SELECT account_id, period, workspace_id, 'workload', workload_id, name, mode, flavor_id, "
-            "package_id, 'node-hour', unit_price, node_seconds, 0, 0, key, '', %s FROM rated_charge "
-            "ON CONFLICT (key) DO UPDATE SET node_seconds = billing_charge.node_seconds + EXCLUDED.node_seconds",
-            [now])
-        cursor.execute("DROP TABLE rated_charge")
+        aiplatform_sql.copy_rows(cursor, RatedUsage._meta.db_table, (
+            "account_id", "after", "through", "first_period", "last_period", "lines", "pay_per_use", "created_at"), (
+            (r.account_id, r.after, r.through, r.first_period, r.last_period, r.lines, r.pay_per_use, now)
+            for r in runs))
 
 
 def _debit_usage(*, account_ids, debits: dict, after: int, through: int, now: datetime) -> None:
@@ -800,13 +796,13 @@ def _update_packages(*, packages, used_before: dict, accounts: dict) -> None:
     for p in changed:
         for threshold in rules.crossed_thresholds(total=p.total, before=used_before[p.id], after=p.used):
             left = Decimal(p.remaining) / 3600
-            warnings.append(Notification(
+            warnings.append(Notice(
                 account_id=account_of[p.id], kind="package_usage",
                 subject=f"Package of {p.family} is {threshold}% used",
                 message=f"{threshold}% of the package's {p.total // 3600} node-hours are used; {left:.2f} are "
                         f"left until {p.valid_until:%Y-%m-%d %H:%M} UTC. Usage beyond it is charged per use.",
                 key=f"package:{p.id}:used:{threshold}"))
-    notify_many(notifications=warnings)
+    notify_many(notices=warnings)
 
 
 # --- arrears ------------------------------------------------------------------------------------
@@ -864,29 +860,50 @@ def delete_cost_tag(*, tag: CostTag) -> None:
 
 
 def bill_lines_for(*, account_id, period) -> list[BillLine]:
-    """A month's lines, straight from its charges: usage lines are unit price × exact node-hours
-    rounded half-up once; purchase lines carry their (already rounded) amount."""
-    lines = []
-    charges = Charge.objects.filter(account_id=account_id, period=period).select_related("workspace", "flavor")
+    """A month's lines. A usage line sums what the rating runs charged one workload for one
+    flavor, mode, unit price and package, and costs unit price × exact node-hours, rounded
+    half-up once; a purchase line carries its (already rounded) amount."""
+    usage, lines = defaultdict(int), []
+    for _, workspace_id, workload_id, name, mode, flavor_id, package_id, unit_price, seconds in (
+            selectors.rated_usage_lines(account_id=account_id, period=period)):
+        usage[(workspace_id, workload_id, name, mode, flavor_id, package_id, Decimal(unit_price))] += seconds
+    for c in selectors.charges_of_month(account_id=account_id, period=period):
+        if c["unit"] == "node-hour":  # usage charged before RatedUsage
+            usage[(str(c["workspace_id"]), c["resource_id"], c["resource_name"], c["mode"], c["flavor_id"],
+                   c["package_id"], c["unit_price"])] += c["node_seconds"]
+        else:
+            lines.append(c)
+    for (workspace_id, workload_id, name, mode, flavor_id, package_id, unit_price), seconds in usage.items():
+        lines.append({"workspace_id": workspace_id, "resource_type": ResourceType.WORKLOAD, "resource_id": workload_id,
+                      "resource_name": name, "mode": mode, "flavor_id": flavor_id, "unit": "node-hour",
+                      "unit_price": unit_price, "package_id": package_id, "node_seconds": seconds, "key": "",
+                      "description": ""})
+    workspaces = dict(Workspace.objects.filter(pk__in={c["workspace_id"] for c in lines if c["workspace_id"]})
+                      .values_list("pk", "name"))
+    flavors = dict(Flavor.objects.filter(pk__in={c["flavor_id"] for c in lines if c["flavor_id"]})
+                   .values_list("pk", "name"))
     tags = defaultdict(dict)
     for workload_id, key, value in CostTag.objects.filter(workload__workspace__account_id=account_id).values_list(
             "workload_id", "key", "value"):
         tags[str(workload_id)][key] = value
-    for c in charges.order_by("resource_type", "resource_name", "resource_id", "mode", "flavor__name", "unit_price",
-                              "package_id", "key"):
-        if c.unit == "node-hour":
-            quantity = (Decimal(c.node_seconds) / 3600).quantize(Decimal("0.000001"))
-            amount = rules.money(rules.usage_amount(hourly=c.unit_price, node_seconds=c.node_seconds))
+    bill_lines = []
+    for c in lines:
+        workspace_id = uuid.UUID(str(c["workspace_id"])) if c["workspace_id"] else None
+        if c["unit"] == "node-hour":
+            quantity = (Decimal(c["node_seconds"]) / 3600).quantize(Decimal("0.000001"))
+            amount = rules.money(rules.usage_amount(hourly=c["unit_price"], node_seconds=c["node_seconds"]))
         else:
-            quantity, amount = c.quantity, c.amount
-        description = c.description or (f"package {c.package_id}" if c.package_id else "")
-        lines.append(BillLine(
-            workspace=c.workspace, workspace_name=c.workspace.name if c.workspace else "",
-            resource_type=c.resource_type, resource_id=c.resource_id, resource_name=c.resource_name, mode=c.mode,
-            flavor_name=c.flavor.name if c.flavor else "", unit=c.unit, quantity=quantity, unit_price=c.unit_price,
-            amount=amount, description=description,
-            tags=tags.get(c.resource_id, {}) if c.resource_type == ResourceType.WORKLOAD else {}))
-    return lines
+            quantity, amount = c["quantity"], c["amount"]
+        bill_lines.append(BillLine(
+            workspace_id=workspace_id, workspace_name=workspaces.get(workspace_id, ""),
+            resource_type=c["resource_type"], resource_id=c["resource_id"], resource_name=c["resource_name"],
+            mode=c["mode"], flavor_name=flavors.get(c["flavor_id"], ""), unit=c["unit"], quantity=quantity,
+            unit_price=c["unit_price"], amount=amount,
+            description=c["description"] or (f"package {c['package_id']}" if c["package_id"] else ""),
+            tags=tags.get(c["resource_id"], {}) if c["resource_type"] == ResourceType.WORKLOAD else {}))
+    bill_lines.sort(key=lambda line: (line.resource_type, line.resource_name, line.resource_id, line.mode,
+                                      line.flavor_name, line.unit_price, line.description))
+    return bill_lines
 
 
 def generate_bill(*, account: Account, period, now: datetime | None = None) -> Bill:
@@ -924,7 +941,7 @@ def generate_bills(*, now: datetime | None = None) -> int:
     last_month = rules.month_start(now.replace(day=1) - timedelta(days=1))
     generated = 0
     for period in (last_month, this_month):
-        for account in Account.objects.filter(pk__in=Charge.objects.filter(period=period).values("account_id")):
+        for account in selectors.accounts_billed_in(period=period):
             generate_bill(account=account, period=period, now=now)
             generated += 1
     return generated

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from billing import services
-from billing.models import Price
+from billing.models import Price, RatedUsage
 from resourcepools import services as pool_services
 from resourcepools.models import Phase, Workload, WorkloadEvent
 from tests.factories import cpu_flavor, make_pool, make_workload
@@ -43,3 +43,10 @@ def ran(workspace, pool, flavor, start, end=None, replicas=1, name="job"):
 
 def public_pool(flavor, name="public-1", nodes=4):
     return make_pool(name=name, flavor=flavor, nodes=nodes)
+
+
+def rated_lines(account, mode=None) -> list[dict]:
+    """The lines of the account's rating runs (RatedUsage.LINE_FIELDS as keys), in one mode or all."""
+    return [line for run in RatedUsage.objects.filter(account_id=account.pk).order_by("through")
+            for line in (dict(zip(RatedUsage.LINE_FIELDS, values, strict=True)) for values in run.lines)
+            if mode is None or line["mode"] == mode]

@@ -6,7 +6,7 @@ import pytest
 
 from billing import services
 from billing.models import BillLine
-from tests.billing.helpers import at, fund, priced_cpu_flavor, public_pool, ran
+from tests.billing.helpers import at, fund, priced_cpu_flavor, public_pool, ran, rated_lines
 from tests.factories import WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
@@ -73,3 +73,23 @@ def test_usage_rated_after_its_month_closed_goes_on_the_next_open_bill(workspace
                                  now=at("2023-05-03T00:00:00"))
     assert [(line.resource_name, line.amount) for line in may.lines.all()] == [("late", Decimal("2.00"))]
 
+
+
+def test_a_bill_line_sums_what_every_rating_run_charged(workspace):
+    """Rated hour by hour, a workload's pay-per-use is a line in each run and one bill line, with
+    the exact total rounded once: 20 + 60 + 60 min at 0.005/h is 0.01, where rounding each run
+    would give 0.00 + 0.01 + 0.01."""
+    flavor = priced_cpu_flavor(hourly="0.0050")
+    pool = public_pool(flavor)
+    fund(workspace.account, "100.00")
+    ran(workspace, pool, flavor, start="2023-04-03T00:40:00", name="serve")
+    for hour in ("01", "02", "03"):
+        services.meter_usage(now=at(f"2023-04-03T{hour}:05:00"))
+        services.rate_usage(now=at(f"2023-04-03T{hour}:05:00"))
+    assert [line["node_seconds"] for line in rated_lines(workspace.account)] == [1200, 3600, 3600]
+
+    bill = services.generate_bill(account=workspace.account, period=at("2023-04-01T00:00:00").date(),
+                                  now=at("2023-04-03T03:10:00"))
+    (line,) = bill.lines.all()
+    assert (line.resource_name, line.mode, line.quantity, line.amount) == (
+        "serve", "pay_per_use", Decimal("2.333333"), Decimal("0.01"))

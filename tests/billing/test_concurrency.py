@@ -9,8 +9,8 @@ from django.db import connection
 from rest_framework.exceptions import ValidationError
 
 from billing import services
-from billing.models import BillingAccount, Charge, ChargeMode, LedgerEntry, Package, UsageRecord
-from tests.billing.helpers import at, fund, priced_cpu_flavor, public_pool, ran
+from billing.models import BillingAccount, ChargeMode, LedgerEntry, Package, UsageRecord
+from tests.billing.helpers import at, fund, priced_cpu_flavor, public_pool, ran, rated_lines
 from tests.factories import WorkspaceFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,8 +59,7 @@ def test_parallel_meters_and_raters_charge_each_hour_once_and_never_overdraw_pac
     for ws in workspaces:
         package = Package.objects.get(account=ws.account)
         assert package.node_seconds_used == package.node_seconds_total == 5 * 3600
-        ppu = Charge.objects.filter(account=ws.account, mode=ChargeMode.PAY_PER_USE)
-        assert sum(c.node_seconds for c in ppu) == 7 * 3600
+        assert sum(line["node_seconds"] for line in rated_lines(ws.account, ChargeMode.PAY_PER_USE)) == 7 * 3600
         assert BillingAccount.objects.get(pk=ws.account_id).balance == Decimal("100.00") - 8 - 7 * 2
         assert sum(LedgerEntry.objects.filter(account=ws.account, kind="pay_per_use")
                    .values_list("amount", flat=True)) == -14

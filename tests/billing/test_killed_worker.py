@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 
 from billing import services
-from billing.models import BillingAccount, Charge, LedgerEntry, Package, UsageRecord
+from billing.models import BillingAccount, LedgerEntry, Package, RatedUsage, UsageRecord
 from tests.billing.helpers import at, fund, priced_cpu_flavor, public_pool, ran
 from tests.factories import WorkspaceFactory
 
@@ -72,7 +72,7 @@ def test_killed_rater_leaves_nothing_half_charged():
              "the killed rater's session to end")
 
     assert Package.objects.get().node_seconds_used == 0
-    assert not Charge.objects.filter(unit="node-hour").exists()
+    assert not RatedUsage.objects.exists()
     billing = BillingAccount.objects.get(pk=workspace.account_id)
     assert (billing.balance, billing.rated_through_id) == (Decimal("95.00"), 0)
     assert not LedgerEntry.objects.filter(kind="pay_per_use").exists()

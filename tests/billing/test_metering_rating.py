@@ -1,6 +1,7 @@
 """Metering (hour pieces per pod set, unique keys, dedicated pools) and rating (prices in force,
 packages first, soonest-expiring first, overflow, expiry, warnings, arrears)."""
 
+from collections import defaultdict
 from decimal import Decimal
 
 import pytest
@@ -10,10 +11,19 @@ from django.db.models import ProtectedError
 from django.test.utils import CaptureQueriesContext
 
 from billing import services
-from billing.models import BillingAccount, Charge, ChargeMode, LedgerEntry, Notification, Package, UsageRecord
+from billing.models import (
+    BillingAccount,
+    Charge,
+    ChargeMode,
+    LedgerEntry,
+    Notification,
+    Package,
+    RatedUsage,
+    UsageRecord,
+)
 from resourcepools.admission import admit_workloads
 from resourcepools.models import Phase, Workload
-from tests.billing.helpers import at, fund, priced_cpu_flavor, public_pool, ran
+from tests.billing.helpers import at, fund, priced_cpu_flavor, public_pool, ran, rated_lines
 from tests.factories import AccountMemberFactory, UserFactory, WorkspaceFactory, make_pool, make_workload
 
 pytestmark = pytest.mark.django_db
@@ -24,8 +34,12 @@ def balance(account):
 
 
 def usage_lines(account, mode):
-    return {(c.unit_price, c.node_seconds, c.package_id)
-            for c in Charge.objects.filter(account=account, mode=mode, unit="node-hour")}
+    """(unit price, node-seconds, package) of the account's usage in a mode, summed over rating
+    runs as a bill line sums them."""
+    summed = defaultdict(int)
+    for line in rated_lines(account, mode):
+        summed[(Decimal(line["unit_price"]), line["package_id"])] += line["node_seconds"]
+    return {(price, seconds, package) for (price, package), seconds in summed.items()}
 
 
 def offer(family="cpu", node_hours=10, months=1, price="20.00"):
@@ -237,7 +251,7 @@ def test_a_failed_rating_run_leaves_nothing_half_charged(workspace):
         services.rate_usage()
     package.refresh_from_db()
     assert package.node_seconds_used == 0
-    assert not Charge.objects.filter(unit="node-hour").exists()
+    assert not RatedUsage.objects.exists()
     assert BillingAccount.objects.get(pk=workspace.account_id).rated_through_id == 0
     assert balance(workspace.account) == Decimal("80.00")
     assert Package.objects.get().node_seconds_used == 0
@@ -295,8 +309,8 @@ def test_an_idle_account_is_not_written_and_joins_the_others_pass_when_it_runs_a
 
 
 def test_what_charges_name_cannot_be_deleted(workspace):
-    """Charges keep their references without database constraints; the ORM still refuses to
-    delete a package, a flavor or a workspace that a charge names."""
+    """Charges and rated usage keep their references without database constraints; the ORM
+    still refuses to delete a package, a flavor or a workspace that they name."""
     flavor = priced_cpu_flavor(hourly="2.00")
     pool = public_pool(flavor)
     fund(workspace.account, "1000.00")
@@ -305,7 +319,9 @@ def test_what_charges_name_cannot_be_deleted(workspace):
     ran(workspace, pool, flavor, start="2023-04-01T10:00:00", end="2023-04-01T12:00:00")
     services.meter_usage(now=at("2023-04-02T00:00:00"))
     services.rate_usage()
-    assert Charge.objects.filter(package=package, flavor=flavor, workspace=workspace).exists()
+    assert Charge.objects.filter(package=package).exists()
+    assert {(line["package_id"], line["flavor_id"], line["workspace_id"]) for line in rated_lines(
+        workspace.account)} == {(package.pk, flavor.pk, str(workspace.pk)), (None, flavor.pk, str(workspace.pk))}
     for instance in (package, flavor, workspace):
         with pytest.raises(ProtectedError):
             type(instance).objects.filter(pk=instance.pk).delete()
