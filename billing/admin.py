@@ -12,6 +12,7 @@ from .models import (
     Package,
     PackageOffer,
     Price,
+    RatedUsage,
     Subscription,
     SubscriptionEvent,
     UsageRecord,
@@ -49,6 +50,7 @@ class BillingAccountAdmin(ReadOnlyAdmin):
     list_display = ["account", "balance", "arrears_since", "rated_through_id", "updated_at"]
     list_select_related = ["account"]
     search_fields = ["account__name"]
+    list_select_related = ["account"]
 
 
 @admin.register(LedgerEntry)
@@ -90,6 +92,16 @@ class UsageRecordAdmin(ReadOnlyAdmin):
     list_display = ["key", "account", "workload", "flavor", "dedicated", "started_at", "ended_at", "node_seconds"]
     list_filter = ["dedicated", "family"]
     list_select_related = ["account", "workload", "flavor"]
+
+
+@admin.register(RatedUsage)
+class RatedUsageAdmin(ReadOnlyAdmin):
+    """What each rating run charged an account, line by line."""
+
+    list_display = ["account", "after", "through", "first_period", "last_period", "pay_per_use", "created_at"]
+    list_filter = ["first_period"]
+    search_fields = ["account__name"]
+    list_select_related = ["account"]
 
 
 @admin.register(Notification)
