@@ -4,7 +4,7 @@
 def post_worker_init(worker):
     from django.urls import get_resolver
 
-    from aiplatform.process import freeze_startup_objects
+    from aiplatform.process import tune_collector
 
     get_resolver().url_patterns  # noqa: B018  (imports every app's URL patterns now, not on the first request)
-    freeze_startup_objects()
+    tune_collector()

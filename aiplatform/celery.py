@@ -19,6 +19,6 @@ def enqueue_on_commit(task, *args, **kwargs):
 
 @worker_process_init.connect
 def _settle_worker_process(**kwargs):
-    from .process import freeze_startup_objects
+    from .process import tune_collector
 
-    freeze_startup_objects()
+    tune_collector()

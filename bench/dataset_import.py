@@ -48,7 +48,7 @@ def main():
         from django.test.utils import CaptureQueriesContext
 
         from aiplatform import services as platform
-        from aiplatform.process import freeze_startup_objects
+        from aiplatform.process import tune_collector
         from datasets import services, tasks
         from datasets.models import Dataset, ImportTask
 
@@ -59,7 +59,7 @@ def main():
         account, user = platform.create_account(name=f"bench-{suffix}", admin_username=f"bench-{suffix}")
         workspace = platform.create_workspace(account=account, name="bench", created_by=user)
 
-        freeze_startup_objects()  # as a Celery worker process does when it starts
+        tune_collector()  # as a Celery worker process does when it starts
         for lines in (10_000, 100_000):
             key = f"manifests/{lines}.manifest"
             s3.put_object(Bucket="bench-data", Key=key, Body=manifest(lines, str(lines)))
