@@ -106,7 +106,8 @@ def copy_texts(cursor, table: str, columns, texts) -> None:
         text = "\n".join(texts) + "\n"
         # Handed over in one piece: read in 8 KB pieces, each would wait for the GIL again
         # while another thread (an import's reader) holds it.
-        cursor.copy_expert(f'COPY "{table}" ({", ".join(columns)}) FROM STDIN', io.StringIO(text), len(text))
+        with cursor.db.wrap_database_errors:  # Django's own errors, as from any other statement
+            cursor.copy_expert(f'COPY "{table}" ({", ".join(columns)}) FROM STDIN', io.StringIO(text), len(text))
 
 
 def copy_text(row) -> str:

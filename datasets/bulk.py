@@ -1,6 +1,8 @@
 """Inserting many samples at once. On PostgreSQL through COPY, which writes 100,000 samples and
 their labels in about a second; on other databases (the embedded SQLite) through bulk_create."""
 
+from typing import NamedTuple
+
 from django.db import connection
 from django.db.models import F
 
@@ -15,13 +17,23 @@ SAMPLE_FIELDS = (
 )
 
 
-def sample_text(row: dict) -> str:
-    """A new sample's fields (a dict of Sample fields) in COPY's text format, but for its id and
-    position: an import makes these for its next batch while the current one is written."""
-    return sql.copy_text([row[name] for name in SAMPLE_FIELDS])
+class SampleText(NamedTuple):
+    """A new sample in COPY's text format but for its id and position, known only when it is
+    written: its fields, and the rest of each of its label rows after the sample id."""
+
+    fields: str
+    labels: list[str]
 
 
-def insert_samples(rows: list[dict], texts: list[str] | None = None) -> None:
+def sample_text(row: dict) -> SampleText:
+    """A new sample (a dict of Sample fields) ready for COPY: an import makes these for its next
+    batch while the current one is written."""
+    tail = f"\t{row['dataset_id']}\t"
+    return SampleText(sql.copy_text([row[name] for name in SAMPLE_FIELDS]),
+                      [tail + sql.copy_escape(name) for name in _names(row["annotations"])])
+
+
+def insert_samples(rows: list[dict], texts: list[SampleText] | None = None) -> None:
     """Inserts samples given as dicts of Sample fields, with their label rows; sets each row's
     id and position. `texts` are the rows' `sample_text`, if made already."""
     if not rows:
@@ -40,13 +52,11 @@ def insert_samples(rows: list[dict], texts: list[str] | None = None) -> None:
         )
         for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
             row["id"] = row["position"] = pk
-        texts = map(sample_text, rows) if texts is None else texts
+        texts = list(map(sample_text, rows) if texts is None else texts)
         sql.copy_texts(cursor, Sample._meta.db_table, (*SAMPLE_FIELDS, "id", "position"), (
-            f"{text}\t{row['id']}\t{row['id']}" for row, text in zip(rows, texts, strict=True)))
-        sql.copy_rows(
-            cursor, SampleLabel._meta.db_table, ("sample_id", "dataset_id", "name"),
-            ((row["id"], row["dataset_id"], name) for row in rows for name in _names(row["annotations"])),
-        )
+            f"{text.fields}\t{row['id']}\t{row['id']}" for row, text in zip(rows, texts, strict=True)))
+        sql.copy_texts(cursor, SampleLabel._meta.db_table, ("sample_id", "dataset_id", "name"), (
+            f"{row['id']}{label}" for row, text in zip(rows, texts, strict=True) for label in text.labels))
 
 
 def label_rows(samples) -> list[SampleLabel]:

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
@@ -21,7 +21,7 @@ from aiplatform.models import ROLE_CAPABILITIES, Capability, Membership
 from aiplatform.storage import StorageError, parse_uri, storage_for
 
 from . import selectors, tasks
-from .bulk import insert_samples, label_rows, sample_text
+from .bulk import SampleText, insert_samples, label_rows, sample_text
 from .domain import (
     ANNOTATION_TYPES,
     INLINE_TEXT_SCHEME,
@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 MAX_BATCH = 1000
 IMPORT_BATCH = 5000
 ANALYZE_AFTER = 10_000
+KNOWN_SOURCE = "sample_source_unique_per_dataset"  # the constraint a source already in the dataset breaks
 ANALYZED_COLUMNS = ("dataset_id", "status", "usage", "annotated_by", "position", "annotations")
 USAGE_TO_MANIFEST = {Sample.Usage.TRAIN: "TRAIN", Sample.Usage.EVAL: "EVAL", Sample.Usage.INFERENCE: "INFERENCE"}
 USAGE_FROM_MANIFEST = {v: k for k, v in USAGE_TO_MANIFEST.items()}
@@ -452,7 +453,7 @@ class _ImportBatch:
     COPY text on PostgreSQL; the bad items; the repeats of a source within the batch."""
 
     size: int
-    candidates: dict[str, tuple[dict, str | None]]
+    candidates: dict[str, tuple[dict, SampleText | None]]
     failures: list[tuple[int, str]]
     repeats: int
 
@@ -480,31 +481,48 @@ def _import_batches(task: ImportTask, dataset: Dataset, *, copy_text: bool) -> I
 
 
 def _import_batch(task: ImportTask, dataset: Dataset, batch: _ImportBatch, tally: Counter, new_labels: dict, *,
-                  total: int | None) -> None:
+                  total: int | None, look_up: bool) -> bool:
+    """Writes a batch in a transaction of its own and returns whether the batches after it must
+    look their sources up first. Until one batch brings a source the dataset has, none looks:
+    the dataset's unique (dataset, source) constraint refuses such a batch, which is then written
+    again, looked up, and so is every batch after it (a re-run finds its sources at once)."""
     for number, reason in batch.failures:
         _report(task, tally, number, reason)
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # A batch lost in a crash is imported again by the retried task, so the commit need
-            # not wait for the disk.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit = off")
-        # The dataset lock serialises imports into one dataset, so no source is added twice.
-        Dataset.objects.select_for_update().filter(pk=dataset.pk).values_list("pk").get()
-        existing = selectors.existing_sources(dataset=dataset, sources=list(batch.candidates))
-        fresh = [row for source, row in batch.candidates.items() if source not in existing]
-        rows = [row for row, _ in fresh]
-        insert_samples(rows, texts=[text for _, text in fresh] if connection.vendor == "postgresql" else None)
-        tally["skipped"] += len(existing) + batch.repeats
-        tally["added"] += len(fresh)
-        tally["processed"] += batch.size
-        for row in rows:
-            for annotation in row["annotations"]:
-                new_labels.setdefault(annotation["name"], None)
-        ImportTask.objects.filter(pk=task.pk).update(
-            processed=tally["processed"], added=tally["added"], skipped=tally["skipped"], failed=tally["failed"],
-            errors=task.errors, **({} if total is None else {"total": total}),
-        )
+    try:
+        rows, counts = _write_batch(task, dataset, batch, tally, total=total, look_up=look_up)
+    except IntegrityError as exc:
+        if look_up or getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != KNOWN_SOURCE:
+            raise
+        look_up = True
+        rows, counts = _write_batch(task, dataset, batch, tally, total=total, look_up=look_up)
+    tally.update(counts)
+    for row in rows:
+        for annotation in row["annotations"]:
+            new_labels.setdefault(annotation["name"], None)
+    return look_up
+
+
+@transaction.atomic
+def _write_batch(task: ImportTask, dataset: Dataset, batch: _ImportBatch, tally: Counter, *, total: int | None,
+                 look_up: bool) -> tuple[list[dict], Counter]:
+    if connection.vendor == "postgresql":
+        # A batch lost in a crash is imported again by the retried task, so the commit need
+        # not wait for the disk.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+    # The dataset lock serialises imports into one dataset, so no source is added twice.
+    Dataset.objects.select_for_update().filter(pk=dataset.pk).values_list("pk").get()
+    existing = selectors.existing_sources(dataset=dataset, sources=list(batch.candidates)) if look_up else set()
+    fresh = [row for source, row in batch.candidates.items() if source not in existing]
+    rows = [row for row, _ in fresh]
+    insert_samples(rows, texts=[text for _, text in fresh] if connection.vendor == "postgresql" else None)
+    counts = Counter(skipped=len(existing) + batch.repeats, added=len(fresh), processed=batch.size)
+    done = tally + counts
+    ImportTask.objects.filter(pk=task.pk).update(
+        processed=done["processed"], added=done["added"], skipped=done["skipped"], failed=done["failed"],
+        errors=task.errors, **({} if total is None else {"total": total}),
+    )
+    return rows, counts
 
 
 def _report(task: ImportTask, tally: Counter, number: int, reason: str) -> None:
@@ -530,12 +548,14 @@ def run_import(*, task_id) -> ImportTask | None:
         # batch is written: the worker's Python and the database work at the same time.
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="import-read") as readers:
             counting = readers.submit(_count_items, task, dataset)
-            batches = _import_batches(task, dataset, copy_text=connection.vendor == "postgresql")
+            postgres = connection.vendor == "postgresql"
+            batches = _import_batches(task, dataset, copy_text=postgres)
             upcoming = readers.submit(next, batches, None)
+            look_up = not postgres  # elsewhere no constraint error tells which one failed
             while (batch := upcoming.result()) is not None:
                 upcoming = readers.submit(next, batches, None)
                 total = counting.result() if counting.done() else None
-                _import_batch(task, dataset, batch, tally, new_labels, total=total)
+                look_up = _import_batch(task, dataset, batch, tally, new_labels, total=total, look_up=look_up)
     except StorageError as exc:
         outcome = {"status": TaskStatus.FAILED, "error": str(exc)}
     else:

@@ -6,8 +6,8 @@ import urllib.request
 
 import pytest
 
-from datasets import tasks
-from datasets.models import DatasetVersion, ExportTask, ImportTask, Sample
+from datasets import services, tasks
+from datasets.models import DatasetVersion, ExportTask, ImportTask, Sample, SampleLabel
 from tests.datasets.factories import DatasetFactory, SampleFactory
 
 pytestmark = pytest.mark.django_db
@@ -158,6 +158,32 @@ def test_import_from_a_manifest_imports_good_lines_and_lists_bad_ones(workspace,
     assert (again["added"], again["skipped"], again["failed"]) == (0, 4, 3)
     assert Sample.objects.filter(dataset=dataset).count() == 3
     assert developer_client.get(dataset_url(dataset, "import-tasks/"), {"status": "succeeded"}).json()["count"] == 2
+
+
+def test_a_batch_meeting_a_known_source_is_written_again_looked_up(workspace, developer_client, buckets,
+                                                                     monkeypatch):
+    """Batches go in without looking their sources up until one brings a source the dataset has;
+    that batch is written again, looked up (its first attempt leaves nothing), and so is the rest."""
+    monkeypatch.setattr(services, "IMPORT_BATCH", 2)
+    writes, write_batch = [], services._write_batch
+
+    def recorded(*args, look_up, **kwargs):
+        writes.append(look_up)
+        return write_batch(*args, look_up=look_up, **kwargs)
+
+    monkeypatch.setattr(services, "_write_batch", recorded)
+    dataset = DatasetFactory(workspace=workspace)
+    SampleFactory(dataset=dataset, source="s3://data/known.jpg")
+    sources = ["new1", "new2", "new3", "known", "new4", "new5"]
+    buckets.put_object(Bucket="data", Key="in.manifest", Body="\n".join(json.dumps({
+        "source": f"s3://data/{name}.jpg", "annotation": [{"name": "cat", "type": "modelarts/image_classification"}],
+    }) for name in sources).encode())
+    task = start_import(developer_client, dataset, "manifest", "s3://data/in.manifest")
+    assert (task["status"], task["processed"], task["added"], task["skipped"], task["failed"]) == (
+        "succeeded", 6, 5, 1, 0)
+    assert writes == [False, False, True, True]  # batches 1 and 2, batch 2 again, batch 3
+    assert Sample.objects.filter(dataset=dataset).count() == 6
+    assert SampleLabel.objects.filter(dataset=dataset, name="cat").count() == 5
 
 
 @pytest.mark.parametrize("uri, reason", [
