@@ -28,6 +28,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from aiplatform.models import Account, Workspace  # noqa: E402
+from aiplatform.process import tune_collector  # noqa: E402
 from aiplatform.sql import copy_rows  # noqa: E402
 from billing import services  # noqa: E402
 from billing.models import BillingAccount, LedgerEntry, Package, PackageOffer, Price, UsageRecord  # noqa: E402
@@ -111,6 +112,7 @@ def main():
     records = UsageRecord.objects.count()
     print(f"loaded {records:,} usage records for {args.accounts:,} accounts in {time.perf_counter() - started:.1f} s")
 
+    tune_collector()  # as a Celery worker process does when it starts
     started = time.perf_counter()
     rated = services.rate_usage()
     rating = time.perf_counter() - started
