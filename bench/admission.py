@@ -27,6 +27,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from aiplatform.models import Account, Workspace  # noqa: E402
+from aiplatform.process import tune_collector  # noqa: E402
 from resourcepools.admission import admit_workloads  # noqa: E402
 from resourcepools.models import Flavor, Node, Phase, PodSet, ResourcePool, Workload  # noqa: E402
 
@@ -107,6 +108,7 @@ def one_pass():
 
 def main():
     ensure_database()
+    tune_collector()  # as the Celery worker process that admits does when it starts
     print(f"{POOLS} pools x {NODES_PER_POOL} nodes (NPU 8-card, GPU 8-card, CPU 8u32g), PostgreSQL")
     for workloads in (2_000, 10_000):
         reset()

@@ -28,6 +28,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from aiplatform.models import Account, Workspace  # noqa: E402
+from aiplatform.process import tune_collector  # noqa: E402
 from k8s import services  # noqa: E402
 from k8s.backend import PodSetSpec, WorkloadSpec, clear_backend_cache, get_compute_backend  # noqa: E402
 from k8s.manifests import job, labels  # noqa: E402
@@ -129,6 +130,7 @@ def main(total: int) -> None:
             settings.COMPUTE_BACKEND, settings.KUBECONFIG = "kubernetes", str(path)
             clear_backend_cache()
             backend = get_compute_backend()
+            tune_collector()  # as the Celery worker process that reconciles does when it starts
             seeded = []
             for size in sorted({min(1000, total), total}):
                 workloads = seed_database(size - len(seeded), len(seeded))
