@@ -1,5 +1,6 @@
 """Billing operations. Every function is keyword-only and runs in a transaction: a charge is the
-balance change, its ledger entry (with a unique key) and its charge line together, or nothing.
+balance change, its ledger entry (with a unique key) and its charge (a purchase) or rated usage
+(a rating run's lines) together, or nothing.
 Per account, metering and rating are ordered by the lock on its BillingAccount row."""
 
 import logging
@@ -636,8 +637,8 @@ def rate_usage(*, account_ids=None, now: datetime | None = None, batch: int = 1_
 def rate_range(*, account_ids, after: int, through: int, now: datetime) -> int:
     """Rate the accounts' usage records with ids in (after, through], in one transaction: package
     deductions, pay-per-use at the price in force when the usage started, the balance debits with
-    their ledger entries, the charge lines and the cursors. Accounts whose row is locked elsewhere
-    are left out, and so are those behind `after` with records not rated up to it."""
+    their ledger entries, the rating runs' lines and the cursors. Accounts whose row is locked
+    elsewhere are left out, and so are those behind `after` with records not rated up to it."""
     locked = BillingAccount.objects.select_for_update(skip_locked=True).filter(
         account_id__in=list(account_ids), rated_through_id__lte=after)
     accounts = {str(a): cursor for a, cursor in locked.order_by("account_id").values_list(
