@@ -53,6 +53,8 @@ ANNOTATION_TYPES = {
 
 # Text samples may carry their text inline instead of in an object.
 INLINE_TEXT_SCHEME = "content://"
+LABEL_NAME_LENGTH = 100  # SampleLabel.name's
+ANNOTATOR_LENGTH = 150  # Sample.annotated_by's, a username's
 TEXT_TYPES = (DatasetType.TEXT_CLASSIFICATION, DatasetType.NAMED_ENTITY, DatasetType.TEXT_TRIPLET)
 
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -81,8 +83,8 @@ def label_set_errors(labels) -> dict:
             continue
         problems = {}
         name = label.get("name")
-        if not isinstance(name, str) or not name.strip() or len(name) > 100:
-            problems["name"] = "A label needs a name of 1 to 100 characters."
+        if not isinstance(name, str) or not name.strip() or len(name) > LABEL_NAME_LENGTH:
+            problems["name"] = f"A label needs a name of 1 to {LABEL_NAME_LENGTH} characters."
         elif name in seen:
             problems["name"] = f"The label '{name}' is listed twice; names must be unique."
         else:
@@ -131,6 +133,8 @@ def annotation_error(*, dataset_type: str, annotation: dict, metadata: dict, lab
     name = annotation.get("name")
     if not isinstance(name, str) or not name:
         return "an annotation needs the label 'name'."
+    if len(name) > LABEL_NAME_LENGTH:
+        return f"a label name has at most {LABEL_NAME_LENGTH} characters."
     if label_names is not None and name not in label_names:
         return f"label '{name}' is not in the dataset's label set; add it to the dataset's labels first."
     confidence = annotation.get("confidence")

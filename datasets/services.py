@@ -4,6 +4,7 @@ Celery tasks call these and never write models themselves."""
 import logging
 import math
 import random
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,7 @@ from . import selectors, tasks
 from .bulk import SampleText, insert_samples, label_rows, sample_text
 from .domain import (
     ANNOTATION_TYPES,
+    ANNOTATOR_LENGTH,
     INLINE_TEXT_SCHEME,
     TEXT_TYPES,
     accepts_object,
@@ -53,7 +55,7 @@ MAX_BATCH = 1000
 IMPORT_BATCH = 5000
 ANALYZE_AFTER = 10_000
 KNOWN_SOURCE = "sample_source_unique_per_dataset"  # the constraint a source already in the dataset breaks
-ANALYZED_COLUMNS = ("dataset_id", "status", "usage", "annotated_by", "position", "annotations")
+ANALYZED_COLUMNS = ("dataset_id", "source", "status", "usage", "annotated_by", "position", "annotations")
 USAGE_TO_MANIFEST = {Sample.Usage.TRAIN: "TRAIN", Sample.Usage.EVAL: "EVAL", Sample.Usage.INFERENCE: "INFERENCE"}
 USAGE_FROM_MANIFEST = {v: k for k, v in USAGE_TO_MANIFEST.items()}
 
@@ -414,17 +416,29 @@ def _import_items(task: ImportTask, dataset: Dataset) -> Iterator[tuple[int, Man
             yield number, ManifestSample(source=item.uri, property={"size": item.size})
 
 
-def _count_items(task: ImportTask, dataset: Dataset) -> int:
-    """How many lines or objects there are, for progress; blank lines are left out at the end."""
+def _count_items(task: ImportTask, dataset: Dataset, stop: threading.Event) -> int | None:
+    """How many lines or objects there are, for progress; blank lines are left out at the end.
+    Progress only: None when the count stops (`stop`) or the source cannot be read, which the
+    import itself reports."""
     storage = storage_for(task.source_uri)
-    if task.kind == ImportTask.Kind.MANIFEST:
-        last = b"\n"
-        lines = 0
-        for chunk in storage.read_chunks(task.source_uri):
-            lines += chunk.count(b"\n")
-            last = chunk[-1:] or last
-        return lines + (last != b"\n")
-    return sum(1 for item in storage.list(task.source_uri) if accepts_object(dataset.type, item.uri))
+    try:
+        if task.kind == ImportTask.Kind.MANIFEST:
+            last = b"\n"
+            lines = 0
+            for chunk in storage.read_chunks(task.source_uri):
+                if stop.is_set():
+                    return None
+                lines += chunk.count(b"\n")
+                last = chunk[-1:] or last
+            return lines + (last != b"\n")
+        count = 0
+        for item in storage.list(task.source_uri):
+            if stop.is_set():
+                return None
+            count += accepts_object(dataset.type, item.uri)
+        return count
+    except StorageError:
+        return None
 
 
 def _sample_row(dataset: Dataset, item: ManifestSample, now, created: str) -> tuple[dict | None, str | None]:
@@ -438,6 +452,9 @@ def _sample_row(dataset: Dataset, item: ManifestSample, now, created: str) -> tu
                                    label_names=None)
         if problem:
             return None, f"annotation {index}: {problem}"
+        annotator = annotation.get("annotated-by", "")
+        if not isinstance(annotator, str) or len(annotator) > ANNOTATOR_LENGTH:
+            return None, f"annotation {index}: 'annotated-by' is a name of at most {ANNOTATOR_LENGTH} characters"
     annotations = [{"annotated-by": "", "creation-time": created, **a} for a in item.annotation]
     return {
         "dataset_id": str(dataset.pk), "source": item.source, "metadata": item.property, "annotations": annotations,
@@ -543,23 +560,43 @@ def run_import(*, task_id) -> ImportTask | None:
                       added=0, skipped=0, failed=0, errors=[], error="")
     Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.IMPORTING)
     tally, new_labels = Counter(), {}
+    # The source is counted, and the next batch read and checked, in threads while this batch is
+    # written: the worker's Python and the database work at the same time.
+    readers, stop = ThreadPoolExecutor(max_workers=2, thread_name_prefix="import-read"), threading.Event()
     try:
-        # The source is counted, and the next batch read and checked, in threads while this
-        # batch is written: the worker's Python and the database work at the same time.
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="import-read") as readers:
-            counting = readers.submit(_count_items, task, dataset)
-            postgres = connection.vendor == "postgresql"
-            batches = _import_batches(task, dataset, copy_text=postgres)
+        counting = readers.submit(_count_items, task, dataset, stop)
+        postgres = connection.vendor == "postgresql"
+        batches = _import_batches(task, dataset, copy_text=postgres)
+        upcoming = readers.submit(next, batches, None)
+        look_up = not postgres  # elsewhere no constraint error tells which one failed
+        while (batch := upcoming.result()) is not None:
             upcoming = readers.submit(next, batches, None)
-            look_up = not postgres  # elsewhere no constraint error tells which one failed
-            while (batch := upcoming.result()) is not None:
-                upcoming = readers.submit(next, batches, None)
-                total = counting.result() if counting.done() else None
-                look_up = _import_batch(task, dataset, batch, tally, new_labels, total=total, look_up=look_up)
+            total = counting.result() if counting.done() else None
+            look_up = _import_batch(task, dataset, batch, tally, new_labels, total=total, look_up=look_up)
     except StorageError as exc:
         outcome = {"status": TaskStatus.FAILED, "error": str(exc)}
+    except Exception:
+        # Left RUNNING, the task would never end: acks_late redelivers a killed worker's task, not
+        # one that raised. What was imported stays; a re-run adds the rest.
+        logger.exception("import %s stopped", task.pk)
+        try:
+            _finish_import(task=task, dataset=dataset, tally=tally, new_labels=new_labels, status=TaskStatus.FAILED,
+                           error="The import stopped on an unexpected error (in the worker's log); run it again "
+                                 "to add the rest.")
+        except Exception:
+            logger.exception("import %s could not be marked failed", task.pk)
+        raise
     else:
         outcome = {"status": TaskStatus.SUCCEEDED, "total": tally["processed"]}
+    finally:
+        # An error does not wait for the count, nor for more than the batch being read.
+        stop.set()
+        readers.shutdown(wait=False, cancel_futures=True)
+    return _finish_import(task=task, dataset=dataset, tally=tally, new_labels=new_labels, **outcome)
+
+
+def _finish_import(*, task: ImportTask, dataset: Dataset, tally: Counter, new_labels: dict, status: str,
+                   **outcome) -> ImportTask:
     _add_labels(dataset=dataset, names=new_labels)
     refresh_counts(dataset=dataset)
     if tally["added"] >= ANALYZE_AFTER and connection.vendor == "postgresql":
@@ -570,8 +607,8 @@ def run_import(*, task_id) -> ImportTask | None:
                            f'"{SampleLabel._meta.db_table}"')
     Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.READY)
     return transition(
-        instance=task, to=outcome.pop("status"), finished_at=timezone.now(), processed=tally["processed"],
-        added=tally["added"], skipped=tally["skipped"], failed=tally["failed"], errors=task.errors, **outcome,
+        instance=task, to=status, finished_at=timezone.now(), processed=tally["processed"], added=tally["added"],
+        skipped=tally["skipped"], failed=tally["failed"], errors=task.errors, **outcome,
     )
 
 

@@ -2,6 +2,7 @@
 local S3 server over HTTP and the local directory backend. Celery tasks are called in-process."""
 
 import json
+import threading
 import urllib.request
 
 import pytest
@@ -184,6 +185,68 @@ def test_a_batch_meeting_a_known_source_is_written_again_looked_up(workspace, de
     assert writes == [False, False, True, True]  # batches 1 and 2, batch 2 again, batch 3
     assert Sample.objects.filter(dataset=dataset).count() == 6
     assert SampleLabel.objects.filter(dataset=dataset, name="cat").count() == 5
+
+
+def test_labels_and_annotators_too_long_to_store_are_bad_lines(workspace, developer_client, buckets):
+    lines = [{"source": "s3://data/ok.jpg", "annotation": [{"name": "c" * 100, "type": "modelarts/image_classification",
+                                                            "annotated-by": "a" * 150}]},
+             {"source": "s3://data/long-label.jpg", "annotation": [{"name": "c" * 101,
+                                                                   "type": "modelarts/image_classification"}]},
+             {"source": "s3://data/long-annotator.jpg", "annotation": [{
+                 "name": "cat", "type": "modelarts/image_classification", "annotated-by": "a" * 151}]},
+             {"source": "s3://data/no-annotator.jpg", "annotation": [{
+                 "name": "cat", "type": "modelarts/image_classification", "annotated-by": None}]}]
+    buckets.put_object(Bucket="data", Key="in.manifest", Body="\n".join(map(json.dumps, lines)).encode())
+    dataset = DatasetFactory(workspace=workspace)
+    task = start_import(developer_client, dataset, "manifest", "s3://data/in.manifest")
+    assert (task["status"], task["added"], task["failed"]) == ("succeeded", 1, 3)
+    assert [(e["line"], e["reason"]) for e in task["errors"]] == [
+        (2, "annotation 0: a label name has at most 100 characters."),
+        (3, "annotation 0: 'annotated-by' is a name of at most 150 characters"),
+        (4, "annotation 0: 'annotated-by' is a name of at most 150 characters"),
+    ]
+
+
+def test_an_unexpected_error_fails_the_import_and_keeps_what_it_added(workspace, developer_client, buckets,
+                                                                      monkeypatch):
+    """A failure the import does not expect (here the second batch's write) ends the task as
+    failed, with the batches before it imported and counted, instead of leaving it running."""
+    monkeypatch.setattr(services, "IMPORT_BATCH", 2)
+    write_batch = services._write_batch
+
+    def second_fails(task, dataset, batch, tally, **kwargs):
+        if tally["processed"]:
+            raise RuntimeError("the database went away")
+        return write_batch(task, dataset, batch, tally, **kwargs)
+
+    monkeypatch.setattr(services, "_write_batch", second_fails)
+    buckets.put_object(Bucket="data", Key="in.manifest", Body="\n".join(json.dumps({
+        "source": f"s3://data/{n}.jpg", "annotation": [{"name": "owl", "type": "modelarts/image_classification"}],
+    }) for n in range(5)).encode())
+    dataset = DatasetFactory(workspace=workspace)
+    response = developer_client.post(dataset_url(dataset, "import-tasks/"),
+                                     {"kind": "manifest", "source_uri": "s3://data/in.manifest"}, format="json")
+    with pytest.raises(RuntimeError):
+        tasks.run_import(response.json()["id"])
+    task = developer_client.get(dataset_url(dataset, f"import-tasks/{response.json()['id']}/")).json()
+    assert (task["status"], task["processed"], task["added"]) == ("failed", 2, 2)
+    assert "unexpected error" in task["error"] and "run it again" in task["error"]
+    dataset.refresh_from_db()
+    assert (dataset.status, dataset.sample_count, "owl" in dataset.label_names) == ("ready", 2, True)
+
+
+def test_counting_for_progress_gives_up_quietly(workspace, buckets):
+    """The count only feeds progress: a source it cannot read, or an import that stopped, ends it
+    with no total (the import itself reports what is wrong with the source)."""
+    dataset = DatasetFactory(workspace=workspace)
+    buckets.put_object(Bucket="data", Key="in.manifest", Body=b'{"source": "s3://data/1.jpg"}\n')
+    task = ImportTask(dataset=dataset, kind="manifest", source_uri="s3://data/in.manifest")
+    assert services._count_items(task, dataset, threading.Event()) == 1
+    stopped = threading.Event()
+    stopped.set()
+    assert services._count_items(task, dataset, stopped) is None
+    task.source_uri = "s3://data/missing.manifest"
+    assert services._count_items(task, dataset, threading.Event()) is None
 
 
 @pytest.mark.parametrize("uri, reason", [
