@@ -50,7 +50,6 @@ class BillingAccountAdmin(ReadOnlyAdmin):
     list_display = ["account", "balance", "arrears_since", "rated_through_id", "updated_at"]
     list_select_related = ["account"]
     search_fields = ["account__name"]
-    list_select_related = ["account"]
 
 
 @admin.register(LedgerEntry)

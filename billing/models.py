@@ -205,6 +205,10 @@ class RatedUsage(models.Model):
     class Meta:
         ordering = ["account", "through"]
         constraints = [models.UniqueConstraint(fields=["account", "through"], name="rated_usage_once_per_run")]
+        # A bill reads the runs whose months reach its month, of one account or of all: runs
+        # billed in older months are passed over.
+        indexes = [models.Index(fields=["account", "last_period"], name="rated_usage_account_month"),
+                   models.Index(fields=["last_period"], name="rated_usage_month")]
 
     def __str__(self):
         return f"usage of {self.account_id} rated through record {self.through}"

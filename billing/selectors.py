@@ -83,7 +83,7 @@ def rated_usage_lines(*, account_id, period) -> Iterator[list]:
     """The lines of the account's rating runs billed in a month (RatedUsage.LINE_FIELDS)."""
     month = period.isoformat()
     for lines in RatedUsage.objects.filter(account_id=account_id, first_period__lte=period,
-                                           last_period__gte=period).values_list("lines", flat=True):
+                                           last_period__gte=period).values_list("lines", flat=True).iterator():
         yield from (line for line in lines if line[0] == month)
 
 
@@ -103,24 +103,22 @@ def cost_tags(*, workspace) -> QuerySet[CostTag]:
 
 # --- rating reads -------------------------------------------------------------------------------
 
-FEW_ACCOUNTS = 100
-
 
 def _usage_in_range(*, account_ids, after: int, through: int):
     return UsageRecord.objects.filter(pk__gt=after, pk__lte=through, account_id__in=list(account_ids)).order_by()
 
 
-def usage_to_rate(*, account_ids, after: int, through: int) -> tuple[list[tuple], dict[int, tuple]]:
+def usage_to_rate(*, account_ids, after: int, through: int, whole_range: bool = False) -> tuple[list[tuple], dict]:
     """The accounts' usage records with ids in (after, through], summed up per pod set, flavor,
     pool kind, replicas and node-seconds: (pod set, flavor, dedicated, replicas, node-seconds,
     records, first and last start), and the owners of their pod sets (`pod_set_owners`). Full
-    hours of a steady pod set come out as one row."""
+    hours of a steady pod set come out as one row. With `whole_range` the range is read whole
+    and other accounts' summaries dropped, which beats testing each record's account when the
+    range holds little else."""
     accounts = {str(account_id) for account_id in account_ids}
     records = UsageRecord.objects.filter(pk__gt=after, pk__lte=through).order_by()
-    if len(accounts) <= FEW_ACCOUNTS:
+    if not whole_range:
         records = records.filter(account_id__in=list(accounts))
-    # Otherwise the range is read whole and other accounts' summaries dropped: testing each
-    # record's account takes longer than that.
     summaries = list(records.values_list("pod_set_id", "flavor_id", "dedicated", "replicas", "node_seconds").annotate(
         Count("id"), Min("started_at"), Max("started_at")))
     owners = pod_set_owners(pod_set_ids={row[0] for row in summaries})

@@ -185,6 +185,7 @@ def notify_many(*, notices: list[Notice]) -> list[Notice]:
     A key seen before, or left at the same time by another worker, is skipped by the database."""
     if not notices:
         return []
+    notices = [n._replace(account_id=str(n.account_id)) for n in notices]
     created = _insert_new_notifications(notices=notices, now=timezone.now())
     new = [n for n in notices if n.key in created and not created.discard(n.key)]  # each key once
     if new and settings.BILLING_EMAIL_NOTIFICATIONS:
@@ -200,6 +201,7 @@ def notify_many(*, notices: list[Notice]) -> list[Notice]:
     return new
 
 
+@transaction.atomic  # the scratch table lives until the commit
 def _insert_new_notifications(*, notices: list[Notice], now: datetime) -> set[str]:
     """Insert the notices whose keys are new; returns their keys."""
     table = Notification._meta.db_table
@@ -628,17 +630,23 @@ def rate_usage(*, account_ids=None, now: datetime | None = None, batch: int = 1_
         # Accounts further behind join when they have nothing unrated up to this cursor (one that
         # was idle since its last rating): so an account starting again needs no pass of its own.
         accounts = [a for behind, group in groups.items() if behind <= cursor for a in group]
+        # The first pass's records are all of its own accounts (every account with records after
+        # its cursor is in it), so it reads its ranges whole; later passes pick their accounts'.
+        whole_range = account_ids is None and cursor == max(groups)
         for after in range(cursor, through, batch):
-            rated += rate_range(account_ids=accounts, after=after, through=min(after + batch, through), now=now)
+            rated += rate_range(account_ids=accounts, after=after, through=min(after + batch, through), now=now,
+                                whole_range=whole_range)
     return rated
 
 
 @transaction.atomic
-def rate_range(*, account_ids, after: int, through: int, now: datetime) -> int:
+def rate_range(*, account_ids, after: int, through: int, now: datetime, whole_range: bool = False) -> int:
     """Rate the accounts' usage records with ids in (after, through], in one transaction: package
     deductions, pay-per-use at the price in force when the usage started, the balance debits with
     their ledger entries, the rating runs' lines and the cursors. Accounts whose row is locked
-    elsewhere are left out, and so are those behind `after` with records not rated up to it."""
+    elsewhere are left out, and so are those behind `after` with records not rated up to it. With
+    `whole_range`, the range is read whole and other accounts' records dropped, rather than each
+    record's account tested: for ranges that hold (almost) only these accounts' records."""
     locked = BillingAccount.objects.select_for_update(skip_locked=True).filter(
         account_id__in=list(account_ids), rated_through_id__lte=after)
     accounts = {str(a): cursor for a, cursor in locked.order_by("account_id").values_list(
@@ -670,11 +678,13 @@ def rate_range(*, account_ids, after: int, through: int, now: datetime) -> int:
             rated += _rate_accounts(account_ids=[account_id], after=after, through=first - 1, prices=prices,
                                     now=now)
     return rated + _rate_accounts(account_ids=[a for a in accounts if a not in waiting], after=after,
-                                  through=through, prices=prices, now=now)
+                                  through=through, prices=prices, now=now, whole_range=whole_range)
 
 
-def _rate_accounts(*, account_ids, after: int, through: int, prices: rating.PricesInForce, now: datetime) -> int:
-    summaries, owners = selectors.usage_to_rate(account_ids=account_ids, after=after, through=through)
+def _rate_accounts(*, account_ids, after: int, through: int, prices: rating.PricesInForce, now: datetime,
+                   whole_range: bool = False) -> int:
+    summaries, owners = selectors.usage_to_rate(account_ids=account_ids, after=after, through=through,
+                                                whole_range=whole_range)
     families = selectors.flavor_families(flavor_ids={row[1] for row in summaries})
     usages, scattered, records = [], set(), 0
     for pod_set_id, flavor_id, dedicated, replicas, node_seconds, count, first, last in summaries:
@@ -887,6 +897,9 @@ def bill_lines_for(*, account_id, period) -> list[BillLine]:
     for workload_id, key, value in CostTag.objects.filter(workload__workspace__account_id=account_id).values_list(
             "workload_id", "key", "value"):
         tags[str(workload_id)][key] = value
+    lines.sort(key=lambda c: (c["resource_type"], c["resource_name"], c["resource_id"], c["mode"],
+                              flavors.get(c["flavor_id"], ""), c["unit_price"], c["package_id"] is not None,
+                              c["package_id"] or 0, c["key"]))
     bill_lines = []
     for c in lines:
         workspace_id = uuid.UUID(str(c["workspace_id"])) if c["workspace_id"] else None
@@ -902,8 +915,6 @@ def bill_lines_for(*, account_id, period) -> list[BillLine]:
             unit_price=c["unit_price"], amount=amount,
             description=c["description"] or (f"package {c['package_id']}" if c["package_id"] else ""),
             tags=tags.get(c["resource_id"], {}) if c["resource_type"] == ResourceType.WORKLOAD else {}))
-    bill_lines.sort(key=lambda line: (line.resource_type, line.resource_name, line.resource_id, line.mode,
-                                      line.flavor_name, line.unit_price, line.description))
     return bill_lines
 
 

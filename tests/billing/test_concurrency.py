@@ -9,7 +9,7 @@ from django.db import connection
 from rest_framework.exceptions import ValidationError
 
 from billing import services
-from billing.models import BillingAccount, ChargeMode, LedgerEntry, Package, UsageRecord
+from billing.models import BillingAccount, ChargeMode, LedgerEntry, Notification, Package, UsageRecord
 from tests.billing.helpers import at, fund, priced_cpu_flavor, public_pool, ran, rated_lines
 from tests.factories import WorkspaceFactory
 
@@ -94,3 +94,13 @@ def test_parallel_subscription_runs_renew_once():
     subscription.refresh_from_db()
     assert (subscription.periods, subscription.ends_at) == (2, at("2023-06-01T10:00:00"))
     assert BillingAccount.objects.get(pk=workspace.account_id).balance == Decimal("6500.00")
+
+
+def test_many_notifications_at_once_go_in_once_per_key_outside_a_transaction():
+    """Rating warns by the thousand through a scratch table; called on its own (autocommit), the
+    same path leaves each key once, and a second call adds nothing."""
+    account = WorkspaceFactory().account
+    notices = [services.Notice(account.pk, "test", f"n{i}", "", f"test:{i}") for i in range(150)]
+    assert len(services.notify_many(notices=notices)) == 150
+    assert services.notify_many(notices=notices) == []
+    assert Notification.objects.filter(account=account, kind="test").count() == 150

@@ -309,8 +309,9 @@ def test_an_idle_account_is_not_written_and_joins_the_others_pass_when_it_runs_a
 
 
 def test_what_charges_name_cannot_be_deleted(workspace):
-    """Charges and rated usage keep their references without database constraints; the ORM
-    still refuses to delete a package, a flavor or a workspace that they name."""
+    """Charges keep their references without database constraints and rated usage names them in
+    its lines; the ORM still refuses to delete a package, a flavor or a workspace that were
+    bought or used (their purchase charge and usage records hold them)."""
     flavor = priced_cpu_flavor(hourly="2.00")
     pool = public_pool(flavor)
     fund(workspace.account, "1000.00")

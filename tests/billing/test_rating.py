@@ -29,7 +29,7 @@ class Record:
 
 
 def summarised(records: list[Record]) -> list[rating.Usage]:
-    """What rating reads (selectors.usage_summaries): a Usage per pod set, replicas and
+    """What rating reads (selectors.usage_to_rate): a Usage per pod set, replicas and
     node-seconds where those records form a run; else, for the whole pod set, its records."""
     groups = defaultdict(list)
     for r in records:
