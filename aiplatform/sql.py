@@ -145,6 +145,6 @@ def _isoformat(value: datetime) -> str:
     return value.isoformat()
 
 
-COPY_NULL = "\\N"
-_COPY_TEXT = {str: copy_escape, type(None): lambda value: COPY_NULL, dict: _json_text, list: _json_text,
+_COPY_NULL = "\\N"
+_COPY_TEXT = {str: copy_escape, type(None): lambda value: _COPY_NULL, dict: _json_text, list: _json_text,
               datetime: _isoformat, int: str, bool: str, Decimal: str, UUID: str, date: str}

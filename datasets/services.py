@@ -189,10 +189,8 @@ def add_samples(*, dataset: Dataset, samples: list[dict], user) -> list[Sample]:
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
     if not samples or len(samples) > MAX_BATCH:
         raise ValidationError({"samples": f"Give 1 to {MAX_BATCH} samples per request."})
-    existing = set(
-        Sample.objects.filter(dataset=dataset, source__in=[s.get("source") for s in samples])
-        .values_list("source", flat=True)
-    )
+    existing = selectors.existing_sources(
+        dataset=dataset, sources=[s.get("source") for s in samples if isinstance(s.get("source"), str)])
     now = timezone.now()
     errors, seen, created = {}, set(), []
     for index, item in enumerate(samples):

@@ -68,12 +68,13 @@ def test_batch_add_reports_every_bad_item_and_adds_nothing(workspace, developer_
          "annotations": [{"name": "cat", "box": {"xmin": 1, "ymin": 1, "xmax": 150, "ymax": 50}}]},
         {"source": "s3://data/c.jpg", "annotations": [{"name": "cat", "type": "modelarts/image_classification"}]},
         {"source": "s3://data/ok.jpg"},
+        {"source": 7},
     ]}, format="json")
     assert response.status_code == 400
     errors = errors_by_attr(response)
     assert set(errors) == {
         "samples.1.source", "samples.2.source", "samples.3.annotations.0", "samples.4.annotations.0",
-        "samples.5.annotations.0", "samples.6.source",
+        "samples.5.annotations.0", "samples.6.source", "samples.7.source",
     }
     assert "already in the dataset" in errors["samples.1.source"]
     assert "not in the dataset's label set" in errors["samples.3.annotations.0"]

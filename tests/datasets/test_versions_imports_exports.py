@@ -6,6 +6,7 @@ import threading
 import urllib.request
 
 import pytest
+from django.db import connection
 
 from datasets import services, tasks
 from datasets.models import DatasetVersion, ExportTask, ImportTask, Sample, SampleLabel
@@ -233,6 +234,18 @@ def test_an_unexpected_error_fails_the_import_and_keeps_what_it_added(workspace,
     assert "unexpected error" in task["error"] and "run it again" in task["error"]
     dataset.refresh_from_db()
     assert (dataset.status, dataset.sample_count, "owl" in dataset.label_names) == ("ready", 2, True)
+
+
+def test_a_large_import_leaves_statistics_of_the_columns_the_sample_list_uses(workspace, developer_client, buckets,
+                                                                                monkeypatch):
+    monkeypatch.setattr(services, "ANALYZE_AFTER", 1)
+    buckets.put_object(Bucket="data", Key="in.manifest", Body=b'{"source": "s3://data/1.jpg"}\n')
+    dataset = DatasetFactory(workspace=workspace)
+    assert start_import(developer_client, dataset, "manifest", "s3://data/in.manifest")["status"] == "succeeded"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT attname FROM pg_stats WHERE tablename = 'datasets_sample'")
+        analysed = {name for (name,) in cursor.fetchall()}
+    assert set(services.ANALYZED_COLUMNS) <= analysed
 
 
 def test_counting_for_progress_gives_up_quietly(workspace, buckets):
