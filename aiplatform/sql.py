@@ -99,6 +99,19 @@ def copy_rows(cursor, table: str, columns, rows) -> None:
     copy_texts(cursor, table, columns, map(copy_text, rows))
 
 
+def insert_rows(model, fields, rows) -> None:
+    """Insert rows of these fields' values (by attribute name) into a model's table: by COPY on
+    PostgreSQL, by bulk_create elsewhere. No model methods or signals run."""
+    rows = list(rows)
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create([model(**dict(zip(fields, row, strict=True))) for row in rows])
+        return
+    with connection.cursor() as cursor:
+        copy_rows(cursor, model._meta.db_table, [model._meta.get_field(name).column for name in fields], rows)
+
+
 def copy_texts(cursor, table: str, columns, texts) -> None:
     """COPY rows given in COPY's text format (`copy_text`), e.g. made ahead of time."""
     texts = list(texts)

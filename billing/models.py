@@ -5,6 +5,7 @@ and ledger to 10 decimal places so pay-per-use is debited at full precision and 
 per bill line. Usage is counted in node-seconds (integers), which are exact."""
 
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 
 from django.conf import settings
@@ -181,14 +182,16 @@ class Charge(models.Model):
 
 class RatedUsage(models.Model):
     """What one rating run made of an account's usage records with ids in (after, through]: its
-    lines, one per month, workload, flavor, mode, unit price and package, each
-    [period, workspace id, workload id, workload name, mode, flavor id, package id or null,
-    unit price, node-seconds]. A bill line sums the lines of its month over the runs.
+    lines, one per month, workload, flavor, mode, unit price and package, grouped by workload:
+    [[workspace id, workload id, workload name, [[period, mode, flavor id, package id or null,
+    unit price, node-seconds], …]], …]. A bill line sums the lines of its month over the runs.
 
     One row per account and run, whatever the number of workloads: rating writes a thousand
-    accounts' results in the time one row per line would take for a few dozen."""
+    accounts' results in the time one row per line would take for a few dozen. Each workload is
+    named once per run rather than on each of its lines, which halves what is written."""
 
-    LINE_FIELDS = ("period", "workspace_id", "workload_id", "workload_name", "mode", "flavor_id", "package_id",
+    # A line as `flat_lines` gives it.
+    LINE_FIELDS = ("workspace_id", "workload_id", "workload_name", "period", "mode", "flavor_id", "package_id",
                    "unit_price", "node_seconds")
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False,
@@ -212,6 +215,13 @@ class RatedUsage(models.Model):
 
     def __str__(self):
         return f"usage of {self.account_id} rated through record {self.through}"
+
+    @staticmethod
+    def flat_lines(lines: list) -> Iterator[tuple]:
+        """A run's lines one by one (LINE_FIELDS)."""
+        for workspace_id, workload_id, name, charges in lines:
+            for charge in charges:
+                yield workspace_id, workload_id, name, *charge
 
 
 class SubscriptionPeriod(models.TextChoices):

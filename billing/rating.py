@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from dateutil.relativedelta import relativedelta
-
 from . import rules
 from .models import ChargeMode
 
@@ -37,7 +35,7 @@ def is_on_the_hour(moment: datetime) -> bool:
     return not (moment.minute or moment.second or moment.microsecond)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Usage:
     """`count` usage records of a pod set, of `node_seconds` each, started at `first` and then
     every hour; a run of more than one starts on the hour."""
@@ -54,9 +52,8 @@ class Usage:
 
     def __post_init__(self):
         # Read for every interval of the sweep, so worked out once.
-        whole = is_on_the_hour(self.first)
-        object.__setattr__(self, "on_the_hour", whole)
-        object.__setattr__(self, "end", self.first + self.count * HOUR if whole else self.first + MOMENT)
+        self.on_the_hour = is_on_the_hour(self.first)
+        self.end = self.first + self.count * HOUR if self.on_the_hour else self.first + MOMENT
 
     @classmethod
     def from_summary(cls, *, pod_set_id, flavor_id, family, dedicated, replicas, node_seconds, count, first,
@@ -132,10 +129,11 @@ class _Stream:
             points |= {package.valid_from, package.valid_until}
         for flavor_id in {u.flavor_id for u in self.usages}:
             points.update(self.prices.change_times(flavor_id))
-        month = datetime.combine(rules.month_start(start), datetime.min.time(), start.tzinfo)
+        month = start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         while month <= stop:
             points.add(month)
-            month += relativedelta(months=1)
+            month = month.replace(year=month.year + 1, month=1) if month.month == 12 else month.replace(
+                month=month.month + 1)
         return sorted(p for p in points if start <= p <= stop)
 
     def rate(self) -> None:
@@ -182,17 +180,18 @@ class _Stream:
                     self.add(usage, ChargeMode.PACKAGE, ZERO, front.id, whole * usage.node_seconds)
                 front.used += whole * per_hour
                 hours -= whole
-            if hours:
-                for usage in runs:
-                    self.take(usage, usage.node_seconds)
-                hours -= 1
+                continue  # the front may be used up exactly; then the next one takes whole hours too
+            for usage in runs:
+                self.take(usage, usage.node_seconds)
+            hours -= 1
 
     def take(self, usage: Usage, node_seconds: int) -> None:
         """One record: from the valid packages in deduction order, the rest charged."""
         taken, left = rules.deduct(packages=self.valid, family=usage.family, at=self.at, node_seconds=node_seconds)
         for package, amount in taken:
             self.add(usage, ChargeMode.PACKAGE, ZERO, package.id, amount)
-        self.charge(usage, left)
+        if left:
+            self.charge(usage, left)
 
     def charge(self, usage: Usage, node_seconds: int) -> None:
         if usage.dedicated:

@@ -101,6 +101,7 @@ def deduct(*, packages: list[PackageBalance], family: str, at: datetime, node_se
 WARNING_THRESHOLDS = (80, 90, 100)
 
 
-def crossed_thresholds(*, total: int, before: int, after: int) -> list[int]:
-    """The used-share warnings (in %) a deduction from `before` to `after` crosses."""
-    return [t for t in WARNING_THRESHOLDS if before * 100 < t * total <= after * 100]
+def crossed_threshold(*, total: int, before: int, after: int) -> int | None:
+    """The highest used-share warning (in %) a deduction from `before` to `after` crosses, if any."""
+    crossed = [t for t in WARNING_THRESHOLDS if before * 100 < t * total <= after * 100]
+    return crossed[-1] if crossed else None

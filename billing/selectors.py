@@ -2,14 +2,14 @@
 
 from collections import defaultdict
 from collections.abc import Iterator
+from uuid import UUID
 
 from django.db import connection
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, TextField
-from django.db.models.functions import Cast
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet
 
-from aiplatform.models import Account
+from aiplatform.models import Account, Workspace
 from aiplatform.selectors import account_member
-from resourcepools.models import Flavor, PodSet
+from resourcepools.models import Flavor, PodSet, Workload
 
 from .models import (
     Bill,
@@ -79,12 +79,12 @@ def charges_of_month(*, account_id, period) -> QuerySet:
         "package_id", "node_seconds", "quantity", "amount", "key", "description").order_by("id")
 
 
-def rated_usage_lines(*, account_id, period) -> Iterator[list]:
+def rated_usage_lines(*, account_id, period) -> Iterator[tuple]:
     """The lines of the account's rating runs billed in a month (RatedUsage.LINE_FIELDS)."""
     month = period.isoformat()
     for lines in RatedUsage.objects.filter(account_id=account_id, first_period__lte=period,
                                            last_period__gte=period).values_list("lines", flat=True).iterator():
-        yield from (line for line in lines if line[0] == month)
+        yield from (line for line in RatedUsage.flat_lines(lines) if line[3] == month)
 
 
 def accounts_billed_in(*, period) -> QuerySet:
@@ -108,21 +108,47 @@ def _usage_in_range(*, account_ids, after: int, through: int):
     return UsageRecord.objects.filter(pk__gt=after, pk__lte=through, account_id__in=list(account_ids)).order_by()
 
 
-def usage_to_rate(*, account_ids, after: int, through: int, whole_range: bool = False) -> tuple[list[tuple], dict]:
+def usage_to_rate(*, account_ids, after: int, through: int, whole_range: bool = False) -> list[tuple]:
     """The accounts' usage records with ids in (after, through], summed up per pod set, flavor,
-    pool kind, replicas and node-seconds: (pod set, flavor, dedicated, replicas, node-seconds,
-    records, first and last start), and the owners of their pod sets (`pod_set_owners`). Full
-    hours of a steady pod set come out as one row. With `whole_range` the range is read whole
-    and other accounts' summaries dropped, which beats testing each record's account when the
-    range holds little else."""
+    pool kind, replicas and node-seconds, with who owns the pod set: (pod set, flavor, dedicated,
+    replicas, node-seconds, records, first and last start, flavor family, account id, workspace
+    id, workload id, workload name), ids as text. Full hours of a steady pod set come out as one
+    row. With `whole_range` the range is read whole and other accounts' summaries dropped, which
+    beats testing each record's account when the range holds little else."""
     accounts = {str(account_id) for account_id in account_ids}
     records = UsageRecord.objects.filter(pk__gt=after, pk__lte=through).order_by()
     if not whole_range:
         records = records.filter(account_id__in=list(accounts))
-    summaries = list(records.values_list("pod_set_id", "flavor_id", "dedicated", "replicas", "node_seconds").annotate(
-        Count("id"), Min("started_at"), Max("started_at")))
-    owners = pod_set_owners(pod_set_ids={row[0] for row in summaries})
-    return [row for row in summaries if owners[row[0]][0] in accounts], owners
+    summaries, params = records.values_list(
+        "pod_set_id", "flavor_id", "dedicated", "replicas", "node_seconds").annotate(
+        Count("id"), Min("started_at"), Max("started_at")).query.sql_with_params()
+    # The owners are joined to the ten thousand summaries, not looked up by a list of their ids.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT summary.*, flavor.family, {_text('workspace.account_id')}, {_text('workload.workspace_id')}, "
+            f"{_text('workload.id')}, workload.name FROM ({summaries}) summary "
+            f"JOIN {PodSet._meta.db_table} pod_set ON pod_set.id = summary.pod_set_id "
+            f"JOIN {Workload._meta.db_table} workload ON workload.id = pod_set.workload_id "
+            f"JOIN {Workspace._meta.db_table} workspace ON workspace.id = workload.workspace_id "
+            f"JOIN {Flavor._meta.db_table} flavor ON flavor.id = summary.flavor_id", params)
+        rows = cursor.fetchall()
+    if connection.vendor != "postgresql":
+        rows = [_from_embedded(row) for row in rows]
+    return [row for row in rows if row[9] in accounts]
+
+
+def _text(column: str) -> str:
+    # PostgreSQL writes a uuid as text the way str() does; reading text spares a UUID object per value.
+    return f"CAST({column} AS text)"
+
+
+def _from_embedded(row: tuple) -> tuple:
+    """A summary row as PostgreSQL gives it, from the embedded SQLite: there uuids are 32 hex
+    digits, times text and booleans numbers."""
+    pod_set_id, flavor_id, dedicated, replicas, node_seconds, count, first, last, family, *ids, name = row
+    first, last = (connection.ops.convert_datetimefield_value(value, None, connection) for value in (first, last))
+    return (pod_set_id, flavor_id, bool(dedicated), replicas, node_seconds, count, first, last, family,
+            *(str(UUID(value)) for value in ids), name)
 
 
 def scattered_usage_records(*, pod_set_ids, account_ids, after: int, through: int) -> list[tuple]:
@@ -138,20 +164,6 @@ def first_unpriced_usage(*, flavor_ids, account_ids, after: int, through: int) -
     return {str(account_id): first for account_id, first in _usage_in_range(
         account_ids=account_ids, after=after, through=through).filter(
         flavor_id__in=list(flavor_ids), dedicated=False).values_list("account_id").annotate(Min("id"))}
-
-
-def _as_text(field: str):
-    # PostgreSQL writes a uuid as text the way str() does; reading text spares a UUID object per value.
-    return Cast(field, TextField()) if connection.vendor == "postgresql" else F(field)
-
-
-def pod_set_owners(*, pod_set_ids) -> dict[int, tuple]:
-    """pod set id -> (account id, workspace id, workload id, workload name), ids as text."""
-    return {pk: (str(account_id), str(workspace_id), str(workload_id), name)
-            for pk, account_id, workspace_id, workload_id, name in PodSet.objects.filter(
-                pk__in=list(pod_set_ids)).values_list(
-                "pk", _as_text("workload__workspace__account_id"), _as_text("workload__workspace_id"),
-                _as_text("workload_id"), "workload__name")}
 
 
 def accounts_to_rate(*, through: int, account_ids=None) -> dict[int, list[str]]:
@@ -173,8 +185,3 @@ def prices_in_force() -> PricesInForce:
             "flavor_id", "effective_from", "pay_per_use_hourly"):
         changes[flavor_id].append((since, hourly))
     return PricesInForce(dict(changes))
-
-
-def flavor_families(*, flavor_ids) -> dict[int, str]:
-    # The family a usage record was metered with is its flavor's: families are fixed per flavor.
-    return dict(Flavor.objects.filter(pk__in=list(flavor_ids)).values_list("pk", "family"))

@@ -6,7 +6,7 @@ Per account, metering and rating are ordered by the lock on its BillingAccount r
 import logging
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -649,16 +649,18 @@ def rate_range(*, account_ids, after: int, through: int, now: datetime, whole_ra
     record's account tested: for ranges that hold (almost) only these accounts' records."""
     locked = BillingAccount.objects.select_for_update(skip_locked=True).filter(
         account_id__in=list(account_ids), rated_through_id__lte=after)
-    accounts = {str(a): cursor for a, cursor in locked.order_by("account_id").values_list(
-        "account_id", "rated_through_id")}
-    behind = [a for a, cursor in accounts.items() if cursor < after]
+    accounts, behind = {}, []
+    for account_id, cursor, balance, arrears_since in locked.order_by("account_id").values_list(
+            "account_id", "rated_through_id", "balance", "arrears_since"):
+        accounts[str(account_id)] = _Balance(balance, arrears_since)
+        if cursor < after:
+            behind.append(account_id)
     if behind:
         # Checked under the lock, by a statement that sees every meter that committed before it.
         for account_id in BillingAccount.objects.filter(account_id__in=behind).filter(Exists(
                 UsageRecord.objects.filter(account_id=OuterRef("account_id"), pk__gt=OuterRef("rated_through_id"),
                                            pk__lte=after))).values_list("account_id", flat=True):
             del accounts[str(account_id)]
-    accounts = list(accounts)
     if not accounts:
         return 0
     if connection.vendor == "postgresql":
@@ -667,7 +669,7 @@ def rate_range(*, account_ids, after: int, through: int, now: datetime, whole_ra
             cursor.execute("SET LOCAL work_mem = '64MB'")
     prices = selectors.prices_in_force()
     unpriced = list(Flavor.objects.exclude(pk__in=list(prices.changes)).values_list("pk", flat=True))
-    waiting = selectors.first_unpriced_usage(flavor_ids=unpriced, account_ids=accounts, after=after,
+    waiting = selectors.first_unpriced_usage(flavor_ids=unpriced, account_ids=list(accounts), after=after,
                                              through=through) if unpriced else {}
     rated = 0
     for account_id, first in waiting.items():
@@ -675,41 +677,37 @@ def rate_range(*, account_ids, after: int, through: int, now: datetime, whole_ra
         logger.warning("usage of a flavor without a price waits; account %s is rated up to record %s",
                        account_id, first - 1)
         if first - 1 > after:
-            rated += _rate_accounts(account_ids=[account_id], after=after, through=first - 1, prices=prices,
-                                    now=now)
-    return rated + _rate_accounts(account_ids=[a for a in accounts if a not in waiting], after=after,
+            rated += _rate_accounts(balances={account_id: accounts[account_id]}, after=after, through=first - 1,
+                                    prices=prices, now=now)
+    return rated + _rate_accounts(balances={a: b for a, b in accounts.items() if a not in waiting}, after=after,
                                   through=through, prices=prices, now=now, whole_range=whole_range)
 
 
-def _rate_accounts(*, account_ids, after: int, through: int, prices: rating.PricesInForce, now: datetime,
-                   whole_range: bool = False) -> int:
-    summaries, owners = selectors.usage_to_rate(account_ids=account_ids, after=after, through=through,
-                                                whole_range=whole_range)
-    families = selectors.flavor_families(flavor_ids={row[1] for row in summaries})
-    usages, scattered, records = [], set(), 0
-    for pod_set_id, flavor_id, dedicated, replicas, node_seconds, count, first, last in summaries:
-        records += count
-        usage = rating.Usage.from_summary(pod_set_id=pod_set_id, flavor_id=flavor_id, family=families[flavor_id],
-                                          dedicated=dedicated, replicas=replicas, node_seconds=node_seconds,
-                                          count=count, first=first, last=last)
-        if usage is None:
-            scattered.add(pod_set_id)
-        else:
-            usages.append(usage)
-    if scattered:
-        usages = [u for u in usages if u.pod_set_id not in scattered] + [
-            rating.Usage(pod_set_id=pod_set_id, flavor_id=flavor_id, family=families[flavor_id], dedicated=dedicated,
-                         first=started_at, count=1, node_seconds=node_seconds)
-            for pod_set_id, flavor_id, dedicated, started_at, node_seconds in selectors.scattered_usage_records(
-                pod_set_ids=scattered, account_ids=account_ids, after=after, through=through)]
-    by_account = defaultdict(list)
-    for usage in usages:
-        by_account[owners[usage.pod_set_id][0]].append(usage)
+class _Balance(NamedTuple):
+    """A locked account's balance as rating found it."""
+
+    balance: Decimal
+    arrears_since: datetime | None
+
+
+class _Run(NamedTuple):
+    """What a rating run made of one account's usage: a RatedUsage row."""
+
+    account_id: str
+    first_period: date
+    last_period: date
+    lines: list
+    pay_per_use: Decimal
+
+
+def _rate_accounts(*, balances: dict[str, _Balance], after: int, through: int, prices: rating.PricesInForce,
+                   now: datetime, whole_range: bool = False) -> int:
+    usages, owners, records = _usage_of(balances=balances, after=after, through=through, whole_range=whole_range)
     packages = defaultdict(list)
     if usages:
         for pk, account_id, family, valid_from, valid_until, purchased_at, total, used in (
                 Package.objects.select_for_update().filter(
-                    account_id__in=list(by_account), valid_until__gt=min(u.first for u in usages),
+                    account_id__in=list(usages), valid_until__gt=min(u.first for mine in usages.values() for u in mine),
                     node_seconds_used__lt=F("node_seconds_total")).order_by("valid_until", "purchased_at", "pk")
                 .values_list("pk", "account_id", "family", "valid_from", "valid_until", "purchased_at",
                              "node_seconds_total", "node_seconds_used")):
@@ -720,96 +718,111 @@ def _rate_accounts(*, account_ids, after: int, through: int, prices: rating.Pric
     # of when it ran), so a closed bill never changes.
     first_open = rules.month_start(now - timedelta(hours=settings.BILLING_BILL_SETTLE_HOURS))
     runs = []
-    for account_id, mine in by_account.items():
+    for account_id, mine in usages.items():
         lines = rating.rate(usages=mine, packages=packages[account_id], prices=prices, first_open=first_open)
-        run = _rated_usage(account_id=account_id, lines=lines, owners=owners, after=after, through=through)
-        if run is not None:
-            runs.append(run)
-    _add_rated_usage(runs=runs, now=now)
-    debits = {run.account_id: run.pay_per_use for run in runs}
-    _debit_usage(account_ids=account_ids, debits=debits, after=after, through=through, now=now)
-    _update_packages(packages=[p for balances in packages.values() for p in balances], used_before=used_before,
-                     accounts=packages)
+        if lines:
+            runs.append(_run(account_id=account_id, lines=lines, owners=owners))
+    aiplatform_sql.insert_rows(RatedUsage, (
+        "account_id", "after", "through", "first_period", "last_period", "lines", "pay_per_use", "created_at"), [
+        (run.account_id, after, through, run.first_period, run.last_period, run.lines, run.pay_per_use,
+         timezone.now()) for run in runs])
+    _update_packages(packages=packages, used_before=used_before)
+    _debit_usage(balances=balances, debits={run.account_id: run.pay_per_use for run in runs}, after=after,
+                 through=through, now=now)
     return records
 
 
-def _rated_usage(*, account_id, lines: rating.Lines, owners: dict, after: int, through: int) -> RatedUsage | None:
-    """An account's lines per pod set as one run's lines per workload, with its pay-per-use amount
-    exact to 10 decimal places; None when there is nothing to bill."""
-    merged = defaultdict(int)
+def _usage_of(*, balances: dict, after: int, through: int, whole_range: bool) -> tuple[dict, dict, int]:
+    """The accounts' usage in the range as rating takes it: {account id: [Usage]}, the owners of
+    their pod sets {pod set id: (workspace id, workload id, workload name)}, and the records."""
+    usages, owners, scattered, records = defaultdict(list), {}, {}, 0
+    for pod_set_id, flavor_id, dedicated, replicas, node_seconds, count, first, last, family, account_id, *owner in (
+            selectors.usage_to_rate(account_ids=balances, after=after, through=through, whole_range=whole_range)):
+        records += count
+        owners[pod_set_id] = tuple(owner)
+        usage = rating.Usage.from_summary(pod_set_id=pod_set_id, flavor_id=flavor_id, family=family,
+                                          dedicated=dedicated, replicas=replicas, node_seconds=node_seconds,
+                                          count=count, first=first, last=last)
+        if usage is None:
+            scattered[pod_set_id] = account_id, family
+        else:
+            usages[account_id].append(usage)
+    if scattered:
+        for account_id in {account_id for account_id, _ in scattered.values()}:
+            usages[account_id] = [u for u in usages[account_id] if u.pod_set_id not in scattered]
+        for pod_set_id, flavor_id, dedicated, started_at, node_seconds in selectors.scattered_usage_records(
+                pod_set_ids=scattered, account_ids=list(balances), after=after, through=through):
+            account_id, family = scattered[pod_set_id]
+            usages[account_id].append(rating.Usage(pod_set_id=pod_set_id, flavor_id=flavor_id, family=family,
+                                                   dedicated=dedicated, first=started_at, count=1,
+                                                   node_seconds=node_seconds))
+    return usages, owners, records
+
+
+def _run(*, account_id: str, lines: rating.Lines, owners: dict) -> _Run:
+    """An account's lines per pod set as one run's lines per workload (RatedUsage.lines), with its
+    pay-per-use amount exact to 10 decimal places."""
+    workloads = defaultdict(lambda: defaultdict(int))
     for (period, pod_set_id, flavor_id, mode, unit_price, package_id), seconds in lines.items():
-        merged[(period, owners[pod_set_id][1:], flavor_id, mode, unit_price, package_id)] += seconds
-    if not merged:
-        return None
-    rows, debit = [], Decimal(0)
-    for (period, (workspace_id, workload_id, name), flavor_id, mode, unit_price, package_id), seconds in (
-            merged.items()):
-        if mode == ChargeMode.PAY_PER_USE:
-            debit += rules.usage_amount(hourly=unit_price, node_seconds=seconds)
-        rows.append([period.isoformat(), workspace_id, workload_id, name, mode, flavor_id, package_id, str(unit_price),
-                     seconds])
-    periods = [key[0] for key in merged]
-    return RatedUsage(account_id=account_id, after=after, through=through, first_period=min(periods),
-                      last_period=max(periods), lines=rows, pay_per_use=rules.exact(debit))
+        workloads[owners[pod_set_id]][(period, mode, flavor_id, package_id, unit_price)] += seconds
+    by_price, months, rows = defaultdict(int), {}, []
+    for owner, charges in workloads.items():
+        mine = []
+        for (period, mode, flavor_id, package_id, unit_price), seconds in charges.items():
+            if mode == ChargeMode.PAY_PER_USE:
+                by_price[unit_price] += seconds
+            month = months.get(period) or months.setdefault(period, period.isoformat())
+            mine.append([month, mode, flavor_id, package_id, str(unit_price), seconds])
+        rows.append([*owner, mine])
+    debit = sum((rules.usage_amount(hourly=price, node_seconds=seconds) for price, seconds in by_price.items()),
+                Decimal(0))
+    return _Run(account_id, min(months), max(months), rows, rules.exact(debit))
 
 
-def _add_rated_usage(*, runs: list[RatedUsage], now: datetime) -> None:
-    if connection.vendor != "postgresql":
-        RatedUsage.objects.bulk_create(runs)
-        return
-    with connection.cursor() as cursor:
-        aiplatform_sql.copy_rows(cursor, RatedUsage._meta.db_table, (
-            "account_id", "after", "through", "first_period", "last_period", "lines", "pay_per_use", "created_at"), (
-            (r.account_id, r.after, r.through, r.first_period, r.last_period, r.lines, r.pay_per_use, now)
-            for r in runs))
-
-
-def _debit_usage(*, account_ids, debits: dict, after: int, through: int, now: datetime) -> None:
+def _debit_usage(*, balances: dict[str, _Balance], debits: dict, after: int, through: int, now: datetime) -> None:
     """Move the accounts' cursors to `through` and debit their pay-per-use, each debit with its
     ledger entry; arrears start when a balance goes below zero (as `_post` does)."""
-    BillingAccount.objects.filter(account_id__in=list(account_ids)).update(rated_through_id=through, updated_at=now)
-    charged = {a: debit for a, debit in debits.items() if debit}
-    if not charged:
-        return
-    balances = []
-    for account_id, balance, arrears_since in BillingAccount.objects.filter(account_id__in=list(charged)).values_list(
-            "account_id", "balance", "arrears_since"):
-        balance -= charged[str(account_id)]
-        arrears_since = (arrears_since or now) if balance < 0 else None
-        balances.append((account_id, balance, arrears_since))
+    accounts, entries, created_at = [], [], timezone.now()
+    for account_id, (balance, arrears_since) in balances.items():
+        debit = debits.get(account_id)
+        if debit:
+            balance -= debit
+            arrears_since = (arrears_since or now) if balance < 0 else None
+            entries.append((account_id, LedgerKind.PAY_PER_USE, -debit, balance, f"usage:{account_id}:{after + 1}-"
+                            f"{through}", f"Pay-per-use of usage records {after + 1}–{through}", created_at))
+        accounts.append((account_id, balance, arrears_since))
     fields = [BillingAccount._meta.get_field(name) for name in ("account", "balance", "arrears_since")]
     table = BillingAccount._meta.db_table
-    for chunk in aiplatform_sql.chunks(balances):
+    updated_at = BillingAccount._meta.get_field("updated_at").get_db_prep_value(now, connection)
+    for chunk in aiplatform_sql.chunks(accounts):
         rows, params = aiplatform_sql.values([aiplatform_sql.prepared(fields, row) for row in chunk],
                                              ("uuid", "numeric", "timestamptz"))
         with connection.cursor() as cursor:
-            cursor.execute(f"WITH debited(account_id, balance, arrears_since) AS ({rows}) UPDATE {table} "
-                           "SET balance = debited.balance, arrears_since = debited.arrears_since FROM debited "
-                           f"WHERE {table}.account_id = debited.account_id", params)
-    LedgerEntry.objects.bulk_create([
-        LedgerEntry(account_id=account_id, kind=LedgerKind.PAY_PER_USE, amount=-charged[str(account_id)],
-                    balance_after=balance, key=f"usage:{account_id}:{after + 1}-{through}",
-                    description=f"Pay-per-use of usage records {after + 1}–{through}")
-        for account_id, balance, _ in balances])
+            cursor.execute(f"WITH rated(account_id, balance, arrears_since) AS ({rows}) UPDATE {table} SET "
+                           "rated_through_id = %s, updated_at = %s, balance = rated.balance, arrears_since = "
+                           f"rated.arrears_since FROM rated WHERE {table}.account_id = rated.account_id",
+                           [*params, through, updated_at])
+    aiplatform_sql.insert_rows(LedgerEntry, (
+        "account_id", "kind", "amount", "balance_after", "key", "description", "created_at"), entries)
 
 
-def _update_packages(*, packages, used_before: dict, accounts: dict) -> None:
-    changed = [p for p in packages if p.used != used_before[p.id]]
-    if not changed:
-        return
-    for chunk in aiplatform_sql.chunks([(p.id, p.used) for p in changed]):
+def _update_packages(*, packages: dict[str, list[rules.PackageBalance]], used_before: dict) -> None:
+    """Write what rating took from the packages, and warn of each that crossed a threshold: of
+    several crossed at once, only the highest is worth telling."""
+    changed = [(account_id, p) for account_id, balances in packages.items() for p in balances
+               if p.used != used_before[p.id]]
+    for chunk in aiplatform_sql.chunks([(p.id, p.used) for _, p in changed]):
         rows, params = aiplatform_sql.values(chunk, ("bigint", "bigint"))
         with connection.cursor() as cursor:
             cursor.execute(f"WITH deducted(id, used) AS ({rows}) UPDATE billing_package SET node_seconds_used = "
                            "deducted.used FROM deducted WHERE billing_package.id = deducted.id", params)
-    account_of = {p.id: account_id for account_id, balances in accounts.items() for p in balances}
     warnings = []
-    for p in changed:
-        for threshold in rules.crossed_thresholds(total=p.total, before=used_before[p.id], after=p.used):
+    for account_id, p in changed:
+        threshold = rules.crossed_threshold(total=p.total, before=used_before[p.id], after=p.used)
+        if threshold:
             left = Decimal(p.remaining) / 3600
             warnings.append(Notice(
-                account_id=account_of[p.id], kind="package_usage",
-                subject=f"Package of {p.family} is {threshold}% used",
+                account_id=account_id, kind="package_usage", subject=f"Package of {p.family} is {threshold}% used",
                 message=f"{threshold}% of the package's {p.total // 3600} node-hours are used; {left:.2f} are "
                         f"left until {p.valid_until:%Y-%m-%d %H:%M} UTC. Usage beyond it is charged per use.",
                 key=f"package:{p.id}:used:{threshold}"))
@@ -875,7 +888,7 @@ def bill_lines_for(*, account_id, period) -> list[BillLine]:
     flavor, mode, unit price and package, and costs unit price × exact node-hours, rounded
     half-up once; a purchase line carries its (already rounded) amount."""
     usage, lines = defaultdict(int), []
-    for _, workspace_id, workload_id, name, mode, flavor_id, package_id, unit_price, seconds in (
+    for workspace_id, workload_id, name, _, mode, flavor_id, package_id, unit_price, seconds in (
             selectors.rated_usage_lines(account_id=account_id, period=period)):
         usage[(workspace_id, workload_id, name, mode, flavor_id, package_id, Decimal(unit_price))] += seconds
     for c in selectors.charges_of_month(account_id=account_id, period=period):

@@ -48,5 +48,6 @@ def public_pool(flavor, name="public-1", nodes=4):
 def rated_lines(account, mode=None) -> list[dict]:
     """The lines of the account's rating runs (RatedUsage.LINE_FIELDS as keys), in one mode or all."""
     return [line for run in RatedUsage.objects.filter(account_id=account.pk).order_by("through")
-            for line in (dict(zip(RatedUsage.LINE_FIELDS, values, strict=True)) for values in run.lines)
+            for line in (dict(zip(RatedUsage.LINE_FIELDS, values, strict=True))
+                         for values in RatedUsage.flat_lines(run.lines))
             if mode is None or line["mode"] == mode]

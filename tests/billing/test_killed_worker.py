@@ -61,7 +61,7 @@ def test_killed_rater_leaves_nothing_half_charged():
     rater = subprocess.Popen([sys.executable, "-c", RATER], cwd=ROOT, env=env)
     try:
         (pid,) = wait_for("SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock' "
-                          "AND query LIKE 'INSERT INTO \"billing_ledgerentry\"%%'", [database],
+                          "AND query LIKE 'COPY \"billing_ledgerentry\"%%'", [database],
                           lambda row: row is not None, "the rater to block on its ledger entry")
         rater.kill()
         rater.wait()

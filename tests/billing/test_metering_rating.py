@@ -160,19 +160,28 @@ def test_package_warnings_at_80_90_100_percent_and_before_expiry(workspace, sett
     fund(workspace.account, "1000.00")
     package = services.buy_package(account=workspace.account, offer=offer(node_hours=10, months=1),
                                    now=at("2023-04-01T00:00:00"))
-    ran(workspace, pool, flavor, start="2023-04-10T00:00:00", end="2023-04-10T08:30:00", name="a")
-    services.meter_usage(now=at("2023-04-11T00:00:00"))
-    with django_capture_on_commit_callbacks(execute=True):
-        services.rate_usage()
-    assert set(Notification.objects.values_list("key", flat=True)) == {f"package:{package.pk}:used:80"}
-    ran(workspace, pool, flavor, start="2023-04-12T00:00:00", end="2023-04-12T03:00:00", name="b")
-    services.meter_usage(now=at("2023-04-13T00:00:00"))
-    with django_capture_on_commit_callbacks(execute=True):
-        services.rate_usage()
-    assert set(Notification.objects.values_list("key", flat=True)) == {
-        f"package:{package.pk}:used:{t}" for t in (80, 90, 100)}
+    for day, end, thresholds in (("10", "08:30", (80,)), ("12", "01:00", (80, 90)), ("14", "02:00", (80, 90, 100))):
+        ran(workspace, pool, flavor, start=f"2023-04-{day}T00:00:00", end=f"2023-04-{day}T{end}:00", name=day)
+        services.meter_usage(now=at(f"2023-04-{day}T23:00:00"))
+        with django_capture_on_commit_callbacks(execute=True):
+            services.rate_usage()
+        assert set(Notification.objects.values_list("key", flat=True)) == {
+            f"package:{package.pk}:used:{t}" for t in thresholds}
     assert [m.to for m in mail.outbox] == [["admin@example.com"]] * 3
     assert services.check_packages(now=at("2023-04-20T00:00:00")) == 0  # nothing left to expire
+
+
+def test_a_run_crossing_several_thresholds_warns_of_the_highest(workspace):
+    flavor = priced_cpu_flavor(hourly="2.00")
+    fund(workspace.account, "1000.00")
+    package = services.buy_package(account=workspace.account, offer=offer(node_hours=10, months=1),
+                                   now=at("2023-04-01T00:00:00"))
+    ran(workspace, public_pool(flavor), flavor, start="2023-04-10T00:00:00", end="2023-04-10T12:00:00")
+    services.meter_usage(now=at("2023-04-11T00:00:00"))
+    services.rate_usage()
+    (warning,) = Notification.objects.all()
+    assert (warning.key, warning.subject) == (f"package:{package.pk}:used:100", "Package of cpu is 100% used")
+    assert "0.00 are left" in warning.message
 
 
 def test_expiry_warning_seven_days_before(workspace):

@@ -85,7 +85,9 @@ def test_deduct_skips_other_families_and_usage_outside_validity():
 
 
 def test_warning_thresholds_crossed_once_each():
-    assert rules.crossed_thresholds(total=100, before=0, after=79) == []
-    assert rules.crossed_thresholds(total=100, before=79, after=80) == [80]
-    assert rules.crossed_thresholds(total=100, before=80, after=100) == [90, 100]
-    assert rules.crossed_thresholds(total=100, before=0, after=100) == [80, 90, 100]
+    assert rules.crossed_threshold(total=100, before=0, after=79) is None
+    assert rules.crossed_threshold(total=100, before=79, after=80) == 80
+    assert rules.crossed_threshold(total=100, before=80, after=89) is None
+    # Of several crossed at once only the highest is told: the lower ones are out of date.
+    assert rules.crossed_threshold(total=100, before=80, after=100) == 100
+    assert rules.crossed_threshold(total=100, before=0, after=95) == 90
