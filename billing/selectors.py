@@ -105,7 +105,9 @@ def cost_tags(*, workspace) -> QuerySet[CostTag]:
 
 
 def _usage_in_range(*, account_ids, after: int, through: int):
-    return UsageRecord.objects.filter(pk__gt=after, pk__lte=through, account_id__in=list(account_ids)).order_by()
+    """The records with ids in (after, through], of these accounts or (None) of any."""
+    records = UsageRecord.objects.filter(pk__gt=after, pk__lte=through).order_by()
+    return records if account_ids is None else records.filter(account_id__in=list(account_ids))
 
 
 def usage_to_rate(*, account_ids, after: int, through: int, whole_range: bool = False) -> list[tuple]:
@@ -116,9 +118,7 @@ def usage_to_rate(*, account_ids, after: int, through: int, whole_range: bool = 
     row. With `whole_range` the range is read whole and other accounts' summaries dropped, which
     beats testing each record's account when the range holds little else."""
     accounts = {str(account_id) for account_id in account_ids}
-    records = UsageRecord.objects.filter(pk__gt=after, pk__lte=through).order_by()
-    if not whole_range:
-        records = records.filter(account_id__in=list(accounts))
+    records = _usage_in_range(account_ids=None if whole_range else accounts, after=after, through=through)
     summaries, params = records.values_list(
         "pod_set_id", "flavor_id", "dedicated", "replicas", "node_seconds").annotate(
         Count("id"), Min("started_at"), Max("started_at")).query.sql_with_params()
@@ -134,7 +134,7 @@ def usage_to_rate(*, account_ids, after: int, through: int, whole_range: bool = 
         rows = cursor.fetchall()
     if connection.vendor != "postgresql":
         rows = [_from_embedded(row) for row in rows]
-    return [row for row in rows if row[9] in accounts]
+    return [row for row in rows if row[9] in accounts]  # row[9]: the account id
 
 
 def _text(column: str) -> str:

@@ -1,5 +1,5 @@
 """The COPY writer shared by imports and rating: every kind of value it is given comes back as
-written, through PostgreSQL's own parsing of COPY's text format."""
+written, through PostgreSQL's own parsing of COPY's text format; and model rows inserted by it."""
 
 import json
 import uuid
@@ -10,6 +10,8 @@ import pytest
 from django.db import connection, models
 
 from aiplatform import sql
+from billing.models import LedgerEntry
+from tests.factories import WorkspaceFactory
 
 
 class Status(models.TextChoices):
@@ -55,3 +57,17 @@ def test_copy_texts_takes_rows_made_ahead_and_nothing_for_no_rows():
         sql.copy_texts(cursor, "copied", ["t", "j", "i"], (f"{text}" for text in made))
         cursor.execute("SELECT t, j::text, i FROM copied ORDER BY t")
         assert cursor.fetchall() == [("x\ty", '{"ü": 1}', None), ("z", "[]", 5)]
+
+
+@pytest.mark.django_db
+def test_insert_rows_writes_model_rows_by_attribute_name_and_nothing_for_no_rows():
+    account = WorkspaceFactory().account
+    when = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+    fields = ("account_id", "kind", "amount", "balance_after", "key", "description", "created_at")
+    sql.insert_rows(LedgerEntry, fields, [])
+    sql.insert_rows(LedgerEntry, fields, [
+        (str(account.pk), "pay_per_use", Decimal("-1.2345678901"), Decimal("8.7654321099"), "k1", "tab\there", when),
+        (account.pk, "top_up", Decimal("10"), Decimal("10"), "k2", "", when)])
+    assert list(LedgerEntry.objects.order_by("key").values_list(*fields)) == [
+        (account.pk, "pay_per_use", Decimal("-1.2345678901"), Decimal("8.7654321099"), "k1", "tab\there", when),
+        (account.pk, "top_up", Decimal("10"), Decimal("10"), "k2", "", when)]
