@@ -7,64 +7,105 @@ taken from packages in the order it started (usage that started at the same mome
 order of its pod set), soonest-expiring package first. Between two moments at which something
 changes (a run starts or ends, a package becomes valid or expires, a price changes, a month
 begins) every hour is the same, so whole hours are taken in one step; only the hour in which a
-package runs out is taken record by record. The result equals taking every record in turn."""
+package runs out is taken record by record. The result equals taking every record in turn.
+
+Moments are microseconds since the epoch (UTC): rating adds, compares, sorts and hashes them
+for every run and interval, which integers do several times faster than aware datetimes."""
 
 import heapq
+import itertools
+from bisect import bisect_right
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from . import rules
-from .models import ChargeMode
 
-HOUR = timedelta(hours=1)
-MOMENT = timedelta(microseconds=1)
+HOUR = 3_600_000_000
 ZERO = Decimal(0)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
-# (period, pod set id, flavor id, mode, unit price, package id) -> node-seconds
-Lines = dict[tuple, int]
+# ChargeMode's values, as the plain strings they equal.
+PACKAGE, PAY_PER_USE, SUBSCRIPTION = "package", "pay_per_use", "subscription"
 
-
-def hour_floor(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def is_on_the_hour(moment: datetime) -> bool:
-    # Read for every run of usage: cheaper than building the hour to compare with.
-    return not (moment.minute or moment.second or moment.microsecond)
+# {pod set id: {(period, mode, unit price, package id): node-seconds}}; a pod set has one flavor.
+Lines = dict[int, dict[tuple, int]]
 
 
-@dataclass(slots=True)
+def micros(moment: datetime) -> int:
+    """An aware moment as rating's clock reads it."""
+    return (moment - EPOCH) // _MICROSECOND
+
+
+def moment(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
+
+
+def month_start(micros: int) -> date:
+    day = moment(micros)
+    return date(day.year, day.month, 1)
+
+
 class Usage:
-    """`count` usage records of a pod set, of `node_seconds` each, started at `first` and then
-    every hour; a run of more than one starts on the hour."""
+    """`count` usage records of each of some pod sets, of `node_seconds` each, started at `first`
+    (µs) and then every hour; a run of more than one starts on the hour. Pod sets whose runs are
+    alike (the same flavor, pool kind, start, count and node-seconds) are gathered in one Usage:
+    every hour treats them the same, and so do their `charges` (each pod set's), until a package
+    runs out within an hour; then they are taken one by one, in pod set order."""
 
-    pod_set_id: int
-    flavor_id: int
-    family: str
-    dedicated: bool
-    first: datetime
-    count: int
-    node_seconds: int
-    on_the_hour: bool = field(init=False)
-    end: datetime = field(init=False)
+    __slots__ = ("pod_set_ids", "flavor_id", "family", "dedicated", "first", "count", "node_seconds", "on_the_hour",
+                 "end", "charges")
 
-    def __post_init__(self):
-        # Read for every interval of the sweep, so worked out once.
-        self.on_the_hour = is_on_the_hour(self.first)
-        self.end = self.first + self.count * HOUR if self.on_the_hour else self.first + MOMENT
+    def __init__(self, pod_set_ids: list[int], flavor_id: int, family: str, dedicated: bool, first: int, count: int,
+                 node_seconds: int):
+        self.pod_set_ids = pod_set_ids
+        self.flavor_id = flavor_id
+        self.family = family
+        self.dedicated = dedicated
+        self.first = first
+        self.count = count
+        self.node_seconds = node_seconds
+        self.on_the_hour = not first % HOUR
+        self.end = first + count * HOUR if self.on_the_hour else first + 1
+        self.charges = None
 
-    @classmethod
-    def from_summary(cls, *, pod_set_id, flavor_id, family, dedicated, replicas, node_seconds, count, first,
-                     last) -> "Usage | None":
-        """The run that records of the same pod set, replicas and node-seconds summarise, or None
-        when they are not one (several part hours, or full hours with a gap): then they are read
-        one by one. Full hours (replicas × 3,600 node-seconds) each fill a whole clock hour."""
-        if count == 1 or (node_seconds == replicas * 3600 and last - first == (count - 1) * HOUR):
-            return cls(pod_set_id=pod_set_id, flavor_id=flavor_id, family=family, dedicated=dedicated, first=first,
-                       count=count, node_seconds=node_seconds)
-        return None
+    def one(self, pod_set_id: int) -> "Usage":
+        """One pod set of gathered usage, with what it was charged so far."""
+        usage = Usage([pod_set_id], self.flavor_id, self.family, self.dedicated, self.first, self.count,
+                      self.node_seconds)
+        usage.charges = defaultdict(int, self.charges)
+        return usage
+
+
+def is_run(*, replicas: int, node_seconds: int, count: int, first: int, last: int) -> bool:
+    """Whether records of the same pod set, replicas and node-seconds (`count` of them, started
+    from `first` to `last`) are one run: when they are not (several part hours, or full hours with
+    a gap) they are read one by one. Full hours (replicas × 3,600 node-seconds) each fill a whole
+    clock hour."""
+    return count == 1 or (node_seconds == replicas * 3600 and last - first == (count - 1) * HOUR)
+
+
+class Gathering:
+    """An account's usages as rating takes them, pod sets with alike runs gathered (Usage)."""
+
+    def __init__(self):
+        self.usages: list[Usage] = []
+        self._runs = {}
+
+    def add(self, pod_set_id: int, flavor_id: int, family: str, dedicated: bool, first: int, count: int,
+            node_seconds: int) -> None:
+        """A run of a pod set's usage (is_run), or one of its records."""
+        if first % HOUR:  # started within an hour: taken at that moment, in pod set order
+            self.usages.append(Usage([pod_set_id], flavor_id, family, dedicated, first, count, node_seconds))
+            return
+        key = (flavor_id, family, dedicated, first, count, node_seconds)
+        run = self._runs.get(key)
+        if run is None:
+            run = self._runs[key] = Usage([pod_set_id], flavor_id, family, dedicated, first, count, node_seconds)
+            self.usages.append(run)
+        else:
+            run.pod_set_ids.append(pod_set_id)
 
 
 class PricesInForce:
@@ -73,43 +114,72 @@ class PricesInForce:
 
     def __init__(self, changes: dict[int, list[tuple[datetime, Decimal]]]):
         self.changes = changes
+        self._since = {flavor_id: [micros(since) for since, _ in mine] for flavor_id, mine in changes.items()}
+        self._hourly = {flavor_id: [hourly for _, hourly in mine] for flavor_id, mine in changes.items()}
 
-    def hourly(self, flavor_id, at: datetime) -> Decimal | None:
-        changes = self.changes.get(flavor_id)
-        if not changes:
+    def hourly(self, flavor_id, at: int) -> Decimal | None:
+        since = self._since.get(flavor_id)
+        if not since:
             return None
-        price = changes[0][1]
-        for since, hourly in changes:
-            if since > at:
-                break
-            price = hourly
-        return price
+        return self._hourly[flavor_id][max(bisect_right(since, at) - 1, 0)]
 
-    def change_times(self, flavor_id) -> list[datetime]:
-        return [since for since, _ in self.changes.get(flavor_id, ())]
+    def change_times(self, flavor_id) -> list[int]:
+        return self._since.get(flavor_id, [])
 
 
 def rate(*, usages: list[Usage], packages: list[rules.PackageBalance], prices: PricesInForce,
-         first_open) -> Lines:
+         first_open: date) -> Lines:
     """Charge lines of one account's usage. `packages` are the account's, in deduction order;
     their `used` grows as usage is taken from them. Usage of a month whose bill has closed goes
-    on the first open month (`first_open`)."""
-    lines = defaultdict(int)
+    on the first open month (`first_open`). Pod sets whose usage was gathered, and treated alike,
+    share one dict of lines."""
     streams = defaultdict(list)
     for usage in usages:
+        usage.charges = defaultdict(int)
         streams[(usage.dedicated, "" if usage.dedicated else usage.family)].append(usage)
+    rated = []
     for (dedicated, family), stream in streams.items():
-        mine = [] if dedicated else [p for p in packages if p.family == family]
-        _Stream(stream, mine, prices, first_open, lines).rate()
-    return dict(lines)
+        mine = [] if dedicated else [_Package(p) for p in packages if p.family == family]
+        rated += _Stream(stream, dedicated, mine, prices, first_open).rate()
+    lines, merged = {}, set()
+    for usage in rated:
+        if not usage.charges:
+            continue
+        for pod_set_id in usage.pod_set_ids:
+            mine = lines.get(pod_set_id)
+            if mine is None:
+                lines[pod_set_id] = usage.charges
+                continue
+            if pod_set_id not in merged:  # a pod set with several usages: lines of its own
+                mine = lines[pod_set_id] = defaultdict(int, mine)
+                merged.add(pod_set_id)
+            for key, seconds in usage.charges.items():
+                mine[key] += seconds
+    return lines
+
+
+class _Package:
+    """A package's validity on rating's clock, beside the balance it deducts from."""
+
+    __slots__ = ("balance", "valid_from", "valid_until")
+
+    def __init__(self, balance: rules.PackageBalance):
+        self.balance = balance
+        self.valid_from = micros(balance.valid_from)
+        self.valid_until = micros(balance.valid_until)
+
+
+def _first_pod_set(usage: Usage) -> int:
+    return usage.pod_set_ids[0]
 
 
 class _Stream:
     """The usage that may draw on the same packages: one flavor family on public pools, or
     everything on dedicated pools (paid by subscription, never by package)."""
 
-    def __init__(self, usages, packages, prices, first_open, lines):
+    def __init__(self, usages, dedicated, packages, prices, first_open):
         self.usages = usages
+        self.dedicated = dedicated
         self.runs = sorted((u for u in usages if u.on_the_hour), key=lambda u: u.first)
         # Records that started within an hour (a workload starting mid-hour), by that moment.
         self.singles = defaultdict(list)
@@ -119,87 +189,117 @@ class _Stream:
         self.packages = packages
         self.prices = prices
         self.first_open = first_open
-        self.lines = lines
+        self.parted, self.active_parts = [], []  # gathered usages taken apart, and their parts
 
-    def breakpoints(self) -> list[datetime]:
+    def breakpoints(self) -> list[int]:
         start = min(u.first for u in self.usages)
         stop = max(u.end for u in self.usages)
         points = {u.first for u in self.usages} | {u.end for u in self.usages}
         for package in self.packages:
-            points |= {package.valid_from, package.valid_until}
+            points.add(package.valid_from)
+            points.add(package.valid_until)
         for flavor_id in {u.flavor_id for u in self.usages}:
             points.update(self.prices.change_times(flavor_id))
-        month = start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        while month <= stop:
-            points.add(month)
-            month = month.replace(year=month.year + 1, month=1) if month.month == 12 else month.replace(
-                month=month.month + 1)
+        month = month_start(start)
+        while (at := micros(datetime(month.year, month.month, 1, tzinfo=UTC))) <= stop:
+            points.add(at)
+            month = date(month.year + 1, 1, 1) if month.month == 12 else date(month.year, month.month + 1, 1)
         return sorted(p for p in points if start <= p <= stop)
 
-    def rate(self) -> None:
+    def rate(self) -> list[Usage]:
         """Sweep the moments at which something changes. Runs start and end at breakpoints, so
-        within [a, b) the same runs are active at every hour."""
-        waiting, active, ends, ordered = 0, {}, [], []
-        points = self.breakpoints()
-        for a, b in zip(points, points[1:], strict=False):
-            while waiting < len(self.runs) and self.runs[waiting].first <= a:
-                active[waiting] = self.runs[waiting]
-                heapq.heappush(ends, (self.runs[waiting].end, waiting))
+        within [a, b) the same runs are active at every hour. Returns the usages as rated: the
+        gathered ones that had to be taken apart replaced by their parts."""
+        waiting, ends, ordered = 0, [], None
+        self.active = {}  # the runs under way, by their place in self.runs: [usage] or its parts
+        runs = self.runs
+        for a, b in itertools.pairwise(self.breakpoints()):
+            while waiting < len(runs) and runs[waiting].first <= a:
+                self.active[waiting] = [runs[waiting]]
+                heapq.heappush(ends, (runs[waiting].end, waiting))
                 waiting, ordered = waiting + 1, None
             while ends and ends[0][0] <= a:
-                del active[heapq.heappop(ends)[1]]
+                del self.active[heapq.heappop(ends)[1]]
                 ordered = None
-            hour = a if is_on_the_hour(a) else hour_floor(a) + HOUR
-            hours = -((hour - b) // HOUR) if active and hour < b else 0
+            hour = a if not a % HOUR else a - a % HOUR + HOUR
+            hours = -((hour - b) // HOUR) if self.active and hour < b else 0
             singles = self.singles.get(a)
             if not (hours or singles):
                 continue
-            self.valid = [p for p in self.packages if p.valid_from <= a and p.valid_until >= b]
-            self.period = max(rules.month_start(a), self.first_open)
+            self.valid = [p.balance for p in self.packages if p.valid_from <= a and p.valid_until >= b]
+            self.period = max(month_start(a), self.first_open)
             self.at = a
-            for usage in sorted(singles or (), key=lambda u: u.pod_set_id):
+            for usage in sorted(singles or (), key=_first_pod_set):
                 self.take(usage, usage.node_seconds)
             if hours:
                 if ordered is None:
-                    ordered = sorted(active.values(), key=lambda u: u.pod_set_id)
-                self.take_hours(ordered, hours)
+                    ordered = sorted((u for mine in self.active.values() for u in mine), key=_first_pod_set)
+                ordered = self.take_hours(ordered, hours)
+        if not self.parted:
+            return self.usages
+        parted = {id(usage) for usage in self.parted}
+        return [u for u in self.usages if id(u) not in parted] + [
+            part for mine in self.active_parts for part in mine]
 
-    def take_hours(self, runs: list[Usage], hours: int) -> None:
+    def take_hours(self, runs: list[Usage], hours: int) -> list[Usage]:
         """`hours` identical hours of the runs: whole hours from the package in front, and the
-        hour in which it runs out record by record."""
-        per_hour = sum(u.node_seconds for u in runs)
+        hour in which it runs out record by record. Returns the runs, taken apart if they had
+        to be for that."""
+        per_hour = sum(u.node_seconds * len(u.pod_set_ids) for u in runs)
         while hours:
-            front = next((p for p in self.valid if p.remaining > 0), None)
+            front = next((p for p in self.valid if p.used < p.total), None)
             if front is None or per_hour == 0:
-                for usage in runs:
-                    self.charge(usage, hours * usage.node_seconds)
-                return
-            whole = min(hours, front.remaining // per_hour)
+                self.charge(runs, hours)
+                return runs
+            whole = min(hours, (front.total - front.used) // per_hour)
             if whole:
+                key = (self.period, PACKAGE, ZERO, front.id)
                 for usage in runs:
-                    self.add(usage, ChargeMode.PACKAGE, ZERO, front.id, whole * usage.node_seconds)
+                    if usage.node_seconds:
+                        usage.charges[key] += whole * usage.node_seconds
                 front.used += whole * per_hour
                 hours -= whole
                 continue  # the front may be used up exactly; then the next one takes whole hours too
+            if len(runs) < sum(len(u.pod_set_ids) for u in runs):
+                runs = self.take_apart()
             for usage in runs:
                 self.take(usage, usage.node_seconds)
             hours -= 1
+        return runs
 
+    def take_apart(self) -> list[Usage]:
+        """The runs under way, pod set by pod set, in pod set order."""
+        for place, mine in self.active.items():
+            if len(mine) == 1 and len(mine[0].pod_set_ids) > 1:
+                self.parted.append(mine[0])
+                self.active[place] = [mine[0].one(pod_set_id) for pod_set_id in mine[0].pod_set_ids]
+                self.active_parts.append(self.active[place])
+        return sorted((u for mine in self.active.values() for u in mine), key=_first_pod_set)
     def take(self, usage: Usage, node_seconds: int) -> None:
-        """One record: from the valid packages in deduction order, the rest charged."""
-        taken, left = rules.deduct(packages=self.valid, family=usage.family, at=self.at, node_seconds=node_seconds)
-        for package, amount in taken:
-            self.add(usage, ChargeMode.PACKAGE, ZERO, package.id, amount)
-        if left:
-            self.charge(usage, left)
-
-    def charge(self, usage: Usage, node_seconds: int) -> None:
-        if usage.dedicated:
-            self.add(usage, ChargeMode.SUBSCRIPTION, ZERO, None, node_seconds)
-        else:
-            self.add(usage, ChargeMode.PAY_PER_USE, self.prices.hourly(usage.flavor_id, self.at), None, node_seconds)
-
-    def add(self, usage: Usage, mode: str, unit_price: Decimal, package_id, node_seconds: int) -> None:
+        """One record: from the packages valid over the interval, in deduction order; the rest charged."""
+        for package in self.valid:
+            if not node_seconds:
+                return
+            amount = min(node_seconds, package.total - package.used)
+            if amount > 0:
+                package.used += amount
+                node_seconds -= amount
+                usage.charges[(self.period, PACKAGE, ZERO, package.id)] += amount
         if node_seconds:
-            self.lines[(self.period, usage.pod_set_id, usage.flavor_id, mode, unit_price, package_id)] += node_seconds
+            self.charge((usage,), 1, node_seconds)
 
+    def charge(self, usages, hours: int, node_seconds: int | None = None) -> None:
+        """`hours` hours of the usages beyond the packages (of `node_seconds` each, when given)."""
+        if self.dedicated:
+            key = (self.period, SUBSCRIPTION, ZERO, None)
+            for usage in usages:
+                if seconds := hours * (node_seconds or usage.node_seconds):
+                    usage.charges[key] += seconds
+            return
+        hourly, flavor_id = self.prices.hourly, None
+        for usage in usages:
+            if seconds := hours * (node_seconds or usage.node_seconds):
+                if usage.flavor_id != flavor_id:
+                    flavor_id = usage.flavor_id
+                    key = (self.period, PAY_PER_USE, hourly(flavor_id, self.at), None)
+                usage.charges[key] += seconds

@@ -3,6 +3,7 @@ balance change, its ledger entry (with a unique key) and its charge (a purchase)
 (a rating run's lines) together, or nothing.
 Per account, metering and rating are ordered by the lock on its BillingAccount row."""
 
+import functools
 import logging
 import uuid
 from collections import defaultdict
@@ -702,12 +703,13 @@ class _Run(NamedTuple):
 
 def _rate_accounts(*, balances: dict[str, _Balance], after: int, through: int, prices: rating.PricesInForce,
                    now: datetime, whole_range: bool = False) -> int:
-    usages, owners, records = _usage_of(balances=balances, after=after, through=through, whole_range=whole_range)
+    usages, pod_sets, records = _usage_of(balances=balances, after=after, through=through, whole_range=whole_range)
     packages = defaultdict(list)
     if usages:
+        first = rating.moment(min(u.first for mine in usages.values() for u in mine))
         for pk, account_id, family, valid_from, valid_until, purchased_at, total, used in (
                 Package.objects.select_for_update().filter(
-                    account_id__in=list(usages), valid_until__gt=min(u.first for mine in usages.values() for u in mine),
+                    account_id__in=list(usages), valid_until__gt=first,
                     node_seconds_used__lt=F("node_seconds_total")).order_by("valid_until", "purchased_at", "pk")
                 .values_list("pk", "account_id", "family", "valid_from", "valid_until", "purchased_at",
                              "node_seconds_total", "node_seconds_used")):
@@ -721,7 +723,7 @@ def _rate_accounts(*, balances: dict[str, _Balance], after: int, through: int, p
     for account_id, mine in usages.items():
         lines = rating.rate(usages=mine, packages=packages[account_id], prices=prices, first_open=first_open)
         if lines:
-            runs.append(_run(account_id=account_id, lines=lines, owners=owners))
+            runs.append(_run(account_id=account_id, lines=lines, pod_sets=pod_sets))
     aiplatform_sql.insert_rows(RatedUsage, (
         "account_id", "after", "through", "first_period", "last_period", "lines", "pay_per_use", "created_at"), [
         (run.account_id, after, through, run.first_period, run.last_period, run.lines, run.pay_per_use,
@@ -733,50 +735,68 @@ def _rate_accounts(*, balances: dict[str, _Balance], after: int, through: int, p
 
 
 def _usage_of(*, balances: dict, after: int, through: int, whole_range: bool) -> tuple[dict, dict, int]:
-    """The accounts' usage in the range as rating takes it: {account id: [Usage]}, the owners of
-    their pod sets {pod set id: (workspace id, workload id, workload name)}, and the records."""
-    usages, owners, scattered, records = defaultdict(list), {}, {}, 0
-    for pod_set_id, flavor_id, dedicated, replicas, node_seconds, count, first, last, family, account_id, *owner in (
-            selectors.usage_to_rate(account_ids=balances, after=after, through=through, whole_range=whole_range)):
+    """The accounts' usage in the range as rating takes it: {account id: [Usage]}, their pod sets
+    {pod set id: ((workspace id, workload id, workload name), flavor id)}, and the records."""
+    summaries = selectors.usage_to_rate(account_ids=balances, after=after, through=through, whole_range=whole_range)
+    is_run, pod_sets, scattered, records = rating.is_run, {}, {}, 0
+    for (pod_set_id, flavor_id, _, replicas, node_seconds, count, first, last, family, account_id, workspace_id,
+         workload_id, name) in summaries:
         records += count
-        owners[pod_set_id] = tuple(owner)
-        usage = rating.Usage.from_summary(pod_set_id=pod_set_id, flavor_id=flavor_id, family=family,
-                                          dedicated=dedicated, replicas=replicas, node_seconds=node_seconds,
-                                          count=count, first=first, last=last)
-        if usage is None:
+        pod_sets[pod_set_id] = (workspace_id, workload_id, name), flavor_id
+        if not is_run(replicas=replicas, node_seconds=node_seconds, count=count, first=first, last=last):
             scattered[pod_set_id] = account_id, family
-        else:
-            usages[account_id].append(usage)
+    gatherings = defaultdict(rating.Gathering)
+    for pod_set_id, flavor_id, dedicated, _, node_seconds, count, first, _, family, account_id, *_ in summaries:
+        if pod_set_id not in scattered:
+            gatherings[account_id].add(pod_set_id, flavor_id, family, dedicated, first, count, node_seconds)
     if scattered:
-        for account_id in {account_id for account_id, _ in scattered.values()}:
-            usages[account_id] = [u for u in usages[account_id] if u.pod_set_id not in scattered]
         for pod_set_id, flavor_id, dedicated, started_at, node_seconds in selectors.scattered_usage_records(
                 pod_set_ids=scattered, account_ids=list(balances), after=after, through=through):
             account_id, family = scattered[pod_set_id]
-            usages[account_id].append(rating.Usage(pod_set_id=pod_set_id, flavor_id=flavor_id, family=family,
-                                                   dedicated=dedicated, first=started_at, count=1,
-                                                   node_seconds=node_seconds))
-    return usages, owners, records
+            gatherings[account_id].add(pod_set_id, flavor_id, family, dedicated, started_at, 1, node_seconds)
+    return {account_id: gathering.usages for account_id, gathering in gatherings.items()}, pod_sets, records
 
 
-def _run(*, account_id: str, lines: rating.Lines, owners: dict) -> _Run:
+def _run(*, account_id: str, lines: rating.Lines, pod_sets: dict) -> _Run:
     """An account's lines per pod set as one run's lines per workload (RatedUsage.lines), with its
-    pay-per-use amount exact to 10 decimal places."""
-    workloads = defaultdict(lambda: defaultdict(int))
-    for (period, pod_set_id, flavor_id, mode, unit_price, package_id), seconds in lines.items():
-        workloads[owners[pod_set_id]][(period, mode, flavor_id, package_id, unit_price)] += seconds
-    by_price, months, rows = defaultdict(int), {}, []
-    for owner, charges in workloads.items():
-        mine = []
-        for (period, mode, flavor_id, package_id, unit_price), seconds in charges.items():
-            if mode == ChargeMode.PAY_PER_USE:
-                by_price[unit_price] += seconds
-            month = months.get(period) or months.setdefault(period, period.isoformat())
-            mine.append([month, mode, flavor_id, package_id, str(unit_price), seconds])
-        rows.append([*owner, mine])
+    pay-per-use amount exact to 10 decimal places. Pod sets rated alike share their lines."""
+    workloads, written = {}, {}
+    for pod_set_id, charges in lines.items():
+        owner, flavor_id = pod_sets[pod_set_id]
+        mine = written.get(id(charges))
+        if mine is None:
+            mine = [[_as_text(period), mode, flavor_id, package_id, _as_text(unit_price), seconds]
+                    for (period, mode, unit_price, package_id), seconds in charges.items()]
+            written[id(charges)] = mine, charges, [0]
+        else:
+            mine[2][0] += 1
+            mine = mine[0]
+        workloads[owner] = _merged(workloads[owner], mine) if owner in workloads else mine
+    by_price, periods = defaultdict(int), set()
+    for _, charges, (more,) in written.values():
+        for (period, mode, unit_price, _), seconds in charges.items():
+            periods.add(period)
+            if mode == rating.PAY_PER_USE:
+                by_price[unit_price] += seconds * (1 + more)
     debit = sum((rules.usage_amount(hourly=price, node_seconds=seconds) for price, seconds in by_price.items()),
                 Decimal(0))
-    return _Run(account_id, min(months), max(months), rows, rules.exact(debit))
+    return _Run(account_id, min(periods), max(periods), [[*owner, mine] for owner, mine in workloads.items()],
+                rules.exact(debit))
+
+
+def _merged(lines: list, more: list) -> list:
+    """A workload's lines and another role's, those of the same month, mode, flavor, package and
+    price summed."""
+    summed = {tuple(line[:5]): line[5] for line in lines}
+    for line in more:
+        summed[tuple(line[:5])] = summed.get(tuple(line[:5]), 0) + line[5]
+    return [[*key, seconds] for key, seconds in summed.items()]
+
+
+@functools.lru_cache(maxsize=1024)
+def _as_text(value: date | Decimal) -> str:
+    """A month or a unit price as a run's lines write it (the same few for every line)."""
+    return value.isoformat() if isinstance(value, date) else str(value)
 
 
 def _debit_usage(*, balances: dict[str, _Balance], debits: dict, after: int, through: int, now: datetime) -> None:
@@ -794,9 +814,10 @@ def _debit_usage(*, balances: dict[str, _Balance], debits: dict, after: int, thr
     fields = [BillingAccount._meta.get_field(name) for name in ("account", "balance", "arrears_since")]
     table = BillingAccount._meta.db_table
     updated_at = BillingAccount._meta.get_field("updated_at").get_db_prep_value(now, connection)
+    if connection.vendor != "postgresql":  # PostgreSQL takes the values as they are
+        accounts = [aiplatform_sql.prepared(fields, row) for row in accounts]
     for chunk in aiplatform_sql.chunks(accounts):
-        rows, params = aiplatform_sql.values([aiplatform_sql.prepared(fields, row) for row in chunk],
-                                             ("uuid", "numeric", "timestamptz"))
+        rows, params = aiplatform_sql.values(chunk, ("uuid", "numeric", "timestamptz"))
         with connection.cursor() as cursor:
             cursor.execute(f"WITH rated(account_id, balance, arrears_since) AS ({rows}) UPDATE {table} SET "
                            "rated_through_id = %s, updated_at = %s, balance = rated.balance, arrears_since = "

@@ -1,5 +1,6 @@
-"""Rating from summaries: runs of identical hours taken in steps give exactly what taking every
-record in turn (started_at, then pod set) gives — checked by hand and on random usage."""
+"""Rating from summaries: runs of identical hours taken in steps, and pod sets with alike runs
+taken together, give exactly what taking every record in turn (started_at, then pod set) gives —
+checked by hand and on random usage."""
 
 import random
 from collections import defaultdict
@@ -29,43 +30,43 @@ class Record:
 
 
 def summarised(records: list[Record]) -> list[rating.Usage]:
-    """What rating reads (selectors.usage_to_rate): a Usage per pod set, replicas and
-    node-seconds where those records form a run; else, for the whole pod set, its records."""
+    """What rating reads (selectors.usage_to_rate, services._usage_of): a run per pod set,
+    replicas and node-seconds where those records form one; else, for the whole pod set, its
+    records. Alike runs of several pod sets are gathered."""
     groups = defaultdict(list)
     for r in records:
         groups[(r.pod_set_id, r.flavor_id, r.family, r.dedicated, r.replicas, r.node_seconds)].append(r)
-    usages, scattered = [], set()
-    for (pod_set_id, flavor_id, family, dedicated, replicas, node_seconds), mine in groups.items():
-        starts = [r.started_at for r in mine]
-        usage = rating.Usage.from_summary(pod_set_id=pod_set_id, flavor_id=flavor_id, family=family,
-                                          dedicated=dedicated, replicas=replicas, node_seconds=node_seconds,
-                                          count=len(mine), first=min(starts), last=max(starts))
-        if usage is None:
-            scattered.add(pod_set_id)
-        else:
-            usages.append(usage)
-    return [u for u in usages if u.pod_set_id not in scattered] + [
-        rating.Usage(pod_set_id=r.pod_set_id, flavor_id=r.flavor_id, family=r.family, dedicated=r.dedicated,
-                     first=r.started_at, count=1, node_seconds=r.node_seconds)
-        for r in records if r.pod_set_id in scattered]
+    summaries = [(key, len(mine), rating.micros(min(r.started_at for r in mine)),
+                  rating.micros(max(r.started_at for r in mine))) for key, mine in groups.items()]
+    scattered = {key[0] for key, count, first, last in summaries
+                 if not rating.is_run(replicas=key[4], node_seconds=key[5], count=count, first=first, last=last)}
+    gathering = rating.Gathering()
+    for (pod_set_id, flavor_id, family, dedicated, _, node_seconds), count, first, _ in summaries:
+        if pod_set_id not in scattered:
+            gathering.add(pod_set_id, flavor_id, family, dedicated, first, count, node_seconds)
+    for r in records:
+        if r.pod_set_id in scattered:
+            gathering.add(r.pod_set_id, r.flavor_id, r.family, r.dedicated, rating.micros(r.started_at), 1,
+                          r.node_seconds)
+    return gathering.usages
 
 
 def one_by_one(records, packages, prices, first_open):
     """The definition: every record in turn, from the packages valid when it started."""
-    lines = defaultdict(int)
+    lines = defaultdict(lambda: defaultdict(int))
     for r in sorted(records, key=lambda r: (r.started_at, r.pod_set_id)):
         period = max(rules.month_start(r.started_at), first_open)
         if r.dedicated and r.node_seconds:
-            lines[(period, r.pod_set_id, r.flavor_id, ChargeMode.SUBSCRIPTION, Decimal(0), None)] += r.node_seconds
+            lines[r.pod_set_id][(period, ChargeMode.SUBSCRIPTION, Decimal(0), None)] += r.node_seconds
         if r.dedicated:
             continue
         taken, left = rules.deduct(packages=packages, family=r.family, at=r.started_at, node_seconds=r.node_seconds)
         for package, amount in taken:
-            lines[(period, r.pod_set_id, r.flavor_id, ChargeMode.PACKAGE, Decimal(0), package.id)] += amount
+            lines[r.pod_set_id][(period, ChargeMode.PACKAGE, Decimal(0), package.id)] += amount
         if left:
-            hourly = prices.hourly(r.flavor_id, r.started_at)
-            lines[(period, r.pod_set_id, r.flavor_id, ChargeMode.PAY_PER_USE, hourly, None)] += left
-    return dict(lines)
+            hourly = prices.hourly(r.flavor_id, rating.micros(r.started_at))
+            lines[r.pod_set_id][(period, ChargeMode.PAY_PER_USE, hourly, None)] += left
+    return {pod_set_id: dict(charges) for pod_set_id, charges in lines.items()}
 
 
 def hours(pod_set_id, start, count, replicas=1, flavor_id=1, family="cpu", dedicated=False):
@@ -83,7 +84,7 @@ PRICES = rating.PricesInForce({1: [(at("2023-01-01T00:00:00"), Decimal("2.0000")
 
 def test_a_run_is_read_as_one_usage_and_a_gap_as_records():
     run = summarised(hours(1, "2023-04-10T00:00:00", 100))
-    assert [(u.count, u.node_seconds, u.end) for u in run] == [(100, 3600, at("2023-04-14T04:00:00"))]
+    assert [(u.count, u.node_seconds, u.end) for u in run] == [(100, 3600, rating.micros(at("2023-04-14T04:00:00")))]
     gap = hours(2, "2023-04-10T00:00:00", 2) + hours(2, "2023-04-10T05:00:00", 1)
     assert [u.count for u in summarised(gap)] == [1, 1, 1]
     # Started at 00:30, stopped at 04:15: the part hours apart, the full hours one run.
@@ -93,7 +94,8 @@ def test_a_run_is_read_as_one_usage_and_a_gap_as_records():
     assert sorted((u.count, u.node_seconds) for u in summarised(part)) == [(1, 1800), (1, 3600), (3, 7200)]
     # A part hour worth a full hour at other replicas is not taken for one.
     mixed = hours(4, "2023-04-10T01:00:00", 1) + [Record(4, 1, "cpu", False, at("2023-04-10T02:30:00"), 3600, 2)]
-    assert sorted(u.first for u in summarised(mixed)) == [at("2023-04-10T01:00:00"), at("2023-04-10T02:30:00")]
+    assert sorted(u.first for u in summarised(mixed)) == [rating.micros(at("2023-04-10T01:00:00")),
+                                                          rating.micros(at("2023-04-10T02:30:00"))]
 
 
 def test_packages_run_out_within_an_hour_in_pod_set_order():
@@ -104,10 +106,10 @@ def test_packages_run_out_within_an_hour_in_pod_set_order():
     # 3 node-hours an hour: package 1 lasts 3 hours and a third; pod set 3 (2 nodes) comes first
     # in the fourth hour and takes its last node-hour, pod set 7 the first of package 2.
     assert lines == {
-        (APRIL, 3, 1, ChargeMode.PACKAGE, 0, 1): 7 * 3600, (APRIL, 7, 1, ChargeMode.PACKAGE, 0, 1): 3 * 3600,
-        (APRIL, 3, 1, ChargeMode.PACKAGE, 0, 2): 3 * 3600, (APRIL, 7, 1, ChargeMode.PACKAGE, 0, 2): 2 * 3600,
-        (APRIL, 3, 1, ChargeMode.PAY_PER_USE, Decimal("2.0000"), None): 10 * 3600,
-        (APRIL, 7, 1, ChargeMode.PAY_PER_USE, Decimal("2.0000"), None): 5 * 3600}
+        3: {(APRIL, ChargeMode.PACKAGE, 0, 1): 7 * 3600, (APRIL, ChargeMode.PACKAGE, 0, 2): 3 * 3600,
+            (APRIL, ChargeMode.PAY_PER_USE, Decimal("2.0000"), None): 10 * 3600},
+        7: {(APRIL, ChargeMode.PACKAGE, 0, 1): 3 * 3600, (APRIL, ChargeMode.PACKAGE, 0, 2): 2 * 3600,
+            (APRIL, ChargeMode.PAY_PER_USE, Decimal("2.0000"), None): 5 * 3600}}
     assert [p.used for p in packages] == [10 * 3600, 5 * 3600]
 
 
@@ -118,12 +120,13 @@ def test_equals_taking_every_record_in_turn(seed):
     records, pod_set_id = [], 0
     for _ in range(rng.randint(1, 12)):
         pod_set_id += rng.randint(1, 3)
-        flavor_id = rng.choice([1, 1, 2])
-        family = {1: "cpu", 2: rng.choice(["cpu", "gpu"])}[flavor_id]
-        dedicated = rng.random() < 0.15
-        replicas = rng.randint(1, 3)
-        first = start + rng.randint(0, 200) * HOUR
-        count = rng.randint(1, 120)
+        if pod_set_id < 4 or rng.random() < 0.6:  # else a pod set alike the one before (gathered with it)
+            flavor_id = rng.choice([1, 1, 2])
+            family = {1: "cpu", 2: rng.choice(["cpu", "gpu"])}[flavor_id]
+            dedicated = rng.random() < 0.15
+            replicas = rng.randint(1, 3)
+            first = start + rng.randint(0, 200) * HOUR
+            count = rng.randint(1, 120)
         for k in range(count):
             if rng.random() < 0.03:
                 continue  # a gap: the workload was not running that hour
