@@ -21,6 +21,12 @@ def dumps(value) -> bytes:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def fragment(value) -> orjson.Fragment:
+    """`value` written once, to be embedded as it is wherever a larger value that holds it is
+    written by `dumps`."""
+    return orjson.Fragment(dumps(value))
+
+
 def loads(text: bytes | str):
     """The value of a JSON document; raises ValueError naming what is wrong with it. NaN and
     Infinity are refused, since PostgreSQL cannot store them."""

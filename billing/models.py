@@ -117,10 +117,11 @@ class UsageRecord(models.Model):
     re-metering add nothing."""
 
     key = models.CharField(max_length=100, unique=True)
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    # The account's and the pod set's look-ups go through the indexes below, which start with them.
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="+")
     workload = models.ForeignKey(Workload, on_delete=models.PROTECT, related_name="+")
-    pod_set = models.ForeignKey(PodSet, on_delete=models.PROTECT, related_name="+")
+    pod_set = models.ForeignKey(PodSet, on_delete=models.PROTECT, related_name="+", db_index=False)
     pool = models.ForeignKey(ResourcePool, on_delete=models.PROTECT, related_name="+")
     dedicated = models.BooleanField(help_text="Dedicated pools are paid by subscription, not per use.")
     flavor = models.ForeignKey(Flavor, on_delete=models.PROTECT, related_name="+")
@@ -133,7 +134,13 @@ class UsageRecord(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
-        indexes = [models.Index(fields=["account", "id"], name="usage_account_rating")]
+        indexes = [
+            models.Index(fields=["account", "id"], name="usage_account_rating"),
+            # What rating sums up, in the order it sums it up: read instead of the table (a third
+            # of its width), each pod set's runs come one after the other, so no hashing.
+            models.Index(fields=["pod_set", "replicas", "node_seconds", "started_at"], include=["id"],
+                         name="usage_runs"),
+        ]
 
     def __str__(self):
         return self.key

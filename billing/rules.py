@@ -38,6 +38,12 @@ def unused_share(*, start: datetime, end: datetime, now: datetime) -> Decimal:
     return left / total
 
 
+def node_hours(node_seconds: int) -> str:
+    """Node-seconds as node-hours to the hundredth, half-up, for people to read: 3,599 is 1.00."""
+    hundredths = (node_seconds * 100 + 1800) // 3600
+    return f"{hundredths // 100}.{hundredths % 100:02d}"
+
+
 def usage_amount(*, hourly: Decimal, node_seconds: int) -> Decimal:
     return Decimal(hourly) * node_seconds / 3600
 

@@ -7,6 +7,7 @@ from uuid import UUID
 from django.db import connection
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet
 
+from aiplatform import sql as aiplatform_sql
 from aiplatform.models import Account, Workspace
 from aiplatform.selectors import account_member
 from resourcepools.models import Flavor, PodSet, PoolKind, ResourcePool, Workload
@@ -181,9 +182,9 @@ def accounts_to_rate(*, through: int, account_ids=None) -> dict[int, list[str]]:
     accounts = BillingAccount.objects.filter(Exists(UsageRecord.objects.filter(
         account_id=OuterRef("account_id"), pk__gt=OuterRef("rated_through_id"), pk__lte=through)))
     if account_ids is not None:
-        accounts = accounts.filter(account_id__in=list(account_ids))
+        accounts = accounts.filter(account_id__in=aiplatform_sql.uuids_in(account_ids))
     groups = defaultdict(list)
-    for account_id, cursor in accounts.values_list("account_id", "rated_through_id"):
+    for account_id, cursor in accounts.values_list(aiplatform_sql.uuid_text("account_id"), "rated_through_id"):
         groups[cursor].append(str(account_id))
     return dict(groups)
 

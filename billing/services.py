@@ -18,9 +18,11 @@ from django.db.models import Exists, F, Max, Min, OuterRef
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from aiplatform import jsoncodec
 from aiplatform import sql as aiplatform_sql
 from aiplatform.errors import Conflict
 from aiplatform.models import Account, AccountMember, Workspace
+from aiplatform.process import thread_alongside
 from resourcepools import services as pool_services
 from resourcepools.models import (
     TERMINAL_PHASES,
@@ -186,9 +188,14 @@ def notify_many(*, notices: list[Notice]) -> list[Notice]:
     A key seen before, or left at the same time by another worker, is skipped by the database."""
     if not notices:
         return []
-    notices = [n._replace(account_id=str(n.account_id)) for n in notices]
-    created = _insert_new_notifications(notices=notices, now=timezone.now())
-    new = [n for n in notices if n.key in created and not created.discard(n.key)]  # each key once
+    notices = [n if type(n.account_id) is str else n._replace(account_id=str(n.account_id)) for n in notices]
+    return _mail_new(notices=notices, created=_insert_new_notifications(notices=notices, now=timezone.now()))
+
+
+def _mail_new(*, notices: list[Notice], created: set[str]) -> list[Notice]:
+    """The notices whose keys were created, each key once, mailed to their accounts' admins when
+    that is enabled."""
+    new = [n for n in notices if n.key in created and not created.discard(n.key)]
     if new and settings.BILLING_EMAIL_NOTIFICATIONS:
         recipients = defaultdict(list)
         for account_id, email in AccountMember.objects.filter(
@@ -202,30 +209,22 @@ def notify_many(*, notices: list[Notice]) -> list[Notice]:
     return new
 
 
-@transaction.atomic  # the scratch table lives until the commit
+@transaction.atomic(savepoint=False)  # several statements for very many: all or none
 def _insert_new_notifications(*, notices: list[Notice], now: datetime) -> set[str]:
     """Insert the notices whose keys are new; returns their keys."""
     table = Notification._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and len(notices) > 100:
-            # A rating run warns by the thousand: COPY, then one insert that skips known keys.
-            cursor.execute("CREATE TEMPORARY TABLE new_notification (account_id uuid, kind text, subject text, "
-                           "message text, key text) ON COMMIT DROP")
-            aiplatform_sql.copy_rows(cursor, "new_notification", Notice._fields, notices)
-            cursor.execute(f"INSERT INTO {table} (account_id, kind, subject, message, key, created_at) SELECT "
-                           "account_id, kind, subject, message, key, %s FROM new_notification "
-                           "ON CONFLICT (key) DO NOTHING RETURNING key", [now])
-            created = {key for (key,) in cursor.fetchall()}
-            cursor.execute("DROP TABLE new_notification")
-            return created
+    rows = [(*n, now) for n in notices]
+    if connection.vendor != "postgresql":  # PostgreSQL takes the values as they are
         fields = [Notification._meta.get_field(name) for name in (*Notice._fields, "created_at")]
-        created = set()
-        for chunk in aiplatform_sql.chunks([aiplatform_sql.prepared(fields, (*n, now)) for n in notices]):
-            rows, params = aiplatform_sql.values(chunk, (None,) * len(fields))
-            cursor.execute(f"INSERT INTO {table} (account_id, kind, subject, message, key, created_at) {rows} "
+        rows = [aiplatform_sql.prepared(fields, row) for row in rows]
+    created = set()
+    with connection.cursor() as cursor:
+        for chunk in aiplatform_sql.chunks(rows):
+            values, params = aiplatform_sql.values(chunk, ("uuid", None, None, None, None, "timestamptz"))
+            cursor.execute(f"INSERT INTO {table} (account_id, kind, subject, message, key, created_at) {values} "
                            "ON CONFLICT (key) DO NOTHING RETURNING key", params)
             created.update(key for (key,) in cursor.fetchall())
-        return created
+    return created
 
 
 @transaction.atomic
@@ -546,10 +545,10 @@ def check_packages(*, now: datetime | None = None) -> int:
                                  node_seconds_used__lt=F("node_seconds_total")).select_related("offer")
     for package in due:
         with transaction.atomic():
-            left = Decimal(package.remaining_node_seconds) / 3600
             notify(account_id=package.account_id, kind="package_expiring",
                    subject=f"Package '{package.offer.name}' expires in 7 days or less",
-                   message=f"{left:.2f} node-hours of {package.family} are left and expire at "
+                   message=f"{rules.node_hours(package.remaining_node_seconds)} node-hours of {package.family} are "
+                           f"left and expire at "
                            f"{package.valid_until:%Y-%m-%d %H:%M} UTC; leftovers are not refunded.",
                    key=f"package:{package.pk}:expiring")
             Package.objects.filter(pk=package.pk).update(expiry_warned=True)
@@ -649,16 +648,16 @@ def rate_range(*, account_ids, after: int, through: int, now: datetime, whole_ra
     `whole_range`, the range is read whole and other accounts' records dropped, rather than each
     record's account tested: for ranges that hold (almost) only these accounts' records."""
     locked = BillingAccount.objects.select_for_update(skip_locked=True).filter(
-        account_id__in=list(account_ids), rated_through_id__lte=after)
+        account_id__in=aiplatform_sql.uuids_in(account_ids), rated_through_id__lte=after)
     accounts, behind = {}, []
     for account_id, cursor, balance, arrears_since in locked.order_by("account_id").values_list(
-            "account_id", "rated_through_id", "balance", "arrears_since"):
+            aiplatform_sql.uuid_text("account_id"), "rated_through_id", "balance", "arrears_since"):
         accounts[str(account_id)] = _Balance(balance, arrears_since)
         if cursor < after:
-            behind.append(account_id)
+            behind.append(str(account_id))
     if behind:
         # Checked under the lock, by a statement that sees every meter that committed before it.
-        for account_id in BillingAccount.objects.filter(account_id__in=behind).filter(Exists(
+        for account_id in BillingAccount.objects.filter(account_id__in=aiplatform_sql.uuids_in(behind)).filter(Exists(
                 UsageRecord.objects.filter(account_id=OuterRef("account_id"), pk__gt=OuterRef("rated_through_id"),
                                            pk__lte=after))).values_list("account_id", flat=True):
             del accounts[str(account_id)]
@@ -666,8 +665,11 @@ def rate_range(*, account_ids, after: int, through: int, now: datetime, whole_ra
         return 0
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            # One aggregate over a million records wants more than the default 4 MB to stay in memory.
-            cursor.execute("SET LOCAL work_mem = '64MB'")
+            # One aggregate over a million records wants more than the default 4 MB to stay in
+            # memory. It reads the usage_runs index from end to end, whose pages PostgreSQL's
+            # default cost (4, for spinning disks) prices as random reads: priced as on the SSD
+            # it is, the index is read and the table is not.
+            cursor.execute("SET LOCAL work_mem = '64MB'; SET LOCAL random_page_cost = 1.1")
     prices = selectors.prices_in_force()
     unpriced = list(Flavor.objects.exclude(pk__in=list(prices.changes)).values_list("pk", flat=True))
     waiting = selectors.first_unpriced_usage(flavor_ids=unpriced, account_ids=list(accounts), after=after,
@@ -701,43 +703,207 @@ class _Run(NamedTuple):
     pay_per_use: Decimal
 
 
+# Accounts rated at a time: the next ones are rated (Python) while these are written (the
+# database). The first part is small, so that writing starts soon.
+RATED_FIRST, RATED_TOGETHER = 40, 200
+
+RUN_FIELDS = ("account_id", "after", "through", "first_period", "last_period", "lines", "pay_per_use", "created_at")
+ENTRY_FIELDS = ("account_id", "kind", "amount", "balance_after", "key", "description", "created_at")
+
+
+class _Rated(NamedTuple):
+    """Some accounts' usage rated, ready to write, as rows: rating runs (RUN_FIELDS), ledger
+    entries (ENTRY_FIELDS), packages' new used quantities (id, used), the accounts' balances
+    (account id, balance, arrears since) and warnings. On PostgreSQL `copied` holds each kind of
+    row as COPY text, made beside the writing of others, so that writing takes little Python."""
+
+    runs: list
+    entries: list
+    deducted: list
+    moved: list
+    warnings: list
+    copied: dict | None
+
+
+# On PostgreSQL: packages' deductions, the accounts' balances and cursors, and the warnings, in
+# one statement, its rows bound as arrays (a parameter each, parsed at once) made beside the writing.
+_DEDUCT_MOVE_WARN = f"""
+WITH used AS (
+    UPDATE {Package._meta.db_table} package SET node_seconds_used = deducted.used
+    FROM unnest(%s::bigint[], %s::bigint[]) AS deducted(id, used) WHERE package.id = deducted.id
+), cursors AS (
+    UPDATE {BillingAccount._meta.db_table} billing
+    SET rated_through_id = %s, updated_at = %s, balance = moved.balance, arrears_since = moved.arrears_since
+    FROM unnest(%s::uuid[], %s::numeric[], %s::timestamptz[]) AS moved(account_id, balance, arrears_since)
+    WHERE billing.account_id = moved.account_id
+)
+INSERT INTO {Notification._meta.db_table} (account_id, kind, subject, message, key, created_at)
+SELECT account_id, kind, subject, message, key, %s
+FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[])
+    AS warned(account_id, kind, subject, message, key)
+ON CONFLICT (key) DO NOTHING RETURNING key"""
+
+
 def _rate_accounts(*, balances: dict[str, _Balance], after: int, through: int, prices: rating.PricesInForce,
                    now: datetime, whole_range: bool = False) -> int:
-    usages, pod_sets, records = _usage_of(balances=balances, after=after, through=through, whole_range=whole_range)
-    packages = defaultdict(list)
-    if usages:
-        first = rating.moment(min(u.first for mine in usages.values() for u in mine))
-        for pk, account_id, family, valid_from, valid_until, purchased_at, total, used in (
-                Package.objects.select_for_update().filter(
-                    account_id__in=list(usages), valid_until__gt=first,
-                    node_seconds_used__lt=F("node_seconds_total")).order_by("valid_until", "purchased_at", "pk")
-                .values_list("pk", "account_id", "family", "valid_from", "valid_until", "purchased_at",
-                             "node_seconds_total", "node_seconds_used")):
-            packages[str(account_id)].append(rules.PackageBalance(pk, family, valid_from, valid_until, purchased_at,
-                                                                  total, used))
-    used_before = {p.id: p.used for balances in packages.values() for p in balances}
-    # Usage rated after its month's bill closed goes on the first open month's bill (at the price
-    # of when it ran), so a closed bill never changes.
-    first_open = rules.month_start(now - timedelta(hours=settings.BILLING_BILL_SETTLE_HOURS))
-    runs = []
-    for account_id, mine in usages.items():
-        lines = rating.rate(usages=mine, packages=packages[account_id], prices=prices, first_open=first_open)
-        if lines:
-            runs.append(_run(account_id=account_id, lines=lines, pod_sets=pod_sets))
-    aiplatform_sql.insert_rows(RatedUsage, (
-        "account_id", "after", "through", "first_period", "last_period", "lines", "pay_per_use", "created_at"), [
-        (run.account_id, after, through, run.first_period, run.last_period, run.lines, run.pay_per_use,
-         timezone.now()) for run in runs])
-    _update_packages(packages=packages, used_before=used_before)
-    _debit_usage(balances=balances, debits={run.account_id: run.pay_per_use for run in runs}, after=after,
-                 through=through, now=now)
+    summaries = selectors.usage_to_rate(account_ids=balances, after=after, through=through, whole_range=whole_range)
+    if not summaries:
+        _write_rated(rated=_rate_some(list(balances), balances=balances, usages={}, packages={}, pod_sets={},
+                                      prices=prices, first_open=None, after=after, through=through, now=now,
+                                      copy=connection.vendor == "postgresql"), through=through, now=now)
+        return 0
+    with thread_alongside("rating") as rater:
+        # The summaries are gathered into usages there while the packages are read here.
+        gathering = rater.submit(_gather, summaries)
+        packages = _locked_packages(account_ids=balances, since=rating.moment(min(row[6] for row in summaries)))
+        gatherings, pod_sets, scattered, records = gathering.result()
+        if scattered:
+            for pod_set_id, flavor_id, dedicated, started_at, node_seconds in selectors.scattered_usage_records(
+                    pod_set_ids=scattered, account_ids=list(balances), after=after, through=through):
+                account_id, family = scattered[pod_set_id]
+                gatherings[account_id].add(pod_set_id, flavor_id, family, dedicated, started_at, 1, node_seconds)
+        rate_some = functools.partial(
+            _rate_some, balances=balances, usages={account_id: g.usages for account_id, g in gatherings.items()},
+            packages=packages, pod_sets=pod_sets, prices=prices,
+            # Usage rated after its month's bill closed goes on the first open month's bill (at
+            # the price of when it ran), so a closed bill never changes.
+            first_open=rules.month_start(now - timedelta(hours=settings.BILLING_BILL_SETTLE_HOURS)),
+            after=after, through=through, now=now, copy=connection.vendor == "postgresql")
+        accounts = list(balances)
+        parts = [accounts[:RATED_FIRST]] + [accounts[start:start + RATED_TOGETHER]
+                                            for start in range(RATED_FIRST, len(accounts), RATED_TOGETHER)]
+        upcoming = rater.submit(rate_some, parts[0])
+        for following in [*parts[1:], None]:
+            rated = upcoming.result()
+            if following is not None:
+                upcoming = rater.submit(rate_some, following)
+            _write_rated(rated=rated, through=through, now=now)
     return records
 
 
-def _usage_of(*, balances: dict, after: int, through: int, whole_range: bool) -> tuple[dict, dict, int]:
-    """The accounts' usage in the range as rating takes it: {account id: [Usage]}, their pod sets
-    {pod set id: ((workspace id, workload id, workload name), flavor id)}, and the records."""
-    summaries = selectors.usage_to_rate(account_ids=balances, after=after, through=through, whole_range=whole_range)
+def _locked_packages(*, account_ids, since: datetime) -> dict[str, list[rules.PackageBalance]]:
+    """The accounts' packages with something left, valid after `since`, locked, in deduction order."""
+    packages = defaultdict(list)
+    for pk, account_id, family, valid_from, valid_until, purchased_at, total, used in (
+            Package.objects.select_for_update().filter(
+                account_id__in=aiplatform_sql.uuids_in(account_ids), valid_until__gt=since,
+                node_seconds_used__lt=F("node_seconds_total")).order_by("valid_until", "purchased_at", "pk")
+            .values_list("pk", aiplatform_sql.uuid_text("account_id"), "family", "valid_from", "valid_until",
+                         "purchased_at", "node_seconds_total", "node_seconds_used")):
+        packages[str(account_id)].append(rules.PackageBalance(pk, family, valid_from, valid_until, purchased_at,
+                                                              total, used))
+    return packages
+
+
+def _rate_some(accounts: list[str], *, balances, usages, packages, pod_sets, prices, first_open, after: int,
+               through: int, now: datetime, copy: bool) -> _Rated:
+    """Rate some of the accounts (pure Python: it runs beside the writing of the others). With
+    `copy`, rows that go in by COPY come as its text."""
+    runs, changed, warnings, moved, entries = [], [], [], [], []
+    created_at = timezone.now()
+    for account_id in accounts:
+        mine = packages.get(account_id, ())
+        used_before = [p.used for p in mine]
+        debit = None
+        if account_id in usages:
+            lines = rating.rate(usages=usages[account_id], packages=mine, prices=prices, first_open=first_open)
+            if lines:
+                run = _run(account_id=account_id, lines=lines, pod_sets=pod_sets)
+                runs.append((account_id, after, through, run.first_period, run.last_period, run.lines,
+                             run.pay_per_use, created_at))
+                debit = run.pay_per_use
+        for p, before in zip(mine, used_before, strict=True):
+            if p.used != before:
+                changed.append((p.id, p.used))
+                if warning := _package_warning(account_id=account_id, package=p, before=before):
+                    warnings.append(warning)
+        balance, arrears_since = balances[account_id]
+        if debit:
+            balance -= debit
+            arrears_since = (arrears_since or now) if balance < 0 else None
+            entries.append((account_id, LedgerKind.PAY_PER_USE, -debit, balance, f"usage:{account_id}:{after + 1}-"
+                            f"{through}", f"Pay-per-use of usage records {after + 1}–{through}", created_at))
+        moved.append((account_id, balance, arrears_since))
+    return _Rated(runs, entries, changed, moved, warnings, _copied(runs, entries, changed, moved, warnings,
+                                                                    created_at) if copy else None)
+
+
+def _copied(runs, entries, deducted, moved, warnings, created_at: datetime) -> dict:
+    """_Rated's rows made ready for PostgreSQL: runs and ledger entries as blocks of COPY text,
+    each kind by its own format (looking up each value's converter, copy_text, cost twice the
+    time), and the rest as array literals, column by column."""
+    at, escape = created_at.isoformat(), aiplatform_sql.copy_escape
+    return {
+        "runs": "".join([f"{account}\t{after}\t{through}\t{first}\t{last}\t{escape(jsoncodec.dumps(lines).decode())}"
+                         f"\t{amount}\t{at}\n" for account, after, through, first, last, lines, amount, _ in runs]),
+        "entries": "".join([f"{account}\t{kind}\t{amount}\t{balance}\t{key}\t{description}\t{at}\n"
+                            for account, kind, amount, balance, key, description, _ in entries]),
+        "arrays": (_columns(deducted, 2), _columns(moved, 3), _columns(warnings, 5)),
+    }
+
+
+def _columns(rows: list, width: int) -> list[str]:
+    """Rows as array literals, column by column."""
+    return [aiplatform_sql.array_literal([row[column] for row in rows]) for column in range(width)]
+
+
+def _write_rated(*, rated: _Rated, through: int, now: datetime) -> None:
+    """Write what rating made of some accounts: its runs, the debits with their ledger entries,
+    the packages' deductions and warnings, and the accounts' cursors moved to `through`."""
+    if rated.copied is not None:
+        with connection.cursor() as cursor:
+            aiplatform_sql.copy_block_into(cursor, RatedUsage, RUN_FIELDS, rated.copied["runs"])
+            aiplatform_sql.copy_block_into(cursor, LedgerEntry, ENTRY_FIELDS, rated.copied["entries"])
+            deducted, moved, warned = rated.copied["arrays"]
+            cursor.execute(_DEDUCT_MOVE_WARN, [*deducted, through, now, *moved, now, *warned])
+            created = {key for (key,) in cursor.fetchall()}
+        _mail_new(notices=rated.warnings, created=created)
+        return
+    aiplatform_sql.insert_rows(RatedUsage, RUN_FIELDS, rated.runs)
+    aiplatform_sql.insert_rows(LedgerEntry, ENTRY_FIELDS, rated.entries)
+    for chunk in aiplatform_sql.chunks(rated.deducted):
+        rows, params = aiplatform_sql.values(chunk, ("bigint", "bigint"))
+        with connection.cursor() as cursor:
+            cursor.execute(f"WITH deducted(id, used) AS ({rows}) UPDATE billing_package SET node_seconds_used = "
+                           "deducted.used FROM deducted WHERE billing_package.id = deducted.id", params)
+    notify_many(notices=rated.warnings)
+    fields = [BillingAccount._meta.get_field(name) for name in ("account", "balance", "arrears_since")]
+    table = BillingAccount._meta.db_table
+    updated_at = BillingAccount._meta.get_field("updated_at").get_db_prep_value(now, connection)
+    for chunk in aiplatform_sql.chunks([aiplatform_sql.prepared(fields, row) for row in rated.moved]):
+        rows, params = aiplatform_sql.values(chunk, ("uuid", "numeric", "timestamptz"))
+        with connection.cursor() as cursor:
+            cursor.execute(f"WITH rated(account_id, balance, arrears_since) AS ({rows}) UPDATE {table} SET "
+                           "rated_through_id = %s, updated_at = %s, balance = rated.balance, arrears_since = "
+                           f"rated.arrears_since FROM rated WHERE {table}.account_id = rated.account_id",
+                           [*params, through, updated_at])
+
+
+def _package_warning(*, account_id: str, package: rules.PackageBalance, before: int) -> Notice | None:
+    """The warning of the highest used share a deduction took a package past, if any: of several
+    crossed at once, only the highest is worth telling."""
+    threshold = rules.crossed_threshold(total=package.total, before=before, after=package.used)
+    if not threshold:
+        return None
+    return Notice(account_id=account_id, kind="package_usage",
+                  subject=f"Package of {package.family} is {threshold}% used",
+                  message=f"{threshold}% of the package's {package.total // 3600} node-hours are used; "
+                          f"{rules.node_hours(package.remaining)} are left until {_minute(package.valid_until)} UTC. "
+                          "Usage beyond it is charged per use.",
+                  key=f"package:{package.id}:used:{threshold}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _minute(moment: datetime) -> str:
+    """A moment as warnings write it (many packages end at the same one)."""
+    return f"{moment:%Y-%m-%d %H:%M}"
+
+
+def _gather(summaries: list[tuple]) -> tuple[dict, dict, dict, int]:
+    """The accounts' usage as rating takes it, from the summaries (selectors.usage_to_rate):
+    {account id: Gathering}, their pod sets {pod set id: ((workspace id, workload id, workload
+    name), flavor id)}, the pod sets whose records must be read one by one {pod set id: (account
+    id, family)}, and the records summed up."""
     is_run, pod_sets, scattered, records = rating.is_run, {}, {}, 0
     for (pod_set_id, flavor_id, _, replicas, node_seconds, count, first, last, family, account_id, workspace_id,
          workload_id, name) in summaries:
@@ -749,39 +915,41 @@ def _usage_of(*, balances: dict, after: int, through: int, whole_range: bool) ->
     for pod_set_id, flavor_id, dedicated, _, node_seconds, count, first, _, family, account_id, *_ in summaries:
         if pod_set_id not in scattered:
             gatherings[account_id].add(pod_set_id, flavor_id, family, dedicated, first, count, node_seconds)
-    if scattered:
-        for pod_set_id, flavor_id, dedicated, started_at, node_seconds in selectors.scattered_usage_records(
-                pod_set_ids=scattered, account_ids=list(balances), after=after, through=through):
-            account_id, family = scattered[pod_set_id]
-            gatherings[account_id].add(pod_set_id, flavor_id, family, dedicated, started_at, 1, node_seconds)
-    return {account_id: gathering.usages for account_id, gathering in gatherings.items()}, pod_sets, records
+    return gatherings, pod_sets, scattered, records
 
 
 def _run(*, account_id: str, lines: rating.Lines, pod_sets: dict) -> _Run:
     """An account's lines per pod set as one run's lines per workload (RatedUsage.lines), with its
-    pay-per-use amount exact to 10 decimal places. Pod sets rated alike share their lines."""
+    pay-per-use amount exact to 10 decimal places. Pod sets rated alike share their lines, which
+    are made (and written as JSON) once."""
     workloads, written = {}, {}
     for pod_set_id, charges in lines.items():
         owner, flavor_id = pod_sets[pod_set_id]
-        mine = written.get(id(charges))
-        if mine is None:
-            mine = [[_as_text(period), mode, flavor_id, package_id, _as_text(unit_price), seconds]
-                    for (period, mode, unit_price, package_id), seconds in charges.items()]
-            written[id(charges)] = mine, charges, [0]
+        made = written.get(id(charges))
+        if made is None:
+            made = written[id(charges)] = [charges, 0, [
+                [_as_text(period), mode, flavor_id, package_id, _as_text(unit_price), seconds]
+                for (period, mode, unit_price, package_id), seconds in charges.items()]]
+        made[1] += 1
+        if owner[1] in workloads:  # another role of the same workload
+            workloads[owner[1]][3] = _merged(workloads[owner[1]][3], made[2])
         else:
-            mine[2][0] += 1
-            mine = mine[0]
-        workloads[owner] = _merged(workloads[owner], mine) if owner in workloads else mine
+            workloads[owner[1]] = [*owner, made[2]]
     by_price, periods = defaultdict(int), set()
-    for _, charges, (more,) in written.values():
+    for charges, pod_set_count, _ in written.values():
         for (period, mode, unit_price, _), seconds in charges.items():
             periods.add(period)
             if mode == rating.PAY_PER_USE:
-                by_price[unit_price] += seconds * (1 + more)
+                by_price[unit_price] += seconds * pod_set_count
     debit = sum((rules.usage_amount(hourly=price, node_seconds=seconds) for price, seconds in by_price.items()),
                 Decimal(0))
-    return _Run(account_id, min(periods), max(periods), [[*owner, mine] for owner, mine in workloads.items()],
-                rules.exact(debit))
+    # Lines that several workloads share are written as JSON once, and that text reused.
+    shared = {id(mine): jsoncodec.fragment(mine) for _, count, mine in written.values() if count > 1}
+    rows = list(workloads.values())
+    if shared:
+        for row in rows:
+            row[3] = shared.get(id(row[3]), row[3])
+    return _Run(account_id, min(periods), max(periods), rows, rules.exact(debit))
 
 
 def _merged(lines: list, more: list) -> list:
@@ -797,57 +965,6 @@ def _merged(lines: list, more: list) -> list:
 def _as_text(value: date | Decimal) -> str:
     """A month or a unit price as a run's lines write it (the same few for every line)."""
     return value.isoformat() if isinstance(value, date) else str(value)
-
-
-def _debit_usage(*, balances: dict[str, _Balance], debits: dict, after: int, through: int, now: datetime) -> None:
-    """Move the accounts' cursors to `through` and debit their pay-per-use, each debit with its
-    ledger entry; arrears start when a balance goes below zero (as `_post` does)."""
-    accounts, entries, created_at = [], [], timezone.now()
-    for account_id, (balance, arrears_since) in balances.items():
-        debit = debits.get(account_id)
-        if debit:
-            balance -= debit
-            arrears_since = (arrears_since or now) if balance < 0 else None
-            entries.append((account_id, LedgerKind.PAY_PER_USE, -debit, balance, f"usage:{account_id}:{after + 1}-"
-                            f"{through}", f"Pay-per-use of usage records {after + 1}–{through}", created_at))
-        accounts.append((account_id, balance, arrears_since))
-    fields = [BillingAccount._meta.get_field(name) for name in ("account", "balance", "arrears_since")]
-    table = BillingAccount._meta.db_table
-    updated_at = BillingAccount._meta.get_field("updated_at").get_db_prep_value(now, connection)
-    if connection.vendor != "postgresql":  # PostgreSQL takes the values as they are
-        accounts = [aiplatform_sql.prepared(fields, row) for row in accounts]
-    for chunk in aiplatform_sql.chunks(accounts):
-        rows, params = aiplatform_sql.values(chunk, ("uuid", "numeric", "timestamptz"))
-        with connection.cursor() as cursor:
-            cursor.execute(f"WITH rated(account_id, balance, arrears_since) AS ({rows}) UPDATE {table} SET "
-                           "rated_through_id = %s, updated_at = %s, balance = rated.balance, arrears_since = "
-                           f"rated.arrears_since FROM rated WHERE {table}.account_id = rated.account_id",
-                           [*params, through, updated_at])
-    aiplatform_sql.insert_rows(LedgerEntry, (
-        "account_id", "kind", "amount", "balance_after", "key", "description", "created_at"), entries)
-
-
-def _update_packages(*, packages: dict[str, list[rules.PackageBalance]], used_before: dict) -> None:
-    """Write what rating took from the packages, and warn of each that crossed a threshold: of
-    several crossed at once, only the highest is worth telling."""
-    changed = [(account_id, p) for account_id, balances in packages.items() for p in balances
-               if p.used != used_before[p.id]]
-    for chunk in aiplatform_sql.chunks([(p.id, p.used) for _, p in changed]):
-        rows, params = aiplatform_sql.values(chunk, ("bigint", "bigint"))
-        with connection.cursor() as cursor:
-            cursor.execute(f"WITH deducted(id, used) AS ({rows}) UPDATE billing_package SET node_seconds_used = "
-                           "deducted.used FROM deducted WHERE billing_package.id = deducted.id", params)
-    warnings = []
-    for account_id, p in changed:
-        threshold = rules.crossed_threshold(total=p.total, before=used_before[p.id], after=p.used)
-        if threshold:
-            left = Decimal(p.remaining) / 3600
-            warnings.append(Notice(
-                account_id=account_id, kind="package_usage", subject=f"Package of {p.family} is {threshold}% used",
-                message=f"{threshold}% of the package's {p.total // 3600} node-hours are used; {left:.2f} are "
-                        f"left until {p.valid_until:%Y-%m-%d %H:%M} UTC. Usage beyond it is charged per use.",
-                key=f"package:{p.id}:used:{threshold}"))
-    notify_many(notices=warnings)
 
 
 # --- arrears ------------------------------------------------------------------------------------

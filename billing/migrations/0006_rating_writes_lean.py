@@ -1,8 +1,12 @@
-"""What a rating run writes, made cheaper: its lines kept as JSON text (lz4-compressed where
-PostgreSQL has lz4), not parsed into jsonb; ledger entries and notifications without database
-foreign keys (checked one by one at the commit) and with their keys unique by a constraint (no
-index for LIKE beside it); packages and billing accounts, rewritten by every run, keep half of
-each page free so that their updates stay on the page and leave the indexes alone."""
+"""What a rating run reads and writes, made cheaper:
+- usage records indexed by pod set, replicas, node-seconds and start (with the id), which rating's
+  summary reads in order instead of hashing the table; that index and the account's rating index
+  stand in for the two foreign keys' own;
+- a run's lines kept as JSON text (lz4-compressed where PostgreSQL has lz4), not parsed into jsonb;
+- ledger entries and notifications without database foreign keys (checked one by one at the
+  commit), their keys unique by a constraint (no index for LIKE beside it);
+- packages and billing accounts, rewritten by every run, keep half of each page free, so that
+  their updates stay on the page and leave the indexes alone."""
 
 import django.db.models.deletion
 import billing.models
@@ -37,6 +41,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('aiplatform', '0001_initial'),
         ('billing', '0005_rated_usage_lines_by_workload'),
+        ('resourcepools', '0003_podset_autoscaling'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -73,6 +78,20 @@ class Migration(migrations.Migration):
             model_name='ratedusage',
             name='lines',
             field=billing.models.JSONText(default=list),
+        ),
+        migrations.AlterField(
+            model_name='usagerecord',
+            name='account',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='aiplatform.account'),
+        ),
+        migrations.AlterField(
+            model_name='usagerecord',
+            name='pod_set',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='resourcepools.podset'),
+        ),
+        migrations.AddIndex(
+            model_name='usagerecord',
+            index=models.Index(fields=['pod_set', 'replicas', 'node_seconds', 'started_at'], include=('id',), name='usage_runs'),
         ),
         migrations.RunPython(store_for_rating, store_as_before),
     ]

@@ -71,3 +71,31 @@ def test_insert_rows_writes_model_rows_by_attribute_name_and_nothing_for_no_rows
     assert list(LedgerEntry.objects.order_by("key").values_list(*fields)) == [
         (account.pk, "pay_per_use", Decimal("-1.2345678901"), Decimal("8.7654321099"), "k1", "tab\there", when),
         (account.pk, "top_up", Decimal("10"), Decimal("10"), "k2", "", when)]
+
+
+@pytest.mark.django_db
+def test_copy_block_is_written_ahead_and_copied_in_one_piece():
+    block = sql.copy_block([("x\ty", {"ü": 1}, None), ("z", [], 5)])
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE copied (t text, j jsonb, i bigint)")
+        sql.copy_block_to(cursor, "copied", ["t", "j", "i"], "")
+        sql.copy_block_to(cursor, "copied", ["t", "j", "i"], block)
+        cursor.execute("SELECT t, j::text, i FROM copied ORDER BY t")
+        assert cursor.fetchall() == [("x\ty", '{"ü": 1}', None), ("z", "[]", 5)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("kind", "values"), [
+    ("text", ['plain', 'say "hi"', "back\\slash", "a,b", "{braces}", "NULL", "", "ünïcode ✓", " spaced "]),
+    ("text", ["quoted \\\" both", None, "x"]),
+    ("bigint", [1, -2, 2**62, None]),
+    ("numeric", [Decimal("9061.7600000000"), Decimal("-0.0000000001"), Decimal("0E-10")]),
+    ("timestamptz", [datetime(2026, 12, 2, 18, 0, 0, 123456, tzinfo=UTC), None]),
+    ("uuid", [str(uuid.UUID(int=1)), str(uuid.UUID(int=2**127))]),
+    ("text", []),
+])
+def test_array_literals_read_back_as_the_values_they_were_made_of(kind, values):
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT %s::{kind}[]", [sql.array_literal(values)])
+        (read,) = cursor.fetchone()
+    assert [str(v) if kind == "uuid" else v for v in read] == values

@@ -91,3 +91,8 @@ def test_warning_thresholds_crossed_once_each():
     # Of several crossed at once only the highest is told: the lower ones are out of date.
     assert rules.crossed_threshold(total=100, before=80, after=100) == 100
     assert rules.crossed_threshold(total=100, before=0, after=95) == 90
+
+
+def test_node_hours_read_to_the_hundredth_half_up():
+    assert [rules.node_hours(s) for s in (0, 17, 18, 3599, 3600, 5418, 360_000 * 3 + 1)] == [
+        "0.00", "0.00", "0.01", "1.00", "1.00", "1.51", "300.00"]
