@@ -107,6 +107,36 @@ class Gathering:
         else:
             run.pod_set_ids.append(pod_set_id)
 
+    def drop(self, pod_set_ids) -> None:
+        """Leave out what was added of these pod sets."""
+        kept = []
+        for usage in self.usages:
+            usage.pod_set_ids = [p for p in usage.pod_set_ids if p not in pod_set_ids]
+            if usage.pod_set_ids:
+                kept.append(usage)
+        self.usages = kept
+        self._runs = {key: run for key, run in self._runs.items() if run.pod_set_ids}
+
+
+def gather(summaries: list[tuple]) -> tuple[dict, dict, dict, int]:
+    """The accounts' usage as rating takes it, from the summaries (selectors.usage_to_rate):
+    {account id: Gathering}, their pod sets {pod set id: ((workspace id, workload id, workload
+    name), flavor id)}, the pod sets whose records must be read one by one {pod set id: (account
+    id, family)}, and the records summed up."""
+    pod_sets, scattered, records = {}, {}, 0
+    gatherings = defaultdict(Gathering)
+    for (pod_set_id, flavor_id, dedicated, replicas, node_seconds, count, first, last, family, account_id,
+         workspace_id, workload_id, name) in summaries:
+        records += count
+        pod_sets[pod_set_id] = (workspace_id, workload_id, name), flavor_id
+        if is_run(replicas=replicas, node_seconds=node_seconds, count=count, first=first, last=last):
+            gatherings[account_id].add(pod_set_id, flavor_id, family, dedicated, first, count, node_seconds)
+        else:
+            scattered[pod_set_id] = account_id, family
+    for account_id in {account_id for account_id, _ in scattered.values()}:
+        gatherings[account_id].drop(scattered)  # runs of theirs gathered before they were found scattered
+    return gatherings, pod_sets, scattered, records
+
 
 class PricesInForce:
     """Pay-per-use prices of flavors over time: `changes[flavor]` is [(effective_from, hourly)]

@@ -1,5 +1,6 @@
-"""A rating worker killed in the middle of its transaction (after it wrote charge lines, package
-use and the balance, before its ledger entry) leaves nothing behind; the next run charges once."""
+"""A rating worker killed in the middle of its transaction leaves nothing behind, and the next run
+charges once: killed while it writes the last part of its accounts (the parts before written
+whole, and of the last its runs, package use and balances, but not yet its ledger entries)."""
 
 import os
 import subprocess
@@ -37,15 +38,18 @@ def wait_for(query, params, until, what):
 
 def test_killed_rater_leaves_nothing_half_charged():
     flavor = priced_cpu_flavor(hourly="2.00")
-    pool = public_pool(flavor)
-    workspace = WorkspaceFactory()
-    fund(workspace.account, "100.00")
+    pool = public_pool(flavor, nodes=50)
     offer = services.save_package_offer(name="cpu-1h", family="cpu", node_hours=1, price=Decimal("5.00"))
-    services.buy_package(account=workspace.account, offer=offer, now=at("2023-04-01T00:00:00"))
-    ran(workspace, pool, flavor, start="2023-04-02T00:00:00", end="2023-04-02T03:00:00")
+    workspaces = [WorkspaceFactory() for _ in range(services.RATED_FIRST + 2)]
+    for number, workspace in enumerate(workspaces):
+        fund(workspace.account, "100.00")
+        services.buy_package(account=workspace.account, offer=offer, now=at("2023-04-01T00:00:00"))
+        ran(workspace, pool, flavor, start="2023-04-02T00:00:00", end="2023-04-02T03:00:00", name=f"job-{number}")
     services.meter_usage(now=at("2023-04-03T00:00:00"))
     last = UsageRecord.objects.order_by("pk").values_list("pk", flat=True).last()
     database = connection.settings_dict["NAME"]
+    # Accounts are rated in the order of their ids: the last one is in the last part.
+    blocked = max(str(workspace.account_id) for workspace in workspaces)
 
     # Another transaction holds the ledger key the rater is about to insert, so the rater blocks
     # right there, with everything else of its run already written but not committed.
@@ -54,7 +58,7 @@ def test_killed_rater_leaves_nothing_half_charged():
     with blocker.cursor() as cursor:
         cursor.execute("INSERT INTO billing_ledgerentry (account_id, kind, amount, balance_after, key, description, "
                        "created_at) VALUES (%s, 'pay_per_use', 0, 0, %s, '', now())",
-                       [str(workspace.account_id), f"usage:{workspace.account_id}:1-{last}"])
+                       [blocked, f"usage:{blocked}:1-{last}"])
     env = {**os.environ, "DATABASE_URL": f"postgres://{connection.settings_dict['USER']}@"
                                          f"{connection.settings_dict['HOST']}:{connection.settings_dict['PORT']}/"
                                          f"{database}"}
@@ -62,7 +66,7 @@ def test_killed_rater_leaves_nothing_half_charged():
     try:
         (pid,) = wait_for("SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock' "
                           "AND query LIKE 'COPY \"billing_ledgerentry\"%%'", [database],
-                          lambda row: row is not None, "the rater to block on its ledger entry")
+                          lambda row: row is not None, "the rater to block on its ledger entries")
         rater.kill()
         rater.wait()
     finally:
@@ -71,13 +75,12 @@ def test_killed_rater_leaves_nothing_half_charged():
     wait_for("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid], lambda row: row[0] == 0,
              "the killed rater's session to end")
 
-    assert Package.objects.get().node_seconds_used == 0
+    assert set(Package.objects.values_list("node_seconds_used", flat=True)) == {0}
     assert not RatedUsage.objects.exists()
-    billing = BillingAccount.objects.get(pk=workspace.account_id)
-    assert (billing.balance, billing.rated_through_id) == (Decimal("95.00"), 0)
+    assert set(BillingAccount.objects.values_list("balance", "rated_through_id")) == {(Decimal("95.00"), 0)}
     assert not LedgerEntry.objects.filter(kind="pay_per_use").exists()
 
-    assert services.rate_usage() == 3
-    assert Package.objects.get().node_seconds_used == 3600
-    assert BillingAccount.objects.get(pk=workspace.account_id).balance == Decimal("91.00")
-    assert LedgerEntry.objects.filter(kind="pay_per_use").count() == 1
+    assert services.rate_usage() == 3 * len(workspaces)
+    assert set(Package.objects.values_list("node_seconds_used", flat=True)) == {3600}
+    assert set(BillingAccount.objects.values_list("balance", flat=True)) == {Decimal("91.00")}
+    assert LedgerEntry.objects.filter(kind="pay_per_use").count() == len(workspaces)

@@ -287,6 +287,30 @@ def test_rating_takes_the_same_queries_for_any_number_of_accounts_and_workloads(
     assert Package.objects.filter(node_seconds_used=7200).count() == 8
 
 
+def test_accounts_are_written_in_parts_of_three_statements_each(monkeypatch):
+    # A part is rated in a thread while the one before is written: its runs (COPY), its package
+    # deductions, balances and warnings (one statement), its ledger entries (COPY).
+    monkeypatch.setattr(services, "RATED_FIRST", 1)
+    monkeypatch.setattr(services, "RATED_TOGETHER", 1)
+    flavor = priced_cpu_flavor(hourly="2.00")
+    pool = public_pool(flavor, nodes=50)
+    two_hours = offer(node_hours=2)
+    counts = []
+    for accounts in (2, 5):
+        for _ in range(accounts):
+            ws = WorkspaceFactory()
+            services.buy_package(account=fund(ws.account, "100.00").account, offer=two_hours,
+                                 now=at("2023-04-01T00:00:00"))
+            ran(ws, pool, flavor, start="2023-04-02T00:30:00", end="2023-04-02T05:00:00")
+        services.meter_usage(now=at("2023-04-03T00:00:00"))
+        with CaptureQueriesContext(connection) as queries:
+            assert services.rate_usage(now=at("2023-04-03T00:00:00")) == accounts * 5
+        counts.append(len(queries))
+    assert counts[1] - counts[0] == 3 * (5 - 2)
+    assert Notification.objects.filter(kind="package_usage").count() == 7  # each package used up
+    assert set(Package.objects.values_list("node_seconds_used", flat=True)) == {7200}
+
+
 def test_an_idle_account_is_not_written_and_joins_the_others_pass_when_it_runs_again():
     flavor = priced_cpu_flavor(hourly="2.00")
     pool = public_pool(flavor, nodes=8)

@@ -30,25 +30,22 @@ class Record:
 
 
 def summarised(records: list[Record]) -> list[rating.Usage]:
-    """What rating reads (selectors.usage_to_rate, services._usage_of): a run per pod set,
-    replicas and node-seconds where those records form one; else, for the whole pod set, its
-    records. Alike runs of several pod sets are gathered."""
+    """What rating reads: the summaries selectors.usage_to_rate gives (a summary per pod set,
+    replicas and node-seconds), gathered (rating.gather); then the records of the pod sets whose
+    summaries are not all runs, one by one, as services._rate_accounts adds them."""
     groups = defaultdict(list)
     for r in records:
         groups[(r.pod_set_id, r.flavor_id, r.family, r.dedicated, r.replicas, r.node_seconds)].append(r)
-    summaries = [(key, len(mine), rating.micros(min(r.started_at for r in mine)),
-                  rating.micros(max(r.started_at for r in mine))) for key, mine in groups.items()]
-    scattered = {key[0] for key, count, first, last in summaries
-                 if not rating.is_run(replicas=key[4], node_seconds=key[5], count=count, first=first, last=last)}
-    gathering = rating.Gathering()
-    for (pod_set_id, flavor_id, family, dedicated, _, node_seconds), count, first, _ in summaries:
-        if pod_set_id not in scattered:
-            gathering.add(pod_set_id, flavor_id, family, dedicated, first, count, node_seconds)
+    summaries = [(pod_set_id, flavor_id, dedicated, replicas, node_seconds, len(mine),
+                  rating.micros(min(r.started_at for r in mine)), rating.micros(max(r.started_at for r in mine)),
+                  family, "account", "workspace", f"workload-{pod_set_id}", "job")
+                 for (pod_set_id, flavor_id, family, dedicated, replicas, node_seconds), mine in groups.items()]
+    gatherings, _, scattered, _ = rating.gather(summaries)
     for r in records:
         if r.pod_set_id in scattered:
-            gathering.add(r.pod_set_id, r.flavor_id, r.family, r.dedicated, rating.micros(r.started_at), 1,
-                          r.node_seconds)
-    return gathering.usages
+            gatherings["account"].add(r.pod_set_id, r.flavor_id, r.family, r.dedicated, rating.micros(r.started_at),
+                                      1, r.node_seconds)
+    return gatherings["account"].usages
 
 
 def one_by_one(records, packages, prices, first_open):
