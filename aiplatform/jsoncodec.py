@@ -23,7 +23,8 @@ def dumps(value) -> bytes:
 
 def fragment(value) -> orjson.Fragment:
     """`value` written once, to be embedded as it is wherever a larger value that holds it is
-    written by `dumps`."""
+    written by `dumps`. Only orjson embeds fragments: what holds one must have no integer beyond
+    64 bits of its own (the standard library, which `dumps` falls back on for those, cannot)."""
     return orjson.Fragment(dumps(value))
 
 

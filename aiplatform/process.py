@@ -4,6 +4,7 @@ while: the interpreter's thread switches."""
 import contextlib
 import gc
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 # Collections of the youngest generation after this many new containers (the default is 700),
@@ -26,16 +27,31 @@ def tune_collector() -> None:
 # 0.005), while work is split between a thread that computes and one that waits on the database:
 # the waiting one, its statement done, would otherwise idle the database for up to 5 ms.
 BRISK_SWITCHES = 0.0002
+_brisk = {"users": 0, "interval": None}
+_brisk_lock = threading.Lock()
 
 
 @contextlib.contextmanager
 def thread_alongside(name: str):
     """A thread to compute in while this one waits on the database (psycopg2 lets go of the
-    interpreter while a statement runs), with brisk thread switches meanwhile."""
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(interval, BRISK_SWITCHES))
+    interpreter while a statement runs), with brisk thread switches meanwhile. The switch interval
+    is the process's: it comes back when the last of several overlapping users is done. On an
+    error, work not yet started in the thread is dropped."""
+    with _brisk_lock:
+        if not _brisk["users"]:
+            _brisk["interval"] = sys.getswitchinterval()
+            sys.setswitchinterval(min(_brisk["interval"], BRISK_SWITCHES))
+        _brisk["users"] += 1
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) as pool:
-            yield pool
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    else:
+        pool.shutdown(wait=True)
     finally:
-        sys.setswitchinterval(interval)
+        with _brisk_lock:
+            _brisk["users"] -= 1
+            if not _brisk["users"]:
+                sys.setswitchinterval(_brisk["interval"])

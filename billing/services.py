@@ -854,7 +854,7 @@ def _write_rated(*, rated: _Rated, through: int, now: datetime) -> None:
         with connection.cursor() as cursor:
             aiplatform_sql.copy_block_into(cursor, RatedUsage, RUN_FIELDS, rated.copied["runs"])
             deducted, moved, warned = rated.copied["arrays"]
-            cursor.execute(_DEDUCT_MOVE_WARN, [*deducted, through, now, *moved, now, *warned])
+            cursor.execute(_DEDUCT_MOVE_WARN, [*deducted, through, now, *moved, timezone.now(), *warned])
             created = {key for (key,) in cursor.fetchall()}
             aiplatform_sql.copy_block_into(cursor, LedgerEntry, ENTRY_FIELDS, rated.copied["entries"])
         _mail_new(notices=rated.warnings, created=created)
@@ -909,7 +909,7 @@ def _run(*, account_id: str, lines: rating.Lines, pod_sets: dict) -> _Run:
         made = written.get(id(charges))
         if made is None:
             made = written[id(charges)] = [charges, 0, [
-                [_as_text(period), mode, flavor_id, package_id, _as_text(unit_price), seconds]
+                [_month_text(period), mode, flavor_id, package_id, str(unit_price), seconds]
                 for (period, mode, unit_price, package_id), seconds in charges.items()]]
         made[1] += 1
         if owner[1] in workloads:  # another role of the same workload
@@ -943,9 +943,9 @@ def _merged(lines: list, more: list) -> list:
 
 
 @functools.lru_cache(maxsize=1024)
-def _as_text(value: date | Decimal) -> str:
-    """A month or a unit price as a run's lines write it (the same few for every line)."""
-    return value.isoformat() if isinstance(value, date) else str(value)
+def _month_text(month: date) -> str:
+    """A month as a run's lines write it (the same few for every line)."""
+    return month.isoformat()
 
 
 # --- arrears ------------------------------------------------------------------------------------

@@ -6,7 +6,9 @@
 - ledger entries and notifications without database foreign keys (checked one by one at the
   commit), their keys unique by a constraint (no index for LIKE beside it);
 - packages and billing accounts, rewritten by every run, keep half of each page free, so that
-  their updates stay on the page and leave the indexes alone."""
+  their updates stay on the page and leave the indexes alone.
+On a large installation this takes locks while it runs: usage_runs is built (metering waits), and
+the runs' table rewritten; runs written before it stay pglz-compressed."""
 
 import django.db.models.deletion
 import billing.models

@@ -29,10 +29,11 @@ class Record:
     replicas: int = 1
 
 
-def summarised(records: list[Record]) -> list[rating.Usage]:
+def summarised(records: list[Record], rng: random.Random | None = None) -> list[rating.Usage]:
     """What rating reads: the summaries selectors.usage_to_rate gives (a summary per pod set,
     replicas and node-seconds), gathered (rating.gather); then the records of the pod sets whose
-    summaries are not all runs, one by one, as services._rate_accounts adds them."""
+    summaries are not all runs, one by one, as services._rate_accounts adds them. The database
+    gives both in no particular order: with `rng`, they come shuffled."""
     groups = defaultdict(list)
     for r in records:
         groups[(r.pod_set_id, r.flavor_id, r.family, r.dedicated, r.replicas, r.node_seconds)].append(r)
@@ -40,6 +41,10 @@ def summarised(records: list[Record]) -> list[rating.Usage]:
                   rating.micros(min(r.started_at for r in mine)), rating.micros(max(r.started_at for r in mine)),
                   family, "account", "workspace", f"workload-{pod_set_id}", "job")
                  for (pod_set_id, flavor_id, family, dedicated, replicas, node_seconds), mine in groups.items()]
+    records = list(records)
+    if rng is not None:
+        rng.shuffle(summaries)
+        rng.shuffle(records)
     gatherings, _, scattered, _ = rating.gather(summaries)
     for r in records:
         if r.pod_set_id in scattered:
@@ -152,6 +157,6 @@ def test_equals_taking_every_record_in_turn(seed):
     expected_packages = [rules.PackageBalance(**vars(p)) for p in packages]
 
     expected = one_by_one(records, expected_packages, prices, first_open)
-    lines = rating.rate(usages=summarised(records), packages=packages, prices=prices, first_open=first_open)
+    lines = rating.rate(usages=summarised(records, rng), packages=packages, prices=prices, first_open=first_open)
     assert lines == expected
     assert [p.used for p in packages] == [p.used for p in expected_packages]
