@@ -798,7 +798,7 @@ def _locked_packages(*, account_ids, since: datetime) -> dict[str, list[rules.Pa
 def _rate_some(accounts: list[str], *, balances, usages, packages, pod_sets, prices, first_open, after: int,
                through: int, now: datetime, copy: bool) -> _Rated:
     """Rate some of the accounts (pure Python: it runs beside the writing of the others). With
-    `copy`, rows that go in by COPY come as its text."""
+    `copy` (PostgreSQL), the rows also come as that writing takes them (_copied)."""
     runs, changed, warnings, moved, entries = [], [], [], [], []
     created_at = timezone.now()
     for account_id in accounts:
