@@ -162,16 +162,19 @@ def array_literal(values) -> str:
     may be made ahead of time (in another thread). None is NULL; text is quoted."""
     values = list(values)
     kinds = set(map(type, values))
-    if kinds == {str}:  # a column of text, quoted in one go
-        return '{"' + '","'.join([value.replace("\\", "\\\\").replace('"', '\\"') for value in values]) + '"}'
+    if kinds == {str}:  # a column of text, without a look-up per value
+        return "{" + ",".join([_array_quoted(value) for value in values]) + "}"
     if kinds <= {int, Decimal}:
         return "{" + ",".join(map(str, values)) + "}"
     return "{" + ",".join([_ARRAY_ITEM.get(type(value), _array_text)(value) for value in values]) + "}"
 
 
-def _array_text(value) -> str:
-    text = value.isoformat() if isinstance(value, datetime) else str(value)
+def _array_quoted(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _array_text(value) -> str:
+    return _array_quoted(value.isoformat() if isinstance(value, datetime) else str(value))
 
 
 _ARRAY_ITEM = {int: str, Decimal: str, type(None): lambda value: "NULL"}
@@ -212,6 +215,6 @@ def _isoformat(value: datetime) -> str:
     return value.isoformat()
 
 
-COPY_NULL = "\\N"
-_COPY_TEXT = {str: copy_escape, type(None): lambda value: COPY_NULL, dict: _json_text, list: _json_text,
+_COPY_NULL = "\\N"
+_COPY_TEXT = {str: copy_escape, type(None): lambda value: _COPY_NULL, dict: _json_text, list: _json_text,
               datetime: _isoformat, int: str, bool: str, Decimal: str, UUID: str, date: str}

@@ -219,7 +219,7 @@ class _Stream:
         self.packages = packages
         self.prices = prices
         self.first_open = first_open
-        self.parted, self.active_parts = [], []  # gathered usages taken apart, and their parts
+        self.parts = {}  # {id of a gathered usage taken apart: its parts}
 
     def breakpoints(self) -> list[int]:
         start = min(u.first for u in self.usages)
@@ -265,11 +265,10 @@ class _Stream:
                 if ordered is None:
                     ordered = sorted((u for mine in self.active.values() for u in mine), key=_first_pod_set)
                 ordered = self.take_hours(ordered, hours)
-        if not self.parted:
+        if not self.parts:
             return self.usages
-        parted = {id(usage) for usage in self.parted}
-        return [u for u in self.usages if id(u) not in parted] + [
-            part for mine in self.active_parts for part in mine]
+        return [u for u in self.usages if id(u) not in self.parts] + [
+            part for parts in self.parts.values() for part in parts]
 
     def take_hours(self, runs: list[Usage], hours: int) -> list[Usage]:
         """`hours` identical hours of the runs: whole hours from the package in front, and the
@@ -301,22 +300,19 @@ class _Stream:
         """The runs under way, pod set by pod set, in pod set order."""
         for place, mine in self.active.items():
             if len(mine) == 1 and len(mine[0].pod_set_ids) > 1:
-                self.parted.append(mine[0])
-                self.active[place] = [mine[0].one(pod_set_id) for pod_set_id in mine[0].pod_set_ids]
-                self.active_parts.append(self.active[place])
+                self.active[place] = self.parts[id(mine[0])] = [mine[0].one(pod_set_id)
+                                                                for pod_set_id in mine[0].pod_set_ids]
         return sorted((u for mine in self.active.values() for u in mine), key=_first_pod_set)
     def take(self, usage: Usage, node_seconds: int) -> None:
-        """One record: from the packages valid over the interval, in deduction order; the rest charged."""
-        for package in self.valid:
-            if not node_seconds:
-                return
-            amount = min(node_seconds, package.total - package.used)
-            if amount > 0:
-                package.used += amount
-                node_seconds -= amount
-                usage.charges[(self.period, PACKAGE, ZERO, package.id)] += amount
-        if node_seconds:
-            self.charge((usage,), 1, node_seconds)
+        """One record: from the packages valid over the interval, in deduction order (rules.deduct;
+        only the hour a package runs out and records started within an hour come here); the rest
+        charged."""
+        taken, left = rules.deduct(packages=self.valid, family=usage.family, at=moment(self.at),
+                                   node_seconds=node_seconds)
+        for package, amount in taken:
+            usage.charges[(self.period, PACKAGE, ZERO, package.id)] += amount
+        if left:
+            self.charge((usage,), 1, left)
 
     def charge(self, usages, hours: int, node_seconds: int | None = None) -> None:
         """`hours` hours of the usages beyond the packages (of `node_seconds` each, when given)."""

@@ -209,22 +209,31 @@ def _mail_new(*, notices: list[Notice], created: set[str]) -> list[Notice]:
     return new
 
 
+# New notifications from arrays (account ids, kinds, subjects, messages, keys; array_literal), at
+# a time; keys seen before are skipped. Rating runs it inside its own statement (_DEDUCT_MOVE_WARN).
+_NEW_NOTIFICATIONS = f"""
+INSERT INTO {Notification._meta.db_table} (account_id, kind, subject, message, key, created_at)
+SELECT account_id, kind, subject, message, key, %s
+FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[])
+    AS warned(account_id, kind, subject, message, key)
+ON CONFLICT (key) DO NOTHING RETURNING key"""
+
+
 @transaction.atomic(savepoint=False)  # several statements for very many: all or none
 def _insert_new_notifications(*, notices: list[Notice], now: datetime) -> set[str]:
     """Insert the notices whose keys are new; returns their keys."""
-    table = Notification._meta.db_table
-    rows = [(*n, now) for n in notices]
-    if connection.vendor != "postgresql":  # PostgreSQL takes the values as they are
-        fields = [Notification._meta.get_field(name) for name in (*Notice._fields, "created_at")]
-        rows = [aiplatform_sql.prepared(fields, row) for row in rows]
-    created = set()
     with connection.cursor() as cursor:
-        for chunk in aiplatform_sql.chunks(rows):
-            values, params = aiplatform_sql.values(chunk, ("uuid", None, None, None, None, "timestamptz"))
-            cursor.execute(f"INSERT INTO {table} (account_id, kind, subject, message, key, created_at) {values} "
-                           "ON CONFLICT (key) DO NOTHING RETURNING key", params)
+        if connection.vendor == "postgresql":
+            cursor.execute(_NEW_NOTIFICATIONS, [now, *_columns(notices, len(Notice._fields))])
+            return {key for (key,) in cursor.fetchall()}
+        fields = [Notification._meta.get_field(name) for name in (*Notice._fields, "created_at")]
+        created = set()
+        for chunk in aiplatform_sql.chunks([aiplatform_sql.prepared(fields, (*n, now)) for n in notices]):
+            values, params = aiplatform_sql.values(chunk, (None,) * len(fields))
+            cursor.execute(f"INSERT INTO {Notification._meta.db_table} (account_id, kind, subject, message, key, "
+                           f"created_at) {values} ON CONFLICT (key) DO NOTHING RETURNING key", params)
             created.update(key for (key,) in cursor.fetchall())
-    return created
+        return created
 
 
 @transaction.atomic
@@ -736,26 +745,19 @@ WITH used AS (
     SET rated_through_id = %s, updated_at = %s, balance = moved.balance, arrears_since = moved.arrears_since
     FROM unnest(%s::uuid[], %s::numeric[], %s::timestamptz[]) AS moved(account_id, balance, arrears_since)
     WHERE billing.account_id = moved.account_id
-)
-INSERT INTO {Notification._meta.db_table} (account_id, kind, subject, message, key, created_at)
-SELECT account_id, kind, subject, message, key, %s
-FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[])
-    AS warned(account_id, kind, subject, message, key)
-ON CONFLICT (key) DO NOTHING RETURNING key"""
+){_NEW_NOTIFICATIONS}"""
 
 
 def _rate_accounts(*, balances: dict[str, _Balance], after: int, through: int, prices: rating.PricesInForce,
                    now: datetime, whole_range: bool = False) -> int:
-    summaries = selectors.usage_to_rate(account_ids=balances, after=after, through=through, whole_range=whole_range)
-    if not summaries:
-        _write_rated(rated=_rate_some(list(balances), balances=balances, usages={}, packages={}, pod_sets={},
-                                      prices=prices, first_open=None, after=after, through=through, now=now,
-                                      copy=connection.vendor == "postgresql"), through=through, now=now)
+    if not balances:
         return 0
+    summaries = selectors.usage_to_rate(account_ids=balances, after=after, through=through, whole_range=whole_range)
     with thread_alongside("rating") as rater:
         # The summaries are gathered into usages there while the packages are read here.
         gathering = rater.submit(rating.gather, summaries)
-        packages = _locked_packages(account_ids=balances, since=rating.moment(min(row[6] for row in summaries)))
+        packages = _locked_packages(account_ids=balances, since=rating.moment(min(row[6] for row in summaries))
+                                    ) if summaries else {}
         gatherings, pod_sets, scattered, records = gathering.result()
         if scattered:
             for pod_set_id, flavor_id, dedicated, started_at, node_seconds in selectors.scattered_usage_records(
