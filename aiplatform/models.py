@@ -13,6 +13,15 @@ class Account(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=100, unique=True)
     is_active = models.BooleanField(default=True)
+    # The account's plan: limits operators set per account (empty: the platform's defaults).
+    max_priority = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Highest workload priority this account's members may set (empty: WORKLOAD_MAX_PRIORITY).",
+    )
+    api_requests_per_minute = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="API requests per minute per user or key (empty: API_RATE_LIMIT_PER_MINUTE).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

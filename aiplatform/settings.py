@@ -309,3 +309,6 @@ OBJECT_STORAGE_ACCESS_KEY_ID = os.environ.get("OBJECT_STORAGE_ACCESS_KEY_ID", ""
 OBJECT_STORAGE_SECRET_ACCESS_KEY = os.environ.get("OBJECT_STORAGE_SECRET_ACCESS_KEY", "")
 OBJECT_STORAGE_PATH_STYLE = env_bool("OBJECT_STORAGE_PATH_STYLE", False)
 LOCAL_STORAGE_ROOT = Path(os.environ.get("LOCAL_STORAGE_ROOT", VAR_DIR / "storage"))
+# Where the platform keeps each workspace's managed location: `file://` (a bucket `ws-<id>` of the
+# embedded storage each) or `s3://bucket/prefix` / `obs://bucket/prefix` (a prefix `ws-<id>/` each).
+PLATFORM_STORAGE_URI = os.environ.get("PLATFORM_STORAGE_URI", "file://")

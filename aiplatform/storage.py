@@ -308,3 +308,35 @@ def _s3_storage(endpoint_url, region, access_key_id, secret_access_key, path_sty
 
 def local_storage() -> LocalStorage:
     return LocalStorage(root=settings.LOCAL_STORAGE_ROOT)
+
+
+# --- what a workspace's workloads may reach ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StorageBinding:
+    """A location a workload may reach: a URI prefix, read-only or writable."""
+
+    uri: str
+    writable: bool
+
+
+def workspace_root_uri(workspace_id) -> str:
+    """The workspace's platform-managed location (ends in '/')."""
+    base = settings.PLATFORM_STORAGE_URI.rstrip("/")
+    if base == f"{LOCAL_SCHEME}:/":
+        return f"{LOCAL_SCHEME}://ws-{workspace_id}/"
+    return f"{base}/ws-{workspace_id}/"
+
+
+def workload_bindings(*, workspace_id) -> tuple[StorageBinding, ...]:
+    """Every location the workloads of this workspace may reach."""
+    return (StorageBinding(uri=workspace_root_uri(workspace_id), writable=True),)
+
+
+def local_directory(uri: str) -> Path:
+    """The directory of the embedded storage behind a `file://` prefix."""
+    location = parse_uri(uri)
+    if location.scheme != LOCAL_SCHEME:
+        raise StorageError(f"'{uri}' is not a location of the embedded storage.")
+    return local_storage().path(location)
