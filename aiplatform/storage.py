@@ -323,10 +323,10 @@ class StorageBinding:
 
 def workspace_root_uri(workspace_id) -> str:
     """The workspace's platform-managed location (ends in '/')."""
-    base = settings.PLATFORM_STORAGE_URI.rstrip("/")
-    if base == f"{LOCAL_SCHEME}:/":
+    base = settings.PLATFORM_STORAGE_URI
+    if base.rstrip("/") == f"{LOCAL_SCHEME}:":
         return f"{LOCAL_SCHEME}://ws-{workspace_id}/"
-    return f"{base}/ws-{workspace_id}/"
+    return f"{base.rstrip('/')}/ws-{workspace_id}/"
 
 
 def workload_bindings(*, workspace_id) -> tuple[StorageBinding, ...]:
