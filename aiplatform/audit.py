@@ -1,7 +1,10 @@
 """Records every mutating API call. Views leave `request.audit` (action, target, workspace);
-calls that never reached a view (401 before routing, 404 routes) are recorded with the path."""
+calls that never reached a view (404 routes) are recorded with the path. Calls refused to an
+anonymous caller (bad or no credentials) and calls refused by a rate limit leave no row: writing
+one each would let anyone fill the database; the request log has them."""
 
 from .models import AuditEvent
+from .network import client_address
 
 MUTATING_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -14,7 +17,12 @@ class AuditMiddleware:
         response = self.get_response(request)
         audited = not getattr(request, "audit_skip", False)
         if audited and request.method in MUTATING_METHODS and request.path.startswith("/api/"):
-            self.record(request, response)
+            user = getattr(request, "user", None)
+            refused = response.status_code == 429 or (
+                response.status_code >= 400 and (user is None or not user.is_authenticated)
+            )
+            if not refused:
+                self.record(request, response)
         return response
 
     @staticmethod
@@ -33,6 +41,6 @@ class AuditMiddleware:
             target_type=details.get("target_type", ""),
             target_id=details.get("target_id", "")[:100],
             status_code=response.status_code,
-            source_ip=request.META.get("REMOTE_ADDR") or None,
+            source_ip=client_address(request),
             api_key_prefix=getattr(request, "api_key_prefix", ""),
         )

@@ -1,11 +1,12 @@
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from . import services
+from . import services, throttling
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Bearer <api key>`; the key names its owner."""
+    """`Authorization: Bearer <api key>`; the key names its owner. An address that sent too many
+    bad keys in the last minute is refused (429) until the minute is over."""
 
     keyword = "Bearer"
 
@@ -15,8 +16,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Send the header as 'Authorization: Bearer <api key>'.")
+        throttling.check_authentication_failures(request)
         api_key = services.authenticate_api_key(token=header[1])
         if api_key is None:
+            throttling.record_authentication_failure(request)
             raise exceptions.AuthenticationFailed("The API key is invalid, revoked or expired.")
         if not api_key.user.is_active:
             raise exceptions.AuthenticationFailed("The user of this API key is disabled.")

@@ -1,6 +1,8 @@
 """The one error shape: DRF errors through drf-standardized-errors, Django-level errors that
 services raise converted to it, and errors outside DRF views answered in it under /api/."""
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from django.db.models import ProtectedError
@@ -27,6 +29,12 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
 class ExceptionHandler(StandardExceptionHandler):
     """Turns the Django-level errors services raise into the one error shape."""
 
@@ -39,6 +47,17 @@ class ExceptionHandler(StandardExceptionHandler):
             return Conflict(f"It is still in use by: {', '.join(names)}. Remove those first.", code="in_use")
         if isinstance(exc, IdempotencyConflict):
             return Conflict(exc.message, code=exc.code)
+        if isinstance(exc, RequestDataTooBig):
+            return PayloadTooLarge(f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes; "
+                                   "send it in smaller parts (e.g. samples in batches of at most 1,000).")
+        if isinstance(exc, TooManyFieldsSent):
+            return exceptions.ParseError(
+                f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} form fields or query "
+                "parameters; send the body as JSON, or fewer parameters.", code="too_many_fields")
+        if isinstance(exc, TooManyFilesSent):
+            return exceptions.ParseError(
+                f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files; send fewer at once.",
+                code="too_many_files")
         if isinstance(exc, DataError):
             # Input a serializer let through but the database cannot store (a number too large…).
             return exceptions.ValidationError({"non_field_errors": "A value is out of range for the database; "

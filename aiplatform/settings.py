@@ -7,6 +7,10 @@ from pathlib import Path
 
 import dj_database_url
 import orjson
+from csp.constants import NONE, SELF, UNSAFE_INLINE
+from django.core.exceptions import ImproperlyConfigured
+
+from aiplatform.credentials import load_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("AIP_VAR_DIR", BASE_DIR / "var"))
@@ -24,8 +28,27 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "embedded-default-insecure-key-change-me-in-production")
+# --- Profile and signing key ------------------------------------------------------------------
+# AIP_ENV=production: HTTPS only (HSTS, SSL redirect, secure cookies), never DEBUG, and a signing key
+# that must be given. The embedded default (development) writes a random key to var/secret-key once
+# and every process of `make run` reads it: no key published anywhere signs for a running server.
+AIP_ENV = os.environ.get("AIP_ENV", "development").strip().lower()
+if AIP_ENV not in {"development", "production"}:
+    raise ImproperlyConfigured(f"AIP_ENV is {AIP_ENV!r}; set it to 'development' (the default) or 'production'.")
+PRODUCTION = AIP_ENV == "production"
 DEBUG = env_bool("DEBUG", False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("AIP_ENV=production refuses DEBUG=true: debug pages show settings, code and "
+                               "queries to anyone. Unset DEBUG.")
+if os.environ.get("SECRET_KEY_FILE"):
+    _secret_key_file = Path(os.environ["SECRET_KEY_FILE"])
+else:  # production never uses a key one host made for itself: the others would not share it
+    _secret_key_file = None if PRODUCTION else VAR_DIR / "secret-key"
+SECRET_KEY = load_secret_key(
+    value=os.environ.get("SECRET_KEY", "").strip(), key_file=_secret_key_file, generate=not PRODUCTION, debug=DEBUG,
+)
+# Former keys, still accepted on signed values (links, tokens, sessions) while a new key rolls out.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
 
@@ -42,6 +65,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "drf_standardized_errors",
+    "axes",
+    "csp",
     "aiplatform",
     "resourcepools",
     "training",
@@ -53,6 +78,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -61,6 +87,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "aiplatform.audit.AuditMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: it answers for locked-out logins
 ]
 
 ROOT_URLCONF = "aiplatform.urls"
@@ -98,6 +125,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# django-axes first: a locked-out login is refused before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -115,6 +145,52 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+
+# --- Security -----------------------------------------------------------------------------------
+# The largest documented request, a batch of 1,000 samples, is about 8 MB; larger bodies get a 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(16 * 1024 * 1024)))
+# Proxies in front of the API that append the client's address to X-Forwarded-For (0: the peer's
+# address is the client's). Rate limits, login lockouts and the audit trail use that address.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# "Header: value" that a TLS-terminating proxy sets on requests that reached it over HTTPS, e.g.
+# "X-Forwarded-Proto: https": only where that proxy fronts every request and overwrites the header.
+if os.environ.get("SECURE_PROXY_SSL_HEADER"):
+    _header, _, _value = os.environ["SECURE_PROXY_SSL_HEADER"].partition(":")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _header.strip().upper().replace("-", "_"), _value.strip())
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True  # the admin, the browsable API and Swagger UI take the token from the page
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # orchestrators probe a pod over plain HTTP
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+# Every page (console, admin, API docs) runs scripts from this origin only. Inline styles are
+# allowed: Swagger UI's page has a style block, and style injection cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Session logins (the admin, the console) through django-axes: after LOGIN_FAILURE_LIMIT failures
+# for one user name from one address, that pair is locked out for LOGIN_COOLOFF_MINUTES (by pair,
+# so that nobody locks an operator out from elsewhere by failing with their name).
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "aiplatform.network.client_address"
+AXES_RESET_ON_SUCCESS = True
 
 # --- Celery -----------------------------------------------------------------------------------
 # The embedded default is kombu's filesystem transport: no broker server to install.
@@ -162,6 +238,8 @@ CELERY_BEAT_SCHEDULE = {
     "billing-generate-bills": {"task": "billing.tasks.generate_bills", "schedule": timedelta(hours=1)},
 }
 BROKER_HEALTH_TIMEOUT = float(os.environ.get("BROKER_HEALTH_TIMEOUT", "2"))
+# /readyz names the failed check and its error to everyone (else only to operators and the log).
+READYZ_DETAILS = env_bool("READYZ_DETAILS", False)
 
 # --- Scheduling ------------------------------------------------------------------------------
 # Queued workloads considered per pool per admission pass (the head of each queue).
@@ -218,6 +296,25 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "billing@aiplatform.lo
 
 # --- API --------------------------------------------------------------------------------------
 API_KEY_PREFIX = "aip"
+# The default cache holds the rate-limit counters: Redis with CACHE_URL, shared by every process and
+# host; without it each process counts in its own memory (the embedded default: `make run`'s two
+# gunicorn workers count apart).
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL:
+    CACHES = {"default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL, "KEY_PREFIX": "aip",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }}
+elif PRODUCTION:
+    raise ImproperlyConfigured("AIP_ENV=production needs CACHE_URL (e.g. redis://host:6379/1): rate limits "
+                               "counted in each process's memory are no limit across workers and hosts.")
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Requests per minute per API key (per user for session callers; an account's plan may set its
+# own), for operators, and bad API keys per client address; 0: no limit.
+API_RATE_LIMIT_PER_MINUTE = int(os.environ.get("API_RATE_LIMIT_PER_MINUTE", "600"))
+API_RATE_LIMIT_OPERATOR_PER_MINUTE = int(os.environ.get("API_RATE_LIMIT_OPERATOR_PER_MINUTE", "6000"))
+API_KEY_FAILURES_PER_MINUTE = int(os.environ.get("API_KEY_FAILURES_PER_MINUTE", "30"))
 IDEMPOTENCY_KEY_TTL = timedelta(hours=int(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "24")))
 
 REST_FRAMEWORK = {
@@ -226,6 +323,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["aiplatform.throttling.ApiRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": [
+        "aiplatform.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "aiplatform.pagination.Pagination",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "aiplatform.negotiation.ContentNegotiation",
     "DEFAULT_FILTER_BACKENDS": [
@@ -262,6 +365,9 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
+    # No badge from the online validator: it would send the schema's address elsewhere (and the
+    # content security policy blocks its image).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from aiplatform import services
+from aiplatform.credentials import read_private, write_private
 from aiplatform.models import Account, AccountMember, Workspace
 
 User = get_user_model()
@@ -41,23 +42,24 @@ class Command(BaseCommand):
         )
 
     def _operator(self) -> str:
+        # Credentials files are the owner's alone (0600); one left with a wider mode is narrowed.
         password_file = settings.VAR_DIR / "demo-admin-password.txt"
         if User.objects.filter(username="admin").exists() and password_file.exists():
-            return password_file.read_text().strip()
+            return read_private(password_file)
         password = secrets.token_urlsafe(12)
         operator, _ = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
         operator.set_password(password)
         operator.save()
-        password_file.write_text(password)
+        write_private(password_file, password)
         return password
 
     def _api_key(self, user) -> str:
         # The demo key is kept in var/ so that a second `make run` can print it again.
         key_file = settings.VAR_DIR / "demo-api-key.txt"
         if key_file.exists():
-            token = key_file.read_text().strip()
+            token = read_private(key_file)
             if services.authenticate_api_key(token=token) is not None:
                 return token
         token = services.create_api_key(user=user, name="demo").token
-        key_file.write_text(token)
+        write_private(key_file, token)
         return token

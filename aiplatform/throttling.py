@@ -1,0 +1,121 @@
+"""API rate limits: requests per minute per API key (or per user, for session callers), counted in
+the default cache (Redis with CACHE_URL, so every worker and host shares the count), and bad
+API keys per client address."""
+
+import logging
+import math
+import time
+import zlib
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework import exceptions
+from rest_framework.throttling import BaseThrottle
+
+from .models import Account, ApiKey
+from .network import client_address
+
+logger = logging.getLogger(__name__)
+
+PERIOD_SECONDS = 60
+
+
+def _window(name: str) -> tuple[str, float]:
+    """The cache key of the current window of `name` and the seconds until it ends. Windows are
+    offset per name, so that not every caller's count resets in the same second."""
+    now = time.time() + zlib.crc32(name.encode()) % PERIOD_SECONDS
+    return f"rate:{name}:{int(now // PERIOD_SECONDS)}", PERIOD_SECONDS - now % PERIOD_SECONDS
+
+
+def hit(name: str) -> tuple[int, float] | None:
+    """Counts one event under `name`: (events in this minute's window, seconds until it ends), or
+    None when the cache cannot be reached (limits fail open: an unreachable counter must not take
+    the API down; the log says so)."""
+    key, seconds_left = _window(name)
+    try:
+        try:
+            count = cache.incr(key)
+        except ValueError:  # the window's first event
+            # The key outlives its window, so it cannot expire between the cache's existence
+            # check and its increment (which would leave a key without an expiry).
+            count = 1 if cache.add(key, 1, timeout=PERIOD_SECONDS + 5) else cache.incr(key)
+    except Exception:
+        logger.warning("rate limit counter %s unavailable; the request goes on uncounted", name, exc_info=True)
+        return None
+    return count, seconds_left
+
+
+def peek(name: str) -> tuple[int, float]:
+    """Events counted under `name` in this window so far (0 when the cache cannot be reached)."""
+    key, seconds_left = _window(name)
+    try:
+        return cache.get(key, 0), seconds_left
+    except Exception:
+        logger.warning("rate limit counter %s unavailable", name, exc_info=True)
+        return 0, seconds_left
+
+
+def api_rate_limit(user) -> int | None:
+    """Requests per minute allowed to each of this user's keys and to their session; None: no
+    limit. Operators have a limit of their own; an account's plan may set its members' limit."""
+    if user.is_staff:
+        return settings.API_RATE_LIMIT_OPERATOR_PER_MINUTE or None
+    override = Account.objects.filter(members__user=user).values_list("api_requests_per_minute", flat=True).first()
+    if override is not None:
+        return override
+    return settings.API_RATE_LIMIT_PER_MINUTE or None
+
+
+class ApiRateThrottle(BaseThrottle):
+    """The per-minute limit of an API key, or of a user's session. Calls authenticated otherwise
+    (job and benchmark tokens) are bounded by their job, not counted here."""
+
+    def allow_request(self, request, view):
+        user = request.user
+        if user is None or not user.is_authenticated:
+            return True
+        limit = api_rate_limit(user)
+        if limit is None:
+            return True
+        if isinstance(request.auth, ApiKey):
+            name, caller = f"key:{request.auth.pk}", "this API key"
+        else:
+            name, caller = f"user:{user.pk}", "your user"
+        counted = hit(name)
+        if counted is None or counted[0] <= limit:
+            return True
+        wait = math.ceil(counted[1])
+        raise exceptions.Throttled(
+            wait=wait,
+            detail=f"Too many requests: {caller} may make {limit} API requests a minute. Retry in {wait} "
+                   f"seconds, or ask your account admin for a higher limit.",
+        )
+
+
+def _auth_failures(request) -> str | None:
+    address = client_address(request)
+    if settings.API_KEY_FAILURES_PER_MINUTE <= 0 or address is None:
+        return None
+    return f"auth-failures:{address}"
+
+
+def check_authentication_failures(request) -> None:
+    """Refuses (429) an address that sent too many bad API keys this minute before its key is
+    even looked at: guessing keys stops there, at the cost of one counter read."""
+    name = _auth_failures(request)
+    if name is None:
+        return
+    count, seconds_left = peek(name)
+    if count >= settings.API_KEY_FAILURES_PER_MINUTE:
+        wait = math.ceil(seconds_left)
+        raise exceptions.Throttled(
+            wait=wait,
+            detail=f"Too many invalid API keys from your address ({settings.API_KEY_FAILURES_PER_MINUTE} a "
+                   f"minute). Retry in {wait} seconds with a valid key.",
+        )
+
+
+def record_authentication_failure(request) -> None:
+    name = _auth_failures(request)
+    if name is not None:
+        hit(name)
