@@ -62,6 +62,77 @@ class Workspace(models.Model):
         return self.name
 
 
+class StorageConnection(models.Model):
+    """An account's own object storage: a bucket (or a prefix of it) that the platform reaches with
+    the account's credentials, never its own. Any workspace of the account may name locations in it."""
+
+    class Scheme(models.TextChoices):
+        S3 = "s3", "S3"
+        OBS = "obs", "OBS"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="storage_connections")
+    name = models.CharField(max_length=100)
+    scheme = models.CharField(max_length=10, choices=Scheme.choices, default=Scheme.S3)
+    bucket = models.CharField(max_length=63)
+    prefix = models.CharField(max_length=900, blank=True, default="",
+                              help_text="Only keys under this prefix; empty: the whole bucket.")
+    endpoint_url = models.CharField(max_length=300, blank=True, default="",
+                                    help_text="Empty: the platform's storage endpoint.")
+    region = models.CharField(max_length=64, blank=True, default="")
+    path_style = models.BooleanField(default=False)
+    access_key_id = models.CharField(max_length=128, blank=True, default="")
+    # Fernet token of the secret access key (aiplatform.crypto); never leaves the platform.
+    secret_access_key_encrypted = models.TextField(blank=True, default="")
+    role_arn = models.CharField(max_length=300, blank=True, default="",
+                                help_text="A role the platform assumes for the account (short-lived credentials).")
+    external_id = models.CharField(max_length=64, blank=True, default="",
+                                   help_text="Sent with AssumeRole; put it in the role's trust policy.")
+    read_only = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="storage_connection_name_unique"),
+            models.UniqueConstraint(fields=["account", "scheme", "bucket", "prefix"],
+                                    name="storage_connection_location_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.uri})"
+
+    @property
+    def uri(self) -> str:
+        return f"{self.scheme}://{self.bucket}/{self.prefix}"
+
+    def clean(self):
+        if not self.role_arn and not (self.access_key_id and self.secret_access_key_encrypted):
+            raise ValidationError({"access_key_id": "Give an access key and its secret, or a role_arn to assume."})
+
+
+class StorageGrant(models.Model):
+    """A location outside a workspace's managed one that it may name: what it used before storage
+    was scoped (a migration granted those), or what an operator shares with it."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="storage_grants")
+    uri = models.CharField(max_length=1024, help_text="A location: an object, or a prefix ending in '/'.")
+    read_only = models.BooleanField(default=True)
+    note = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["uri"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "uri"], name="storage_grant_unique")]
+
+    def __str__(self):
+        return f"{self.uri} for {self.workspace}"
+
+
 class Role(models.TextChoices):
     OWNER = "owner", "Owner"
     DEVELOPER = "developer", "Developer"
@@ -183,3 +254,46 @@ class IdempotencyKey(models.Model):
     def __str__(self):
         return self.key
 
+
+class OutboxMessage(models.Model):
+    """A Celery task written in the transaction of the change it carries on, so that the change
+    and its message commit together or not at all. It is sent right after the commit and deleted
+    once the broker has it; the relay sends whatever is still here (the broker was down, the
+    sending process died)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, help_text="Also the Celery task id.")
+    task = models.CharField(max_length=200, help_text="The registered name of the Celery task.")
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    options = models.JSONField(default=dict, blank=True, help_text="Celery's sending options (queue, …).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_until = models.DateTimeField(
+        null=True, blank=True, help_text="A sender is sending it until then; after that anyone may."
+    )
+    attempts = models.PositiveIntegerField(default=0, help_text="Sends that failed.")
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["created_at"], name="outbox_created")]
+
+    def __str__(self):
+        return f"{self.task} {self.id}"
+
+
+class TaskLease(models.Model):
+    """A worker's hold on a long task (a dataset import, export or publication): which attempt
+    runs it and when that worker last showed it is alive. A killed worker's heartbeat stops; the
+    reaper then requeues the task and the next attempt takes it over. `events` says what happened."""
+
+    key = models.CharField(max_length=200, primary_key=True, help_text="The task, e.g. datasets.import:<id>.")
+    holder = models.CharField(max_length=200, blank=True, default="", help_text="The worker running it; empty: none.")
+    attempt = models.PositiveIntegerField(default=0, help_text="Runs started so far.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    events = models.JSONField(default=list, blank=True, help_text="[{at, event, message}], oldest first.")
+
+    class Meta:
+        indexes = [models.Index(fields=["heartbeat_at"], name="tasklease_heartbeat")]
+
+    def __str__(self):
+        return self.key

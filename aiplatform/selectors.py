@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from rest_framework.exceptions import NotFound
 
 from . import sql
-from .models import AccountMember, ApiKey, AuditEvent, Membership, Role, Workspace
+from .models import AccountMember, ApiKey, AuditEvent, Membership, Role, StorageConnection, Workspace
 
 
 def account_member(*, user) -> AccountMember | None:
@@ -111,3 +111,12 @@ def api_keys(*, user) -> QuerySet[ApiKey]:
 
 def audit_events(*, workspace) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(workspace=workspace).select_related("actor")
+
+
+def storage_connections(*, user) -> QuerySet[StorageConnection]:
+    """The connections of the user's account (every account's for operators)."""
+    queryset = StorageConnection.objects.select_related("created_by", "account")
+    if user.is_staff:
+        return queryset
+    member = account_member(user=user)
+    return queryset.filter(account_id=member.account_id) if member else queryset.none()

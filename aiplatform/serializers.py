@@ -2,7 +2,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework import serializers
 
-from .models import ApiKey, AuditEvent, Membership, Role, Workspace
+from .models import ApiKey, AuditEvent, Membership, Role, StorageConnection, Workspace
+from .storage import workspace_root_uri
 
 User = get_user_model()
 
@@ -15,13 +16,18 @@ class UserSummarySerializer(serializers.ModelSerializer):
 
 class WorkspaceSerializer(serializers.ModelSerializer):
     account = serializers.CharField(source="account.name", read_only=True)
+    storage_uri = serializers.SerializerMethodField(
+        help_text="The workspace's own storage location; datasets, jobs and exports default to folders in it.")
 
     class Meta:
         model = Workspace
-        fields = ["id", "name", "description", "account", "created_at", "updated_at"]
+        fields = ["id", "name", "description", "account", "storage_uri", "created_at", "updated_at"]
         read_only_fields = ["id", "account", "created_at", "updated_at"]
         # Uniqueness per account is checked by the service, which names the clash.
         validators = []
+
+    def get_storage_uri(self, workspace) -> str:
+        return workspace_root_uri(workspace.pk)
 
 
 class MembershipSerializer(serializers.ModelSerializer):
@@ -86,3 +92,34 @@ class MeSerializer(serializers.Serializer):
     is_operator = serializers.BooleanField()
     account = serializers.DictField(allow_null=True)
     workspaces = serializers.ListField(child=serializers.DictField())
+
+
+class StorageConnectionSerializer(serializers.ModelSerializer):
+    uri = serializers.CharField(read_only=True, help_text="The location the connection covers.")
+    secret_access_key = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=256, trim_whitespace=False,
+        help_text="Kept encrypted; never returned.",
+    )
+    access_key_id = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=128)
+    access_key_hint = serializers.SerializerMethodField(help_text="The access key id's last four characters.")
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = StorageConnection
+        fields = [
+            "id", "name", "scheme", "bucket", "prefix", "uri", "endpoint_url", "region", "path_style",
+            "access_key_id", "access_key_hint", "secret_access_key", "role_arn", "external_id", "read_only",
+            "created_by", "created_at", "updated_at",
+        ]
+        read_only_fields = ["id", "uri", "external_id", "created_by", "created_at", "updated_at"]
+        # Uniqueness per account is checked by the service, which names the clash.
+        validators = []
+
+    def get_access_key_hint(self, connection) -> str:
+        key = connection.access_key_id
+        return f"…{key[-4:]}" if key else ""
+
+
+class StorageConnectionCheckSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    detail = serializers.CharField()

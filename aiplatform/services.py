@@ -13,8 +13,18 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from . import selectors
-from .models import Account, AccountMember, ApiKey, IdempotencyKey, Membership, Role, Workspace
+from . import crypto, locations, selectors
+from .models import (
+    Account,
+    AccountMember,
+    ApiKey,
+    IdempotencyKey,
+    Membership,
+    Role,
+    StorageConnection,
+    Workspace,
+)
+from .storage import StorageError, parse_uri
 
 User = get_user_model()
 
@@ -254,3 +264,65 @@ def purge_expired_idempotency_keys(*, now: datetime | None = None) -> int:
     deleted, _ = IdempotencyKey.objects.filter(expires_at__lte=now or timezone.now()).delete()
     return deleted
 
+
+
+# --- storage connections --------------------------------------------------------------------------
+
+CONNECTION_FIELDS = ("name", "scheme", "bucket", "prefix", "endpoint_url", "region", "path_style", "access_key_id",
+                     "role_arn", "read_only")
+
+
+def _connection_errors(fields: dict) -> dict:
+    errors = {}
+    checks = (("bucket", f"s3://{fields.get('bucket', '')}/"), ("prefix", f"s3://b/{fields.get('prefix', '')}"))
+    for field, uri in checks:
+        try:
+            parse_uri(uri)
+        except StorageError as exc:
+            errors[field] = str(exc).replace("s3://b/", "")
+    endpoint = fields.get("endpoint_url", "")
+    allowed = {settings.OBJECT_STORAGE_ENDPOINT_URL, *settings.STORAGE_CONNECTION_ENDPOINTS} - {""}
+    if endpoint and endpoint not in allowed:
+        errors["endpoint_url"] = (f"The platform dials only its storage endpoints: {', '.join(sorted(allowed))}. "
+                                  "Leave it empty for the platform's own." if allowed else
+                                  "Leave it empty: this platform reaches the provider's default endpoints only.")
+    return errors
+
+
+@transaction.atomic
+def save_storage_connection(*, account: Account, created_by=None, connection: StorageConnection | None = None,
+                            secret_access_key: str | None = None, **fields) -> StorageConnection:
+    """Create (or change) an account's storage connection. The secret key is kept encrypted; a
+    connection through a role gets an external id of the platform's making for its trust policy."""
+    connection = connection or StorageConnection(account=account, created_by=created_by)
+    merged = {name: getattr(connection, name) for name in CONNECTION_FIELDS} | fields
+    if merged.get("prefix") and not merged["prefix"].endswith("/"):
+        fields["prefix"] = merged["prefix"] = merged["prefix"] + "/"
+    errors = _connection_errors(merged)
+    clash = StorageConnection.objects.filter(account=account).exclude(pk=connection.pk)
+    if "name" in fields and clash.filter(name=fields["name"]).exists():
+        errors["name"] = f"Your account already has a storage connection named '{fields['name']}'."
+    if clash.filter(scheme=merged["scheme"], bucket=merged["bucket"], prefix=merged["prefix"]).exists():
+        errors["prefix"] = "Another connection of your account covers exactly this location; change that one."
+    if errors:
+        raise ValidationError(errors)
+    if secret_access_key:
+        connection.secret_access_key_encrypted = crypto.encrypt(secret_access_key)
+    if merged.get("role_arn") and not connection.external_id:
+        connection.external_id = secrets.token_hex(16)
+    return save_changes(connection, fields)
+
+
+@transaction.atomic
+def delete_storage_connection(*, connection: StorageConnection) -> None:
+    connection.delete()
+
+
+def verify_storage_connection(*, connection: StorageConnection) -> dict:
+    """Lists one object of the connection's location with its credentials: the reason if it fails."""
+    try:
+        first = next(iter(locations.connection_storage(connection).list(connection.uri)), None)
+    except StorageError as exc:
+        return {"ok": False, "detail": str(exc)}
+    return {"ok": True, "detail": "The platform reached the location with the connection's credentials"
+                                  + (f"; it holds {first.uri}." if first else "; it is empty.")}

@@ -240,12 +240,60 @@ CELERY_BEAT_SCHEDULE = {
 BROKER_HEALTH_TIMEOUT = float(os.environ.get("BROKER_HEALTH_TIMEOUT", "2"))
 # /readyz names the failed check and its error to everyone (else only to operators and the log).
 READYZ_DETAILS = env_bool("READYZ_DETAILS", False)
+# Where tasks go and workers take them from (`celery worker -Q`); installations sharing a broker
+# keep apart by it.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
+# Redis gives a message that a worker took but did not acknowledge (acks_late: until its task
+# ends) to another worker this long after delivery: what a killed worker held runs again. It must
+# exceed the longest task, or a task still running is handed out a second time. Dataset imports,
+# exports and publications do not wait for it: the reaper requeues them once their heartbeat stops.
+BROKER_VISIBILITY_TIMEOUT = int(os.environ.get("BROKER_VISIBILITY_TIMEOUT", "3600"))
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "sentinel://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
+        # A broker that is down fails a send within this, not after the system's TCP timeout.
+        "socket_connect_timeout": BROKER_HEALTH_TIMEOUT,
+    }
+# How long a request trusts the last word on whether the broker is reachable; while it is not,
+# requests that would enqueue work answer 503 with this Retry-After and create nothing.
+BROKER_CHECK_INTERVAL_SECONDS = float(os.environ.get("BROKER_CHECK_INTERVAL_SECONDS", "5"))
+UNAVAILABLE_RETRY_AFTER_SECONDS = int(os.environ.get("UNAVAILABLE_RETRY_AFTER_SECONDS", "5"))
+# The outbox relay sends the messages that could not be sent when their transaction committed.
+OUTBOX_RELAY_INTERVAL_SECONDS = float(os.environ.get("OUTBOX_RELAY_INTERVAL_SECONDS", "10"))
+# A long task's worker shows it is alive this often; silent this long, the reaper (every
+# TASK_REAPER_INTERVAL_SECONDS) requeues the task, and after TASK_MAX_ATTEMPTS runs fails it.
+TASK_HEARTBEAT_SECONDS = float(os.environ.get("TASK_HEARTBEAT_SECONDS", "10"))
+TASK_STALLED_AFTER_SECONDS = float(os.environ.get("TASK_STALLED_AFTER_SECONDS", "120"))
+TASK_REAPER_INTERVAL_SECONDS = float(os.environ.get("TASK_REAPER_INTERVAL_SECONDS", "60"))
+TASK_MAX_ATTEMPTS = int(os.environ.get("TASK_MAX_ATTEMPTS", "3"))
+CELERY_BEAT_SCHEDULE.update({
+    # Expiring with their interval: after an outage, one relay and one reaper run, not a backlog.
+    "relay-outbox": {
+        "task": "aiplatform.tasks.relay_outbox",
+        "schedule": timedelta(seconds=OUTBOX_RELAY_INTERVAL_SECONDS),
+        "options": {"expires": OUTBOX_RELAY_INTERVAL_SECONDS},
+    },
+    "reap-stalled-dataset-tasks": {
+        "task": "datasets.tasks.reap_stalled_tasks",
+        "schedule": timedelta(seconds=TASK_REAPER_INTERVAL_SECONDS),
+        "options": {"expires": TASK_REAPER_INTERVAL_SECONDS},
+    },
+})
 
 # --- Scheduling ------------------------------------------------------------------------------
 # Queued workloads considered per pool per admission pass (the head of each queue).
 ADMISSION_LOOKAHEAD = int(os.environ.get("ADMISSION_LOOKAHEAD", "2000"))
 # A gang blocked this long holds its flavors against same-priority work behind it.
 ADMISSION_STARVATION_SECONDS = float(os.environ.get("ADMISSION_STARVATION_SECONDS", "600"))
+# A blocked gang holds its flavors' nodes at most this long at a time, then lets other work use
+# them for ADMISSION_HOLD_COOLDOWN_SECONDS before it may hold again.
+ADMISSION_MAX_HOLD_SECONDS = float(os.environ.get("ADMISSION_MAX_HOLD_SECONDS", "3600"))
+ADMISSION_HOLD_COOLDOWN_SECONDS = float(os.environ.get("ADMISSION_HOLD_COOLDOWN_SECONDS", "3600"))
+# Workload priorities tenants may set: from the floor (below 0: scavenger work) to the top, which
+# an account's plan (Account.max_priority) overrides; operators may go up to the hard cap.
+WORKLOAD_MIN_PRIORITY = int(os.environ.get("WORKLOAD_MIN_PRIORITY", "-10"))
+WORKLOAD_MAX_PRIORITY = int(os.environ.get("WORKLOAD_MAX_PRIORITY", "10"))
+WORKLOAD_OPERATOR_MAX_PRIORITY = int(os.environ.get("WORKLOAD_OPERATOR_MAX_PRIORITY", "1000"))
 
 # --- Training ----------------------------------------------------------------------------------
 # Where job runtimes reach the API (metrics reports with their job token).
@@ -320,10 +368,9 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=int(os.environ.get("IDEMPOTENCY_KEY_TTL_HO
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "aiplatform.authentication.ApiKeyAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "aiplatform.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_CLASSES": ["aiplatform.throttling.ApiRateThrottle"],
     "DEFAULT_PARSER_CLASSES": [
         "aiplatform.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
@@ -418,3 +465,13 @@ LOCAL_STORAGE_ROOT = Path(os.environ.get("LOCAL_STORAGE_ROOT", VAR_DIR / "storag
 # Where the platform keeps each workspace's managed location: `file://` (a bucket `ws-<id>` of the
 # embedded storage each) or `s3://bucket/prefix` / `obs://bucket/prefix` (a prefix `ws-<id>/` each).
 PLATFORM_STORAGE_URI = os.environ.get("PLATFORM_STORAGE_URI", "file://")
+# A role the platform assumes to hand workloads short-lived credentials for their workspace's
+# prefix of an s3:// or obs:// PLATFORM_STORAGE_URI (empty: such workloads get none).
+PLATFORM_STORAGE_ROLE_ARN = os.environ.get("PLATFORM_STORAGE_ROLE_ARN", "")
+# Endpoints storage connections may name besides the platform's own (no other hosts are dialled).
+STORAGE_CONNECTION_ENDPOINTS = env_list("STORAGE_CONNECTION_ENDPOINTS", "")
+# Fernet keys for secrets at rest, the first encrypting (empty: one derived from SECRET_KEY).
+STORAGE_ENCRYPTION_KEYS = env_list("STORAGE_ENCRYPTION_KEYS", "")
+# Lifetime of download links and of workloads' short-lived storage credentials, in seconds.
+STORAGE_DOWNLOAD_LINK_SECONDS = int(os.environ.get("STORAGE_DOWNLOAD_LINK_SECONDS", "900"))
+STORAGE_CREDENTIALS_SECONDS = int(os.environ.get("STORAGE_CREDENTIALS_SECONDS", "3600"))

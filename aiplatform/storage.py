@@ -2,11 +2,16 @@
 
 `s3://bucket/key` and `obs://bucket/key` go to an S3-compatible service through boto3 (OBS, S3
 and MinIO alike); `file://bucket/key` goes to a directory under LOCAL_STORAGE_ROOT, the embedded
-default. The rest of the code calls `storage_for(uri)` and uses the `ObjectStorage` interface only.
+default. Which credentials reach a tenant's location is decided in aiplatform.locations; the rest
+of the code goes through it and uses the `ObjectStorage` interface only.
 """
 
+import errno
+import logging
 import os
-import tempfile
+import re
+import secrets
+import stat
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -16,16 +21,27 @@ from urllib.parse import urlencode
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
+
+from .models import StorageGrant
+
+logger = logging.getLogger(__name__)
 
 S3_SCHEMES = ("s3", "obs")
 LOCAL_SCHEME = "file"
 # S3 refuses parts under 5 MiB (except the last); 8 MiB keeps memory small and requests few.
 PART_SIZE = 8 * 1024 * 1024
 DOWNLOAD_SALT = "aiplatform.storage.download"
+BUCKET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 
 
 class StorageError(Exception):
@@ -54,15 +70,22 @@ class ObjectInfo:
 
 
 def parse_uri(uri: str) -> Location:
-    """Splits `scheme://bucket/key`; raises StorageError naming what is wrong."""
+    """Splits `scheme://bucket/key`; raises StorageError naming what is wrong. A key is relative:
+    no leading '/', no empty, '.' or '..' segments and no control characters, so that it can never
+    name anything outside its bucket."""
     scheme, sep, rest = (uri or "").partition("://")
     if not sep or scheme not in (*S3_SCHEMES, LOCAL_SCHEME):
         raise StorageError(f"'{uri}' is not a storage URI; use s3://bucket/path, obs://bucket/path or file://bucket/path.")
     bucket, _, key = rest.partition("/")
     if not bucket:
         raise StorageError(f"'{uri}' names no bucket; use {scheme}://bucket/path.")
-    if ".." in key.split("/") or bucket in (".", ".."):
-        raise StorageError(f"'{uri}' may not contain '..'.")
+    if not BUCKET_NAME.fullmatch(bucket):
+        raise StorageError(f"'{uri}': '{bucket}' is not a bucket name; use letters, digits, '.', '-' and '_'.")
+    if any(ord(c) < 32 or c == "\x7f" for c in key):
+        raise StorageError(f"'{uri}' contains control characters.")
+    segments = key.split("/")
+    if key and any(segment in ("", ".", "..") for segment in (segments[:-1] if key.endswith("/") else segments)):
+        raise StorageError(f"'{uri}': a path may not start with '/' or contain '//', '.' or '..' segments.")
     return Location(scheme, bucket, key)
 
 
@@ -86,8 +109,9 @@ class ObjectStorage(ABC):
         """Removes the object; a missing object is not an error."""
 
     @abstractmethod
-    def download_url(self, uri: str, expires_in: int = 3600) -> str:
-        """A presigned link that lets its holder download the object until it expires."""
+    def download_url(self, uri: str, expires_in: int = 3600, scope: dict | None = None) -> str:
+        """A link that lets its holder download the object until it expires; `scope` (whose
+        workspace and user asked) binds links that the platform serves itself."""
 
     def read_lines(self, uri: str) -> Iterator[bytes]:
         """The object's lines without their line endings, streamed (never the whole object)."""
@@ -103,15 +127,20 @@ class ObjectStorage(ABC):
 
 
 class S3Storage(ObjectStorage):
+    """An S3-compatible service reached with one set of credentials; `credentials` names whose
+    they are in error messages (the platform's, or a storage connection's)."""
+
     def __init__(self, *, endpoint_url: str | None, region: str | None, access_key_id: str | None,
-                 secret_access_key: str | None, path_style: bool):
-        self._endpoint_url = endpoint_url
+                 secret_access_key: str | None, path_style: bool, session_token: str | None = None,
+                 credentials: str = "the platform's storage credentials"):
+        self._credentials = credentials
         self._client = boto3.session.Session().client(
             "s3",
             endpoint_url=endpoint_url or None,
             region_name=region or None,
             aws_access_key_id=access_key_id or None,
             aws_secret_access_key=secret_access_key or None,
+            aws_session_token=session_token or None,
             config=Config(
                 s3={"addressing_style": "path" if path_style else "auto"},
                 retries={"max_attempts": 3, "mode": "standard"},
@@ -127,14 +156,21 @@ class S3Storage(ObjectStorage):
                 "NoSuchBucket": f"bucket '{location.bucket}' does not exist",
                 "NoSuchKey": f"object '{location.uri}' does not exist",
                 "404": f"object '{location.uri}' does not exist",
-                "AccessDenied": f"access to '{location.uri}' is denied; check the platform's storage credentials",
-                "403": f"access to '{location.uri}' is denied; check the platform's storage credentials",
-                "InvalidAccessKeyId": "the platform's storage access key is not valid",
-                "SignatureDoesNotMatch": "the platform's storage secret key is not valid",
+                "AccessDenied": f"access to '{location.uri}' is denied; check {self._credentials}",
+                "403": f"access to '{location.uri}' is denied; check {self._credentials}",
+                "InvalidAccessKeyId": f"the access key of {self._credentials} is not valid",
+                "SignatureDoesNotMatch": f"the secret key of {self._credentials} is not valid",
             }
             return StorageError(f"Cannot access {location.uri}: {reasons.get(code, code or 'storage error')}.")
-        # BotoCoreError messages name the endpoint and the failure, never the credentials.
-        return StorageError(f"Cannot access {location.uri}: {exc}.")
+        # botocore's messages name the endpoint, which callers outside the platform must not learn.
+        logger.warning("storage request for %s failed: %s", location.uri, exc)
+        if isinstance(exc, (ConnectTimeoutError, ReadTimeoutError)):
+            return StorageError(f"Cannot access {location.uri}: the storage service did not answer in time; "
+                                "try again later.")
+        if isinstance(exc, EndpointConnectionError):
+            return StorageError(f"Cannot access {location.uri}: the storage service could not be reached; "
+                                "try again later.")
+        return StorageError(f"Cannot access {location.uri}: the storage request failed ({type(exc).__name__}).")
 
     def list(self, prefix_uri):
         location = parse_uri(prefix_uri)
@@ -204,7 +240,7 @@ class S3Storage(ObjectStorage):
         except (ClientError, BotoCoreError) as exc:
             raise self._fail(location, exc) from None
 
-    def download_url(self, uri, expires_in=3600):
+    def download_url(self, uri, expires_in=3600, scope=None):
         location = parse_uri(uri)
         return self._client.generate_presigned_url(
             "get_object", Params={"Bucket": location.bucket, "Key": location.key}, ExpiresIn=expires_in
@@ -212,81 +248,185 @@ class S3Storage(ObjectStorage):
 
 
 class LocalStorage(ObjectStorage):
-    """Buckets are directories under `root`; download links are signed URLs of this API."""
+    """Buckets are directories under `root`; download links are signed URLs of this API.
+
+    Paths are walked a component at a time from the bucket's directory, refusing symbolic links
+    (O_NOFOLLOW), so neither a crafted key nor a link that sandboxed code left in its own location
+    reaches anything outside the bucket."""
 
     def __init__(self, *, root: Path):
         self.root = Path(root)
 
     def path(self, location: Location) -> Path:
+        """Where the location lies on disk (for binding into sandboxes); the key is checked, but a
+        link along the path is only refused by the methods that open it."""
         return self.root / location.bucket / location.key
+
+    def _bucket_fd(self, location: Location) -> int:
+        try:
+            return os.open(self.root / location.bucket, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            raise StorageError(f"Cannot access {location.uri}: bucket '{location.bucket}' does not exist.") from None
+        except OSError as exc:
+            raise self._fail(location, exc) from None
+
+    @staticmethod
+    def _fail(location: Location, exc: OSError) -> StorageError:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+            return StorageError(f"Cannot access {location.uri}: the path holds a symbolic link or a file where "
+                                "a folder belongs; the platform follows neither.")
+        if exc.errno == errno.ENOENT:
+            return StorageError(f"Cannot access {location.uri}: object does not exist.")
+        return StorageError(f"Cannot access {location.uri}: {exc.strerror}.")
+
+    def _open_dir(self, location: Location, parts: list[str], *, create: bool = False) -> int:
+        """A descriptor of the folder `parts` below the bucket, each step refusing links."""
+        fd = self._bucket_fd(location)
+        try:
+            for part in parts:
+                if create:
+                    try:
+                        os.mkdir(part, dir_fd=fd)
+                    except FileExistsError:
+                        pass
+                child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                os.close(fd)
+                fd = child
+        except OSError as exc:
+            os.close(fd)
+            raise self._fail(location, exc) from None
+        return fd
+
+    def _open_file(self, location: Location):
+        *parents, name = location.key.split("/")
+        if not name:
+            raise StorageError(f"Cannot access {location.uri}: it names a folder, not an object.")
+        fd = self._open_dir(location, parents)
+        try:
+            handle = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
+        except OSError as exc:
+            raise self._fail(location, exc) from None
+        finally:
+            os.close(fd)
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            os.close(handle)
+            raise StorageError(f"Cannot access {location.uri}: it is not an object.")
+        return os.fdopen(handle, "rb")
 
     def list(self, prefix_uri):
         location = parse_uri(prefix_uri)
-        bucket_dir = self.root / location.bucket
-        if not bucket_dir.is_dir():
-            raise StorageError(f"Cannot access {prefix_uri}: bucket '{location.bucket}' does not exist.")
-        # Walk only the directory the prefix lies in, in key order like S3.
-        start = bucket_dir / location.key.rpartition("/")[0]
-        if not start.is_dir():
+        folder, _, _ = location.key.rpartition("/")
+        # Walk only the folder the prefix lies in, in key order like S3.
+        os.close(self._bucket_fd(location))  # a missing bucket is an error; a missing folder lists nothing
+        try:
+            fd = self._open_dir(location, folder.split("/") if folder else [])
+        except StorageError:
             return
-        for dirpath, dirnames, filenames in os.walk(start):
-            dirnames.sort()
-            for name in sorted(filenames):
-                path = Path(dirpath) / name
-                key = path.relative_to(bucket_dir).as_posix()
-                if key.startswith(location.key):
-                    yield ObjectInfo(uri=f"{location.scheme}://{location.bucket}/{key}", size=path.stat().st_size)
+        try:
+            yield from self._walk(location, fd, folder)
+        finally:
+            os.close(fd)
+
+    def _walk(self, location: Location, fd: int, folder: str):
+        entries = sorted(os.scandir(fd), key=lambda e: e.name)
+        for entry in entries:
+            key = f"{folder}/{entry.name}" if folder else entry.name
+            if entry.is_symlink():
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if not (key + "/").startswith(location.key) and not location.key.startswith(key + "/"):
+                    continue
+                try:
+                    child = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                except OSError:
+                    continue
+                try:
+                    yield from self._walk(location, child, key)
+                finally:
+                    os.close(child)
+            elif entry.is_file(follow_symlinks=False) and key.startswith(location.key):
+                yield ObjectInfo(uri=f"{location.scheme}://{location.bucket}/{key}",
+                                 size=entry.stat(follow_symlinks=False).st_size)
 
     def read_chunks(self, uri):
         location = parse_uri(uri)
-        try:
-            with open(self.path(location), "rb") as handle:
+        with self._open_file(location) as handle:
+            try:
                 while chunk := handle.read(1024 * 1024):
                     yield chunk
-        except FileNotFoundError:
-            raise StorageError(f"Cannot access {uri}: object does not exist.") from None
-        except OSError as exc:
-            raise StorageError(f"Cannot access {uri}: {exc.strerror}.") from None
+            except OSError as exc:
+                raise self._fail(location, exc) from None
+
+    def open(self, uri: str):
+        """The object as an open binary file (for streaming responses)."""
+        return self._open_file(parse_uri(uri))
 
     def write(self, uri, chunks):
         location = parse_uri(uri)
-        target = self.path(location)
-        if not (self.root / location.bucket).is_dir():
-            raise StorageError(f"Cannot access {uri}: bucket '{location.bucket}' does not exist.")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        *parents, name = location.key.split("/")
+        if not name:
+            raise StorageError(f"Cannot write {uri}: it names a folder; give an object's name.")
+        fd = self._open_dir(location, parents, create=True)
         size = 0
         # Written aside and renamed, so readers never see half an object.
-        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as handle:
+        temporary = f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            handle = os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644,
+                                       dir_fd=fd), "wb")
             try:
-                for chunk in chunks:
-                    handle.write(chunk)
-                    size += len(chunk)
+                with handle:
+                    for chunk in chunks:
+                        handle.write(chunk)
+                        size += len(chunk)
+                os.rename(temporary, name, src_dir_fd=fd, dst_dir_fd=fd)
             except BaseException:
-                os.unlink(handle.name)
+                os.unlink(temporary, dir_fd=fd)
                 raise
-        os.replace(handle.name, target)
+        except OSError as exc:
+            raise self._fail(location, exc) from None
+        finally:
+            os.close(fd)
         return size
 
     def delete(self, uri):
-        self.path(parse_uri(uri)).unlink(missing_ok=True)
+        location = parse_uri(uri)
+        *parents, name = location.key.split("/")
+        if not name:
+            return
+        try:
+            fd = self._open_dir(location, parents)
+        except StorageError:
+            return
+        try:
+            os.unlink(name, dir_fd=fd)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise self._fail(location, exc) from None
+        finally:
+            os.close(fd)
 
-    def download_url(self, uri, expires_in=3600):
-        token = signing.dumps({"uri": uri, "ttl": expires_in}, salt=DOWNLOAD_SALT)
+    def download_url(self, uri, expires_in=3600, scope=None):
+        # The lifetime is the server's (STORAGE_DOWNLOAD_LINK_SECONDS when checked), not the link's.
+        token = signing.dumps({"uri": uri, "scope": scope or {}}, salt=DOWNLOAD_SALT, compress=True)
         return f"{reverse('storage-download')}?{urlencode({'token': token})}"
 
-    def open_signed(self, token: str):
-        """The file a download link points to, or None when the link is forged or expired."""
+    @staticmethod
+    def read_download_token(token: str, *, max_age: int) -> tuple[str, dict] | None:
+        """The (uri, scope) a download link was made for, or None when forged or expired."""
         try:
-            payload = signing.loads(token, salt=DOWNLOAD_SALT)
-            signing.loads(token, salt=DOWNLOAD_SALT, max_age=payload["ttl"])
-            path = self.path(parse_uri(payload["uri"]))
+            payload = signing.loads(token, salt=DOWNLOAD_SALT, max_age=max_age)
+            uri, scope = payload["uri"], payload["scope"]
+            parse_uri(uri)
         except (signing.BadSignature, StorageError, KeyError, TypeError):
             return None
-        return open(path, "rb") if path.is_file() else None
+        return uri, scope
 
 
-def storage_for(uri: str) -> ObjectStorage:
-    """The backend that serves this URI, configured from settings."""
+def platform_storage(uri: str) -> ObjectStorage:
+    """The backend that serves this URI with the PLATFORM's credentials. Only for locations the
+    platform owns (workspaces' managed locations, what an operator granted): tenants' URIs go
+    through aiplatform.locations, which decides whose credentials reach them."""
     location = parse_uri(uri)
     if location.scheme == LOCAL_SCHEME:
         return local_storage()
@@ -330,8 +470,12 @@ def workspace_root_uri(workspace_id) -> str:
 
 
 def workload_bindings(*, workspace_id) -> tuple[StorageBinding, ...]:
-    """Every location the workloads of this workspace may reach."""
-    return (StorageBinding(uri=workspace_root_uri(workspace_id), writable=True),)
+    """Every location of the platform's own storage that the workloads of this workspace may
+    reach: its managed location and what was granted to it (storage connections reach theirs
+    with the account's credentials instead)."""
+    grants = StorageGrant.objects.filter(workspace_id=workspace_id).values_list("uri", "read_only")
+    return (StorageBinding(uri=workspace_root_uri(workspace_id), writable=True),
+            *(StorageBinding(uri=uri, writable=not read_only) for uri, read_only in grants))
 
 
 def local_directory(uri: str) -> Path:

@@ -22,6 +22,7 @@ SERVICE = rf"{WORKSPACE}/services/(?P<service_id>[^/.]+)"
 router = SimpleRouter()
 router.register(r"workspaces", views.WorkspaceViews, basename="workspace")
 router.register(r"api-keys", views.ApiKeyViews, basename="api-key")
+router.register(r"storage-connections", views.StorageConnectionViews, basename="storage-connection")
 router.register(r"flavors", pool_views.FlavorViews, basename="flavor")
 router.register(r"resource-pools", pool_views.ResourcePoolViews, basename="resource-pool")
 router.register(r"resource-pools/(?P<pool_id>[^/.]+)/nodes", pool_views.NodeViews, basename="node")

@@ -2,14 +2,14 @@ import django_filters
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, status
-from rest_framework.decorators import api_view
+from rest_framework.decorators import action, api_view
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
-from . import selectors, services, storage
+from . import locations, selectors, services
 from .api import PlatformViewSet, WorkspaceViewSet
 from .filters import created_between
-from .models import ApiKey, AuditEvent, Capability, Membership, Role, Workspace
+from .models import ApiKey, AuditEvent, Capability, Membership, Role, StorageConnection, Workspace
 from .serializers import (
     ApiKeyCreatedSerializer,
     ApiKeyCreateSerializer,
@@ -19,6 +19,8 @@ from .serializers import (
     MembershipSerializer,
     MembershipUpdateSerializer,
     MeSerializer,
+    StorageConnectionCheckSerializer,
+    StorageConnectionSerializer,
     WorkspaceSerializer,
 )
 
@@ -178,6 +180,58 @@ class ApiKeyViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
         return Response(ApiKeySerializer(api_key).data)
 
 
+class IsAccountAdminForChanges(BasePermission):
+    message = "Only account admins manage storage connections; ask your account admin."
+
+    def has_permission(self, request, view):
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return True
+        member = selectors.account_member(user=request.user)
+        return member is not None and member.is_admin
+
+
+class StorageConnectionViews(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin,
+    PlatformViewSet,
+):
+    """The account's own object storage (S3/OBS buckets or prefixes with the account's credentials).
+    Workspaces of the account may name locations in them; members read them (never their secrets),
+    account admins manage them."""
+
+    queryset = StorageConnection.objects.none()
+    serializer_class = StorageConnectionSerializer
+    permission_classes = [IsAuthenticated, IsAccountAdminForChanges]
+    filterset_fields = ["scheme", "bucket"]
+    ordering_fields = ["name", "created_at"]
+    ordering = ["name"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.storage_connections(user=self.request.user)
+
+    def create(self, request, *args, **kwargs):
+        member = selectors.account_member(user=request.user)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        connection = services.save_storage_connection(account=member.account, created_by=request.user,
+                                                      **serializer.validated_data)
+        return Response(self.get_serializer(connection).data, status=status.HTTP_201_CREATED)
+
+    def perform_update(self, serializer):
+        connection = serializer.instance
+        serializer.instance = services.save_storage_connection(account=connection.account, connection=connection,
+                                                               **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        services.delete_storage_connection(connection=instance)
+
+    @extend_schema(request=None, responses={200: StorageConnectionCheckSerializer})
+    @action(detail=True, methods=["post"])
+    def verify(self, request, *args, **kwargs):
+        """Reaches the location with the connection's credentials and says whether that worked."""
+        return Response(services.verify_storage_connection(connection=self.get_object()))
+
+
 @extend_schema(responses=MeSerializer)
 @api_view(["GET"])
 def me(request):
@@ -209,8 +263,9 @@ def api_not_found(request, *args, **kwargs):
 
 
 def storage_download(request):
-    """Serves a file of the embedded local storage to the holder of a signed download link."""
-    handle = storage.local_storage().open_signed(request.GET.get("token", ""))
+    """Serves a file of the embedded local storage to the holder of a download link while the
+    link is fresh and its user may still read the location."""
+    handle = locations.open_download(request.GET.get("token", ""))
     if handle is None:
         raise Http404("The download link is invalid or has expired.")
     return FileResponse(handle, as_attachment=True)

@@ -5,7 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from aiplatform.storage import storage_for
+from aiplatform import locations
 
 from .models import AnnotationItem, AnnotationTask, Dataset, DatasetVersion, ExportTask, ImportTask, Sample
 
@@ -18,8 +18,15 @@ def _datetime(value):
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def download_url(uri: str) -> str | None:
-    return storage_for(uri).download_url(uri) if uri else None
+def download_url(serializer, uri: str) -> str | None:
+    """A download link for the caller of the view that serializes (bound to its workspace)."""
+    context = serializer.context
+    workspace, request = getattr(context.get("view"), "workspace", None), context.get("request")
+    if not uri or workspace is None or request is None:
+        return None
+    if "locations" not in context:  # one read of the workspace's locations for a whole page
+        context["locations"] = locations.WorkspaceLocations(workspace)
+    return context["locations"].download_url(user=request.user, uri=uri)
 
 
 # --- datasets -----------------------------------------------------------------------------------
@@ -49,6 +56,8 @@ class DatasetSerializer(serializers.ModelSerializer):
             "sample_count", "labelled_count", "unlabelled_count", "created_by", "created_at", "updated_at",
         ]
         read_only_fields = ["id", "status", "sample_count", "labelled_count", "created_at", "updated_at"]
+        extra_kwargs = {"output_uri": {"required": False, "help_text": "Where versions and exports are written; "
+                                       "defaults to the workspace's own location (its datasets/ folder)."}}
         # Uniqueness per workspace is checked by the service, which names the clash.
         validators = []
 
@@ -170,7 +179,7 @@ class DatasetVersionSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_manifest_url(self, version) -> str | None:
-        return download_url(version.manifest_uri) if version.status == DatasetVersion.Status.READY else None
+        return download_url(self, version.manifest_uri) if version.status == DatasetVersion.Status.READY else None
 
 
 class ImportTaskSerializer(serializers.ModelSerializer):
@@ -209,6 +218,8 @@ class ExportTaskSerializer(serializers.ModelSerializer):
             "created_by", "created_at", "started_at", "finished_at",
         ]
         read_only_fields = [f for f in fields if f not in ("version", "filters", "target_uri")]
+        extra_kwargs = {"target_uri": {"required": False, "help_text": "Where the manifest is written; defaults "
+                                       "to the workspace's own location (its exports/ folder)."}}
 
     def __init__(self, *args, dataset=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -217,7 +228,7 @@ class ExportTaskSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_result_url(self, task) -> str | None:
-        return download_url(task.result_uri) if task.result_uri else None
+        return download_url(self, task.result_uri)
 
 
 

@@ -16,10 +16,11 @@ from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from aiplatform import locations
 from aiplatform.celery import enqueue_on_commit
 from aiplatform.errors import Conflict
 from aiplatform.models import ROLE_CAPABILITIES, Capability, Membership
-from aiplatform.storage import StorageError, parse_uri, storage_for
+from aiplatform.storage import StorageError, parse_uri
 
 from . import selectors, tasks
 from .bulk import SampleText, insert_samples, label_rows, sample_text
@@ -88,11 +89,21 @@ def _check_labels(labels):
     return normalized_label_set(labels)
 
 
+def _check_locations(workspace, fields: dict) -> None:
+    """The dataset's locations must be the workspace's: its output written, its input read."""
+    if fields.get("output_uri"):
+        locations.check(workspace=workspace, uri=fields["output_uri"], field="output_uri", write=True)
+    if fields.get("input_uri"):
+        locations.check(workspace=workspace, uri=fields["input_uri"], field="input_uri")
+
+
 @transaction.atomic
-def create_dataset(*, workspace, created_by, name: str, type: str, output_uri: str, description: str = "",
+def create_dataset(*, workspace, created_by, name: str, type: str, output_uri: str = "", description: str = "",
                    input_uri: str = "", labels: list | None = None) -> Dataset:
     if Dataset.objects.filter(workspace=workspace, name=name).exists():
         raise ValidationError({"name": f"This workspace already has a dataset named '{name}'; choose another name."})
+    output_uri = output_uri or locations.default_location(workspace=workspace, path="datasets/")
+    _check_locations(workspace, {"output_uri": output_uri, "input_uri": input_uri})
     dataset = Dataset(
         workspace=workspace, created_by=created_by, name=name, type=type, description=description,
         input_uri=input_uri, output_uri=output_uri, labels=_check_labels(labels or []),
@@ -108,6 +119,7 @@ def update_dataset(*, dataset: Dataset, **fields) -> Dataset:
     if "name" in fields and fields["name"] != dataset.name:
         if Dataset.objects.filter(workspace_id=dataset.workspace_id, name=fields["name"]).exists():
             raise ValidationError({"name": f"This workspace already has a dataset named '{fields['name']}'."})
+    _check_locations(dataset.workspace, fields)
     if "type" in fields and fields["type"] != dataset.type and dataset.samples.exists():
         raise ValidationError({"type": "The type of a dataset with samples cannot change; create a new dataset."})
     if "labels" in fields:
@@ -349,7 +361,7 @@ def _split(sample_id: int, train_ratio: float) -> str:
 def publish_version(*, version_id) -> DatasetVersion | None:
     """Writes the version's manifest and statistics. Labelled samples without a usage are split
     into TRAIN and EVAL by the version's ratio. Safe to run twice: a published version stays."""
-    version = DatasetVersion.objects.select_related("dataset").filter(pk=version_id).first()
+    version = DatasetVersion.objects.select_related("dataset__workspace").filter(pk=version_id).first()
     if version is None or version.status != DatasetVersion.Status.PUBLISHING:
         return version
     stats = Counter()
@@ -368,7 +380,8 @@ def publish_version(*, version_id) -> DatasetVersion | None:
             yield manifest_sample(row, usage)
 
     try:
-        storage_for(version.manifest_uri).write(version.manifest_uri, write_manifest(samples()))
+        storage = locations.storage_at(workspace=version.dataset.workspace, uri=version.manifest_uri, write=True)
+        storage.write(version.manifest_uri, write_manifest(samples()))
     except StorageError as exc:
         return transition(instance=version, to=DatasetVersion.Status.FAILED, error=str(exc))
     return transition(
@@ -382,9 +395,10 @@ def publish_version(*, version_id) -> DatasetVersion | None:
 def delete_version(*, version: DatasetVersion) -> None:
     """Deletes the version and its manifest (the platform wrote it; the user's sources stay)."""
     uri = version.manifest_uri
+    workspace = version.dataset.workspace
     version.delete()
     try:
-        storage_for(uri).delete(uri)
+        locations.storage_at(workspace=workspace, uri=uri, write=True).delete(uri)
     except StorageError as exc:
         logger.warning("version manifest %s left in storage: %s", uri, exc)
 
@@ -394,6 +408,8 @@ def delete_version(*, version: DatasetVersion) -> None:
 
 @transaction.atomic
 def create_import_task(*, dataset: Dataset, created_by, kind: str, source_uri: str) -> ImportTask:
+    if source_uri:
+        locations.check(workspace=dataset.workspace, uri=source_uri, field="source_uri")
     task = ImportTask(dataset=dataset, created_by=created_by, kind=kind, source_uri=source_uri)
     task.full_clean()
     task.save()
@@ -401,9 +417,9 @@ def create_import_task(*, dataset: Dataset, created_by, kind: str, source_uri: s
     return task
 
 
-def _import_items(task: ImportTask, dataset: Dataset) -> Iterator[tuple[int, ManifestSample | ManifestLineError]]:
+def _import_items(storage, task: ImportTask, dataset: Dataset
+                  ) -> Iterator[tuple[int, ManifestSample | ManifestLineError]]:
     """What the source holds: (line or object number, sample or bad line), streamed."""
-    storage = storage_for(task.source_uri)
     if task.kind == ImportTask.Kind.MANIFEST:
         yield from read_manifest(storage.read_lines(task.source_uri))
         return
@@ -414,11 +430,10 @@ def _import_items(task: ImportTask, dataset: Dataset) -> Iterator[tuple[int, Man
             yield number, ManifestSample(source=item.uri, property={"size": item.size})
 
 
-def _count_items(task: ImportTask, dataset: Dataset, stop: threading.Event) -> int | None:
+def _count_items(storage, task: ImportTask, dataset: Dataset, stop: threading.Event) -> int | None:
     """How many lines or objects there are, for progress; blank lines are left out at the end.
     Progress only: None when the count stops (`stop`) or the source cannot be read, which the
     import itself reports."""
-    storage = storage_for(task.source_uri)
     try:
         if task.kind == ImportTask.Kind.MANIFEST:
             last = b"\n"
@@ -473,10 +488,10 @@ class _ImportBatch:
     repeats: int
 
 
-def _import_batches(task: ImportTask, dataset: Dataset, *, copy_text: bool) -> Iterator[_ImportBatch]:
+def _import_batches(storage, task: ImportTask, dataset: Dataset, *, copy_text: bool) -> Iterator[_ImportBatch]:
     """The source's items in batches, read and checked; this is what runs beside the writing of
     the batch before, so it touches no database."""
-    items = _import_items(task, dataset)
+    items = _import_items(storage, task, dataset)
     while batch := list(islice(items, IMPORT_BATCH)):
         now = timezone.now()
         created = creation_time(now)
@@ -562,9 +577,11 @@ def run_import(*, task_id) -> ImportTask | None:
     # written: the worker's Python and the database work at the same time.
     readers, stop = ThreadPoolExecutor(max_workers=2, thread_name_prefix="import-read"), threading.Event()
     try:
-        counting = readers.submit(_count_items, task, dataset, stop)
+        # Resolved here: the readers' threads touch no database.
+        storage = locations.storage_at(workspace=dataset.workspace, uri=task.source_uri)
+        counting = readers.submit(_count_items, storage, task, dataset, stop)
         postgres = connection.vendor == "postgresql"
-        batches = _import_batches(task, dataset, copy_text=postgres)
+        batches = _import_batches(storage, task, dataset, copy_text=postgres)
         upcoming = readers.submit(next, batches, None)
         look_up = not postgres  # elsewhere no constraint error tells which one failed
         while (batch := upcoming.result()) is not None:
@@ -627,8 +644,10 @@ def _add_labels(*, dataset: Dataset, names) -> None:
 
 
 @transaction.atomic
-def create_export_task(*, dataset: Dataset, created_by, target_uri: str, version: DatasetVersion | None = None,
+def create_export_task(*, dataset: Dataset, created_by, target_uri: str = "", version: DatasetVersion | None = None,
                        filters: dict | None = None) -> ExportTask:
+    target_uri = target_uri or locations.default_location(workspace=dataset.workspace, path="exports/")
+    locations.check(workspace=dataset.workspace, uri=target_uri, field="target_uri", write=True)
     if version is not None and version.dataset_id != dataset.pk:
         raise ValidationError({"version": "No such version in this dataset."})
     if version is not None and version.status != DatasetVersion.Status.READY:
@@ -646,7 +665,7 @@ def create_export_task(*, dataset: Dataset, created_by, target_uri: str, version
 
 def run_export(*, task_id) -> ExportTask | None:
     """Writes a version's manifest, or the manifest of the filtered samples, to the target."""
-    task = ExportTask.objects.select_related("dataset", "version").filter(pk=task_id).first()
+    task = ExportTask.objects.select_related("dataset__workspace", "version").filter(pk=task_id).first()
     if task is None or task.status not in (TaskStatus.PENDING, TaskStatus.RUNNING):
         return task
     task = transition(instance=task, to=TaskStatus.RUNNING, started_at=timezone.now())
@@ -662,12 +681,13 @@ def run_export(*, task_id) -> ExportTask | None:
     try:
         if task.version is not None:
             source = task.version.manifest_uri
-            lines = (line for line in storage_for(source).read_lines(source) if line.strip())
+            lines = (line for line in locations.storage_at(workspace=task.dataset.workspace, uri=source).read_lines(
+                source) if line.strip())
             chunks = (line + b"\n" for line in counted(lines))
         else:
             queryset = SampleFilter(data=task.filters, queryset=Sample.objects.filter(dataset=task.dataset)).qs
             chunks = write_manifest(counted(manifest_sample(row) for row in _rows(queryset)))
-        storage_for(result_uri).write(result_uri, chunks)
+        locations.storage_at(workspace=task.dataset.workspace, uri=result_uri, write=True).write(result_uri, chunks)
     except StorageError as exc:
         return transition(instance=task, to=TaskStatus.FAILED, error=str(exc), finished_at=timezone.now())
     return transition(instance=task, to=TaskStatus.SUCCEEDED, result_uri=result_uri, sample_count=count,

@@ -9,9 +9,10 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from aiplatform import locations
 from aiplatform.errors import Conflict
 from aiplatform.services import save_changes
-from aiplatform.storage import StorageError, storage_for
+from aiplatform.storage import StorageError
 from k8s.backend import BackendUnavailable, get_compute_backend
 from k8s.services import workload_spec
 from resourcepools import services as pool_services
@@ -28,11 +29,11 @@ ARCHITECTURE_FIELDS = ("parameters", "expert_parameters", "layers", "hidden_size
 # --- models -------------------------------------------------------------------------------------
 
 
-def read_model_config(uri: str) -> dict | None:
+def read_model_config(*, workspace, uri: str) -> dict | None:
     """The Hugging Face config.json at a model's location, if there is one."""
     config_uri = uri.rstrip("/") + "/config.json"
     try:
-        text = b"\n".join(storage_for(config_uri).read_lines(config_uri))
+        text = b"\n".join(locations.storage_at(workspace=workspace, uri=config_uri).read_lines(config_uri))
     except StorageError:
         return None
     try:
@@ -54,13 +55,15 @@ def create_model(*, workspace, created_by, name: str, source: str, runtime: str,
         uri = training_job.output_uri
     elif source == ModelSource.STORAGE and not uri:
         raise ValidationError({"uri": "Give the object-storage location of the weights."})
+    elif source == ModelSource.STORAGE:
+        locations.check(workspace=workspace, uri=uri, field="uri")
     elif source == ModelSource.IMAGE and not image:
         raise ValidationError({"image": "Give the container image that serves the model."})
     if runtime == Runtime.CUSTOM and (not image or not command):
         raise ValidationError({"command": "A custom runtime needs an image and a command."})
     if Model.objects.filter(workspace=workspace, name=name, version=version).exists():
         raise ValidationError({"version": f"Model '{name}' already has version {version}; use a new version."})
-    config = read_model_config(uri) if uri else None
+    config = read_model_config(workspace=workspace, uri=uri) if uri else None
     found = planner.architecture_from_config(config) if config else {}
     facts = {**found, **{k: v for k, v in facts.items() if v is not None}}
     model = Model(workspace=workspace, created_by=created_by, name=name, version=version, description=description,
@@ -150,6 +153,9 @@ def check_service(s: dict, model: Model) -> None:
                                                f"{sorted(launch.RUNTIME_QUANTIZATIONS[runtime])}."})
     if s["quantization"] != "none" and not s.get("quantized_weights_uri"):
         raise ValidationError({"quantized_weights_uri": "Give the location of the quantized weights."})
+    for field in ("quantized_weights_uri", "kv_scales_uri"):
+        if s.get(field):
+            locations.check(workspace=model.workspace, uri=s[field], field=field)
     if s["kv_cache_dtype"] not in launch.RUNTIME_KV_DTYPES[runtime]:
         raise ValidationError({"kv_cache_dtype": f"{model.get_runtime_display()} keeps its KV cache in "
                                                  f"{sorted(launch.RUNTIME_KV_DTYPES[runtime])}."})

@@ -109,3 +109,20 @@ def write_text_manifest(path):
         lines.append({"source": f"content://{text} {i}", "usage": "TRAIN",
                       "annotation": [{"name": label, "type": "modelarts/text_classification"}]})
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+
+
+def connect_bucket(account, bucket, *, prefix="", read_only=False, name=None):
+    """A storage connection of the account to a bucket of the test S3 server, with the credentials
+    the `s3` fixture gives the server."""
+    return services.save_storage_connection(
+        account=account, name=name or f"{bucket}{'-' + prefix.strip('/') if prefix else ''}", scheme="s3",
+        bucket=bucket, prefix=prefix, access_key_id="test-access-key", secret_access_key="test-secret-key",
+        path_style=True, read_only=read_only,
+    )
+
+
+def workspace_storage(local_root, workspace):
+    """The folder of the workspace's own location in the embedded storage (file://ws-<id>/)."""
+    path = local_root / f"ws-{workspace.pk}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -29,4 +29,4 @@ def metric_points(*, job, name: str | None = None, step_from: int | None = None,
 
 
 def running_jobs() -> QuerySet[TrainingJob]:
-    return TrainingJob.objects.exclude(workload__phase__in=TERMINAL_PHASES).select_related("flavor")
+    return TrainingJob.objects.exclude(workload__phase__in=TERMINAL_PHASES).select_related("flavor", "workspace")

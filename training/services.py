@@ -5,9 +5,10 @@ from django.core import signing
 from django.db import transaction
 from rest_framework.exceptions import ValidationError
 
+from aiplatform import locations
 from aiplatform.errors import Conflict
 from aiplatform.services import save_changes
-from aiplatform.storage import StorageError, parse_uri, storage_for
+from aiplatform.storage import StorageError
 from datasets.models import DatasetVersion
 from resourcepools import services as pool_services
 from resourcepools.models import TERMINAL_PHASES, AcceleratorKind, WorkloadKind
@@ -101,7 +102,7 @@ def _resolve_inputs(inputs, algorithm, workspace) -> list[dict]:
                              "dataset_version": str(version.pk)})
             continue
         try:
-            first = next(iter(storage_for(item["uri"]).list(item["uri"])), None)
+            first = next(iter(locations.storage_at(workspace=workspace, uri=item["uri"]).list(item["uri"])), None)
         except StorageError as exc:
             raise ValidationError({f"inputs.{i}.uri": str(exc)}) from None
         if first is None:
@@ -122,7 +123,7 @@ def _command(*, algorithm, command, inputs, output_uri, values) -> list[str]:
 
 
 @transaction.atomic
-def create_training_job(*, workspace, created_by, name: str, flavor, pool, output_uri: str,
+def create_training_job(*, workspace, created_by, name: str, flavor, pool, output_uri: str = "",
                         algorithm: Algorithm | None = None, image: str = "", command: list | None = None,
                         inputs: list | None = None, hyperparameters: dict | None = None, node_count: int = 1,
                         env: dict | None = None, max_runtime_seconds: int | None = None, priority: int = 0,
@@ -147,17 +148,16 @@ def create_training_job(*, workspace, created_by, name: str, flavor, pool, outpu
     if node_count < 1:
         raise ValidationError({"node_count": "Use at least one node."})
     inputs = _resolve_inputs(inputs, algorithm, workspace)
-    try:
-        parse_uri(output_uri)
-    except StorageError as exc:
-        raise ValidationError({"output_uri": str(exc)}) from None
-
     job = TrainingJob(
         workspace=workspace, name=name, description=description, algorithm=algorithm, image=image,
         command=command or [], inputs=inputs, output_uri=output_uri, hyperparameters=values, flavor=flavor,
         pool=pool, node_count=node_count, env=env or {}, max_runtime_seconds=max_runtime_seconds,
         priority=priority, tags=tags or [], created_by=created_by, copied_from=copied_from,
     )
+    # Without a location the job writes to one of its own in the workspace's storage.
+    job.output_uri = output_uri = locations.check(
+        workspace=workspace, field="output_uri", write=True,
+        uri=output_uri or locations.default_location(workspace=workspace, path=f"training-jobs/{job.pk}/"))
     runtime_env = {
         **job.env,
         "AIP_JOB_ID": str(job.pk),
@@ -242,7 +242,7 @@ def trainer_log_lines(*, job: TrainingJob) -> list[str]:
     """The lines of the job's trainer_log.jsonl, or none while it has not written one."""
     uri = job.output_uri.rstrip("/") + "/trainer_log.jsonl"
     try:
-        return [line.decode() for line in storage_for(uri).read_lines(uri)]
+        return [line.decode() for line in locations.storage_at(workspace=job.workspace, uri=uri).read_lines(uri)]
     except StorageError:
         return []
 
@@ -250,7 +250,7 @@ def trainer_log_lines(*, job: TrainingJob) -> list[str]:
 def read_trainer_logs(*, job_ids=None) -> int:
     """Ingest the trainer logs of the given jobs (default: every job still running)."""
     jobs = selectors.running_jobs() if job_ids is None else TrainingJob.objects.filter(
-        pk__in=job_ids).select_related("flavor")
+        pk__in=job_ids).select_related("flavor", "workspace")
     read = 0
     for job in jobs:
         lines = trainer_log_lines(job=job)

@@ -8,9 +8,11 @@ import urllib.request
 import pytest
 from django.db import connection
 
+from aiplatform import locations
 from datasets import services, tasks
 from datasets.models import DatasetVersion, ExportTask, ImportTask, Sample, SampleLabel
 from tests.datasets.factories import DatasetFactory, SampleFactory
+from tests.factories import connect_bucket, workspace_storage
 
 pytestmark = pytest.mark.django_db
 
@@ -24,9 +26,11 @@ def manifest_lines(s3, bucket, key):
 
 
 @pytest.fixture
-def buckets(s3):
+def buckets(s3, workspace):
+    """Buckets of the account's own, reached through its storage connections."""
     for bucket in ("data", "work"):
         s3.create_bucket(Bucket=bucket)
+        connect_bucket(workspace.account, bucket)
     yield s3
     for bucket in ("data", "work"):
         for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
@@ -86,6 +90,7 @@ def test_publishing_a_version_writes_its_manifest(workspace, developer_client, b
 
 
 def test_a_version_whose_output_cannot_be_written_fails_with_the_reason(workspace, developer_client, buckets):
+    connect_bucket(workspace.account, "no-such-bucket")
     dataset = DatasetFactory(workspace=workspace, output_uri="s3://no-such-bucket/out")
     SampleFactory(dataset=dataset)
     version_id = developer_client.post(dataset_url(dataset, "versions/"), {"name": "v1"}, format="json").json()["id"]
@@ -254,12 +259,13 @@ def test_counting_for_progress_gives_up_quietly(workspace, buckets):
     dataset = DatasetFactory(workspace=workspace)
     buckets.put_object(Bucket="data", Key="in.manifest", Body=b'{"source": "s3://data/1.jpg"}\n')
     task = ImportTask(dataset=dataset, kind="manifest", source_uri="s3://data/in.manifest")
-    assert services._count_items(task, dataset, threading.Event()) == 1
+    storage = locations.storage_at(workspace=workspace, uri=task.source_uri)
+    assert services._count_items(storage, task, dataset, threading.Event()) == 1
     stopped = threading.Event()
     stopped.set()
-    assert services._count_items(task, dataset, stopped) is None
+    assert services._count_items(storage, task, dataset, stopped) is None
     task.source_uri = "s3://data/missing.manifest"
-    assert services._count_items(task, dataset, threading.Event()) is None
+    assert services._count_items(storage, task, dataset, threading.Event()) is None
 
 
 @pytest.mark.parametrize("uri, reason", [
@@ -267,6 +273,7 @@ def test_counting_for_progress_gives_up_quietly(workspace, buckets):
     ("s3://data/missing.manifest", "does not exist"),
 ])
 def test_an_unreadable_location_fails_the_import_with_the_reason(workspace, developer_client, buckets, uri, reason):
+    connect_bucket(workspace.account, "no-such-bucket")
     dataset = DatasetFactory(workspace=workspace)
     task = start_import(developer_client, dataset, "manifest", uri)
     assert task["status"] == "failed"
@@ -279,7 +286,8 @@ def test_a_wrong_endpoint_fails_the_import_not_the_server(workspace, developer_c
     settings.OBJECT_STORAGE_ENDPOINT_URL = "http://127.0.0.1:1"
     task = start_import(developer_client, DatasetFactory(workspace=workspace), "prefix", "s3://data/raw/")
     assert task["status"] == "failed"
-    assert "Could not connect" in task["error"] and "test-secret-key" not in task["error"]
+    assert "could not be reached" in task["error"]
+    assert "test-secret-key" not in task["error"] and "127.0.0.1:1" not in task["error"]
 
 
 def test_import_requests_are_validated(workspace, developer_client):
@@ -363,27 +371,27 @@ def test_export_of_a_version_to_a_named_file(workspace, developer_client, bucket
 
 
 def test_import_version_and_export_on_the_local_directory_backend(workspace, developer_client, local_root):
-    (local_root / "data" / "raw").mkdir(parents=True)
-    (local_root / "work").mkdir()
+    own = workspace_storage(local_root, workspace)
+    (own / "raw").mkdir(parents=True)
     for name in ("a.jpg", "b.jpg", "readme.md"):
-        (local_root / "data" / "raw" / name).write_bytes(b"img")
-    dataset = DatasetFactory(workspace=workspace, output_uri="file://work/out")
-    task = start_import(developer_client, dataset, "prefix", "file://data/raw/")
+        (own / "raw" / name).write_bytes(b"img")
+    root = f"file://ws-{workspace.pk}"
+    dataset = DatasetFactory(workspace=workspace, output_uri=f"{root}/out")
+    task = start_import(developer_client, dataset, "prefix", f"{root}/raw/")
     assert (task["status"], task["added"]) == ("succeeded", 2)
     version_id = developer_client.post(dataset_url(dataset, "versions/"), {"name": "v1"}, format="json").json()["id"]
     tasks.publish_version(version_id)
     version = developer_client.get(dataset_url(dataset, f"versions/{version_id}/")).json()
     assert version["status"] == "ready"
     assert b"".join(developer_client.get(version["manifest_url"]).streaming_content).count(b"\n") == 2
-    export = start_export(developer_client, dataset, {"target_uri": "file://work/exports/"})
+    export = start_export(developer_client, dataset, {})  # to the workspace's exports/ folder
     assert export["status"] == "succeeded"
-    exported = (local_root / "work" / "exports" / f"{dataset.name}-{export['id']}.manifest").read_text()
-    assert [json.loads(line)["source"] for line in exported.splitlines()] == [
-        "file://data/raw/a.jpg", "file://data/raw/b.jpg",
-    ]
+    assert export["result_uri"] == f"{root}/exports/{dataset.name}-{export['id']}.manifest"
+    exported = (own / "exports" / f"{dataset.name}-{export['id']}.manifest").read_text()
+    assert [json.loads(line)["source"] for line in exported.splitlines()] == [f"{root}/raw/a.jpg", f"{root}/raw/b.jpg"]
 
 
-def test_a_retried_import_request_creates_one_task(workspace, developer_client):
+def test_a_retried_import_request_creates_one_task(workspace, developer_client, buckets):
     dataset = DatasetFactory(workspace=workspace)
     body = {"kind": "prefix", "source_uri": "s3://data/raw/"}
     first = developer_client.post(dataset_url(dataset, "import-tasks/"), body, format="json",
@@ -411,5 +419,5 @@ def s3_enforcing_credentials(s3_server, buckets):
 def test_refused_credentials_fail_the_import_with_the_reason(workspace, developer_client, s3_enforcing_credentials):
     task = start_import(developer_client, DatasetFactory(workspace=workspace), "manifest", "s3://data/in.manifest")
     assert task["status"] == "failed"
-    assert "storage access key is not valid" in task["error"]
+    assert "the access key of storage connection 'data' is not valid" in task["error"]
     assert "test-access-key" not in task["error"] and "test-secret-key" not in task["error"]
