@@ -1,7 +1,17 @@
 from django.contrib import admin
 
-from . import services
-from .models import Account, AccountMember, ApiKey, AuditEvent, IdempotencyKey, Membership, Workspace
+from . import outbox, services
+from .models import (
+    Account,
+    AccountMember,
+    ApiKey,
+    AuditEvent,
+    IdempotencyKey,
+    Membership,
+    OutboxMessage,
+    TaskLease,
+    Workspace,
+)
 
 
 class AccountMemberInline(admin.TabularInline):
@@ -81,3 +91,35 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
     list_display = ["key", "user", "status", "response_status", "created_at", "expires_at"]
     list_select_related = ["user"]
     readonly_fields = [f.name for f in IdempotencyKey._meta.fields]
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """Messages not sent yet: the broker was down, or a sender died. The relay sends them."""
+
+    list_display = ["created_at", "task", "attempts", "claimed_until", "last_error"]
+    search_fields = ["task", "id"]
+    readonly_fields = [f.name for f in OutboxMessage._meta.fields]
+    actions = ["send_now"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Send every unsent message now")
+    def send_now(self, request, queryset):
+        self.message_user(request, f"{outbox.relay()} message(s) sent.")
+
+
+@admin.register(TaskLease)
+class TaskLeaseAdmin(admin.ModelAdmin):
+    """Who runs each long task, its attempts and heartbeat, and what happened to it."""
+
+    list_display = ["key", "holder", "attempt", "heartbeat_at"]
+    search_fields = ["key", "holder"]
+    readonly_fields = [f.name for f in TaskLease._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,21 +1,32 @@
 """The one error shape: DRF errors through drf-standardized-errors, Django-level errors that
 services raise converted to it, and errors outside DRF views answered in it under /api/."""
 
+import sys
+
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError
+from django.db import DataError, InterfaceError, OperationalError, connections
 from django.db.models import ProtectedError
 from django.http import JsonResponse
 from django.views.defaults import server_error as html_server_error
 from drf_standardized_errors.handler import ExceptionHandler as StandardExceptionHandler
 from rest_framework import exceptions, serializers, status
 
+from .outbox import BrokerUnavailable
 from .services import IdempotencyConflict
 
 
 def server_error(request, *args, **kwargs):
     if request.path.startswith("/api/"):
+        # Django calls this while handling the error, outside any DRF view (a middleware's query).
+        unavailable = service_unavailable(sys.exc_info()[1])
+        if unavailable is not None:
+            return JsonResponse(
+                {"type": "server_error",
+                 "errors": [{"code": unavailable.detail.code, "detail": str(unavailable.detail), "attr": None}]},
+                status=unavailable.status_code, headers={"Retry-After": str(unavailable.wait)},
+            )
         return JsonResponse(
             {"type": "server_error", "errors": [{"code": "error", "detail": "Server Error (500)", "attr": None}]},
             status=500,
@@ -33,6 +44,34 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
     default_code = "request_too_large"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    """A part the request needs (the database, the broker) cannot be reached: retry after `wait`."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service is unavailable for a moment; retry shortly."
+    default_code = "unavailable"
+
+    def __init__(self, detail=None, code=None):
+        super().__init__(detail, code)
+        self.wait = settings.UNAVAILABLE_RETRY_AFTER_SECONDS
+
+
+def service_unavailable(exc) -> ServiceUnavailable | None:
+    """The 503 for an error that says the database or the broker cannot be reached, else None."""
+    if isinstance(exc, BrokerUnavailable):
+        return ServiceUnavailable("The task queue cannot be reached, so this request was not carried out and nothing "
+                                  "was created; retry in a few seconds.", code="broker_unavailable")
+    if isinstance(exc, OperationalError | InterfaceError):
+        # A connection the database dropped is closed now, so the rest of this request (the audit
+        # row, the Idempotency-Key's release) and the next one connect afresh.
+        for connection in connections.all(initialized_only=True):
+            if not connection.in_atomic_block:
+                connection.close_if_unusable_or_obsolete()
+        return ServiceUnavailable("The database cannot be reached for a moment; retry in a few seconds.",
+                                  code="database_unavailable")
+    return None
 
 
 class ExceptionHandler(StandardExceptionHandler):
@@ -62,6 +101,9 @@ class ExceptionHandler(StandardExceptionHandler):
             # Input a serializer let through but the database cannot store (a number too large…).
             return exceptions.ValidationError({"non_field_errors": "A value is out of range for the database; "
                                                                    "check the sizes of the numbers and dates sent."})
+        unavailable = service_unavailable(exc)
+        if unavailable is not None:
+            return unavailable
         return super().convert_known_exceptions(exc)
 
 

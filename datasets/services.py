@@ -11,12 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from aiplatform import locations
+from aiplatform import leases, locations
 from aiplatform.celery import enqueue_on_commit
 from aiplatform.errors import Conflict
 from aiplatform.models import ROLE_CAPABILITIES, Capability, Membership
@@ -360,9 +361,11 @@ def _split(sample_id: int, train_ratio: float) -> str:
 
 def publish_version(*, version_id) -> DatasetVersion | None:
     """Writes the version's manifest and statistics. Labelled samples without a usage are split
-    into TRAIN and EVAL by the version's ratio. Safe to run twice: a published version stays."""
-    version = DatasetVersion.objects.select_related("dataset__workspace").filter(pk=version_id).first()
-    if version is None or version.status != DatasetVersion.Status.PUBLISHING:
+    into TRAIN and EVAL by the version's ratio. Safe to run twice: a published version stays, and
+    one that a live worker is publishing is left to it."""
+    version, lease = _claimed(DatasetVersion.objects.select_related("dataset__workspace"), pk=version_id,
+                              kind="publish", active={DatasetVersion.Status.PUBLISHING})
+    if lease is None:
         return version
     stats = Counter()
     counts = Counter()
@@ -370,6 +373,7 @@ def publish_version(*, version_id) -> DatasetVersion | None:
 
     def samples():
         for row in _rows(Sample.objects.filter(dataset_id=version.dataset_id)):
+            lease.beat()
             counts["samples"] += 1
             usage = ""
             if row["annotations"]:
@@ -382,13 +386,19 @@ def publish_version(*, version_id) -> DatasetVersion | None:
     try:
         storage = locations.storage_at(workspace=version.dataset.workspace, uri=version.manifest_uri, write=True)
         storage.write(version.manifest_uri, write_manifest(samples()))
+    except leases.LeaseLost:
+        logger.warning("version %s was taken over by another worker; this one stops", version.pk)
+        return version
     except StorageError as exc:
-        return transition(instance=version, to=DatasetVersion.Status.FAILED, error=str(exc))
-    return transition(
-        instance=version, to=DatasetVersion.Status.READY, published_at=timezone.now(),
-        sample_count=counts["samples"], labelled_count=counts["labelled"], train_count=counts["TRAIN"],
-        eval_count=counts["EVAL"], label_stats=dict(sorted(stats.items())),
-    )
+        version = transition(instance=version, to=DatasetVersion.Status.FAILED, error=str(exc))
+    else:
+        version = transition(
+            instance=version, to=DatasetVersion.Status.READY, published_at=timezone.now(),
+            sample_count=counts["samples"], labelled_count=counts["labelled"], train_count=counts["TRAIN"],
+            eval_count=counts["EVAL"], label_stats=dict(sorted(stats.items())),
+        )
+    lease.release(outcome=version.status)
+    return version
 
 
 @transaction.atomic
@@ -488,10 +498,12 @@ class _ImportBatch:
     repeats: int
 
 
-def _import_batches(storage, task: ImportTask, dataset: Dataset, *, copy_text: bool) -> Iterator[_ImportBatch]:
-    """The source's items in batches, read and checked; this is what runs beside the writing of
-    the batch before, so it touches no database."""
-    items = _import_items(storage, task, dataset)
+def _import_batches(storage, task: ImportTask, dataset: Dataset, *, copy_text: bool,
+                    skip: int = 0) -> Iterator[_ImportBatch]:
+    """The source's items in batches, read and checked, after the first `skip` (those an earlier
+    attempt wrote); this is what runs beside the writing of the batch before, so it touches no
+    database."""
+    items = islice(_import_items(storage, task, dataset), skip, None)
     while batch := list(islice(items, IMPORT_BATCH)):
         now = timezone.now()
         created = creation_time(now)
@@ -511,7 +523,7 @@ def _import_batches(storage, task: ImportTask, dataset: Dataset, *, copy_text: b
 
 
 def _import_batch(task: ImportTask, dataset: Dataset, batch: _ImportBatch, tally: Counter, new_labels: dict, *,
-                  total: int | None, look_up: bool) -> bool:
+                  total: int | None, look_up: bool, lease: leases.Lease) -> bool:
     """Writes a batch in a transaction of its own and returns whether the batches after it must
     look their sources up first. Until one batch brings a source the dataset has, none looks:
     the dataset's unique (dataset, source) constraint refuses such a batch, which is then written
@@ -519,12 +531,12 @@ def _import_batch(task: ImportTask, dataset: Dataset, batch: _ImportBatch, tally
     for number, reason in batch.failures:
         _report(task, tally, number, reason)
     try:
-        rows, counts = _write_batch(task, dataset, batch, tally, total=total, look_up=look_up)
+        rows, counts = _write_batch(task, dataset, batch, tally, total=total, look_up=look_up, lease=lease)
     except IntegrityError as exc:
         if look_up or getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != KNOWN_SOURCE:
             raise
         look_up = True
-        rows, counts = _write_batch(task, dataset, batch, tally, total=total, look_up=look_up)
+        rows, counts = _write_batch(task, dataset, batch, tally, total=total, look_up=look_up, lease=lease)
     tally.update(counts)
     for row in rows:
         for annotation in row["annotations"]:
@@ -534,12 +546,15 @@ def _import_batch(task: ImportTask, dataset: Dataset, batch: _ImportBatch, tally
 
 @transaction.atomic
 def _write_batch(task: ImportTask, dataset: Dataset, batch: _ImportBatch, tally: Counter, *, total: int | None,
-                 look_up: bool) -> tuple[list[dict], Counter]:
+                 look_up: bool, lease: leases.Lease) -> tuple[list[dict], Counter]:
     if connection.vendor == "postgresql":
         # A batch lost in a crash is imported again by the retried task, so the commit need
         # not wait for the disk.
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit = off")
+    # Held until this batch commits: a worker taken for dead writes no batch after its task was
+    # requeued, so the next attempt resumes exactly after the last batch and its counts.
+    lease.beat(force=True)
     # The dataset lock serialises imports into one dataset, so no source is added twice.
     Dataset.objects.select_for_update().filter(pk=dataset.pk).values_list("pk").get()
     existing = selectors.existing_sources(dataset=dataset, sources=list(batch.candidates)) if look_up else set()
@@ -563,16 +578,25 @@ def _report(task: ImportTask, tally: Counter, number: int, reason: str) -> None:
 
 def run_import(*, task_id) -> ImportTask | None:
     """Imports samples from a prefix or a manifest in batches. Bad lines are reported and the
-    rest imported; samples already in the dataset (same source) are skipped, so a re-run or a
-    redelivered task adds nothing twice. A location the platform cannot read fails the task."""
-    task = ImportTask.objects.select_related("dataset").filter(pk=task_id).first()
-    if task is None or task.status not in (TaskStatus.PENDING, TaskStatus.RUNNING):
-        return task
-    dataset = task.dataset
-    task = transition(instance=task, to=TaskStatus.RUNNING, started_at=timezone.now(), total=None, processed=0,
-                      added=0, skipped=0, failed=0, errors=[], error="")
+    rest imported; samples already in the dataset (same source) are skipped, so a re-run adds
+    nothing twice. A task whose worker died resumes after the last batch written (each batch
+    commits with the task's counts), so it ends with the counts of one uninterrupted run; one
+    that a live worker runs is left to it. A location the platform cannot read fails the task."""
+    with transaction.atomic():
+        task, lease = _claimed(ImportTask.objects.select_related("dataset__workspace"), pk=task_id, kind="import",
+                               active={TaskStatus.PENDING, TaskStatus.RUNNING})
+        if lease is None:
+            return task
+        dataset = task.dataset
+        resumed = task.status == TaskStatus.RUNNING
+        task = transition(instance=task, to=TaskStatus.RUNNING, **({} if resumed else {"started_at": timezone.now()}))
+        if resumed:
+            lease.record("resumed", f"Resumed after item {task.processed:,} of the source, where an earlier attempt "
+                                    f"stopped; {task.added:,} samples had been added.")
     Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.IMPORTING)
-    tally, new_labels = Counter(), {}
+    tally = Counter({name: getattr(task, name) for name in ("processed", "added", "skipped", "failed")})
+    # The labels that earlier attempts' samples brought join the label set at the end as well.
+    new_labels = dict.fromkeys(_labels_in_use(dataset)) if resumed else {}
     # The source is counted, and the next batch read and checked, in threads while this batch is
     # written: the worker's Python and the database work at the same time.
     readers, stop = ThreadPoolExecutor(max_workers=2, thread_name_prefix="import-read"), threading.Event()
@@ -581,13 +605,17 @@ def run_import(*, task_id) -> ImportTask | None:
         storage = locations.storage_at(workspace=dataset.workspace, uri=task.source_uri)
         counting = readers.submit(_count_items, storage, task, dataset, stop)
         postgres = connection.vendor == "postgresql"
-        batches = _import_batches(storage, task, dataset, copy_text=postgres)
+        batches = _import_batches(storage, task, dataset, copy_text=postgres, skip=task.processed)
         upcoming = readers.submit(next, batches, None)
         look_up = not postgres  # elsewhere no constraint error tells which one failed
-        while (batch := upcoming.result()) is not None:
+        while (batch := _awaited(upcoming, lease)) is not None:
             upcoming = readers.submit(next, batches, None)
             total = counting.result() if counting.done() else None
-            look_up = _import_batch(task, dataset, batch, tally, new_labels, total=total, look_up=look_up)
+            look_up = _import_batch(task, dataset, batch, tally, new_labels, total=total, look_up=look_up,
+                                    lease=lease)
+    except leases.LeaseLost:
+        logger.warning("import %s was taken over by another worker; this one stops", task.pk)
+        return task
     except StorageError as exc:
         outcome = {"status": TaskStatus.FAILED, "error": str(exc)}
     except Exception:
@@ -598,6 +626,7 @@ def run_import(*, task_id) -> ImportTask | None:
             _finish_import(task=task, dataset=dataset, tally=tally, new_labels=new_labels, status=TaskStatus.FAILED,
                            error="The import stopped on an unexpected error (in the worker's log); run it again "
                                  "to add the rest.")
+            lease.release(outcome=TaskStatus.FAILED)
         except Exception:
             logger.exception("import %s could not be marked failed", task.pk)
         raise
@@ -607,7 +636,22 @@ def run_import(*, task_id) -> ImportTask | None:
         # An error does not wait for the count, nor for more than the batch being read.
         stop.set()
         readers.shutdown(wait=False, cancel_futures=True)
-    return _finish_import(task=task, dataset=dataset, tally=tally, new_labels=new_labels, **outcome)
+    task = _finish_import(task=task, dataset=dataset, tally=tally, new_labels=new_labels, **outcome)
+    lease.release(outcome=task.status)
+    return task
+
+
+def _awaited(future, lease: leases.Lease):
+    """The future's result; the lease's heartbeat goes on while a slow source keeps it waiting."""
+    while True:
+        try:
+            return future.result(timeout=settings.TASK_HEARTBEAT_SECONDS)
+        except TimeoutError:
+            lease.beat()
+
+
+def _labels_in_use(dataset: Dataset) -> list[str]:
+    return list(SampleLabel.objects.filter(dataset=dataset).values_list("name", flat=True).distinct())
 
 
 def _finish_import(*, task: ImportTask, dataset: Dataset, tally: Counter, new_labels: dict, status: str,
@@ -664,17 +708,22 @@ def create_export_task(*, dataset: Dataset, created_by, target_uri: str = "", ve
 
 
 def run_export(*, task_id) -> ExportTask | None:
-    """Writes a version's manifest, or the manifest of the filtered samples, to the target."""
-    task = ExportTask.objects.select_related("dataset__workspace", "version").filter(pk=task_id).first()
-    if task is None or task.status not in (TaskStatus.PENDING, TaskStatus.RUNNING):
-        return task
-    task = transition(instance=task, to=TaskStatus.RUNNING, started_at=timezone.now())
+    """Writes a version's manifest, or the manifest of the filtered samples, to the target. A
+    task whose worker died is written again from the start; one a live worker runs is left to it."""
+    with transaction.atomic():
+        task, lease = _claimed(ExportTask.objects.select_related("dataset__workspace", "version"), pk=task_id,
+                               kind="export", active={TaskStatus.PENDING, TaskStatus.RUNNING})
+        if lease is None:
+            return task
+        started = {} if task.status == TaskStatus.RUNNING else {"started_at": timezone.now()}
+        task = transition(instance=task, to=TaskStatus.RUNNING, **started)
     result_uri = _manifest_location(task.target_uri, f"{task.dataset.name}-{task.pk}.manifest")
     count = 0
 
     def counted(lines):
         nonlocal count
         for line in lines:
+            lease.beat()
             count += 1
             yield line
 
@@ -688,10 +737,109 @@ def run_export(*, task_id) -> ExportTask | None:
             queryset = SampleFilter(data=task.filters, queryset=Sample.objects.filter(dataset=task.dataset)).qs
             chunks = write_manifest(counted(manifest_sample(row) for row in _rows(queryset)))
         locations.storage_at(workspace=task.dataset.workspace, uri=result_uri, write=True).write(result_uri, chunks)
+    except leases.LeaseLost:
+        logger.warning("export %s was taken over by another worker; this one stops", task.pk)
+        return task
     except StorageError as exc:
-        return transition(instance=task, to=TaskStatus.FAILED, error=str(exc), finished_at=timezone.now())
-    return transition(instance=task, to=TaskStatus.SUCCEEDED, result_uri=result_uri, sample_count=count,
-                      finished_at=timezone.now())
+        task = transition(instance=task, to=TaskStatus.FAILED, error=str(exc), finished_at=timezone.now())
+    else:
+        task = transition(instance=task, to=TaskStatus.SUCCEEDED, result_uri=result_uri, sample_count=count,
+                          finished_at=timezone.now())
+    lease.release(outcome=task.status)
+    return task
+
+
+# --- workers that died -------------------------------------------------------------------------
+# Imports, exports and publications run under a lease (aiplatform.leases) whose heartbeat their
+# worker renews; the reaper requeues those whose worker went silent.
+
+
+def _lease_key(kind: str, pk) -> str:
+    return f"datasets.{kind}:{pk}"
+
+
+def _claimed(queryset, *, pk, kind: str, active: set):
+    """(the task, locked while its lease is claimed; the lease, or None when the task is not to be
+    run: gone, done, or held by a live worker)."""
+    with transaction.atomic():
+        task = queryset.select_for_update(of=("self",)).filter(pk=pk).first()
+        if task is None or task.status not in active:
+            return task, None
+        return task, leases.claim(key=_lease_key(kind, task.pk))
+
+
+@dataclass(frozen=True)
+class _LeasedKind:
+    name: str
+    model: type
+    running: str
+    started_field: str | None  # when a run started (None: not recorded)
+    task: object  # the Celery task that runs it
+
+
+def _leased_kinds() -> tuple[_LeasedKind, ...]:
+    return (
+        _LeasedKind("import", ImportTask, TaskStatus.RUNNING, "started_at", tasks.run_import),
+        _LeasedKind("export", ExportTask, TaskStatus.RUNNING, "started_at", tasks.run_export),
+        _LeasedKind("publish", DatasetVersion, DatasetVersion.Status.PUBLISHING, None, tasks.publish_version),
+    )
+
+
+def reap_stalled_tasks(*, now=None) -> dict:
+    """Requeues the imports, exports and publications whose worker has been silent for
+    TASK_STALLED_AFTER_SECONDS (killed, or its machine gone): an import resumes after the last batch
+    written. A task whose worker died in TASK_MAX_ATTEMPTS attempts fails instead. Each leaves an
+    event on the task's lease saying what happened."""
+    now = now or timezone.now()
+    report = Counter(requeued=0, failed=0)
+    for kind in _leased_kinds():
+        running = kind.model.objects.filter(status=kind.running)
+        if kind.started_field:
+            started = {_lease_key(kind.name, pk): at for pk, at in running.values_list("pk", kind.started_field)}
+        else:
+            started = dict.fromkeys(_lease_key(kind.name, pk) for pk in running.values_list("pk", flat=True))
+        for key in leases.stalled(started=started, now=now):
+            outcome = _reap(kind, key=key, started=started[key], now=now)
+            if outcome:
+                report[outcome] += 1
+    report["purged"] = leases.purge_finished(prefix="datasets.", now=now)
+    return dict(report)
+
+
+@transaction.atomic
+def _reap(kind: _LeasedKind, *, key: str, started, now) -> str | None:
+    lease = leases.silent(key=key, now=now, started=started)
+    if lease is None:
+        return None  # its worker spoke up, or another reaper got there first
+    task = kind.model.objects.select_for_update().filter(pk=key.partition(":")[2]).first()
+    if task is None or task.status != kind.running:
+        return None
+    silence = f"{lease.holder} was last heard of at {lease.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC"
+    if lease.attempt >= settings.TASK_MAX_ATTEMPTS:
+        message = f"Its worker stopped in each of {lease.attempt} attempts ({silence}); it is not tried again."
+        leases.let_go(lease=lease, event="failed", message=message)
+        _fail_stalled(kind, task, message=message, now=now)
+        logger.warning("%s %s failed: %s", kind.name, task.pk, message)
+        return "failed"
+    message = (f"Requeued for attempt {lease.attempt + 1} of {settings.TASK_MAX_ATTEMPTS}: its worker stopped "
+               f"({silence}).")
+    leases.let_go(lease=lease, event="requeued", message=message)
+    enqueue_on_commit(kind.task, str(task.pk))
+    logger.warning("%s %s: %s", kind.name, task.pk, message)
+    return "requeued"
+
+
+def _fail_stalled(kind: _LeasedKind, task, *, message: str, now) -> None:
+    if kind.model is DatasetVersion:
+        transition(instance=task, to=DatasetVersion.Status.FAILED, error=message)
+        return
+    if kind.model is ImportTask:
+        message += " What was imported stays (see the counts); import the same source again to add the rest."
+        dataset = Dataset.objects.get(pk=task.dataset_id)
+        _add_labels(dataset=dataset, names=_labels_in_use(dataset))
+        refresh_counts(dataset=dataset)
+        Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.READY)
+    transition(instance=task, to=TaskStatus.FAILED, error=message, finished_at=now)
 
 
 # --- annotation tasks ---------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Celery tasks: thin wrappers over services, safe to run twice (acks_late redelivers them)."""
+"""Celery tasks: thin wrappers over services, safe to run twice (acks_late redelivers them, the
+outbox may send one twice, the reaper requeues one whose worker died)."""
 
 from celery import shared_task
 
@@ -18,3 +19,8 @@ def run_import(task_id):
 @shared_task
 def run_export(task_id):
     services.run_export(task_id=task_id)
+
+
+@shared_task
+def reap_stalled_tasks():
+    return services.reap_stalled_tasks()
