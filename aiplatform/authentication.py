@@ -1,3 +1,4 @@
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
@@ -5,8 +6,9 @@ from . import services, throttling
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Bearer <api key>`; the key names its owner. An address that sent too many
-    bad keys in the last minute is refused (429) until the minute is over."""
+    """`Authorization: Bearer <api key>`; the key names its owner, and its requests count against
+    the key's rate limit. An address that sent too many bad keys in the last minute is refused
+    (429) until the minute is over."""
 
     keyword = "Bearer"
 
@@ -23,11 +25,27 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("The API key is invalid, revoked or expired.")
         if not api_key.user.is_active:
             raise exceptions.AuthenticationFailed("The user of this API key is disabled.")
+        throttling.enforce_api_rate_limit(request, user=api_key.user, api_key=api_key)
         request._request.api_key_prefix = api_key.prefix
         return api_key.user, api_key
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    """DRF's session login (the console, the browsable API); the user's requests count against
+    their rate limit."""
+
+    def authenticate(self, request):
+        authenticated = super().authenticate(request)
+        if authenticated is not None:
+            throttling.enforce_api_rate_limit(request, user=authenticated[0])
+        return authenticated
+
+
+class SessionAuthenticationScheme(SessionScheme):
+    target_class = SessionAuthentication
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):

@@ -10,7 +10,6 @@ import zlib
 from django.conf import settings
 from django.core.cache import cache
 from rest_framework import exceptions
-from rest_framework.throttling import BaseThrottle
 
 from .models import Account, ApiKey
 from .network import client_address
@@ -66,30 +65,23 @@ def api_rate_limit(user) -> int | None:
     return settings.API_RATE_LIMIT_PER_MINUTE or None
 
 
-class ApiRateThrottle(BaseThrottle):
-    """The per-minute limit of an API key, or of a user's session. Calls authenticated otherwise
-    (job and benchmark tokens) are bounded by their job, not counted here."""
-
-    def allow_request(self, request, view):
-        user = request.user
-        if user is None or not user.is_authenticated:
-            return True
-        limit = api_rate_limit(user)
-        if limit is None:
-            return True
-        if isinstance(request.auth, ApiKey):
-            name, caller = f"key:{request.auth.pk}", "this API key"
-        else:
-            name, caller = f"user:{user.pk}", "your user"
-        counted = hit(name)
-        if counted is None or counted[0] <= limit:
-            return True
-        wait = math.ceil(counted[1])
-        raise exceptions.Throttled(
-            wait=wait,
-            detail=f"Too many requests: {caller} may make {limit} API requests a minute. Retry in {wait} "
-                   f"seconds, or ask your account admin for a higher limit.",
-        )
+def enforce_api_rate_limit(request, *, user, api_key: ApiKey | None = None) -> None:
+    """Counts an authenticated API request against its key's limit (its user's, for a session)
+    and refuses it (429) past the limit. Called as the caller is authenticated, before any
+    permission check: requests refused later (another tenant's ids answering 404) count too."""
+    limit = api_rate_limit(user)
+    if limit is None:
+        return
+    name, caller = (f"key:{api_key.pk}", "this API key") if api_key else (f"user:{user.pk}", "your user")
+    counted = hit(name)
+    if counted is None or counted[0] <= limit:
+        return
+    wait = math.ceil(counted[1])
+    raise exceptions.Throttled(
+        wait=wait,
+        detail=f"Too many requests: {caller} may make {limit} API requests a minute. Retry in {wait} "
+               f"seconds, or ask a platform operator to raise your account's limit.",
+    )
 
 
 def _auth_failures(request) -> str | None:
