@@ -52,7 +52,7 @@ def workload_spec(workload: Workload) -> WorkloadSpec:
         workspace_id=str(workload.workspace_id),
         name=workload.name,
         kind=workload.kind,
-        pool_name=workload.pool.name,
+        pool_name=workload.pool.placement_label,
         dedicated_pool=workload.pool.kind == PoolKind.DEDICATED,
         image=workload.image,
         command=tuple(workload.command or ()),

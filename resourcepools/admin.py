@@ -1,6 +1,9 @@
+from django import forms
 from django.contrib import admin
+from rest_framework.exceptions import ValidationError
 
 from .models import Allocation, Flavor, Node, PodSet, Quota, ResourcePool, Workload, WorkloadEvent
+from .services import check_pool_name_available
 
 
 @admin.register(Flavor)
@@ -15,12 +18,34 @@ class NodeInline(admin.TabularInline):
     extra = 0
 
 
+class ResourcePoolForm(forms.ModelForm):
+    class Meta:
+        model = ResourcePool
+        fields = ["name", "description", "kind", "account", "region", "availability_zone", "status",
+                  "status_message"]
+
+    def clean(self):
+        data = super().clean()
+        if self.instance._state.adding and not self.errors:
+            try:
+                check_pool_name_available(name=data["name"], kind=data["kind"], account=data.get("account"))
+            except ValidationError as exc:
+                raise forms.ValidationError({"name": exc.detail["name"]}) from None
+        return data
+
+
 @admin.register(ResourcePool)
 class ResourcePoolAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "account", "region", "status"]
+    form = ResourcePoolForm
+    list_display = ["name", "kind", "account", "placement_label", "region", "status"]
     list_filter = ["kind", "status", "region"]
-    search_fields = ["name", "account__name"]
+    search_fields = ["name", "placement_label", "account__name"]
+    readonly_fields = ["placement_label"]
     inlines = [NodeInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Nodes are labelled and work placed by the pool's label; name and kind stay as created.
+        return [*self.readonly_fields, "name", "kind", "account"] if obj else self.readonly_fields
 
 
 @admin.register(Quota)

@@ -6,18 +6,23 @@ one transaction that holds the pools' row locks, so schedulers running at the sa
 over-commit a pool or a quota (a pool locked by one scheduler is skipped by the others).
 
 Order and fairness: the queue is ordered by priority (higher first), then FIFO. A gang is
-admitted only when every replica of every pod set fits on a node of its flavor. Smaller work
-behind a blocked gang may backfill free capacity, with two limits that keep the gang's place:
+admitted only when every replica of every pod set fits on a node of its flavor (packed as
+`packing.place_gang` packs). Smaller work behind a blocked gang may backfill free capacity, with
+two limits that keep the gang's place:
   * a workload blocked for capacity holds its flavors against every workload of lower priority
     (lower priority never overtakes higher priority on the capacity both need);
   * once a blocked workload has waited longer than `starvation_seconds`, it holds its flavors
     against later workloads of its own priority too, so capacity drains towards it as running
     work ends and a stream of small jobs cannot starve a large gang forever.
+Holding is limited in time: a gang that has held its flavors for `max_hold_seconds` without
+fitting (say, behind a service that never ends) stops holding for `hold_cooldown_seconds`, so
+the capacity it kept idle is used meanwhile; then it may hold again. It keeps its place in the
+queue throughout and is admitted whenever it fits.
 Quota refusals hold nothing: a workspace over its quota does not block other workspaces."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -29,7 +34,6 @@ from aiplatform import sql
 
 from .models import (
     ADMITTING_POOL_STATUSES,
-    AcceleratorKind,
     Allocation,
     Node,
     NodeHealth,
@@ -38,10 +42,10 @@ from .models import (
     Quota,
     ResourcePool,
     Workload,
+    WorkloadEvent,
 )
+from .packing import UNITS, NodeState, Placement, PodSetDemand, place_gang
 from .services import transition_workloads
-
-UNITS = {AcceleratorKind.NVIDIA_GPU: "NVIDIA GPUs", AcceleratorKind.ASCEND_NPU: "Ascend NPUs"}
 
 # Checks other apps register (billing refuses pay-per-use work of accounts in arrears). Each is
 # called once per pass as check(pools=..., workspace_ids=...) and returns
@@ -54,41 +58,6 @@ def register_admission_check(check):
         _admission_checks.append(check)
 
 
-@dataclass
-class NodeState:
-    id: int
-    flavor_id: int
-    vcpus: int
-    memory_gib: int
-    accelerators: int
-
-    def fits(self, demand: "PodSetDemand") -> bool:
-        return (
-            self.flavor_id == demand.flavor_id
-            and self.vcpus >= demand.vcpus
-            and self.memory_gib >= demand.memory_gib
-            and self.accelerators >= demand.accelerators
-        )
-
-    def take(self, demand: "PodSetDemand", sign: int = 1) -> None:
-        self.vcpus -= sign * demand.vcpus
-        self.memory_gib -= sign * demand.memory_gib
-        self.accelerators -= sign * demand.accelerators
-
-
-@dataclass(frozen=True)
-class PodSetDemand:
-    id: int
-    name: str
-    replicas: int
-    flavor_id: int
-    flavor_name: str
-    accelerator_kind: str
-    vcpus: int
-    memory_gib: int
-    accelerators: int
-
-
 @dataclass(frozen=True)
 class QueuedWorkload:
     id: object
@@ -97,6 +66,9 @@ class QueuedWorkload:
     priority: int
     queued_at: datetime
     pod_sets: tuple[PodSetDemand, ...]
+    # Since when it holds its flavors, blocked for capacity; until when it may not hold again.
+    holding_since: datetime | None = None
+    hold_paused_until: datetime | None = None
 
     def totals(self) -> dict:
         return {
@@ -114,16 +86,6 @@ class Budget:
     used: dict = field(default_factory=lambda: {"accelerators": 0, "vcpus": 0, "memory_gib": 0, "workloads": 0})
 
 
-@dataclass(frozen=True)
-class Placement:
-    pod_set_id: int
-    replica: int
-    node_id: int
-    vcpus: int
-    memory_gib: int
-    accelerators: int
-
-
 @dataclass
 class Decision:
     workload_id: object
@@ -132,26 +94,13 @@ class Decision:
     message: str
     queue_position: int | None = None
     placements: list[Placement] = field(default_factory=list)
+    # The workload's hold after this pass; `hold_expired`: it stopped holding in this pass.
+    holding_since: datetime | None = None
+    hold_paused_until: datetime | None = None
+    hold_expired: bool = False
 
 
-def _place_gang(workload: QueuedWorkload, nodes: list[NodeState]) -> list[Placement] | None:
-    """Best fit, replica by replica; all or nothing (undone on failure)."""
-    taken: list[tuple[NodeState, PodSetDemand, Placement]] = []
-    for demand in workload.pod_sets:
-        for replica in range(demand.replicas):
-            candidates = [n for n in nodes if n.fits(demand)]
-            if not candidates:
-                for node, d, _ in taken:
-                    node.take(d, sign=-1)
-                return None
-            node = min(candidates, key=lambda n: (n.accelerators, n.vcpus, n.memory_gib, n.id))
-            node.take(demand)
-            taken.append((node, demand, Placement(
-                demand.id, replica, node.id, demand.vcpus, demand.memory_gib, demand.accelerators)))
-    return [p for _, _, p in taken]
-
-
-def _capacity_message(workload, pool_name, nodes, ahead) -> str:
+def _capacity_detail(workload, pool_name, nodes) -> str:
     parts = []
     for demand in workload.pod_sets:
         flavor_nodes = [n for n in nodes if n.flavor_id == demand.flavor_id]
@@ -169,8 +118,21 @@ def _capacity_message(workload, pool_name, nodes, ahead) -> str:
             f"needs {need} {unit} in pool {pool_name} ({demand.replicas} × {per} on {demand.flavor_name} nodes); "
             f"{free} free, {fitting} node(s) can take a {demand.name} replica"
         )
-    detail = "; ".join(parts) or f"needs more free capacity in pool {pool_name}"
-    return f"Waiting for capacity: {detail}; {ahead} workload(s) ahead."
+    return "; ".join(parts) or f"needs more free capacity in pool {pool_name}"
+
+
+def duration_text(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds >= 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds} s"
+
+
+def hold_expired_text(max_hold_seconds: float, until: datetime) -> str:
+    return (f"it held its nodes against other work for {duration_text(max_hold_seconds)} without fitting, so "
+            f"other work may use them until {until:%Y-%m-%d %H:%M:%S} UTC")
 
 
 def _quota_refusal(workload: QueuedWorkload, budget: Budget | None) -> str | None:
@@ -189,10 +151,11 @@ def _quota_refusal(workload: QueuedWorkload, budget: Budget | None) -> str | Non
 
 
 def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], queue: list[QueuedWorkload],
-                   budgets: dict, now: datetime, starvation_seconds: float,
-                   refusals: dict | None = None) -> list[Decision]:
+                   budgets: dict, now: datetime, starvation_seconds: float, max_hold_seconds: float | None = None,
+                   hold_cooldown_seconds: float = 0, refusals: dict | None = None) -> list[Decision]:
     """Decide for one pool's queue, in order. `refusals` maps workspace ids to a reason their
-    work may not start (from registered admission checks)."""
+    work may not start (from registered admission checks). `max_hold_seconds` None: holds last
+    until the gang fits."""
     refusals = refusals or {}
     decisions = []
     holds: dict[int, tuple[int, bool, str]] = {}  # flavor id -> (priority, starving, holder name)
@@ -200,10 +163,15 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
     admitting = pool_status in ADMITTING_POOL_STATUSES
     for workload in queue:
         flavors = {p.flavor_id for p in workload.pod_sets}
+        paused_until = workload.hold_paused_until
+        if max_hold_seconds is None or (paused_until is not None and paused_until <= now):
+            paused_until = None
+        # Work not blocked for capacity holds nothing, so its hold clock (holding_since) stops.
+        waiting = {"queue_position": ahead + 1, "hold_paused_until": paused_until}
         if not admitting:
             decisions.append(Decision(workload.id, False, "PoolNotAdmitting",
                                       f"Pool {pool_name} is {pool_status} and admits no work now; "
-                                      f"{ahead} workload(s) ahead.", ahead + 1))
+                                      f"{ahead} workload(s) ahead.", **waiting))
             ahead += 1
             continue
         holder = next(
@@ -212,28 +180,41 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
         if holder is not None:
             decisions.append(Decision(workload.id, False, "WaitingForEarlierWorkload",
                                       f"Waiting behind {holder[2]}, which is earlier in line for the same "
-                                      f"nodes; {ahead} workload(s) ahead.", ahead + 1))
+                                      f"nodes; {ahead} workload(s) ahead.", **waiting))
             ahead += 1
             continue
         if workload.workspace_id in refusals:
             decisions.append(Decision(workload.id, False, "AdmissionRefused",
-                                      f"{refusals[workload.workspace_id]} ({ahead} ahead)", ahead + 1))
+                                      f"{refusals[workload.workspace_id]} ({ahead} ahead)", **waiting))
             ahead += 1
             continue
         budget = budgets.get(workload.workspace_id)
         refusal = _quota_refusal(workload, budget)
         if refusal:
-            decisions.append(Decision(workload.id, False, "QuotaExceeded", f"{refusal} ({ahead} ahead)", ahead + 1))
+            decisions.append(Decision(workload.id, False, "QuotaExceeded", f"{refusal} ({ahead} ahead)", **waiting))
             ahead += 1
             continue
-        placements = _place_gang(workload, nodes)
+        placements = place_gang(workload.pod_sets, nodes)
         if placements is None:
-            decisions.append(Decision(workload.id, False, "InsufficientCapacity",
-                                      _capacity_message(workload, pool_name, nodes, ahead), ahead + 1))
-            starving = (now - workload.queued_at).total_seconds() >= starvation_seconds
-            for f in flavors:
-                if f not in holds or (starving and not holds[f][1]):
-                    holds[f] = (workload.priority, starving, workload.name)
+            detail = f"Waiting for capacity: {_capacity_detail(workload, pool_name, nodes)}"
+            since = workload.holding_since or now
+            if paused_until is None and max_hold_seconds is not None and (
+                    now - since).total_seconds() >= max_hold_seconds:
+                paused_until = now + timedelta(seconds=hold_cooldown_seconds)
+                decisions.append(Decision(
+                    workload.id, False, "HoldExpired", f"{detail}; {hold_expired_text(max_hold_seconds, paused_until)}"
+                    f"; {ahead} workload(s) ahead.", ahead + 1, hold_paused_until=paused_until, hold_expired=True))
+            elif paused_until is not None:
+                decisions.append(Decision(
+                    workload.id, False, "HoldExpired", f"{detail}; {hold_expired_text(max_hold_seconds, paused_until)}"
+                    f"; {ahead} workload(s) ahead.", **waiting))
+            else:
+                decisions.append(Decision(workload.id, False, "InsufficientCapacity",
+                                          f"{detail}; {ahead} workload(s) ahead.", ahead + 1, holding_since=since))
+                starving = (now - workload.queued_at).total_seconds() >= starvation_seconds
+                for f in flavors:
+                    if f not in holds or (starving and not holds[f][1]):
+                        holds[f] = (workload.priority, starving, workload.name)
             ahead += 1
             continue
         if budget is not None:
@@ -278,7 +259,7 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
             .filter(rank__lte=lookahead)
             .order_by("pool_id", "rank")
             .values("id", "name", "workspace_id", "pool_id", "priority", "queued_at", "reason", "message",
-                    "queue_position")
+                    "queue_position", "holding_since", "hold_paused_until")
         )
         report.considered = len(queue_rows)
         demands = defaultdict(list)
@@ -302,11 +283,14 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
         for pool_id, rows in rows_by_pool.items():
             pool = pools[pool_id]
             queue = [QueuedWorkload(r["id"], r["name"], r["workspace_id"], r["priority"], r["queued_at"],
-                                    tuple(demands[r["id"]])) for r in rows]
+                                    tuple(demands[r["id"]]), r["holding_since"], r["hold_paused_until"])
+                     for r in rows]
             decisions += plan_admission(
                 pool_name=pool.name, pool_status=pool.status, nodes=nodes_by_pool[pool_id], queue=queue,
                 budgets={ws: b for (p, ws), b in budgets.items() if p == pool_id}, now=now,
                 starvation_seconds=settings.ADMISSION_STARVATION_SECONDS,
+                max_hold_seconds=settings.ADMISSION_MAX_HOLD_SECONDS,
+                hold_cooldown_seconds=settings.ADMISSION_HOLD_COOLDOWN_SECONDS,
                 refusals={ws: reason for (p, ws), reason in refused.items() if p == pool_id},
             )
             rows_by_id.update({r["id"]: r for r in rows})
@@ -323,28 +307,39 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
             for d in admitted if d.workload_id in moved for p in d.placements
         )
         report.admitted = len(moved)
-        _record_pending([
-            d for d in decisions
-            if not d.admitted and (rows_by_id[d.workload_id]["reason"], rows_by_id[d.workload_id]["message"],
-                                   rows_by_id[d.workload_id]["queue_position"]) != (d.reason, d.message,
-                                                                                   d.queue_position)
-        ])
+        _record_pending([d for d in decisions if not d.admitted and _changed(rows_by_id[d.workload_id], d)])
+        max_hold = settings.ADMISSION_MAX_HOLD_SECONDS
+        WorkloadEvent.objects.bulk_create(
+            WorkloadEvent(workload_id=d.workload_id, reason="HoldExpired",
+                          message=f"Stopped holding capacity: {hold_expired_text(max_hold, d.hold_paused_until)}.")
+            for d in decisions if d.hold_expired
+        )
     return report
 
 
+PENDING_FIELDS = ("reason", "message", "queue_position", "holding_since", "hold_paused_until")
+
+
+def _changed(row: dict, decision: Decision) -> bool:
+    return any(row[name] != getattr(decision, name) for name in PENDING_FIELDS)
+
+
 def _record_pending(decisions: list[Decision]) -> None:
-    """Write pending reasons and queue positions in one UPDATE … FROM (VALUES …) (in slices
-    where the database binds fewer parameters than ten thousand rows need)."""
+    """Write pending reasons, queue positions and holds in one UPDATE … FROM (VALUES …) (in
+    slices where the database binds fewer parameters than ten thousand rows need)."""
     table = connection.ops.quote_name(Workload._meta.db_table)
-    pk = Workload._meta.pk
-    rows = [(pk.get_db_prep_value(d.workload_id, connection), d.reason, d.message, d.queue_position)
+    pk, since, paused = (Workload._meta.get_field(name) for name in ("id", "holding_since", "hold_paused_until"))
+    rows = [(pk.get_db_prep_value(d.workload_id, connection), d.reason, d.message, d.queue_position,
+             since.get_db_prep_value(d.holding_since, connection),
+             paused.get_db_prep_value(d.hold_paused_until, connection))
             for d in decisions]
     for chunk in sql.chunks(rows):
-        values, params = sql.values(chunk, ("uuid", None, None, "integer"))
+        values, params = sql.values(chunk, ("uuid", None, None, "integer", "timestamptz", "timestamptz"))
         with connection.cursor() as cursor:
             cursor.execute(
-                f"WITH pending(id, reason, message, pos) AS ({values}) "
-                f"UPDATE {table} SET reason = pending.reason, message = pending.message, queue_position = pending.pos "
+                f"WITH pending(id, reason, message, pos, since, paused) AS ({values}) "
+                f"UPDATE {table} SET reason = pending.reason, message = pending.message, queue_position = pending.pos, "
+                f"holding_since = pending.since, hold_paused_until = pending.paused "
                 f"FROM pending WHERE {table}.id = pending.id",
                 params,
             )

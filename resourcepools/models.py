@@ -1,5 +1,6 @@
 """Flavors, resource pools, nodes, quotas and workloads: what the scheduler decides over."""
 
+import re
 import uuid
 
 from django.core.exceptions import ValidationError
@@ -73,7 +74,14 @@ ADMITTING_POOL_STATUSES = (PoolStatus.RUNNING, PoolStatus.SCALING)
 
 class ResourcePool(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    name = models.SlugField(max_length=63, unique=True, help_text="Also the value of the node label that places work.")
+    # Unique among public pools, and per account among dedicated ones; never equal across the two
+    # kinds, so that every caller's view (public pools and its own) names each pool once.
+    name = models.SlugField(max_length=63)
+    placement_label = models.CharField(
+        max_length=63, unique=True, editable=False,
+        help_text="The value of the node label (and dedicated taint) that places work: the name of a public pool, "
+                  "the name and a unique suffix of a dedicated one; never changes.",
+    )
     description = models.TextField(blank=True, default="")
     kind = models.CharField(max_length=20, choices=PoolKind.choices)
     account = models.ForeignKey(
@@ -94,11 +102,31 @@ class ResourcePool(models.Model):
                     models.Q(kind="public", account__isnull=True) | models.Q(kind="dedicated", account__isnull=False)
                 ),
                 name="pool_dedicated_has_account",
-            )
+            ),
+            models.UniqueConstraint(fields=["name"], condition=models.Q(kind="public"),
+                                    name="pool_public_name_unique",
+                                    violation_error_message="A public pool with this name exists already."),
+            models.UniqueConstraint(fields=["account", "name"], condition=models.Q(kind="dedicated"),
+                                    name="pool_dedicated_name_unique_per_account",
+                                    violation_error_message="This account has a dedicated pool with this name "
+                                                            "already."),
         ]
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        if not self.placement_label:
+            self.placement_label = self.derive_placement_label()
+        super().save(*args, **kwargs)
+
+    def derive_placement_label(self) -> str:
+        """Dedicated pools' names repeat across accounts, so their label carries part of the
+        pool's id; a label is a Kubernetes label value (at most 63 characters)."""
+        if self.kind == PoolKind.PUBLIC:
+            return self.name
+        stem = re.sub(r"[^a-z0-9-]+", "-", self.name.lower()).strip("-")[:50].rstrip("-") or "pool"
+        return f"{stem}-{self.pk.hex[:12]}"
 
     def clean(self):
         if self.kind == PoolKind.DEDICATED and self.account_id is None:
@@ -196,6 +224,11 @@ class Workload(models.Model):
     reason = models.CharField(max_length=100, blank=True, default="")
     message = models.TextField(blank=True, default="")
     queue_position = models.PositiveIntegerField(null=True, blank=True)
+    # Admission's hold of capacity for this queued workload (resourcepools.admission).
+    holding_since = models.DateTimeField(null=True, blank=True,
+                                         help_text="Since when it holds its flavors' nodes, blocked for capacity.")
+    hold_paused_until = models.DateTimeField(null=True, blank=True,
+                                             help_text="It held for the longest allowed; it holds again after this.")
     created_by = models.ForeignKey(
         "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

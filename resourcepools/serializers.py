@@ -35,8 +35,8 @@ class ResourcePoolSerializer(serializers.ModelSerializer):
     class Meta:
         model = ResourcePool
         fields = [
-            "id", "name", "description", "kind", "account", "region", "availability_zone", "status",
-            "status_message", "created_at", "utilisation",
+            "id", "name", "placement_label", "description", "kind", "account", "region", "availability_zone",
+            "status", "status_message", "created_at", "utilisation",
         ]
         read_only_fields = fields
 

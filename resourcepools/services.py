@@ -4,7 +4,8 @@ through `transition_workloads`, which locks the rows, refuses illegal moves and 
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.dispatch import Signal
 from django.utils import timezone
@@ -30,6 +31,7 @@ from .models import (
     Workload,
     WorkloadEvent,
 )
+from .packing import UNITS, NodeState, PodSetDemand, pack
 
 # Sent (after commit) with `workload_ids` and `phase` whenever workloads change phase; the compute
 # backend submits admitted work and cancels stopping work, billing meters running intervals.
@@ -39,6 +41,9 @@ ADMISSION_TASK = "resourcepools.tasks.admit_workloads"
 
 # Phases in which a workload holds its allocations; leaving them frees its capacity at once.
 HOLDING_PHASES = (Phase.ADMITTED, Phase.RUNNING)
+# Serialises pool creation on PostgreSQL: the rule that public and dedicated names differ spans rows
+# no single constraint covers.
+POOL_NAMES_LOCK_ID = 0x706F6F6C
 
 
 # --- flavors ------------------------------------------------------------------------------------
@@ -62,6 +67,35 @@ def delete_flavor(*, flavor: Flavor) -> None:
 # --- pools and nodes ----------------------------------------------------------------------------
 
 
+def check_pool_name_available(*, name: str, kind: str, account=None, field: str = "name") -> None:
+    """A public pool's name is unique among public pools, a dedicated pool's within its account,
+    and no dedicated pool shares a public pool's name, so each caller (who sees the public pools
+    and its account's) finds one pool per name. Another account's names are never revealed."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [POOL_NAMES_LOCK_ID])
+    public = ResourcePool.objects.filter(kind=PoolKind.PUBLIC, name=name)
+    if kind == PoolKind.PUBLIC:
+        if public.exists():
+            raise ValidationError({field: f"A public pool named '{name}' exists already; choose another name."})
+        owner = ResourcePool.objects.filter(kind=PoolKind.DEDICATED, name=name).values_list(
+            "account__name", flat=True).first()
+        if owner is not None:
+            # Only operators create public pools, and they see every account's pools.
+            raise ValidationError({field: f"Account '{owner}' has a dedicated pool named '{name}'; choose another "
+                                          "name, so that its members see one pool by each name."})
+        if ResourcePool.objects.filter(placement_label=name).exists():
+            raise ValidationError({field: f"'{name}' is the placement label of another pool; choose another name."})
+        return
+    if public.exists():
+        raise ValidationError({field: f"A public pool is named '{name}'; choose another name, so that your "
+                                      "account's pools and the public ones never share one."})
+    if account is not None and ResourcePool.objects.filter(kind=PoolKind.DEDICATED, account=account,
+                                                           name=name).exists():
+        raise ValidationError({field: f"Your account has a dedicated pool named '{name}' already; choose another "
+                                      "name."})
+
+
 @transaction.atomic
 def create_pool(*, name: str, kind: str, account=None, region: str = "local", availability_zone: str = "",
                 description: str = "", nodes: list[dict] | None = None) -> ResourcePool:
@@ -69,7 +103,9 @@ def create_pool(*, name: str, kind: str, account=None, region: str = "local", av
         name=name, kind=kind, account=account, region=region, availability_zone=availability_zone,
         description=description,
     )
-    pool.full_clean()
+    pool.placement_label = pool.derive_placement_label()
+    pool.full_clean(exclude=["placement_label"], validate_constraints=False)
+    check_pool_name_available(name=name, kind=kind, account=account)
     pool.save()
     for node in nodes or []:
         add_node(pool=pool, **node)
@@ -224,14 +260,77 @@ def check_pod_set_fits_pool(*, pool: ResourcePool, flavor: Flavor, replicas: int
                                                     f"replicas ({nodes} '{flavor.name}' node(s)); ask for fewer."})
 
 
+def _amounts(vcpus: int, memory_gib: int, accelerators: int, flavor: Flavor) -> str:
+    cards = f"{accelerators} {UNITS.get(flavor.accelerator_kind, 'accelerators')}, " if accelerators else ""
+    return f"{cards}{vcpus} vCPUs, {memory_gib} GiB"
+
+
+def check_gang_fits_pool(*, pool: ResourcePool, pod_sets: list[PodSet]) -> None:
+    """Refuse a gang whose pod sets together could never run on this pool, even empty: its
+    replicas packed on the pool's nodes (cordoned ones too) as admission packs them. Each pod set
+    alone fits (check_pod_set_fits_pool); together they may not, and a gang that never fits would
+    wait, and hold its flavors, for ever."""
+    nodes = list(Node.objects.filter(pool=pool).values_list(
+        "id", "flavor_id", "flavor__vcpus", "flavor__memory_gib", "flavor__accelerators"))
+    problems = []
+    for flavor_id in dict.fromkeys(p.flavor_id for p in pod_sets):
+        mine = [p for p in pod_sets if p.flavor_id == flavor_id]
+        flavor = mine[0].flavor
+        states = [NodeState(*node) for node in nodes if node[1] == flavor_id]
+        taken, complete = pack([PodSetDemand(index, p.name, p.replicas, flavor_id, flavor.name, flavor.accelerator_kind,
+                                             p.vcpus, p.memory_gib, p.accelerators)
+                                for index, p in enumerate(mine)], states)
+        if complete:
+            continue
+        asked = " + ".join(f"{p.name} {p.replicas} × ({_amounts(p.vcpus, p.memory_gib, p.accelerators, flavor)})"
+                           for p in mine)
+        total = _amounts(*(sum(p.replicas * getattr(p, name) for p in mine)
+                           for name in ("vcpus", "memory_gib", "accelerators")), flavor)
+        has = _amounts(*(len(states) * getattr(flavor, name) for name in ("vcpus", "memory_gib", "accelerators")),
+                       flavor)
+        problems.append(
+            f"on {flavor.name} nodes they ask for {asked} = {total}; pool '{pool.name}' has {len(states)} such "
+            f"node(s) ({has}), on which only {len(taken)} of the {sum(p.replicas for p in mine)} replicas fit "
+            "(each replica runs on one node)"
+        )
+    if problems:
+        raise ValidationError({"pod_sets": f"The pod sets together never fit this pool: {'; '.join(problems)}. "
+                                           "Ask for fewer or smaller replicas, or choose a larger pool."})
+
+
+def priority_range(*, account, operator: bool) -> tuple[int, int]:
+    """The priorities work of this account may have: from the platform's floor to its plan's top
+    (the platform default when the plan sets none); operators up to the hard cap."""
+    cap = settings.WORKLOAD_OPERATOR_MAX_PRIORITY
+    if operator:
+        return settings.WORKLOAD_MIN_PRIORITY, cap
+    top = settings.WORKLOAD_MAX_PRIORITY if account.max_priority is None else account.max_priority
+    return settings.WORKLOAD_MIN_PRIORITY, min(top, cap)
+
+
+def check_priority(*, priority: int, workspace, created_by) -> None:
+    operator = created_by is not None and created_by.is_staff
+    low, high = priority_range(account=workspace.account, operator=operator)
+    if low <= priority <= high:
+        return
+    if operator:
+        raise ValidationError({"priority": f"Priority {priority} is outside the platform's range; use {low} to "
+                                           f"{high}."})
+    raise ValidationError({"priority": f"Priority {priority} is outside what account '{workspace.account.name}' "
+                                       f"may use; choose {low} to {high} (higher is admitted first). A platform "
+                                       "operator can raise your plan's limit."})
+
+
 @transaction.atomic
 def create_workload(*, workspace, pool: ResourcePool, name: str, pod_sets: list[dict], created_by=None,
                     kind: str = "custom", priority: int = 0, image: str = "", command: list | None = None,
                     env: dict | None = None, max_runtime_seconds: int | None = None, queue: bool = True) -> Workload:
     """Create a workload with its pod sets (each: name, replicas, flavor, optional per-replica
     vcpus/memory_gib/accelerators; by default a replica takes a whole node, or the share of
-    it that matches the cards it asks for) and queue it."""
+    it that matches the cards it asks for) and queue it. Every kind of work comes through here,
+    so the priority range and the fit of the gang are checked here."""
     check_pool_available(workspace=workspace, pool=pool)
+    check_priority(priority=priority, workspace=workspace, created_by=created_by)
     if not pod_sets:
         raise ValidationError({"pod_sets": "A workload needs at least one pod set."})
     names = [p["name"] for p in pod_sets]
@@ -263,6 +362,7 @@ def create_workload(*, workspace, pool: ResourcePool, name: str, pod_sets: list[
         )
         pod_set.full_clean(exclude=["workload"])
         rows.append(pod_set)
+    check_gang_fits_pool(pool=pool, pod_sets=rows)
     PodSet.objects.bulk_create(rows)
     WorkloadEvent.objects.create(workload=workload, to_phase=Phase.PENDING, reason="Created",
                                  message=f"Created by {created_by or 'the platform'}.")
@@ -273,12 +373,16 @@ def create_workload(*, workspace, pool: ResourcePool, name: str, pod_sets: list[
     return workload
 
 
+# What only a queued workload has.
+LEFT_QUEUE = {"queue_position": None, "holding_since": None, "hold_paused_until": None}
+
+
 def _timestamps_for(phase: str, now) -> dict:
     return {
         Phase.QUEUED: {"queued_at": now},
-        Phase.ADMITTED: {"admitted_at": now, "queue_position": None},
+        Phase.ADMITTED: {"admitted_at": now, **LEFT_QUEUE},
         Phase.RUNNING: {"started_at": now},
-    }.get(phase, {"finished_at": now, "queue_position": None} if phase in TERMINAL_PHASES else {})
+    }.get(phase, {"finished_at": now, **LEFT_QUEUE} if phase in TERMINAL_PHASES else {})
 
 
 @transaction.atomic

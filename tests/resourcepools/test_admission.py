@@ -1,15 +1,17 @@
-"""Admission: gang fit on whole nodes, quotas, dedicated pools, order, reasons, freeing, races."""
+"""Admission: gang fit on whole nodes, quotas, dedicated pools, order, reasons, freeing, races,
+and holds of capacity limited in time (plan_admission unit-tested as the pure function it is)."""
 
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
 from resourcepools import services
-from resourcepools.admission import admit_workloads
+from resourcepools.admission import QueuedWorkload, admit_workloads, plan_admission
 from resourcepools.models import Allocation, Node, Phase, Quota, Workload
+from resourcepools.packing import NodeState, PodSetDemand
 from tests.factories import FlavorFactory, WorkspaceFactory, make_pool, make_workload
 
 pytestmark = pytest.mark.django_db
@@ -262,3 +264,128 @@ def test_registered_admission_checks_refuse_work_with_their_reason(workspace):
     assert blocked.phase == Phase.QUEUED and blocked.reason == "AdmissionRefused"
     assert blocked.message.startswith("Account balance is below zero")
     assert phase(other) == Phase.ADMITTED
+
+
+# --- holds limited in time: plan_admission as a pure function -----------------------------------
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+NPU = {"flavor_id": 1, "flavor_name": "npu.910b.8", "accelerator_kind": "ascend_npu"}
+
+
+def npu_nodes(free, busy=0):
+    """`free` empty 8-card nodes and `busy` full ones."""
+    return ([NodeState(i, 1, 192, 1536, 8) for i in range(free)]
+            + [NodeState(100 + i, 1, 0, 0, 0) for i in range(busy)])
+
+
+def queued(name, replicas=1, priority=0, queued_at=T0, **hold):
+    demand = PodSetDemand(id=hash(name), name="worker", replicas=replicas, vcpus=192, memory_gib=1536,
+                          accelerators=8, **NPU)
+    return QueuedWorkload(name, name, "ws", priority, queued_at, (demand,), **hold)
+
+
+def plan(nodes, queue, now, max_hold_seconds=3600, **kwargs):
+    decisions = plan_admission(pool_name="p", pool_status="running", nodes=nodes, queue=queue, budgets={}, now=now,
+                               starvation_seconds=600, max_hold_seconds=max_hold_seconds, hold_cooldown_seconds=1800,
+                               **kwargs)
+    return {d.workload_id: d for d in decisions}
+
+
+def test_plan_a_blocked_gang_holds_against_lower_priority_for_the_longest_hold_then_lets_it_backfill():
+    gang, small = queued("gang", replicas=2, priority=5), queued("small")
+    first = plan(npu_nodes(1, busy=1), [gang, small], T0)
+    assert (first["gang"].reason, first["gang"].holding_since) == ("InsufficientCapacity", T0)
+    assert first["small"].reason == "WaitingForEarlierWorkload" and first["small"].holding_since is None
+
+    holding = queued("gang", replicas=2, priority=5, holding_since=T0)
+    still = plan(npu_nodes(1, busy=1), [holding, small], T0 + timedelta(seconds=3599))
+    assert still["gang"].holding_since == T0 and not still["small"].admitted
+
+    lapse = T0 + timedelta(seconds=3600)
+    lapsed = plan(npu_nodes(1, busy=1), [holding, small], lapse)
+    assert lapsed["gang"].reason == "HoldExpired" and lapsed["gang"].hold_expired
+    assert (lapsed["gang"].holding_since, lapsed["gang"].hold_paused_until) == (None, lapse + timedelta(seconds=1800))
+    assert lapsed["gang"].queue_position == 1
+    assert lapsed["gang"].message == (
+        "Waiting for capacity: needs 16 Ascend NPUs in pool p (2 × 8 on npu.910b.8 nodes); 8 free, 1 node(s) can "
+        "take a worker replica; it held its nodes against other work for 1 h without fitting, so other work may use "
+        "them until 2026-01-01 01:30:00 UTC; 0 workload(s) ahead.")
+    assert lapsed["small"].admitted
+
+    paused = queued("gang", replicas=2, priority=5, hold_paused_until=lapse + timedelta(seconds=1800))
+    during = plan(npu_nodes(1, busy=1), [paused, small], lapse + timedelta(seconds=1799))
+    assert during["gang"].reason == "HoldExpired" and not during["gang"].hold_expired
+    assert during["gang"].hold_paused_until == lapse + timedelta(seconds=1800)
+    assert during["small"].admitted
+
+    again = lapse + timedelta(seconds=1800)
+    after = plan(npu_nodes(1, busy=1), [paused, small], again)
+    assert (after["gang"].reason, after["gang"].holding_since, after["gang"].hold_paused_until) == (
+        "InsufficientCapacity", again, None)
+    assert after["small"].reason == "WaitingForEarlierWorkload"
+
+
+def test_plan_the_hold_of_a_starving_gang_against_its_own_priority_is_limited_too():
+    gang = queued("gang", replicas=2, queued_at=T0 - timedelta(seconds=700), holding_since=T0)
+    small = queued("small", queued_at=T0 - timedelta(seconds=10))
+    assert plan(npu_nodes(1, busy=1), [gang, small], T0)["small"].reason == "WaitingForEarlierWorkload"
+    decisions = plan(npu_nodes(1, busy=1), [gang, small], T0 + timedelta(hours=1))
+    assert decisions["gang"].reason == "HoldExpired" and decisions["small"].admitted
+
+
+def test_plan_without_a_limit_a_gang_holds_until_it_fits():
+    gang = queued("gang", replicas=2, priority=5, holding_since=T0 - timedelta(days=10))
+    decisions = plan(npu_nodes(1, busy=1), [gang, queued("small")], T0, max_hold_seconds=None)
+    assert decisions["gang"].reason == "InsufficientCapacity" and not decisions["small"].admitted
+
+
+def test_plan_a_gang_that_stopped_holding_keeps_its_place_and_is_admitted_when_it_fits():
+    gang = queued("gang", replicas=2, priority=5, hold_paused_until=T0 + timedelta(minutes=5))
+    decisions = plan(npu_nodes(2), [queued("small", priority=9), gang], T0)
+    assert decisions["small"].admitted and decisions["gang"].reason == "HoldExpired"
+    decisions = plan(npu_nodes(2), [gang, queued("small")], T0)
+    assert decisions["gang"].admitted and decisions["gang"].placements
+
+
+def test_plan_work_blocked_for_another_reason_holds_nothing_and_its_clock_stops():
+    gang = queued("gang", replicas=2, holding_since=T0 - timedelta(minutes=50))
+    decisions = plan(npu_nodes(1, busy=1), [gang, queued("small")], T0,
+                     refusals={"ws": "Account balance is below zero."})
+    assert decisions["gang"].reason == "AdmissionRefused" and decisions["gang"].holding_since is None
+    # With no limit configured, a pause left from before is over.
+    paused = queued("gang", replicas=2, priority=5, hold_paused_until=T0 + timedelta(minutes=5))
+    decisions = plan(npu_nodes(1, busy=1), [paused, queued("small")], T0, max_hold_seconds=None)
+    assert (decisions["gang"].reason, decisions["gang"].hold_paused_until) == ("InsufficientCapacity", None)
+    assert decisions["small"].reason == "WaitingForEarlierWorkload"
+
+
+def test_a_gang_that_held_too_long_lets_others_backfill_and_says_so(workspace, developer_client, settings):
+    settings.ADMISSION_MAX_HOLD_SECONDS, settings.ADMISSION_HOLD_COOLDOWN_SECONDS = 60, 120
+    pool = make_pool(nodes=2)
+    make_workload(workspace, pool, name="forever")
+    admit_workloads()
+    gang = make_workload(workspace, pool, replicas=2, priority=5, name="gang")
+    small = make_workload(workspace, pool, name="small")
+    now = timezone.now()
+    admit_workloads(now=now)
+    gang.refresh_from_db()
+    assert (gang.reason, gang.holding_since, phase(small)) == ("InsufficientCapacity", now, Phase.QUEUED)
+    admit_workloads(now=now + timedelta(seconds=61))
+    admit_workloads(now=now + timedelta(seconds=62))
+    gang.refresh_from_db()
+    assert phase(small) == Phase.ADMITTED
+    assert gang.reason == "HoldExpired" and gang.hold_paused_until == now + timedelta(seconds=181)
+    assert "it held its nodes against other work for 1 min without fitting" in gang.message
+    events = developer_client.get(f"/api/v1/workspaces/{workspace.pk}/workloads/{gang.pk}/events/").json()["results"]
+    assert [e["reason"] for e in events if e["reason"] == "HoldExpired"] == ["HoldExpired"]
+    assert events[-1]["message"].startswith("Stopped holding capacity: it held its nodes against other work")
+    admit_workloads(now=now + timedelta(seconds=181))
+    gang.refresh_from_db()
+    assert (gang.reason, gang.holding_since, gang.hold_paused_until) == (
+        "InsufficientCapacity", now + timedelta(seconds=181), None)
+    services.transition_workloads(workload_ids=list(Workload.objects.filter(name__in=["forever", "small"])
+                                                    .values_list("pk", flat=True)), to=Phase.STOPPED,
+                                  reason="Stopped")
+    admit_workloads(now=now + timedelta(seconds=200))
+    gang.refresh_from_db()
+    assert (gang.phase, gang.holding_since, gang.hold_paused_until) == (Phase.ADMITTED, None, None)

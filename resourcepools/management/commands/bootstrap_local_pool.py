@@ -13,7 +13,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
-        if not ResourcePool.objects.filter(name="local").exists():
+        if not ResourcePool.objects.filter(kind="public", name="local").exists():
             flavor = Flavor.objects.filter(name="cpu.2u8g").first() or services.save_flavor(
                 name="cpu.2u8g", vcpus=2, memory_gib=8
             )
