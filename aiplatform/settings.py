@@ -294,15 +294,6 @@ ADMISSION_HOLD_COOLDOWN_SECONDS = float(os.environ.get("ADMISSION_HOLD_COOLDOWN_
 WORKLOAD_MIN_PRIORITY = int(os.environ.get("WORKLOAD_MIN_PRIORITY", "-10"))
 WORKLOAD_MAX_PRIORITY = int(os.environ.get("WORKLOAD_MAX_PRIORITY", "10"))
 WORKLOAD_OPERATOR_MAX_PRIORITY = int(os.environ.get("WORKLOAD_OPERATOR_MAX_PRIORITY", "1000"))
-# A blocked gang holds its flavors' nodes at most this long at a time, then lets other work use
-# them for ADMISSION_HOLD_COOLDOWN_SECONDS before it may hold again.
-ADMISSION_MAX_HOLD_SECONDS = float(os.environ.get("ADMISSION_MAX_HOLD_SECONDS", "3600"))
-ADMISSION_HOLD_COOLDOWN_SECONDS = float(os.environ.get("ADMISSION_HOLD_COOLDOWN_SECONDS", "3600"))
-# Workload priorities tenants may set: from the floor (below 0: scavenger work) to the top, which
-# an account's plan (Account.max_priority) overrides; operators may go up to the hard cap.
-WORKLOAD_MIN_PRIORITY = int(os.environ.get("WORKLOAD_MIN_PRIORITY", "-10"))
-WORKLOAD_MAX_PRIORITY = int(os.environ.get("WORKLOAD_MAX_PRIORITY", "10"))
-WORKLOAD_OPERATOR_MAX_PRIORITY = int(os.environ.get("WORKLOAD_OPERATOR_MAX_PRIORITY", "1000"))
 
 # --- Training ----------------------------------------------------------------------------------
 # Where job runtimes reach the API (metrics reports with their job token).
