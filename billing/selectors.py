@@ -1,18 +1,38 @@
-"""Read queries of billing. Everything is scoped to the caller's account; operators see all."""
+"""Read queries of billing. Everything is scoped to the caller (a `BillingReader`): operators
+read every account's billing, an account's admins all of their account's, and its other members
+only what their workspaces used (usage records and bill lines of the workspaces they belong to,
+and bills as the sum of those lines). Balances, the ledger, subscriptions, packages and billing
+notifications concern the account's money as a whole: admins only."""
 
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet
+from django.db.models import (
+    CharField,
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
 
 from aiplatform import sql as aiplatform_sql
-from aiplatform.models import Account, Workspace
-from aiplatform.selectors import account_member
+from aiplatform.models import Account, AccountMember, Membership, Workspace
 from resourcepools.models import Flavor, PodSet, PoolKind, ResourcePool, Workload
 
 from .models import (
+    MONEY,
     Bill,
     BillingAccount,
     BillLine,
@@ -30,11 +50,52 @@ from .models import (
 from .rating import PricesInForce, micros
 
 
-def for_caller(queryset: QuerySet, *, user, field: str = "account_id") -> QuerySet:
-    if user.is_staff:
+@dataclass(frozen=True)
+class BillingReader:
+    """Who reads billing, and so how much of it."""
+
+    user_id: int
+    operator: bool
+    account_id: UUID | None
+    account_admin: bool
+
+    @property
+    def whole_account(self) -> bool:
+        return self.operator or self.account_admin
+
+    @property
+    def scope(self) -> str:
+        return "account" if self.whole_account else "workspaces"
+
+
+def billing_reader(*, user) -> BillingReader:
+    account_id, admin = AccountMember.objects.filter(user=user).values_list("account_id", "is_admin").first() or (
+        None, False)
+    return BillingReader(user_id=user.pk, operator=user.is_staff, account_id=account_id, account_admin=admin)
+
+
+def _account_money(queryset: QuerySet, reader: BillingReader) -> QuerySet:
+    """What concerns the account as a whole: operators see all, an account's admins theirs."""
+    if reader.operator:
         return queryset
-    member = account_member(user=user)
-    return queryset.filter(**{field: member.account_id}) if member else queryset.none()
+    return queryset.filter(account_id=reader.account_id) if reader.account_admin else queryset.none()
+
+
+def _member_workspaces(reader: BillingReader) -> QuerySet:
+    return Membership.objects.filter(user_id=reader.user_id, workspace__account_id=reader.account_id).values(
+        "workspace_id")
+
+
+def _of_workspaces(queryset: QuerySet, reader: BillingReader, *, workspace: str = "workspace_id") -> QuerySet:
+    """What belongs to workspaces: the whole account's to its admins, the reader's workspaces' to
+    other members (none to a member of no workspace)."""
+    if reader.operator:
+        return queryset
+    if reader.account_id is None:
+        return queryset.none()
+    if reader.account_admin:
+        return queryset
+    return queryset.filter(**{f"{workspace}__in": _member_workspaces(reader)})
 
 
 def prices() -> QuerySet[Price]:
@@ -45,32 +106,46 @@ def package_offers() -> QuerySet[PackageOffer]:
     return PackageOffer.objects.all()
 
 
-def billing_accounts(*, user) -> QuerySet[BillingAccount]:
-    return for_caller(BillingAccount.objects.select_related("account"), user=user)
+def billing_accounts(*, reader: BillingReader) -> QuerySet[BillingAccount]:
+    return _account_money(BillingAccount.objects.select_related("account"), reader)
 
 
-def ledger(*, user) -> QuerySet[LedgerEntry]:
-    return for_caller(LedgerEntry.objects.all(), user=user)
+def ledger(*, reader: BillingReader) -> QuerySet[LedgerEntry]:
+    return _account_money(LedgerEntry.objects.all(), reader)
 
 
-def subscriptions(*, user) -> QuerySet[Subscription]:
-    return for_caller(Subscription.objects.select_related("pool", "flavor"), user=user)
+def subscriptions(*, reader: BillingReader) -> QuerySet[Subscription]:
+    return _account_money(Subscription.objects.select_related("pool", "flavor"), reader)
 
 
-def packages(*, user) -> QuerySet[Package]:
-    return for_caller(Package.objects.select_related("offer"), user=user)
+def packages(*, reader: BillingReader) -> QuerySet[Package]:
+    return _account_money(Package.objects.select_related("offer"), reader)
 
 
-def notifications(*, user) -> QuerySet[Notification]:
-    return for_caller(Notification.objects.all(), user=user)
+def notifications(*, reader: BillingReader) -> QuerySet[Notification]:
+    return _account_money(Notification.objects.all(), reader)
 
 
-def usage_records(*, user) -> QuerySet[UsageRecord]:
-    return for_caller(UsageRecord.objects.select_related("workload", "flavor", "pool"), user=user)
+def usage_records(*, reader: BillingReader) -> QuerySet[UsageRecord]:
+    records = UsageRecord.objects.select_related("workload", "flavor", "pool")
+    if not reader.operator:
+        records = records.filter(account_id=reader.account_id)
+    return _of_workspaces(records, reader)
 
 
-def bills(*, user) -> QuerySet[Bill]:
-    return for_caller(Bill.objects.all(), user=user)
+def bills(*, reader: BillingReader) -> QuerySet[Bill]:
+    """The reader's bills with `scoped_total` (and `scope`): the whole bill's total for those who
+    read the whole account, else the sum of the lines of the reader's workspaces, and then only
+    bills that have such lines."""
+    scope = Value(reader.scope, output_field=CharField())
+    if reader.whole_account:
+        return _account_money(Bill.objects.all(), reader).annotate(scoped_total=F("total"), scope=scope)
+    if reader.account_id is None:
+        return Bill.objects.none()
+    lines = BillLine.objects.filter(bill=OuterRef("pk"), workspace_id__in=_member_workspaces(reader))
+    total = lines.order_by().values("bill").annotate(sum=Sum("amount")).values("sum")
+    return Bill.objects.filter(Exists(lines), account_id=reader.account_id).annotate(
+        scoped_total=Coalesce(Subquery(total), Value(0), output_field=DecimalField(**MONEY)), scope=scope)
 
 
 def charges_of_month(*, account_id, period) -> QuerySet:
@@ -94,8 +169,8 @@ def accounts_billed_in(*, period) -> QuerySet:
         pk__in=RatedUsage.objects.filter(first_period__lte=period, last_period__gte=period).values("account_id")))
 
 
-def bill_lines(*, bill: Bill) -> QuerySet[BillLine]:
-    return BillLine.objects.filter(bill=bill)
+def bill_lines(*, bill: Bill, reader: BillingReader) -> QuerySet[BillLine]:
+    return _of_workspaces(BillLine.objects.filter(bill=bill), reader)
 
 
 def cost_tags(*, workspace) -> QuerySet[CostTag]:

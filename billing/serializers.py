@@ -193,10 +193,15 @@ class UsageRecordSerializer(serializers.ModelSerializer):
 
 class BillSerializer(serializers.ModelSerializer):
     account = serializers.UUIDField(source="account_id", read_only=True)
+    scope = serializers.ChoiceField(
+        choices=["account", "workspaces"], read_only=True,
+        help_text="account: the whole bill (account admins, operators); workspaces: only the lines of the "
+                  "workspaces you are a member of, and `total` is theirs.")
+    total = serializers.DecimalField(source="scoped_total", max_digits=16, decimal_places=2, read_only=True)
 
     class Meta:
         model = Bill
-        fields = ["id", "account", "period", "currency", "total", "closed", "generated_at"]
+        fields = ["id", "account", "period", "currency", "scope", "total", "closed", "generated_at"]
         read_only_fields = fields
 
 

@@ -1,9 +1,12 @@
-"""Billing API: account-level resources under /api/v1/prices/ and /api/v1/billing/. Everyone
-reads their own account's data; account admins buy and unsubscribe; operators (staff) publish
-prices, sell package offers and record top-ups."""
+"""Billing API: account-level resources under /api/v1/prices/ and /api/v1/billing/. Account
+admins read all of their account's billing, buy and unsubscribe; other members read what their
+workspaces used (usage records, bill lines, bills summed over those lines), never the account's
+balance, ledger, subscriptions, packages or billing notifications; operators (staff) read
+everything, publish prices, sell package offers and record top-ups."""
 
 import csv
 import io
+from functools import cached_property
 
 import django_filters
 from django.http import HttpResponse
@@ -31,6 +34,7 @@ from .models import (
     Subscription,
     UsageRecord,
 )
+from .selectors import BillingReader
 from .serializers import (
     BillGenerateSerializer,
     BillingAccountSerializer,
@@ -63,14 +67,32 @@ class IsOperator(BasePermission):
         return request.user.is_staff
 
 
+class BillingViewSet(PlatformViewSet):
+    """A billing view, knowing once per request how much of billing its caller reads."""
+
+    @cached_property
+    def reader(self) -> BillingReader:
+        return selectors.billing_reader(user=self.request.user)
+
+
 class IsAccountAdminOrReadOnly(BasePermission):
-    message = "Only your account's admins buy, renew or unsubscribe; ask one of them."
+    message = "Only your account's admins buy, renew, unsubscribe or generate bills; ask one of them."
 
     def has_permission(self, request, view):
-        if request.method in SAFE_METHODS:
-            return True
-        member = account_member(user=request.user)
-        return member is not None and member.is_admin
+        return request.method in SAFE_METHODS or view.reader.account_admin
+
+
+class ReadsAccountMoney(BasePermission):
+    """Balances, the ledger, subscriptions, packages and billing notifications are the account's
+    money as a whole: its admins read and manage them (operators read them), as only a cloud
+    account's billing administrators see its balance and orders. 403, not an empty list, so a
+    member knows whom to ask rather than reading a zero balance."""
+
+    message = ("Only your account's admins read the account's balance, ledger, subscriptions, packages and billing "
+               "notifications; ask one of them (your workspaces' usage is at /api/v1/billing/usage-records/).")
+
+    def has_permission(self, request, view):
+        return (request.method in SAFE_METHODS and view.reader.operator) or view.reader.account_admin
 
 
 def caller_account(request):
@@ -130,30 +152,32 @@ class PackageOfferViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         serializer.instance = services.save_package_offer(offer=serializer.instance, **serializer.validated_data)
 
 
-class BillingAccountViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformViewSet):
-    """Your account's balance and arrears (operators: every account)."""
+class BillingAccountViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillingViewSet):
+    """Your account's balance and arrears (account admins; operators: every account)."""
 
     queryset = BillingAccount.objects.none()
     serializer_class = BillingAccountSerializer
+    permission_classes = [IsAuthenticated, ReadsAccountMoney]
     filterset_fields = ["account"]
     ordering_fields = ["balance", "updated_at"]
     ordering = ["account__name"]
 
     def get_queryset(self):
-        return selectors.billing_accounts(user=self.request.user)
+        return selectors.billing_accounts(reader=self.reader)
 
 
-class LedgerViews(mixins.ListModelMixin, PlatformViewSet):
-    """Every balance change: top-ups, charges, refunds, each with its unique key."""
+class LedgerViews(mixins.ListModelMixin, BillingViewSet):
+    """Every balance change: top-ups, charges, refunds, each with its unique key (account admins)."""
 
     queryset = LedgerEntry.objects.none()
     serializer_class = LedgerEntrySerializer
+    permission_classes = [IsAuthenticated, ReadsAccountMoney]
     filterset_fields = ["kind", "account"]
     ordering_fields = ["created_at"]
     ordering = ["-created_at", "-id"]
 
     def get_queryset(self):
-        return selectors.ledger(user=self.request.user)
+        return selectors.ledger(reader=self.reader)
 
 
 class TopUpViews(PlatformViewSet):
@@ -171,19 +195,19 @@ class TopUpViews(PlatformViewSet):
         return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
 
-class SubscriptionViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformViewSet):
-    """Yearly/monthly subscriptions for dedicated pools. Buying one creates the pool and pays
-    unit price × periods × nodes from the balance at once."""
+class SubscriptionViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillingViewSet):
+    """Yearly/monthly subscriptions for dedicated pools (account admins). Buying one creates the
+    pool and pays unit price × periods × nodes from the balance at once."""
 
     queryset = Subscription.objects.none()
     serializer_class = SubscriptionSerializer
-    permission_classes = [IsAuthenticated, IsAccountAdminOrReadOnly]
+    permission_classes = [IsAuthenticated, ReadsAccountMoney]
     filterset_fields = ["status", "period", "auto_renew"]
     ordering_fields = ["starts_at", "ends_at"]
     ordering = ["-starts_at"]
 
     def get_queryset(self):
-        return selectors.subscriptions(user=self.request.user)
+        return selectors.subscriptions(reader=self.reader)
 
     def _respond(self, subscription, code=status.HTTP_200_OK):
         return Response(SubscriptionSerializer(self.get_queryset().get(pk=subscription.pk)).data, status=code)
@@ -234,18 +258,18 @@ class SubscriptionViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, Platfo
         return self.get_paginated_response(SubscriptionEventSerializer(page, many=True).data)
 
 
-class PackageViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformViewSet):
-    """Your account's packages: bought from an offer, deducted before pay-per-use."""
+class PackageViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillingViewSet):
+    """Your account's packages (account admins): bought from an offer, deducted before pay-per-use."""
 
     queryset = Package.objects.none()
     serializer_class = PackageSerializer
-    permission_classes = [IsAuthenticated, IsAccountAdminOrReadOnly]
+    permission_classes = [IsAuthenticated, ReadsAccountMoney]
     filterset_fields = ["family"]
     ordering_fields = ["valid_until", "purchased_at"]
     ordering = ["valid_until", "purchased_at", "id"]
 
     def get_queryset(self):
-        return selectors.packages(user=self.request.user)
+        return selectors.packages(reader=self.reader)
 
     @extend_schema(request=PackageBuySerializer, responses={201: PackageSerializer})
     def create(self, request, *args, **kwargs):
@@ -256,17 +280,18 @@ class PackageViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformVie
         return Response(PackageSerializer(self.get_queryset().get(pk=package.pk)).data, status=status.HTTP_201_CREATED)
 
 
-class NotificationViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformViewSet):
-    """Billing warnings: packages 80/90/100 % used or about to expire, frozen pools."""
+class NotificationViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillingViewSet):
+    """Billing warnings to account admins: packages 80/90/100 % used or about to expire, frozen pools."""
 
     queryset = Notification.objects.none()
     serializer_class = NotificationSerializer
+    permission_classes = [IsAuthenticated, ReadsAccountMoney]
     filterset_fields = ["kind"]
     ordering_fields = ["created_at"]
     ordering = ["-created_at", "-id"]
 
     def get_queryset(self):
-        return selectors.notifications(user=self.request.user)
+        return selectors.notifications(reader=self.reader)
 
     @extend_schema(request=None, responses={200: NotificationSerializer})
     @action(detail=True, methods=["post"])
@@ -274,8 +299,9 @@ class NotificationViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, Platfo
         return Response(NotificationSerializer(services.mark_notification_read(notification=self.get_object())).data)
 
 
-class UsageRecordViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformViewSet):
-    """Metered usage: one record per pod set per clock hour it ran."""
+class UsageRecordViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillingViewSet):
+    """Metered usage: one record per pod set per clock hour it ran. Account admins read the whole
+    account's; other members their workspaces'."""
 
     queryset = UsageRecord.objects.none()
     serializer_class = UsageRecordSerializer
@@ -284,16 +310,17 @@ class UsageRecordViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, Platfor
     ordering = ["-started_at", "-id"]
 
     def get_queryset(self):
-        return selectors.usage_records(user=self.request.user)
+        return selectors.usage_records(reader=self.reader)
 
 
 CSV_COLUMNS = ["workspace_name", "resource_type", "resource_id", "resource_name", "mode", "flavor_name", "unit",
                "quantity", "unit_price", "amount", "description"]
 
 
-class BillViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformViewSet):
-    """Monthly bills. POST (re)generates a month's bill from its charges; a closed month always
-    comes out the same."""
+class BillViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillingViewSet):
+    """Monthly bills. Account admins read the whole bill and POST (re)generates a month's bill
+    from its charges (a closed month always comes out the same); other members read the bills
+    with lines of their workspaces, totalled over those lines (`scope`: workspaces)."""
 
     queryset = Bill.objects.none()
     serializer_class = BillSerializer
@@ -303,14 +330,14 @@ class BillViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformViewSe
     ordering = ["-period"]
 
     def get_queryset(self):
-        return selectors.bills(user=self.request.user)
+        return selectors.bills(reader=self.reader)
 
     @extend_schema(request=BillGenerateSerializer, responses={201: BillSerializer})
     def create(self, request, *args, **kwargs):
         data = BillGenerateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         bill = services.generate_bill(account=caller_account(request), period=data.validated_data["period"])
-        return Response(BillSerializer(bill).data, status=status.HTTP_201_CREATED)
+        return Response(BillSerializer(self.get_queryset().get(pk=bill.pk)).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         parameters=[OpenApiParameter("workspace", OpenApiTypes.UUID, description="Only this workspace's lines."),
@@ -321,7 +348,7 @@ class BillViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformViewSe
     def csv(self, request, *args, **kwargs):
         """The bill's lines as CSV, for cost allocation by workspace or tag."""
         bill = self.get_object()
-        lines = BillLineFilter(request.query_params, queryset=selectors.bill_lines(bill=bill))
+        lines = BillLineFilter(request.query_params, queryset=selectors.bill_lines(bill=bill, reader=self.reader))
         if not lines.is_valid():
             raise exceptions.ValidationError(lines.errors)
         out = io.StringIO()
@@ -349,8 +376,9 @@ class BillLineFilter(django_filters.FilterSet):
         return queryset.filter(tags__contains={key: tag_value})
 
 
-class BillLineViews(mixins.ListModelMixin, PlatformViewSet):
-    """A bill's lines: per resource and billing mode, quantity × unit price = amount."""
+class BillLineViews(mixins.ListModelMixin, BillingViewSet):
+    """A bill's lines: per resource and billing mode, quantity × unit price = amount. Members
+    who are not account admins read their workspaces' lines."""
 
     queryset = BillLine.objects.none()
     serializer_class = BillLineSerializer
@@ -359,10 +387,10 @@ class BillLineViews(mixins.ListModelMixin, PlatformViewSet):
     ordering = ["id"]
 
     def get_queryset(self):
-        bill = selectors.bills(user=self.request.user).filter(pk=_bill_id(self.kwargs["bill_id"])).first()
+        bill = selectors.bills(reader=self.reader).filter(pk=_bill_id(self.kwargs["bill_id"])).first()
         if bill is None:
             raise exceptions.NotFound("Bill not found.")
-        return selectors.bill_lines(bill=bill)
+        return selectors.bill_lines(bill=bill, reader=self.reader)
 
 
 def _bill_id(value):

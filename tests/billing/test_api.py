@@ -209,7 +209,7 @@ def test_notifications_are_read_through_the_api_and_marked_read(workspace):
     for ws in (workspace, theirs):
         services.notify(account_id=ws.account_id, kind="package_usage", subject="Package of cpu is 80% used",
                         message="…", key=f"test:{ws.account_id}")
-    client = client_for(member_of(workspace, Role.VIEWER))
+    client = client_for(admin_of(workspace))
     listed = client.get("/api/v1/billing/notifications/").json()["results"]
     assert [(n["subject"], n["read_at"]) for n in listed] == [("Package of cpu is 80% used", None)]
     read = client.post(f"/api/v1/billing/notifications/{listed[0]['id']}/read/")
