@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from celery import current_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -76,7 +77,9 @@ class Lease:
 
 
 def _holder() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """Who holds a lease: the Celery worker (its node name) or host, its process, and this claim."""
+    worker = getattr(current_task.request, "hostname", None) if current_task else None
+    return f"{worker or socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def _stale_before(now: datetime) -> datetime:
