@@ -84,7 +84,11 @@ class WorkspaceLocations:
         """How this workspace reaches `uri`; StorageError (a message for the tenant) when it may not."""
         location = parse_uri(uri)
         if covers(self.root, uri):
-            return Reach(platform_storage(uri), writable=True, via="the workspace's own location")
+            storage = platform_storage(uri)
+            if isinstance(storage, LocalStorage):
+                # The embedded storage keeps a folder per workspace, made when first written.
+                storage = LocalStorage(root=storage.root, creates_buckets=True)
+            return Reach(storage, writable=True, via="the workspace's own location")
         for grant in self.grants:
             if covers(grant.uri, uri):
                 return Reach(platform_storage(uri), writable=not grant.read_only,

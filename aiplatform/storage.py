@@ -254,15 +254,18 @@ class LocalStorage(ObjectStorage):
     (O_NOFOLLOW), so neither a crafted key nor a link that sandboxed code left in its own location
     reaches anything outside the bucket."""
 
-    def __init__(self, *, root: Path):
+    def __init__(self, *, root: Path, creates_buckets: bool = False):
         self.root = Path(root)
+        self.creates_buckets = creates_buckets
 
     def path(self, location: Location) -> Path:
         """Where the location lies on disk (for binding into sandboxes); the key is checked, but a
         link along the path is only refused by the methods that open it."""
         return self.root / location.bucket / location.key
 
-    def _bucket_fd(self, location: Location) -> int:
+    def _bucket_fd(self, location: Location, *, create: bool = False) -> int:
+        if create and self.creates_buckets:
+            (self.root / location.bucket).mkdir(parents=True, exist_ok=True)
         try:
             return os.open(self.root / location.bucket, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         except FileNotFoundError:
@@ -281,7 +284,7 @@ class LocalStorage(ObjectStorage):
 
     def _open_dir(self, location: Location, parts: list[str], *, create: bool = False) -> int:
         """A descriptor of the folder `parts` below the bucket, each step refusing links."""
-        fd = self._bucket_fd(location)
+        fd = self._bucket_fd(location, create=create)
         try:
             for part in parts:
                 if create:

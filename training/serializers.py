@@ -80,6 +80,8 @@ class TrainingJobSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "algorithm_name", "phase", "status", "workload", "throughput", "copied_from",
                             "created_by", "created_at", "started_at", "finished_at"]
+        extra_kwargs = {"output_uri": {"required": False, "help_text": "Where the job writes; defaults to a folder "
+                                       "of its own in the workspace's location (training-jobs/<id>/)."}}
 
     @extend_schema_field(StatusSerializer)
     def get_status(self, job):

@@ -10,7 +10,7 @@ from aiplatform.models import Role
 from datasets.models import AnnotationItem, Dataset, Sample, SampleLabel
 from tests.conftest import client_for
 from tests.datasets.factories import DatasetFactory, SampleFactory
-from tests.factories import member_of
+from tests.factories import connect_bucket, member_of
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +21,8 @@ def url(workspace, dataset=None):
 
 
 def test_developer_creates_reads_updates_and_deletes_a_dataset(workspace, developer_client):
+    connect_bucket(workspace.account, "raw")
+    connect_bucket(workspace.account, "work")
     body = {
         "name": "pets", "type": "object_detection", "description": "cats and dogs",
         "input_uri": "s3://raw/pets/", "output_uri": "s3://work/pets/",
@@ -45,6 +47,7 @@ def test_developer_creates_reads_updates_and_deletes_a_dataset(workspace, develo
 
 
 def test_bad_input_names_the_field(workspace, developer_client):
+    connect_bucket(workspace.account, "w")
     DatasetFactory(workspace=workspace, name="taken")
     cases = [
         ({"name": "taken", "type": "image_classification", "output_uri": "s3://w/o"}, "name"),

@@ -10,7 +10,7 @@ from k8s import services as compute
 from k8s.services import workload_spec
 from resourcepools.admission import admit_workloads
 from resourcepools.models import Phase, Workload
-from tests.factories import cpu_flavor, make_pool, write_text_manifest
+from tests.factories import cpu_flavor, make_pool, workspace_storage, write_text_manifest
 from training.runtime import text_classifier
 
 
@@ -28,16 +28,17 @@ def wait_until_serving(backend, workload) -> str:
 
 @pytest.fixture
 def running_service(workspace, developer_client, local_root, local_backend):
-    (local_root / "work").mkdir()
-    manifest = local_root / "work" / "manifest.jsonl"
-    write_text_manifest(manifest)
-    text_classifier.main([f"--data=file://{manifest}", f"--output_dir=file://{local_root / 'work' / 'out'}",
+    work = workspace_storage(local_root, workspace) / "work"
+    work.mkdir()
+    write_text_manifest(work / "manifest.jsonl")
+    text_classifier.main([f"--data=file://{work / 'manifest.jsonl'}", f"--output_dir=file://{work / 'out'}",
                           "--epochs=4"])
     # Two nodes: one for the service, one for what runs beside it (e.g. a benchmark's client).
     pool = make_pool(name="cpu", flavor=cpu_flavor(), nodes=2)
     base = f"/api/v1/workspaces/{workspace.id}"
-    model = developer_client.post(f"{base}/models/", {"name": "news", "source": "storage", "uri": "file://work/out",
-                                                       "runtime": "builtin"}, format="json").json()
+    model = developer_client.post(f"{base}/models/", {
+        "name": "news", "source": "storage", "runtime": "builtin", "uri": f"file://ws-{workspace.pk}/work/out",
+    }, format="json").json()
     service = developer_client.post(f"{base}/services/", {"name": "news", "model": model["id"], "pool": str(pool.pk),
                                                           "flavor": "cpu.8u32g"}, format="json")
     assert service.status_code == 201, service.json()

@@ -39,7 +39,7 @@ def builtin_service(workspace, pool, *, name="news", running=True):
     """A built-in-runtime service whose workload the test moves along by hand (no instance runs)."""
     creator = member_of(workspace)
     model = services.create_model(workspace=workspace, created_by=creator, name=name, source="storage",
-                                  uri="file://models/none", runtime="builtin")
+                                  uri=f"file://ws-{workspace.pk}/models/none", runtime="builtin")
     flavor = pool.nodes.first().flavor
     service = services.create_service(workspace=workspace, created_by=creator, model=model, pool=pool, flavor=flavor,
                                       name=name)

@@ -7,7 +7,7 @@ from k8s.services import workload_spec
 from resourcepools.admission import admit_workloads
 from resourcepools.models import Phase, Workload
 from resourcepools.services import transition_workload
-from tests.factories import FlavorFactory, WorkspaceFactory, cpu_flavor, make_pool
+from tests.factories import FlavorFactory, WorkspaceFactory, cpu_flavor, make_pool, workspace_storage
 
 pytestmark = pytest.mark.django_db
 
@@ -26,10 +26,11 @@ def npu_pool(db):
 
 
 @pytest.fixture
-def llama_uri(local_root):
-    (local_root / "models" / "llama").mkdir(parents=True)
-    (local_root / "models" / "llama" / "config.json").write_text(json.dumps(LLAMA_70B_CONFIG))
-    return "file://models/llama"
+def llama_uri(local_root, workspace):
+    folder = workspace_storage(local_root, workspace) / "models" / "llama"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(LLAMA_70B_CONFIG))
+    return f"file://ws-{workspace.pk}/models/llama"
 
 
 @pytest.fixture
@@ -74,7 +75,7 @@ def test_unified_service_deploys_as_a_workload(workspace, developer_client, llam
     service = response.json()
     assert service["state"]["status"] == "deploying"
     assert service["plan"]["fits"] is True
-    assert service["launch"]["server"]["command"][:3] == ["vllm", "serve", "file://models/llama"]
+    assert service["launch"]["server"]["command"][:3] == ["vllm", "serve", f"file://ws-{workspace.pk}/models/llama"]
     workload = Workload.objects.get(pk=service["workload"])
     assert workload.kind == "inference"
     assert [(p.name, p.replicas, p.accelerators) for p in workload.pod_sets.all()] == [("server", 2, 8)]
@@ -169,7 +170,7 @@ def test_runtime_that_cannot_serve_a_quantization(workspace, developer_client, n
         "name": "llama-tgi", "source": "storage", "uri": llama_uri, "runtime": "tgi"},
         format="json").json()
     response = developer_client.post(services_url(workspace), service_body(
-        model, npu_pool, quantization="w8a8", quantized_weights_uri="s3://b/q"), format="json")
+        model, npu_pool, quantization="w8a8", quantized_weights_uri=f"{llama_uri}-w8a8"), format="json")
     assert response.status_code == 400
     assert "does not serve W8A8" in response.json()["errors"][0]["detail"]
 

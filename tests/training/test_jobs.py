@@ -17,6 +17,7 @@ from tests.datasets.factories import DatasetFactory, SampleFactory
 from tests.factories import (
     FlavorFactory,
     WorkspaceFactory,
+    connect_bucket,
     cpu_flavor,
     make_pool,
     member_of,
@@ -35,9 +36,10 @@ def presets(db):
 
 
 @pytest.fixture
-def data_bucket(s3):
-    """An S3 bucket (moto's server) holding a training set under data/."""
+def data_bucket(s3, workspace):
+    """An S3 bucket (moto's server) of the account's own, holding a training set under data/."""
     s3.create_bucket(Bucket="bucket")
+    connect_bucket(workspace.account, "bucket")
     s3.put_object(Bucket="bucket", Key="data/part-0.jsonl", Body=b'{"text": "hello"}\n')
     return s3
 
@@ -137,8 +139,7 @@ def test_bad_jobs_are_refused_and_nothing_is_queued(workspace, developer_client,
 
 def test_single_node_algorithm_refuses_distributed_jobs(workspace, developer_client, presets, cpu_pool):
     body = {"name": "cls", "algorithm": str(presets["cpu-text-classifier"].pk), "pool": str(cpu_pool.pk),
-            "flavor": "cpu.8u32g", "node_count": 2, "output_uri": "file://work/out",
-            "inputs": []}
+            "flavor": "cpu.8u32g", "node_count": 2, "inputs": []}
     response = developer_client.post(url(workspace), body, format="json")
     assert response.status_code == 400
     assert response.json()["errors"][0]["attr"] == "node_count"
@@ -215,10 +216,9 @@ def test_viewer_reads_but_cannot_start_jobs(workspace, presets, npu_pool):
 
 def test_cpu_preset_trains_on_a_dataset_version_and_its_log_gives_metrics_and_throughput(
         workspace, developer, developer_client, presets, cpu_pool, local_root):
-    (local_root / "work").mkdir()
     dataset = datasets_services.create_dataset(
         workspace=workspace, created_by=developer, name="news", type="text_classification",
-        output_uri="file://work/datasets", labels=[{"name": "sport"}, {"name": "weather"}])
+        labels=[{"name": "sport"}, {"name": "weather"}])
     for i in range(12):
         label, text = ("sport", "the team won the match goal") if i % 2 else ("weather", "rain and wind cold")
         SampleFactory(dataset=dataset, source=f"content://{text} {i}", metadata={"text": f"{text} {i}"},
@@ -226,7 +226,8 @@ def test_cpu_preset_trains_on_a_dataset_version_and_its_log_gives_metrics_and_th
     version = datasets_services.create_version(dataset=dataset, created_by=developer, name="v1")
     datasets_services.publish_version(version_id=version.pk)
     body = {"name": "cls", "algorithm": str(presets["cpu-text-classifier"].pk), "pool": str(cpu_pool.pk),
-            "flavor": "cpu.8u32g", "output_uri": "file://work/models/cls", "hyperparameters": {"epochs": 4},
+            "flavor": "cpu.8u32g", "output_uri": f"file://ws-{workspace.pk}/models/cls",
+            "hyperparameters": {"epochs": 4},
             "inputs": [{"channel": "data", "dataset_version": str(version.pk)}]}
     response = developer_client.post(url(workspace), body, format="json")
     assert response.status_code == 201, response.json()
@@ -240,7 +241,7 @@ def test_cpu_preset_trains_on_a_dataset_version_and_its_log_gives_metrics_and_th
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "done: accuracy 1.000" in result.stdout
-    out = local_root / "work" / "models" / "cls"
+    out = local_root / f"ws-{workspace.pk}" / "models" / "cls"
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [f"epoch-{i}.json" for i in range(1, 5)]
     assert json.loads((out / "model.json").read_text())["classes"] == ["sport", "weather"]
     admit_workloads()
@@ -259,13 +260,13 @@ def test_cpu_preset_trains_on_a_dataset_version_and_its_log_gives_metrics_and_th
 
 def test_a_dataset_version_of_another_workspace_is_refused(workspace, developer, developer_client, presets,
                                                            cpu_pool, local_root):
-    other = DatasetFactory(type="text_classification", output_uri="file://work/x")
-    (local_root / "work").mkdir()
+    other_workspace = WorkspaceFactory()
+    other = DatasetFactory(workspace=other_workspace, type="text_classification",
+                           output_uri=f"file://ws-{other_workspace.pk}/x")
     version = datasets_services.create_version(dataset=other, created_by=developer, name="v1")
     datasets_services.publish_version(version_id=version.pk)
     body = {"name": "cls", "algorithm": str(presets["cpu-text-classifier"].pk), "pool": str(cpu_pool.pk),
-            "flavor": "cpu.8u32g", "output_uri": "file://work/out",
-            "inputs": [{"channel": "data", "dataset_version": str(version.pk)}]}
+            "flavor": "cpu.8u32g", "inputs": [{"channel": "data", "dataset_version": str(version.pk)}]}
     response = developer_client.post(url(workspace), body, format="json")
     assert response.status_code == 400
     assert response.json()["errors"][0]["attr"] == "inputs.0.dataset_version"
