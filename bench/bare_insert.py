@@ -28,7 +28,7 @@ def main():
     account, user = platform.create_account(name=f"bare-{suffix}", admin_username=f"bare-{suffix}")
     workspace = platform.create_workspace(account=account, name="bare", created_by=user)
     dataset = services.create_dataset(workspace=workspace, created_by=user, name="bare-insert",
-                                      type="image_classification", output_uri="s3://bench-data/work")
+                                      type="image_classification")
     lines = manifest(LINES, "bare").splitlines()
     started, cpu = time.perf_counter(), cpu_seconds()
     now = timezone.now()

@@ -58,6 +58,9 @@ def main():
         suffix = str(int(time.time()))
         account, user = platform.create_account(name=f"bench-{suffix}", admin_username=f"bench-{suffix}")
         workspace = platform.create_workspace(account=account, name="bench", created_by=user)
+        # The bucket is the account's own, reached through its storage connection.
+        platform.save_storage_connection(account=account, name="bench", scheme="s3", bucket="bench-data",
+                                         access_key_id="bench", secret_access_key="bench", path_style=True)
 
         tune_collector()  # as a Celery worker process does when it starts
         for lines in (10_000, 100_000):
