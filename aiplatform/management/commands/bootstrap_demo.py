@@ -10,6 +10,7 @@ from django.db import transaction
 from aiplatform import services
 from aiplatform.credentials import read_private, write_private
 from aiplatform.models import Account, AccountMember, Workspace
+from aiplatform.storage import workspace_root_uri
 
 User = get_user_model()
 
@@ -28,15 +29,13 @@ class Command(BaseCommand):
             if not Workspace.objects.filter(account=account, name="demo").exists():
                 services.create_workspace(account=account, name="demo", description="Demo workspace", created_by=user)
             token = self._api_key(user)
-        # A bucket in the embedded object storage, so file://demo/... locations work at once.
-        (settings.LOCAL_STORAGE_ROOT / "demo").mkdir(parents=True, exist_ok=True)
         workspace = Workspace.objects.get(account=account, name="demo")
         self.stdout.write(
             "\nDemo ready.\n"
             f"  admin console  http://127.0.0.1:8000/admin/   user 'admin', password {operator_password}\n"
             f"  API docs       http://127.0.0.1:8000/api/docs/\n"
             f"  workspace      demo ({workspace.id})\n"
-            f"  storage bucket file://demo/ (in {settings.LOCAL_STORAGE_ROOT})\n"
+            f"  its storage    {workspace_root_uri(workspace.pk)} (in {settings.LOCAL_STORAGE_ROOT})\n"
             f"  API key        {token}\n\n"
             f'  curl -H "Authorization: Bearer {token}" http://127.0.0.1:8000/api/v1/workspaces/\n'
         )
