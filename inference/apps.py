@@ -6,10 +6,13 @@ class InferenceConfig(AppConfig):
     verbose_name = "Inference"
 
     def ready(self):
-        from resourcepools.models import Phase
+        from k8s.runtime_secrets import register_secret_provider
+        from resourcepools.models import Phase, WorkloadKind
         from resourcepools.services import workload_phase_changed
 
-        from .services import promote_rollout
+        from .services import benchmark_secrets, promote_rollout
+
+        register_secret_provider(benchmark_secrets, kind=WorkloadKind.BENCHMARK)
 
         def promote_when_running(sender, workload_ids, phase, **kwargs):
             if phase == Phase.RUNNING:

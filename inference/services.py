@@ -479,6 +479,13 @@ def benchmark_token(run: BenchmarkRun) -> str:
     return signing.dumps({"run": str(run.pk)}, salt=BENCHMARK_TOKEN_SALT)
 
 
+def benchmark_secrets(workload) -> dict[str, str]:
+    """The runtime secrets of a benchmark run's workload (registered with k8s in apps.py): its
+    token, signed when it is submitted, never kept in the workload's env."""
+    run = BenchmarkRun.objects.filter(workload=workload).first()
+    return {"AIP_BENCHMARK_TOKEN": benchmark_token(run)} if run else {}
+
+
 def benchmark_run_for_token(token: str) -> BenchmarkRun | None:
     """The run a token belongs to while its workload has not ended, or None."""
     try:
@@ -533,8 +540,7 @@ def create_benchmark_run(*, service: Service, created_by, mode: str, config: dic
         image=settings.INFERENCE_RUNTIME_IMAGES["builtin"],
         command=["python", "-m", "inference.loadgen", "--config", json.dumps(loadgen_config)],
         env={"AIP_BENCHMARK_TARGET": target,
-             "AIP_BENCHMARK_URL": f"{settings.PLATFORM_URL}/api/v1/benchmark-runs/{run.pk}/result/",
-             "AIP_BENCHMARK_TOKEN": benchmark_token(run)},
+             "AIP_BENCHMARK_URL": f"{settings.PLATFORM_URL}/api/v1/benchmark-runs/{run.pk}/result/"},
         pod_sets=[{"name": "client", "replicas": 1, "flavor": flavor, "accelerators": 0,
                    "vcpus": min(2, flavor.vcpus), "memory_gib": min(4, flavor.memory_gib)}],
     )

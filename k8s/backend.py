@@ -3,6 +3,7 @@
 The rest of the platform talks to `get_compute_backend()` only; the concrete backends live in
 their own modules and are chosen by the COMPUTE_BACKEND setting."""
 
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -10,6 +11,8 @@ from functools import lru_cache
 from importlib import import_module
 
 from django.conf import settings
+
+from aiplatform.storage import StorageBinding
 
 # Labels on every object the platform creates; the reconciler lists by the first one.
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -60,6 +63,11 @@ class WorkloadSpec:
     env: tuple[tuple[str, str], ...]
     max_runtime_seconds: int | None
     pod_sets: tuple[PodSetSpec, ...]
+    # Every storage location its replicas may reach (aiplatform.storage.workload_bindings).
+    storage: tuple[StorageBinding, ...] = ()
+    # Values only its replicas may read (job tokens, credentials), by env name: filled at submit
+    # by k8s.runtime_secrets, never stored or shown.
+    secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     @property
     def serves(self) -> bool:
@@ -165,6 +173,14 @@ class ComputeBackend(ABC):
     @abstractmethod
     def release_node(self, *, node_name: str) -> None:
         """Undo `place_node` when the node leaves its pool."""
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 BACKENDS = {

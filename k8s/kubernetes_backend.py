@@ -30,6 +30,7 @@ from .backend import (
     SubmitError,
     UnknownReplica,
     WorkloadSpec,
+    is_uuid,
 )
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ PULL_FAILURES = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName")
 CONFIG_FAILURES = ("CreateContainerConfigError", "CreateContainerError")
 WARNINGS = "type=Warning"
 WATCH_RETRY_SECONDS = 5.0
+# The objects whose pods read a workload's runtime Secret, and so own it.
+OWNERS = ("Job", "Deployment")
 # Warning events that container states and pod conditions already tell, in plainer words.
 COVERED_BY_STATES = {"FailedScheduling", "BackOff", "Failed", "ErrImagePull", "ImagePullBackOff", "OOMKilling"}
 
@@ -101,16 +104,19 @@ class KubernetesBackend(ComputeBackend):
 
     def _creator(self, kind: str):
         return {"Job": self.batch.create_namespaced_job, "Service": self.core.create_namespaced_service,
+                "Secret": self.core.create_namespaced_secret,
                 "Deployment": self.apps.create_namespaced_deployment,
                 "HorizontalPodAutoscaler": self.autoscaling.create_namespaced_horizontal_pod_autoscaler}[kind]
 
     def _deleter(self, kind: str):
         return {"Job": self.batch.delete_namespaced_job, "Service": self.core.delete_namespaced_service,
+                "Secret": self.core.delete_namespaced_secret,
                 "Deployment": self.apps.delete_namespaced_deployment,
                 "HorizontalPodAutoscaler": self.autoscaling.delete_namespaced_horizontal_pod_autoscaler}[kind]
 
     def _reader(self, kind: str):
         return {"Job": self.batch.read_namespaced_job, "Service": self.core.read_namespaced_service,
+                "Secret": self.core.read_namespaced_secret,
                 "Deployment": self.apps.read_namespaced_deployment,
                 "HorizontalPodAutoscaler": self.autoscaling.read_namespaced_horizontal_pod_autoscaler}[kind]
 
@@ -119,6 +125,7 @@ class KubernetesBackend(ComputeBackend):
     def submit(self, spec: WorkloadSpec) -> bool:
         namespace = manifests.namespace(spec, self.conventions)
         created = False
+        controllers = []  # what owns the runtime Secret: the Jobs and Deployments, as owner references
         try:
             try:
                 self._call(self.core.create_namespace, namespace)
@@ -128,18 +135,25 @@ class KubernetesBackend(ComputeBackend):
             for obj in manifests.manifests(spec, self.conventions):
                 meta = obj["metadata"]
                 try:
-                    self._call(self._creator(obj["kind"]), meta["namespace"], obj)
+                    response = self._call(self._creator(obj["kind"]), meta["namespace"], obj, _preload_content=False)
                     created = True
                 except client.ApiException as exc:
                     if exc.status != 409:
                         raise
                     # Deterministic names: a retried submit meets its own object and adopts it.
-                    existing = self._call(self._reader(obj["kind"]), meta["name"], meta["namespace"],
+                    response = self._call(self._reader(obj["kind"]), meta["name"], meta["namespace"],
                                           _preload_content=False)
-                    owner = (json.loads(existing.data)["metadata"].get("labels") or {}).get(WORKLOAD_LABEL)
+                    owner = (json.loads(response.data)["metadata"].get("labels") or {}).get(WORKLOAD_LABEL)
                     if owner != spec.id:
                         raise SubmitError(f"{obj['kind']} {meta['namespace']}/{meta['name']} exists and belongs "
                                           "to something else; delete it or rename it.") from exc
+                if obj["kind"] in OWNERS:
+                    controllers.append({"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": meta["name"],
+                                        "uid": json.loads(response.data)["metadata"]["uid"]})
+            if spec.secrets:
+                # Owned by what runs the workload, the Secret goes with it (Kubernetes' garbage collector).
+                self._call(self.core.patch_namespaced_secret, manifests.runtime_secret_name(spec.id),
+                           namespace["metadata"]["name"], {"metadata": {"ownerReferences": controllers}})
         except client.ApiException as exc:
             raise SubmitError(f"Kubernetes answered {exc.status}: {_message(exc)}") from exc
         return created
@@ -151,12 +165,17 @@ class KubernetesBackend(ComputeBackend):
     def cancel(self, spec: WorkloadSpec) -> None:
         for obj in reversed(manifests.manifests(spec, self.conventions)):
             self._delete(obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"])
+        # Its runtime Secret (a spec built to cancel carries no secret values, so it is not listed).
+        self._delete("Secret", manifests.namespace_name(spec, self.conventions), manifests.runtime_secret_name(spec.id))
 
     def remove(self, observation: Observation) -> None:
         for kind, namespace, name in observation.objects:
             self._delete(kind, namespace, name)
             if kind == "Deployment":  # its autoscaler, if it has one, bears its name (not listed: one call less)
                 self._delete("HorizontalPodAutoscaler", namespace, name)
+        if is_uuid(observation.workload_id):  # objects labelled with no workload have no Secret of theirs
+            for namespace in {namespace for _, namespace, _ in observation.objects}:
+                self._delete("Secret", namespace, manifests.runtime_secret_name(observation.workload_id))
 
     # --- status ------------------------------------------------------------------------------
 

@@ -68,6 +68,10 @@ def headless_service_name(spec: WorkloadSpec) -> str:
     return base_name(spec.id)
 
 
+def runtime_secret_name(workload_id: str) -> str:
+    return f"{base_name(workload_id)}-runtime"
+
+
 def labels(spec: WorkloadSpec, pod_set: PodSetSpec | None = None) -> dict:
     result = {
         MANAGED_BY_LABEL: MANAGED_BY,
@@ -128,8 +132,12 @@ def rank_env(spec: WorkloadSpec, pod_set: PodSetSpec, *, master_addr: str, maste
 
 
 def _container(spec, pod_set, conventions, rank: dict, ports: list | None = None, probe: bool = False) -> dict:
-    env = [env_var(k, v) for k, v in spec.env_for(pod_set) if k not in rank]
+    secret_names = {name for name, _ in spec.secrets}
+    env = [env_var(k, v) for k, v in spec.env_for(pod_set) if k not in rank and k not in secret_names]
     env += [{"name": k, "value": v} for k, v in rank.items()]
+    # Runtime secrets by reference: the manifest (which anyone who may read the Job sees) holds none.
+    env += [{"name": name, "valueFrom": {"secretKeyRef": {"name": runtime_secret_name(spec.id), "key": name}}}
+            for name in sorted(secret_names)]
     if rank and "NODE_RANK" not in rank:
         for name in ("NODE_RANK", "RANK", "AIP_REPLICA_INDEX"):
             env.append({"name": name, "valueFrom": {"fieldRef": {"fieldPath": INDEX_ANNOTATION}}})
@@ -277,17 +285,23 @@ def autoscaler(spec: WorkloadSpec, pod_set: PodSetSpec, conventions: ClusterConv
             "metadata": _metadata(spec, name, namespace_name(spec, conventions), pod_set), "spec": hpa}
 
 
+def runtime_secret(spec: WorkloadSpec, conventions: ClusterConventions) -> dict:
+    """The Secret its containers read their runtime secrets from."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": _metadata(spec, runtime_secret_name(spec.id), namespace_name(spec, conventions)),
+            "stringData": dict(spec.secrets)}
+
+
 def manifests(spec: WorkloadSpec, conventions: ClusterConventions) -> list[dict]:
-    """Every object of the workload, in creation order (Services before the pods that use them,
-    autoscalers after the Deployments they scale)."""
+    """Every object of the workload, in creation order (its Secret and Services before the pods
+    that use them, autoscalers after the Deployments they scale)."""
+    result = [runtime_secret(spec, conventions)] if spec.secrets else []
     if spec.serves:
-        result = []
         for pod_set in spec.pod_sets:
             result += [service(spec, pod_set, conventions), deployment(spec, pod_set, conventions)]
             if pod_set.max_replicas:
                 result.append(autoscaler(spec, pod_set, conventions))
         return result
-    result = []
     if any(p.replicas > 1 for p in spec.pod_sets):
         result.append(headless_service(spec, conventions))
     return result + [job(spec, pod_set, conventions) for pod_set in spec.pod_sets]

@@ -3,8 +3,8 @@ work, and turn what the backend sees into workload phases and events. Phases cha
 through resourcepools' transition service; the database is the record, the backend is
 reconciled to it."""
 
+import dataclasses
 import logging
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from aiplatform.storage import workload_bindings
 from resourcepools.models import TERMINAL_PHASES, PoolKind, Workload, WorkloadEvent
 from resourcepools.models import Phase as P
 from resourcepools.services import note_workload_condition, record_workload_event, transition_workloads
@@ -29,7 +30,9 @@ from .backend import (
     SubmitError,
     WorkloadSpec,
     get_compute_backend,
+    is_uuid,
 )
+from .runtime_secrets import runtime_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +70,7 @@ def workload_spec(workload: Workload) -> WorkloadSpec:
                        target_concurrency=p.target_concurrency)
             for p in workload.pod_sets.all()
         ),
+        storage=workload_bindings(workspace_id=workload.workspace_id),
     )
 
 
@@ -81,8 +85,10 @@ def submit_workload(*, workload_id) -> bool:
     if workload is None or workload.phase != P.ADMITTED:
         return False
     backend = get_compute_backend()
+    # Secrets go to the backend only here, signed afresh on each submit, and are never stored.
+    spec = dataclasses.replace(workload_spec(workload), secrets=tuple(sorted(runtime_secrets(workload).items())))
     try:
-        created = backend.submit(workload_spec(workload))
+        created = backend.submit(spec)
     except SubmitError as exc:
         transition_workloads(workload_ids=[workload.pk], to=P.FAILED, reason="SubmitFailed",
                              message=f"The {backend.name} backend refused it: {exc}", skip_illegal=True)
@@ -250,14 +256,6 @@ def _record_new_events(observations: list[Observation]) -> int:
     new = sorted(wanted - seen)
     WorkloadEvent.objects.bulk_create(WorkloadEvent(workload_id=w, reason=r, message=m) for w, r, m in new)
     return len(new)
-
-
-def is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _orphans(observed: dict, active: dict, now) -> list[Observation]:

@@ -6,11 +6,15 @@ class TrainingConfig(AppConfig):
     verbose_name = "Training"
 
     def ready(self):
-        from resourcepools.models import TERMINAL_PHASES
+        from k8s.runtime_secrets import register_secret_provider
+        from resourcepools.models import TERMINAL_PHASES, WorkloadKind
         from resourcepools.services import workload_phase_changed
 
         from . import authentication  # noqa: F401  (registers the OpenAPI auth scheme)
+        from .services import job_secrets
         from .tasks import enqueue_log_read
+
+        register_secret_provider(job_secrets, kind=WorkloadKind.TRAINING)
 
         def read_log_when_finished(sender, workload_ids, phase, **kwargs):
             if phase in TERMINAL_PHASES:

@@ -67,6 +67,13 @@ def job_token(job: TrainingJob) -> str:
     return signing.dumps({"job": str(job.pk)}, salt=JOB_TOKEN_SALT)
 
 
+def job_secrets(workload) -> dict[str, str]:
+    """The runtime secrets of a training job's workload (registered with k8s in apps.py): its
+    token, signed when it is submitted, never kept in the workload's env."""
+    job = TrainingJob.objects.filter(workload=workload).first()
+    return {"AIP_JOB_TOKEN": job_token(job)} if job else {}
+
+
 def job_for_token(token: str) -> TrainingJob | None:
     """The still-running job a token belongs to, or None (bad, expired, or the job has ended)."""
     try:
@@ -163,7 +170,6 @@ def create_training_job(*, workspace, created_by, name: str, flavor, pool, outpu
         "AIP_JOB_ID": str(job.pk),
         "AIP_OUTPUT_URI": output_uri,
         "AIP_METRICS_URL": f"{settings.PLATFORM_URL}/api/v1/training-jobs/{job.pk}/metrics/",
-        "AIP_JOB_TOKEN": job_token(job),
         # Where file:// locations live, for runtimes that run on this machine (the local backend).
         "AIP_LOCAL_STORAGE_ROOT": str(settings.LOCAL_STORAGE_ROOT),
         **{f"AIP_INPUT_{item['channel'].upper()}": item["uri"] for item in inputs},

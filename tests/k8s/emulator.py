@@ -54,7 +54,7 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         return listing
 
 
-SERVED = ("batch/v1/jobs", "apps/v1/deployments", "v1/services", "v1/pods", "v1/nodes", "v1/events",
+SERVED = ("batch/v1/jobs", "apps/v1/deployments", "v1/services", "v1/pods", "v1/nodes", "v1/events", "v1/secrets",
           "autoscaling/v2/horizontalpodautoscalers")
 
 

@@ -7,10 +7,13 @@ import pytest
 from django.core.management import call_command
 
 from k8s import services as compute
+from k8s.manifests import runtime_secret_name
 from resourcepools.admission import admit_workloads
 from resourcepools.models import Phase, Workload
-from tests.factories import FlavorFactory, cpu_flavor, make_pool
+from tests.factories import FlavorFactory, connect_bucket, cpu_flavor, make_pool
 from tests.k8s.test_kubernetes_backend import finish_job, job_name, namespace, start_pods
+from training.models import TrainingJob
+from training.services import job_for_token
 
 pytestmark = pytest.mark.django_db
 
@@ -19,6 +22,7 @@ def test_llm_sft_job_runs_as_an_indexed_job_and_fails_in_plain_words(workspace, 
                                                                       cluster, s3):
     call_command("bootstrap_training_presets")
     s3.create_bucket(Bucket="data")
+    connect_bucket(workspace.account, "data")
     s3.put_object(Bucket="data", Key="sft/train.jsonl", Body=b"{}\n")
     pool = make_pool(name="npu", flavor=FlavorFactory(), nodes=2)
     sft = developer_client.get(f"/api/v1/workspaces/{workspace.id}/algorithms/", {"name": "llm-sft"}).json()
@@ -37,7 +41,15 @@ def test_llm_sft_job_runs_as_an_indexed_job_and_fails_in_plain_words(workspace, 
     assert container.resources.limits["huawei.com/Ascend910"] == "8"
     env = {e.name: e.value for e in container.env}
     assert env["NNODES"] == "2" and env["NPROC_PER_NODE"] == "8" and env["WORLD_SIZE"] == "16"
-    assert env["AIP_INPUT_DATA"] == "s3://data/sft/" and env["AIP_JOB_TOKEN"]
+    assert env["AIP_INPUT_DATA"] == "s3://data/sft/"
+    # The job token is no plain value of the Job: the pods read it from the workload's Secret.
+    token_ref = next(e for e in container.env if e.name == "AIP_JOB_TOKEN").value_from.secret_key_ref
+    assert (token_ref.name, token_ref.key) == (runtime_secret_name(str(workload.pk)), "AIP_JOB_TOKEN")
+    secret = cluster.core.read_namespaced_secret(token_ref.name, namespace(workload))
+    assert job_for_token(secret.string_data["AIP_JOB_TOKEN"]) == TrainingJob.objects.get(pk=job["id"])
+    assert [(o.kind, o.name, o.uid) for o in secret.metadata.owner_references] == [
+        ("Job", manifest.metadata.name, manifest.metadata.uid)]
+    assert "AIP_JOB_TOKEN" not in Workload.objects.get(pk=workload.pk).env
     start_pods(cluster, workload, statuses={1: {"containerStatuses": [{
         "name": "worker", "image": "x", "ready": False, "restartCount": 0, "imageID": "",
         "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]}})
@@ -51,10 +63,9 @@ def test_llm_sft_job_runs_as_an_indexed_job_and_fails_in_plain_words(workspace, 
 
 def test_multi_node_job_gets_the_rank_environment_on_the_local_backend(workspace, developer_client, local_backend,
                                                                       local_root, django_capture_on_commit_callbacks):
-    (local_root / "work").mkdir()
     pool = make_pool(name="cpu", flavor=cpu_flavor(), nodes=2)
     body = {"name": "ranks", "image": "python:3.11-slim", "pool": str(pool.pk), "flavor": "cpu.8u32g",
-            "node_count": 2, "output_uri": "file://work/out",
+            "node_count": 2, "output_uri": f"file://ws-{workspace.pk}/out",
             "command": ["sh", "-c", "echo rank $RANK of $WORLD_SIZE nodes $NNODES master $MASTER_ADDR:$MASTER_PORT"]}
     url = f"/api/v1/workspaces/{workspace.id}/training-jobs/"
     job = developer_client.post(url, body, format="json").json()
