@@ -1,5 +1,6 @@
-"""Thin, idempotent wrappers over the billing services (acks_late: a killed worker's task is
-redelivered, and every service is safe to run again)."""
+"""Thin, idempotent wrappers over the billing services. Rating and each subscription's renewal run
+in one transaction: a worker killed inside one leaves nothing of it, and beat's next run (or the
+redelivery acks_late gives a killed worker's task) does it once (tests/faults)."""
 
 from celery import shared_task
 
