@@ -71,7 +71,8 @@ def seed(workloads: int, rng: random.Random):
     ]
     account = Account.objects.create(name="bench")
     spaces = Workspace.objects.bulk_create(Workspace(account=account, name=f"ws{i}") for i in range(20))
-    pools = ResourcePool.objects.bulk_create(ResourcePool(name=f"pool-{i}", kind="public") for i in range(POOLS))
+    pools = ResourcePool.objects.bulk_create(ResourcePool(name=f"pool-{i}", kind="public", placement_label=f"pool-{i}")
+                                             for i in range(POOLS))
     Node.objects.bulk_create(
         Node(pool=p, name=f"{p.name}-n{j}", flavor=flavors[j % 3]) for p in pools for j in range(NODES_PER_POOL)
     )
