@@ -326,6 +326,18 @@ K8S_GPU_RESOURCE = os.environ.get("K8S_GPU_RESOURCE", "nvidia.com/gpu")
 K8S_NPU_RESOURCE = os.environ.get("K8S_NPU_RESOURCE", "huawei.com/Ascend910")
 K8S_REQUEST_TIMEOUT = float(os.environ.get("K8S_REQUEST_TIMEOUT", "30"))
 LOCAL_BACKEND_DIR = Path(os.environ.get("LOCAL_BACKEND_DIR", VAR_DIR / "local-backend"))
+# Local replicas run sandboxed by bubblewrap; where it cannot sandbox, workloads are refused unless
+# the installation says it is single-tenant (then they run unsandboxed).
+LOCAL_BACKEND_BWRAP = os.environ.get("LOCAL_BACKEND_BWRAP", "bwrap")
+LOCAL_BACKEND_SINGLE_TENANT = env_bool("LOCAL_BACKEND_SINGLE_TENANT", False)
+# The unprivileged user sandboxed commands run as when the platform runs as root.
+LOCAL_BACKEND_SANDBOX_UID = int(os.environ.get("LOCAL_BACKEND_SANDBOX_UID", "65534"))
+LOCAL_BACKEND_SANDBOX_GID = int(os.environ.get("LOCAL_BACKEND_SANDBOX_GID", "65534"))
+LOCAL_BACKEND_SANDBOX_NOFILE = int(os.environ.get("LOCAL_BACKEND_SANDBOX_NOFILE", "65536"))
+LOCAL_BACKEND_SANDBOX_NPROC = int(os.environ.get("LOCAL_BACKEND_SANDBOX_NPROC", "4096"))
+# auto: a cgroup v2 per replica under /sys/fs/cgroup/aiplatform where the machine has one; a path:
+# a delegated cgroup v2 folder; off: prlimit only.
+LOCAL_BACKEND_CGROUP = os.environ.get("LOCAL_BACKEND_CGROUP", "auto")
 # Objects of a finished workload stay this long (their logs stay readable), then go.
 FINISHED_OBJECTS_RETENTION_SECONDS = float(os.environ.get("FINISHED_OBJECTS_RETENTION_SECONDS", "3600"))
 # --- Billing ----------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """LocalBackend: the embedded default. Each replica's command runs as a child process in its own
-process group, with the same environment contract as on Kubernetes (rank variables included),
-its output in a log file under LOCAL_BACKEND_DIR. Everything it knows is on disk, so an API or
-worker restart loses nothing: a small shell wrapper writes the exit code even when the process
-that started the replica is gone, and any process reading the directory sees the same state."""
+process group, sandboxed (k8s.sandbox), with the same environment contract as on Kubernetes (rank
+variables included), its output in a log file under LOCAL_BACKEND_DIR. Everything it knows is on
+disk, so an API or worker restart loses nothing: a small shell wrapper, outside the sandbox,
+writes the exit code even when the process that started the replica is gone, and any process
+reading the directory sees the same state. The sandboxed command sees none of that directory."""
 
 import json
 import os
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections import deque
+from contextlib import ExitStack
 from pathlib import Path
 
 from django.conf import settings
@@ -23,6 +25,7 @@ from .backend import (
     RUNNING,
     STOPPED,
     SUCCEEDED,
+    BackendEvent,
     ComputeBackend,
     Observation,
     SubmitError,
@@ -30,11 +33,27 @@ from .backend import (
     WorkloadSpec,
 )
 from .manifests import SECRET_SCHEME, leader_of, rank_env
+from .sandbox import (
+    STORAGE_ROOT,
+    WORK_DIR,
+    Sandbox,
+    SandboxRefused,
+    SandboxUnavailable,
+    hosts_file_text,
+    platform_address_inside,
+    platform_endpoint,
+    stop_processes,
+)
 
-# Runs the command, then writes its exit code next to the log ($0 is the exit-code path).
-WRAPPER = '"$@"; rc=$?; echo "$rc" > "$0.tmp" && mv "$0.tmp" "$0"'
+# Runs the replica, then writes its exit code next to the log ($0 is the exit-code path, $1 the
+# replica's cgroup or empty, removed when it ends).
+WRAPPER = ('exit_path=$0 cgroup=$1; shift; "$@"; rc=$?; [ -z "$cgroup" ] || rmdir "$cgroup" 2>/dev/null; '
+           'echo "$rc" > "$exit_path.tmp" && mv "$exit_path.tmp" "$exit_path"')
 # What a replica inherits from the platform's own environment (never its credentials).
 INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
+REFUSED = ("Tenant code runs here only in a sandbox: install bubblewrap (Debian: apt-get install bubblewrap) and "
+           "allow user namespaces, or, if a single tenant uses this installation, set LOCAL_BACKEND_SINGLE_TENANT=true "
+           "to run workloads unsandboxed.")
 STOP_GRACE_SECONDS = 5
 FOLLOW_POLL_SECONDS = 0.3
 
@@ -92,7 +111,7 @@ class LocalBackend(ComputeBackend):
 
     # --- submit / cancel ---------------------------------------------------------------------
 
-    def _env(self, spec: WorkloadSpec, pod_set) -> dict:
+    def _env(self, spec: WorkloadSpec, pod_set, *, sandboxed: bool) -> dict:
         env = {k: os.environ[k] for k in INHERITED_ENV if k in os.environ}
         # The platform's own runtimes (training.runtime, inference.runtime, inference.loadgen)
         # import from the project; on Kubernetes the image carries them.
@@ -106,31 +125,82 @@ class LocalBackend(ComputeBackend):
                                       f"in {path.parent}.")
                 value = path.read_text()
             env[name] = value
+        if sandboxed:
+            env.update(HOME=WORK_DIR, TMPDIR="/tmp", AIP_LOCAL_STORAGE_ROOT=STORAGE_ROOT)
+        else:
+            env["AIP_LOCAL_STORAGE_ROOT"] = str(settings.LOCAL_STORAGE_ROOT)
+        # Runtime secrets reach the process only: nothing the API reads holds them.
+        env.update(spec.secrets)
         return env
+
+    def _sandbox(self) -> tuple[Sandbox | None, str]:
+        """The sandbox; or, where it cannot be set up and the installation is single-tenant,
+        None and the reason (anything else is refused)."""
+        try:
+            return Sandbox.from_settings(), ""
+        except SandboxUnavailable as exc:
+            if settings.LOCAL_BACKEND_SINGLE_TENANT:
+                return None, str(exc)
+            raise SubmitError(f"the sandbox cannot be set up: {exc} {REFUSED}") from exc
 
     def submit(self, spec: WorkloadSpec) -> bool:
         if not all(spec.command_for(p) for p in spec.pod_sets):
             raise SubmitError("it has no command to run.")
-        envs = {p.name: self._env(spec, p) for p in spec.pod_sets}
+        sandbox, unsandboxed = self._sandbox()
+        envs = {p.name: self._env(spec, p, sandboxed=sandbox is not None) for p in spec.pod_sets}
         directory = self._dir(spec.id)
         directory.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            directory.mkdir()  # the claim: a second submit finds it and adopts the first
-        except FileExistsError:
-            return False
-        replicas, endpoints = [], {}
+        with ExitStack() as descriptors:
+            try:
+                mounts = sandbox.storage_mounts(spec.storage, descriptors) if sandbox else []
+                platform = platform_endpoint() if sandbox else None
+                if platform:
+                    platform_address_inside(platform[0])
+            except SandboxRefused as exc:
+                raise SubmitError(str(exc)) from exc
+            try:
+                directory.mkdir()  # the claim: a second submit finds it and adopts the first
+            except FileExistsError:
+                return False
+            try:
+                self._start(spec, directory, envs, sandbox, unsandboxed, mounts, platform, descriptors)
+            except BaseException as exc:
+                self._abandon(directory)  # nothing half-started stays; an outage is retried from scratch
+                if isinstance(exc, SandboxUnavailable | SandboxRefused):
+                    raise SubmitError(f"its sandbox could not start: {exc}") from exc
+                raise
+        return True
+
+    def _start(self, spec, directory, envs, sandbox, unsandboxed, mounts, platform, descriptors) -> None:
+        replicas = []
         for pod_set in spec.pod_sets:
             port = _free_port()
-            for index in range(pod_set.replicas):
-                name = f"{pod_set.name}-{index}"
-                replicas.append((name, pod_set, index, port))
-                if spec.serves:
-                    # Every serving replica answers on its own loopback port, told by AIP_SERVE_*.
-                    endpoints[name] = {"role": pod_set.name, "port": _free_port()}
+            replicas += [(f"{pod_set.name}-{index}", pod_set, index, port) for index in range(pod_set.replicas)]
+        serving = [name for name, *_ in replicas] if spec.serves else []
+        network = None
+        if sandbox:
+            network = sandbox.start_network(run_dir=directory / "sandbox" / "run", log_path=directory / "network.log",
+                                            platform=platform, serving=serving, reach=self._reach(spec))
+            for fd in network.namespace_fds:
+                descriptors.callback(os.close, fd)
+            _write_json(directory / "network.json", {"processes": [
+                {"pid": pid, "start_time": _proc_start_time(pid)} for pid in network.pids]})
+            # Every serving replica answers on its own loopback port, carried into its sandbox.
+            ports = network.serve_ports
+            (directory / "sandbox" / "hosts").write_text(hosts_file_text(platform[0]))
+        else:
+            ports = {name: _free_port() for name in serving}
+        endpoints = {name: {"role": pod_set.name, "port": ports[name]} for name, pod_set, *_ in replicas
+                     if name in ports}
+        cgroups = {name: sandbox.replica_cgroup(f"{spec.id}-{name}", vcpus=pod_set.vcpus,
+                                                memory_gib=pod_set.memory_gib) if sandbox else None
+                   for name, pod_set, *_ in replicas}
         _write_json(directory / "workload.json", {
             "workload_id": spec.id, "workspace_id": spec.workspace_id, "serves": spec.serves,
             "replicas": [name for name, *_ in replicas], "submitted_at": time.time(),
             "max_runtime_seconds": spec.max_runtime_seconds, "endpoints": endpoints,
+            "sandboxed": sandbox is not None, "unsandboxed": unsandboxed,
+            "cgroups": [str(c) for c in cgroups.values() if c],
         })
         for name, pod_set, index, port in replicas:
             env = {**envs[pod_set.name], **rank_env(spec, pod_set, master_addr="127.0.0.1", master_port=port,
@@ -142,15 +212,50 @@ class LocalBackend(ComputeBackend):
             command = list(spec.command_for(pod_set))
             if command[0] in ("python", "python3"):
                 command[0] = sys.executable  # the platform's interpreter stands for an image's python
+            cwd, pass_fds = directory, ()
+            if sandbox:
+                work = directory / "sandbox" / name
+                sandbox.own_dir(work)
+                command = sandbox.replica_command(
+                    command=command, hostname=name, work_dir=work, hosts_file=directory / "sandbox" / "hosts",
+                    storage=mounts, network=network, cgroup=cgroups[name],
+                    accelerator_kind=pod_set.accelerator_kind if pod_set.accelerators else None)
+                cwd, pass_fds = "/", (*network.namespace_fds, *(m.fd for m in mounts))
             with open(directory / f"{name}.log", "ab") as log:
                 process = subprocess.Popen(
-                    ["/bin/sh", "-c", WRAPPER, str(directory / f"{name}.exit"), *command],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=directory,
+                    ["/bin/sh", "-c", WRAPPER, str(directory / f"{name}.exit"), str(cgroups[name] or ""), *command],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                    pass_fds=pass_fds,
                     start_new_session=True,  # its own process group: cancel signals the whole tree
                 )
             _write_json(directory / f"{name}.json", {"pid": process.pid,
                                                      "start_time": _proc_start_time(process.pid)})
-        return True
+
+    def _reach(self, spec: WorkloadSpec) -> list[int]:
+        """The host ports of the live serving replicas of the same workspace's other workloads
+        (a benchmark's target): what its sandbox may reach besides the platform's API."""
+        ports = []
+        root = self.base_dir / "workloads"
+        for directory in root.iterdir() if root.exists() else ():
+            meta = _read_json(directory / "workload.json") or {}
+            if meta.get("workspace_id") != spec.workspace_id or meta.get("workload_id") == spec.id:
+                continue
+            endpoints = meta.get("endpoints") or {}
+            live = set(self._live_replicas(directory, list(endpoints)))
+            ports += [e["port"] for name, e in endpoints.items() if name in live]
+        return sorted(ports)
+
+    def _abandon(self, directory: Path) -> None:
+        meta = _read_json(directory / "workload.json")
+        if meta is not None:
+            self._stop(directory, meta["replicas"], "cancelled", wait=True)
+        self._stop_network(directory)
+        shutil.rmtree(directory, ignore_errors=True)
+
+    def _stop_network(self, directory: Path) -> None:
+        network = _read_json(directory / "network.json") or {}
+        stop_processes([p["pid"] for p in network.get("processes", [])
+                        if p["start_time"] and _proc_start_time(p["pid"]) == p["start_time"]])
 
     def _live_pids(self, directory: Path, replicas: list[str]) -> list[int]:
         return [_read_json(directory / f"{name}.json")["pid"] for name in self._live_replicas(directory, replicas)]
@@ -193,12 +298,19 @@ class LocalBackend(ComputeBackend):
         meta = _read_json(directory / "workload.json")
         if meta is not None:
             self._stop(directory, meta["replicas"], "cancelled", wait=True)
+            self._stop_network(directory)
 
     def remove(self, observation: Observation) -> None:
         directory = self._dir(observation.workload_id)
         meta = _read_json(directory / "workload.json")
         if meta is not None:
             self._stop(directory, meta["replicas"], "cancelled", wait=True)
+            for cgroup in meta.get("cgroups") or ():
+                try:
+                    Path(cgroup).rmdir()
+                except OSError:
+                    pass  # gone already (its wrapper removes it), or not empty yet: removed with the next pass
+        self._stop_network(directory)
         shutil.rmtree(directory, ignore_errors=True)
 
     def watch(self, on_change, *, stop) -> None:
@@ -222,6 +334,9 @@ class LocalBackend(ComputeBackend):
             workload_id=meta["workload_id"], replicas=list(replicas),
             objects=[("process-group", "", name) for name in replicas],
         )
+        if meta.get("unsandboxed"):
+            observation.events.append(BackendEvent("Unsandboxed", f"It runs without a sandbox ({meta['unsandboxed']}), "
+                                                                  "as LOCAL_BACKEND_SINGLE_TENANT allows."))
         alive, failures, lost = [], [], []
         for name in replicas:
             state = _read_json(directory / f"{name}.json")
@@ -260,6 +375,8 @@ class LocalBackend(ComputeBackend):
             observation.state = SUCCEEDED
         else:
             observation.state = PENDING
+        if not alive and observation.state in (SUCCEEDED, FAILED):
+            self._stop_network(directory)  # its forwarders outlive no replica
         return observation
 
     @staticmethod

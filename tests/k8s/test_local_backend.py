@@ -140,7 +140,8 @@ def test_state_survives_a_restart_of_the_process_that_started_it(tmp_path):
     workload = spec(["sh", "-c", "sleep 1; echo done; exit 4"])
     # Another process (an API or worker that then dies) submits it and exits at once.
     script = (
-        "import sys; from k8s.local_backend import LocalBackend; from k8s.backend import WorkloadSpec, PodSetSpec;"
+        "import sys, django; django.setup(); from k8s.local_backend import LocalBackend;"
+        "from k8s.backend import WorkloadSpec, PodSetSpec;"
         f"spec = {workload!r}; LocalBackend(base_dir=sys.argv[1]).submit(spec)"
     )
     subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=True, cwd=os.getcwd(),

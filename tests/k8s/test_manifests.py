@@ -12,11 +12,11 @@ WORKLOAD_ID = "0b6c3f0e-8d1a-4a51-9a0e-1f2d3c4b5a69"
 WORKSPACE_ID = "5d0e1c2b-3a49-4f8e-9d7c-6b5a4f3e2d1c"
 
 
-def spec(*pod_sets, kind="training", dedicated=False, max_runtime=None, env=()):
+def spec(*pod_sets, kind="training", dedicated=False, max_runtime=None, env=(), secrets=()):
     return WorkloadSpec(
         id=WORKLOAD_ID, workspace_id=WORKSPACE_ID, name="llm", kind=kind, pool_name="pool-a",
         dedicated_pool=dedicated, image="registry.local/train:1", command=("python", "train.py"), env=tuple(env),
-        max_runtime_seconds=max_runtime, pod_sets=tuple(pod_sets),
+        max_runtime_seconds=max_runtime, pod_sets=tuple(pod_sets), secrets=tuple(secrets),
     )
 
 
@@ -179,3 +179,27 @@ def test_workers_of_a_multi_node_instance_find_their_leader():
     assert "readinessProbe" in container(objects["Deployment", f"{base}-server-leader"])
     ports = {p["name"]: p["port"] for p in objects["Service", f"{base}-server-leader"]["spec"]["ports"]}
     assert ports == {"http": 8080, "group": 6379}
+
+
+def test_runtime_secrets_are_a_secret_of_the_workload_that_its_pods_reference():
+    secrets = [("AIP_JOB_TOKEN", "signed-token"), ("AWS_SECRET_ACCESS_KEY", "s3-secret")]
+    # A stale value of the same name in the workload's env (stored before tokens moved) is left out.
+    objects = validated(manifests(spec(pod_set(replicas=2), env=[("AIP_JOB_TOKEN", "old"), ("MODE", "sft")],
+                                       secrets=secrets), CONVENTIONS))
+    base = base_name(WORKLOAD_ID)
+    assert list(objects)[0] == ("Secret", f"{base}-runtime")  # before the pods that read it
+    secret = objects["Secret", f"{base}-runtime"]
+    assert secret["metadata"]["namespace"] == f"aip-ws-{WORKSPACE_ID}"
+    assert secret["metadata"]["labels"]["aiplatform.io/workload-id"] == WORKLOAD_ID
+    assert secret["stringData"] == dict(secrets)
+    job = objects["Job", f"{base}-worker"]
+    names = [e["name"] for e in container(job)["env"]]
+    assert len(names) == len(set(names))
+    env = env_of(job)
+    assert env["AIP_JOB_TOKEN"] == {"secretKeyRef": {"name": f"{base}-runtime", "key": "AIP_JOB_TOKEN"}}
+    assert env["AWS_SECRET_ACCESS_KEY"] == {"secretKeyRef": {"name": f"{base}-runtime", "key": "AWS_SECRET_ACCESS_KEY"}}
+    assert env["MODE"] == "sft"
+    assert "signed-token" not in str(job) and "s3-secret" not in str(job)
+    serving = validated(manifests(spec(pod_set("server"), kind="inference", secrets=secrets), CONVENTIONS))
+    assert env_of(serving["Deployment", f"{base}-server"])["AIP_JOB_TOKEN"] == env["AIP_JOB_TOKEN"]
+    assert ("Secret", f"{base}-runtime") not in validated(manifests(spec(pod_set()), CONVENTIONS))

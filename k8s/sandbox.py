@@ -1,0 +1,480 @@
+"""The local backend's sandbox: how a replica's command runs isolated from the platform and from
+other tenants, with bubblewrap (`bwrap`, Debian's package).
+
+A sandboxed replica sees the system (/usr, /etc) and the platform's code and Python read-only, with
+the platform's own state (its var/ folder, the local backend's folder, the embedded storage, an
+SQLite database) covered by empty folders; a private /tmp; its working folder /aip/work; and the
+storage locations of its workspace under /aip/storage (AIP_LOCAL_STORAGE_ROOT), writable where the
+binding says so. It has its own pid, ipc, uts and mount namespaces and runs as an unprivileged user:
+when the platform runs as root, bwrap sets the mounts up as root and the command starts through
+`setpriv` as LOCAL_BACKEND_SANDBOX_UID/GID with no capabilities and no_new_privs, so it is
+unprivileged outside the sandbox too; otherwise bwrap runs as the platform's user in a user
+namespace. `prlimit` caps open files, processes and core dumps; with cgroups v2 a cgroup per replica
+caps memory, CPU and processes by the pod set's flavor share.
+
+The replicas of one workload share a network namespace (torchrun's rendezvous and a serving
+instance's leader work as on one node) that reaches nothing but what two forwarders
+(k8s.forwarder) carry over unix sockets in the workload's run folder: the platform's API at
+PLATFORM_URL, the serving endpoints of the same workspace's services, and, inbound, each serving
+replica's port from a host port on 127.0.0.1 (what `endpoints()` returns). The forwarders run
+sandboxed and unprivileged as well."""
+
+import json
+import os
+import resource
+import selectors
+import shutil
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from ipaddress import ip_address
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from aiplatform.storage import LOCAL_SCHEME, StorageBinding, StorageError, local_directory, parse_uri
+
+WORK_DIR = "/aip/work"
+RUN_DIR = "/aip/run"
+STORAGE_ROOT = "/aip/storage"
+SYSTEM_DIRS = ("/usr", "/etc")
+SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# Device nodes a replica of an accelerator flavor needs (the drivers also read /sys).
+ACCELERATOR_DEVICES = {
+    "nvidia_gpu": ("nvidia[0-9]*", "nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset"),
+    "ascend_npu": ("davinci[0-9]*", "davinci_manager", "devmm_svm", "hisi_hdc"),
+}
+CGROUP_CONTROLLERS = ("cpu", "memory", "pids")
+CGROUP_PERIOD_US = 100_000
+NAMESPACES = ("--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try")
+READY_TIMEOUT_SECONDS = 30
+JOIN_CGROUP = 'echo $$ > "$0/cgroup.procs" && exec "$@"'
+
+
+class SandboxUnavailable(Exception):
+    """The sandbox cannot be set up on this machine; the message says why."""
+
+
+class SandboxRefused(Exception):
+    """This workload cannot be sandboxed as asked (e.g. a storage location that is a link)."""
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host folder (an open descriptor, so that it cannot be swapped for a link meanwhile) and
+    where the sandbox sees it."""
+
+    fd: int
+    dest: str
+    writable: bool
+
+
+@dataclass
+class Network:
+    """The forwarders of a workload's network namespace."""
+
+    pids: list[int]
+    serve_ports: dict[str, int]
+    namespace_fds: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    bwrap: str
+    privileged: bool  # the platform runs as root: bwrap sets up as root, setpriv drops to uid/gid
+    uid: int
+    gid: int
+    nofile: int
+    nproc: int
+    cgroup_parent: Path | None
+
+    @classmethod
+    def from_settings(cls) -> "Sandbox":
+        """The sandbox as configured, checked by starting one; SandboxUnavailable says why not."""
+        bwrap = shutil.which(settings.LOCAL_BACKEND_BWRAP)
+        if bwrap is None:
+            raise SandboxUnavailable(f"bubblewrap ('{settings.LOCAL_BACKEND_BWRAP}', LOCAL_BACKEND_BWRAP) is not "
+                                     "installed.")
+        privileged = os.geteuid() == 0
+        for tool in ("prlimit", "nsenter", *(("setpriv",) if privileged else ())):
+            if shutil.which(tool) is None:
+                raise SandboxUnavailable(f"'{tool}' (util-linux) is not installed.")
+        sandbox = cls(
+            bwrap=bwrap, privileged=privileged,
+            uid=settings.LOCAL_BACKEND_SANDBOX_UID if privileged else os.getuid(),
+            gid=settings.LOCAL_BACKEND_SANDBOX_GID if privileged else os.getgid(),
+            nofile=settings.LOCAL_BACKEND_SANDBOX_NOFILE, nproc=settings.LOCAL_BACKEND_SANDBOX_NPROC,
+            cgroup_parent=_cgroup_parent(privileged),
+        )
+        sandbox._probe()
+        return sandbox
+
+    def _probe(self) -> None:
+        args = [self.bwrap, *self._system(), *NAMESPACES, "--unshare-net", *self._user_namespace(), "--proc", "/proc",
+                "--", *self._drop(), "true"]
+        try:
+            probe = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise SandboxUnavailable(f"bubblewrap could not start: {exc}.") from exc
+        if probe.returncode != 0:
+            reason = probe.stderr.strip().splitlines()[-1:] or [f"exit code {probe.returncode}"]
+            raise SandboxUnavailable(f"bubblewrap cannot create a sandbox here ({reason[0]}).")
+
+    # --- pieces of a bwrap command line ---------------------------------------------------------
+
+    def _user_namespace(self) -> list[str]:
+        return [] if self.privileged else ["--unshare-user"]
+
+    def _drop(self, *keep: str) -> list[str]:
+        """Inside the sandbox, as root: become the sandbox's user with no capability (but `keep`)."""
+        if not self.privileged:
+            return []
+        inherited = ",".join(["-all", *(f"+{c}" for c in keep)])
+        return ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups", "--no-new-privs",
+                f"--inh-caps={inherited}", f"--bounding-set={inherited}",
+                *([f"--ambient-caps={','.join(f'+{c}' for c in keep)}"] if keep else []), "--"]
+
+    @staticmethod
+    def _system() -> list[str]:
+        args = []
+        for path in SYSTEM_LINKS:
+            if os.path.islink(path):
+                args += ["--symlink", os.readlink(path), path]
+            elif os.path.isdir(path):
+                args += ["--ro-bind", path, path]
+        for path in SYSTEM_DIRS:
+            args += ["--ro-bind", path, path]
+        return args
+
+    def _code(self) -> list[str]:
+        """The platform's code and Python, read-only, with the platform's state covered."""
+        roots = _outermost([Path(p).resolve() for p in (settings.BASE_DIR, sys.prefix, sys.base_prefix)])
+        roots = [r for r in roots if not any(_within(r, Path(s)) for s in SYSTEM_DIRS)]
+        hidden = [h for h in _outermost(_platform_state()) if any(_within(h, r) for r in roots)]
+        for path in hidden:
+            if any(_within(r, path) for r in roots):
+                raise SandboxRefused(f"{path} holds both the platform's state and its code; keep AIP_VAR_DIR, "
+                                     "LOCAL_BACKEND_DIR, LOCAL_STORAGE_ROOT and the database outside the code.")
+        args = _parents([str(r) for r in roots])
+        for root in roots:
+            args += ["--ro-bind", str(root), str(root)]
+        for path in hidden:
+            args += ["--perms", "0755", "--tmpfs", str(path)]
+        return args
+
+    def _limits(self, cgroup: Path | None) -> list[str]:
+        chain = ["/bin/sh", "-c", JOIN_CGROUP, str(cgroup)] if cgroup else []
+        nofile, nproc = _at_most(resource.RLIMIT_NOFILE, self.nofile), _at_most(resource.RLIMIT_NPROC, self.nproc)
+        return chain + ["prlimit", f"--nofile={nofile}:{nofile}", f"--nproc={nproc}:{nproc}", "--core=0:0", "--"]
+
+    # --- the workload's network -----------------------------------------------------------------
+
+    def start_network(self, *, run_dir: Path, log_path: Path, platform: tuple[str, int], serving: list[str],
+                      reach: list[int]) -> Network:
+        """Start the forwarders of a new network namespace; returns their pids, the host port of
+        each serving replica, and descriptors of the namespace for the replicas to join."""
+        self.own_dir(run_dir)
+        host, port = platform
+        inside = platform_address_inside(host)
+        outer = [(f"unix:{RUN_DIR}/platform.sock", f"tcp:{_bracket(host)}:{port}")]
+        outer += [("tcp:127.0.0.1:0", f"unix:{RUN_DIR}/serve-{name}.sock") for name in serving]
+        outer += [(f"unix:{RUN_DIR}/reach-{p}.sock", f"tcp:127.0.0.1:{p}") for p in reach]
+        network = Network(pids=[], serve_ports={})
+        with open(log_path, "ab") as log:
+            try:
+                listening = self._forwarder(network, outer, run_dir, log, own_network=False)
+                network.serve_ports = {name: int(address.rsplit(":", 1)[1])
+                                       for name, address in zip(serving, listening[1:], strict=False)}
+                inner = [(f"tcp:{_bracket(inside)}:{port}", f"unix:{RUN_DIR}/platform.sock")]
+                inner += [(f"unix:{RUN_DIR}/serve-{name}.sock", f"tcp:127.0.0.1:{network.serve_ports[name]}")
+                          for name in serving]
+                inner += [(f"tcp:127.0.0.1:{p}", f"unix:{RUN_DIR}/reach-{p}.sock") for p in reach]
+                self._forwarder(network, inner, run_dir, log, own_network=True,
+                                keep=("net_bind_service",) if port < 1024 else ())
+            except BaseException:
+                stop_processes(network.pids)
+                for fd in network.namespace_fds:
+                    os.close(fd)
+                raise
+        return network
+
+    def _forwarder(self, network: Network, pairs, run_dir: Path, log, *, own_network: bool, keep=()) -> list[str]:
+        args = [self.bwrap, *self._system(), *self._code(), "--dev-bind", "/dev/null", "/dev/null",
+                "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp", "--perms", "0755", "--dir", "/aip",
+                "--bind", str(run_dir), RUN_DIR, *NAMESPACES, *self._user_namespace(),
+                *(["--unshare-net"] if own_network else [])]
+        if keep and not self.privileged:
+            args += [arg for cap in keep for arg in ("--cap-add", f"CAP_{cap.upper()}")]
+        info_read, info_write = os.pipe()
+        args += ["--info-fd", str(info_write), "--", *self._drop(*keep), sys.executable, "-m", "k8s.forwarder",
+                 *[f"--forward={listen}={connect}" for listen, connect in pairs]]
+        try:
+            process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+                                       pass_fds=(info_write,), start_new_session=True,
+                                       env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                                            "PYTHONPATH": str(settings.BASE_DIR)})
+        except OSError:
+            os.close(info_read)
+            raise
+        finally:
+            os.close(info_write)
+        network.pids.append(process.pid)
+        with os.fdopen(info_read, "rb") as info, process.stdout:
+            child = json.loads(_read_until(info, b"}", process))["child-pid"]
+            if own_network:
+                # The replicas join this namespace (and, unprivileged, its user namespace) by these.
+                for kind in ([] if self.privileged else ["user"]) + ["net"]:
+                    network.namespace_fds.append(os.open(f"/proc/{child}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC))
+            return json.loads(_read_until(process.stdout, b"\n", process))["listening"]
+
+    # --- a replica ------------------------------------------------------------------------------
+
+    def replica_command(self, *, command: list[str], hostname: str, work_dir: Path, hosts_file: Path,
+                        storage: list[Mount], network: Network, cgroup: Path | None,
+                        accelerator_kind: str | None) -> list[str]:
+        """The chain that runs one replica: limits, the sandbox's network, bwrap, then the command
+        as the sandbox's user. Its descriptors (network namespace, storage) must be passed on."""
+        fds = network.namespace_fds
+        join = ["nsenter", *([f"--user=/proc/self/fd/{fds[0]}", "--preserve-credentials"] if len(fds) == 2 else []),
+                f"--net=/proc/self/fd/{fds[-1]}", "--"]
+        args = [self.bwrap, *self._system(), *self._code(), "--ro-bind", str(hosts_file), "/etc/hosts",
+                "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
+                *_parents([WORK_DIR, *(m.dest for m in storage)]), "--bind", str(work_dir), WORK_DIR]
+        for mount in sorted(storage, key=lambda m: m.dest):
+            args += ["--bind-fd" if mount.writable else "--ro-bind-fd", str(mount.fd), mount.dest]
+        if accelerator_kind in ACCELERATOR_DEVICES:
+            args += ["--ro-bind", "/sys", "/sys"]
+            for pattern in ACCELERATOR_DEVICES[accelerator_kind]:
+                for device in sorted(Path("/dev").glob(pattern)):
+                    args += ["--dev-bind", str(device), str(device)]
+        args += [*NAMESPACES, *self._user_namespace(), "--hostname", hostname, "--chdir", WORK_DIR, "--",
+                 *self._drop(), *command]
+        return self._limits(cgroup) + join + args
+
+    def storage_mounts(self, bindings: tuple[StorageBinding, ...], stack: ExitStack) -> list[Mount]:
+        """Each file:// binding's folder, created if missing, opened without following links and,
+        when writable, made the sandbox user's (the platform runs as root). s3:// bindings get
+        credentials instead (a secret provider), not mounts."""
+        mounts = []
+        for binding in bindings:
+            try:
+                location = parse_uri(binding.uri)
+                if location.scheme != LOCAL_SCHEME:
+                    continue
+                fd = _open_storage_dir(local_directory(binding.uri))
+            except (StorageError, OSError) as exc:
+                raise SandboxRefused(f"storage location {binding.uri} cannot be mounted: {exc}") from exc
+            stack.callback(os.close, fd)
+            if binding.writable and self.privileged:
+                _give(fd, self.uid, self.gid)
+            dest = "/".join(part for part in (STORAGE_ROOT, location.bucket, location.key.strip("/")) if part)
+            mounts.append(Mount(fd=fd, dest=dest, writable=binding.writable))
+        return mounts
+
+    def replica_cgroup(self, name: str, *, vcpus: int, memory_gib: int) -> Path | None:
+        """A cgroup v2 of the pod set's share (memory, CPU, processes), or None without cgroups."""
+        if self.cgroup_parent is None:
+            return None
+        path = self.cgroup_parent / name
+        path.mkdir(exist_ok=True)
+        (path / "memory.max").write_text(str(memory_gib * 2**30))
+        if (path / "memory.swap.max").exists():
+            (path / "memory.swap.max").write_text("0")
+        (path / "cpu.max").write_text(f"{vcpus * CGROUP_PERIOD_US} {CGROUP_PERIOD_US}")
+        (path / "pids.max").write_text(str(self.nproc))
+        return path
+
+    def own_dir(self, path: Path) -> None:
+        """A folder of the platform's that the sandbox's user may write, and nobody else."""
+        path.mkdir(parents=True, exist_ok=True)
+        if self.privileged:
+            os.chown(path, self.uid, self.gid)
+        path.chmod(0o700)
+
+
+def platform_address_inside(host: str) -> str:
+    """Where the platform's API listens inside the sandbox: its loopback address, or 127.0.0.1 for
+    a host name (which the sandbox's /etc/hosts maps there)."""
+    try:
+        address = ip_address(host)
+    except ValueError:
+        return "127.0.0.1"
+    if not address.is_loopback:
+        raise SandboxRefused(f"PLATFORM_URL names the address {host}, which a sandboxed replica cannot reach; use "
+                             "the platform's host name or a loopback address (e.g. http://127.0.0.1:8000).")
+    return host
+
+
+def platform_endpoint() -> tuple[str, int]:
+    url = urlsplit(settings.PLATFORM_URL)
+    if not url.hostname:
+        raise SandboxRefused(f"PLATFORM_URL ({settings.PLATFORM_URL}) names no host.")
+    return url.hostname, url.port or (443 if url.scheme == "https" else 80)
+
+
+def hosts_file_text(platform_host: str) -> str:
+    """The sandbox's /etc/hosts: loopback, and the platform's host name (if PLATFORM_URL has one)
+    where the forwarder listens for it."""
+    try:
+        ip_address(platform_host)
+        names = "localhost"
+    except ValueError:
+        names = " ".join(dict.fromkeys(["localhost", platform_host]))
+    return f"127.0.0.1\t{names}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+
+
+def stop_processes(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.killpg(pid, 15)
+        except ProcessLookupError:
+            pass
+
+
+def remove_cgroups(parent: Path | None, prefix: str) -> None:
+    for path in parent.glob(f"{prefix}-*") if parent else ():
+        try:
+            path.rmdir()
+        except OSError:
+            pass  # still has processes: the next removal takes it
+
+
+def _cgroup_parent(privileged: bool) -> Path | None:
+    """LOCAL_BACKEND_CGROUP: 'auto' is /sys/fs/cgroup/aiplatform where the machine has cgroups v2
+    with the cpu, memory and pids controllers and the platform runs as root; a path is a delegated
+    cgroup v2 folder; empty or 'off': none (prlimit only)."""
+    setting = settings.LOCAL_BACKEND_CGROUP.strip()
+    if setting.lower() in ("", "off"):
+        return None
+    if setting.lower() == "auto":
+        root = Path("/sys/fs/cgroup")
+        controllers = root / "cgroup.controllers"
+        if not privileged or not controllers.exists() or not set(CGROUP_CONTROLLERS) <= set(
+                controllers.read_text().split()):
+            return None
+        parent = root / "aiplatform"
+    else:
+        parent = Path(setting)
+    try:
+        parent.mkdir(exist_ok=True)
+        wanted = " ".join(f"+{c}" for c in CGROUP_CONTROLLERS)
+        if setting.lower() == "auto":
+            (parent.parent / "cgroup.subtree_control").write_text(wanted)
+        (parent / "cgroup.subtree_control").write_text(wanted)
+    except OSError as exc:
+        if setting.lower() == "auto":
+            return None
+        raise SandboxUnavailable(f"LOCAL_BACKEND_CGROUP {parent} cannot be used: {exc}.") from exc
+    return parent
+
+
+def _platform_state() -> list[Path]:
+    """What a sandbox must not see of the platform: its var/ folder, the local backend's folder,
+    the embedded storage, the SQLite database's folder and the embedded broker's folders."""
+    paths = [Path(settings.VAR_DIR), Path(settings.LOCAL_BACKEND_DIR), Path(settings.LOCAL_STORAGE_ROOT)]
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3") and str(database["NAME"]) != ":memory:":
+        paths.append(Path(database["NAME"]).parent)
+    broker = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {}
+    paths += [Path(broker[k]) for k in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder")
+              if broker.get(k)]
+    Path(settings.LOCAL_STORAGE_ROOT).mkdir(parents=True, exist_ok=True)  # covered even before its first use
+    return [p.resolve() for p in paths if p.exists()]
+
+
+def _at_most(limit: int, wanted: int) -> int:
+    """The setting, or the platform's own hard limit when that is lower (raising it takes a
+    capability containers often lack)."""
+    hard = resource.getrlimit(limit)[1]
+    return wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+
+
+def _within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _outermost(paths: list[Path]) -> list[Path]:
+    unique = sorted(set(paths), key=lambda p: len(p.parts))
+    kept = []
+    for path in unique:
+        if not any(_within(path, k) for k in kept):
+            kept.append(path)
+    return kept
+
+
+def _parents(dests: list[str]) -> list[str]:
+    """--dir for every folder above the mount points (bwrap would make them root-only)."""
+    parents = set()
+    for dest in dests:
+        parents.update(str(p) for p in Path(dest).parents if str(p) != "/")
+    covered = [Path(d) for d in dests]
+    args = []
+    for parent in sorted(parents, key=lambda p: len(Path(p).parts)):
+        if not any(_within(Path(parent), c) for c in covered):
+            args += ["--perms", "0755", "--dir", parent]
+    return args
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _open_storage_dir(path: Path) -> int:
+    """The folder under LOCAL_STORAGE_ROOT, made where missing, each part opened without
+    following links (a tenant's link must not mount something else)."""
+    root = Path(os.path.normpath(settings.LOCAL_STORAGE_ROOT))
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        relative = Path(os.path.normpath(path)).relative_to(root)
+    except ValueError:
+        raise SandboxRefused(f"{path} is not inside LOCAL_STORAGE_ROOT.") from None
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in relative.parts:
+            try:
+                os.mkdir(part, mode=0o755, dir_fd=fd)
+            except FileExistsError:
+                pass
+            child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    os.set_inheritable(fd, True)
+    return fd
+
+
+def _give(fd: int, uid: int, gid: int) -> None:
+    """Make a writable storage folder the sandbox user's, without following links."""
+    if os.fstat(fd).st_uid != uid:
+        os.fchown(fd, uid, gid)
+    for _, dirnames, filenames, dirfd in os.fwalk(".", dir_fd=fd, follow_symlinks=False):
+        for name in dirnames + filenames:
+            stat = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+            if stat.st_uid != uid or stat.st_gid != gid:
+                os.chown(name, uid, gid, dir_fd=dirfd, follow_symlinks=False)
+
+
+def _read_until(stream, end: bytes, process: subprocess.Popen) -> bytes:
+    """Read a forwarder's announcement, giving up when it exits or takes too long."""
+    selector = selectors.DefaultSelector()
+    selector.register(stream, selectors.EVENT_READ)
+    data, deadline = b"", time.monotonic() + READY_TIMEOUT_SECONDS
+    try:
+        while end not in data:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not selector.select(remaining):
+                raise SandboxUnavailable("the sandbox's network forwarder did not start in time; see its log.")
+            chunk = os.read(stream.fileno(), 4096)
+            if not chunk:
+                process.wait(5)
+                raise SandboxUnavailable(f"the sandbox's network forwarder exited (code {process.returncode}); "
+                                         "see its log.")
+            data += chunk
+    finally:
+        selector.close()
+    return data

@@ -1,0 +1,386 @@
+"""The local backend's sandbox with real processes and real bubblewrap: what a replica sees,
+reaches and may write, and the refusal where no sandbox can be made."""
+
+import json
+import os
+import resource
+import shutil
+import socket
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+
+from aiplatform.storage import StorageBinding
+from k8s import services
+from k8s.backend import FAILED, RUNNING, SUCCEEDED, PodSetSpec, SubmitError, WorkloadSpec, clear_backend_cache
+from k8s.local_backend import LocalBackend
+from k8s.sandbox import Sandbox
+from resourcepools.admission import admit_workloads
+from resourcepools.models import Phase
+from tests.factories import cpu_flavor, make_pool, make_workload
+
+PYTHON = sys.executable
+
+
+def spec(command, *, workspace_id=None, kind="training", storage=(), env=(), secrets=(), replicas=1,
+         accelerators=0, accelerator_kind="none"):
+    return WorkloadSpec(
+        id=str(uuid.uuid4()), workspace_id=workspace_id or str(uuid.uuid4()), name="job", kind=kind,
+        pool_name="local", dedicated_pool=False, image="", command=tuple(command), env=tuple(env),
+        max_runtime_seconds=None, storage=tuple(storage), secrets=tuple(secrets),
+        pod_sets=(PodSetSpec(name="worker", replicas=replicas, vcpus=2, memory_gib=1, accelerators=accelerators,
+                             accelerator_kind=accelerator_kind),),
+    )
+
+
+def finished(backend, workload, states=(SUCCEEDED, FAILED), timeout=60):
+    """The observation once the workload reaches `states`, and its first replica's log lines
+    (the bound only stops a hung test)."""
+    give_up = time.monotonic() + timeout
+    while True:
+        observation = backend.status(workload)
+        if observation and observation.state in states:
+            return observation, [line.rstrip("\n") for line in backend.logs(workload)]
+        assert time.monotonic() < give_up, observation
+        time.sleep(0.05)
+
+
+def answers(lines) -> dict:
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+@pytest.fixture
+def state(settings):
+    """The platform's state where a default installation keeps it: inside var/, itself inside the
+    project's code, which sandboxes see read-only."""
+    root = Path(django_settings.VAR_DIR) / f"test-sandbox-{uuid.uuid4().hex[:12]}"
+    settings.LOCAL_BACKEND_DIR = root / "local-backend"
+    settings.LOCAL_STORAGE_ROOT = root / "storage"
+    settings.LOCAL_STORAGE_ROOT.mkdir(parents=True)
+    (root / "platform-secret.txt").write_text("database password")
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def backend(state, settings):
+    settings.COMPUTE_BACKEND = "local"
+    clear_backend_cache()
+    backend = LocalBackend()
+    yield backend
+    for observation in backend.list_owned().values():
+        backend.remove(observation)
+    clear_backend_cache()
+
+
+def own_storage(workspace_id, writable=True):
+    return StorageBinding(uri=f"file://ws-{workspace_id}/", writable=writable)
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """Stands in for the platform's API: answers every request and keeps its path."""
+
+    seen: list = []
+
+    def do_GET(self):
+        self.seen.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    do_POST = do_GET
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def platform(settings):
+    """An HTTP server at PLATFORM_URL (on every local address, as the API would be)."""
+    server = ThreadingHTTPServer(("0.0.0.0", 0), Recorder)
+    Recorder.seen = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.PLATFORM_URL = f"http://127.0.0.1:{server.server_port}"
+    yield Recorder.seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_replica_is_unprivileged_and_sees_nothing_of_the_platform(backend, state, settings):
+    own, other = str(uuid.uuid4()), str(uuid.uuid4())
+    other_files = settings.LOCAL_STORAGE_ROOT / f"ws-{other}"
+    other_files.mkdir()
+    (other_files / "private.txt").write_text("another tenant's data")
+    neighbour = spec(["sleep", "30"], workspace_id=other, storage=[own_storage(other)])
+    backend.submit(neighbour)
+    neighbour_dir = backend._dir(neighbour.id)
+    with socket.create_connection(("127.0.0.1", 5432), timeout=5):
+        pass  # PostgreSQL answers on this machine: the sandbox must not reach it
+    script = f"""
+        echo uid=$(id -u)
+        echo gid=$(id -g)
+        echo var_entries=$(ls -A {django_settings.VAR_DIR} | wc -l)
+        test -e {state / "platform-secret.txt"} && echo platform_secret=visible || echo platform_secret=hidden
+        test -e {neighbour_dir} && echo neighbour=visible || echo neighbour=hidden
+        test -e {other_files} && echo other_storage=visible || echo other_storage=hidden
+        test -e /aip/storage/ws-{other} && echo other_mount=visible || echo other_mount=hidden
+        echo processes=$(ls /proc | grep -c '^[0-9]')
+        test -e /proc/{os.getpid()}/environ && echo test_process=visible || echo test_process=hidden
+        echo init=$(tr '\\0' ' ' < /proc/1/cmdline | cut -d' ' -f1)
+        {PYTHON} -c 'import socket; socket.create_connection(("127.0.0.1", 5432), 3)' 2>/dev/null \\
+            && echo postgresql=reached || echo postgresql=unreachable
+        for target in {django_settings.BASE_DIR}/planted /usr/planted /aip/planted /aip/storage/planted /etc/planted; do
+            touch $target 2>/dev/null && echo "wrote $target"
+        done
+        mkdir -p /aip/storage/ws-{own}/out && echo result > /aip/storage/ws-{own}/out/written \
+            && echo own_storage=written
+        touch /aip/work/scratch && echo workdir=written
+        touch /tmp/{own} && echo tmp=written
+        echo database_url=${{DATABASE_URL:-none}} home=$HOME storage_root=$AIP_LOCAL_STORAGE_ROOT
+    """
+    workload = spec(["sh", "-c", script], workspace_id=own, storage=[own_storage(own)])
+    assert backend.submit(workload) is True
+    observation, lines = finished(backend, workload)
+    assert observation.state == SUCCEEDED, lines
+    assert not [line for line in lines if line.startswith("wrote ")], lines
+    seen = answers(lines)
+    assert seen == {
+        "uid": "65534", "gid": "65534",
+        "var_entries": "0", "platform_secret": "hidden", "neighbour": "hidden",
+        "other_storage": "hidden", "other_mount": "hidden",
+        "processes": seen["processes"], "test_process": "hidden",
+        "init": shutil.which(django_settings.LOCAL_BACKEND_BWRAP),
+        "postgresql": "unreachable",
+        "own_storage": "written", "workdir": "written", "tmp": "written",
+        "database_url": "none home=/aip/work storage_root=/aip/storage",
+    }
+    assert int(seen["processes"]) <= 5  # bwrap's init, the shell and what it runs now
+    written = settings.LOCAL_STORAGE_ROOT / f"ws-{own}" / "out" / "written"
+    assert written.read_text() == "result\n" and written.stat().st_uid == 65534
+    assert not Path(f"/tmp/{own}").exists()
+    for planted in (django_settings.BASE_DIR / "planted", Path("/usr/planted"), Path("/etc/planted")):
+        assert not planted.exists()
+
+
+def test_read_only_storage_and_links_out_of_a_location(backend, settings):
+    own, shared = str(uuid.uuid4()), str(uuid.uuid4())
+    (settings.LOCAL_STORAGE_ROOT / f"ws-{shared}").mkdir()
+    (settings.LOCAL_STORAGE_ROOT / f"ws-{shared}" / "data.txt").write_text("shared data")
+    script = f"""
+        echo read=$(cat /aip/storage/ws-{shared}/data.txt)
+        echo more > /aip/storage/ws-{shared}/data.txt 2>/dev/null && echo write=allowed || echo write=refused
+    """
+    workload = spec(["sh", "-c", script], workspace_id=own, storage=[own_storage(own), own_storage(shared, False)])
+    backend.submit(workload)
+    observation, lines = finished(backend, workload)
+    assert answers(lines) == {"read": "shared data", "write": "refused"}
+    assert (settings.LOCAL_STORAGE_ROOT / f"ws-{shared}" / "data.txt").stat().st_uid == 0  # not handed over
+    # A location that is a link (say, one sandboxed code left for a later workload) is not mounted.
+    linked = str(uuid.uuid4())
+    (settings.LOCAL_STORAGE_ROOT / f"ws-{linked}").symlink_to("/etc")
+    refused = spec(["true"], workspace_id=linked, storage=[own_storage(linked)])
+    with pytest.raises(SubmitError, match=f"storage location file://ws-{linked}/ cannot be mounted"):
+        backend.submit(refused)
+    assert backend.status(refused) is None
+
+
+def test_limits_apply_to_the_replica(backend):
+    workload = spec(["cat", "/proc/self/limits"])
+    backend.submit(workload)
+    _, lines = finished(backend, workload)
+    limits = {line[:26].strip(): line[26:].split()[:2] for line in lines[1:]}
+    nofile = min(django_settings.LOCAL_BACKEND_SANDBOX_NOFILE, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+    assert limits["Max open files"] == [str(nofile), str(nofile)]
+    assert limits["Max core file size"] == ["0", "0"]
+    assert int(limits["Max processes"][1]) <= django_settings.LOCAL_BACKEND_SANDBOX_NPROC
+
+
+def test_accelerator_replicas_see_the_drivers_view_of_the_machine(backend):
+    gpu = spec(["sh", "-c", "test -d /sys/class && echo sys=visible || echo sys=hidden"], accelerators=1,
+               accelerator_kind="nvidia_gpu")
+    cpu = spec(["sh", "-c", "test -d /sys/class && echo sys=visible || echo sys=hidden"])
+    for workload in (gpu, cpu):
+        backend.submit(workload)
+    assert answers(finished(backend, gpu)[1]) == {"sys": "visible"}
+    assert answers(finished(backend, cpu)[1]) == {"sys": "hidden"}
+
+
+def test_runtime_secrets_reach_the_process_only(backend):
+    workload = spec(["sh", "-c", 'echo "token=$AIP_JOB_TOKEN"'], secrets=[("AIP_JOB_TOKEN", "tok-" + "x" * 20)])
+    assert "tok-" not in repr(workload)
+    backend.submit(workload)
+    _, lines = finished(backend, workload)
+    assert answers(lines) == {"token": "tok-" + "x" * 20}
+    stored = [p for p in backend._dir(workload.id).rglob("*") if p.is_file() and p.suffix != ".log"]
+    assert stored and not [p for p in stored if b"tok-" in p.read_bytes()]
+
+
+def test_a_serving_replica_answers_at_its_endpoint_and_only_its_workspace_reaches_it(backend):
+    workspace = str(uuid.uuid4())
+    server = spec(["sh", "-c", f'echo served by $(hostname) > page; exec {PYTHON} -m http.server --bind '
+                               '"$AIP_SERVE_HOST" "$AIP_SERVE_PORT"'],
+                  kind="inference", workspace_id=workspace, replicas=2)
+    backend.submit(server)
+    urls = []
+    give_up = time.monotonic() + 30
+    while len(urls) < 2:
+        urls = backend.endpoints(server, "worker")
+        assert time.monotonic() < give_up
+        time.sleep(0.05)
+    pages = set()
+    for url in urls:
+        while True:  # the server starts after its sandbox (a closed connection meanwhile)
+            try:
+                pages.add(urllib.request.urlopen(f"{url}/page", timeout=5).read().decode().strip())
+                break
+            except OSError:
+                assert time.monotonic() < give_up
+                time.sleep(0.1)
+    assert len(pages) == 2 and all(p.startswith("served by") for p in pages)
+    assert backend.status(server).state == RUNNING
+    probe = (f"import urllib.request; print('reached=' + str(urllib.request.urlopen('{urls[0]}/page', timeout=5)"
+             ".status))")
+    same = spec([PYTHON, "-c", probe], workspace_id=workspace)
+    other = spec(["sh", "-c", f"{PYTHON} -c \"{probe}\" 2>/dev/null || echo reached=no"])
+    for workload in (same, other):
+        backend.submit(workload)
+    assert answers(finished(backend, same)[1]) == {"reached": "200"}
+    assert answers(finished(backend, other)[1]) == {"reached": "no"}
+
+
+def test_replicas_of_a_workload_share_their_network_for_the_rendezvous(backend, platform):
+    rendezvous = (
+        "import os, socket\n"
+        "port = int(os.environ['MASTER_PORT'])\n"
+        "if os.environ['RANK'] == '0':\n"
+        "    server = socket.create_server(('127.0.0.1', port))\n"
+        "    connection, _ = server.accept()\n"
+        "    print('heard=' + connection.recv(100).decode())\n"
+        "else:\n"
+        "    import time\n"
+        "    for _ in range(300):\n"
+        "        try:\n"
+        "            socket.create_connection(('127.0.0.1', port)).sendall(b'rank 1')\n"
+        "            break\n"
+        "        except OSError:\n"
+        "            time.sleep(0.05)\n"
+    )
+    workload = spec([PYTHON, "-c", rendezvous], replicas=2)
+    backend.submit(workload)
+    observation, lines = finished(backend, workload)
+    assert observation.state == SUCCEEDED and answers(lines) == {"heard": "rank 1"}
+
+
+def test_the_platform_is_reached_by_address_or_by_name(backend, platform, settings):
+    call = [PYTHON, "-c", "import os, urllib.request; print('status=' + str(urllib.request.urlopen("
+                          "os.environ['TARGET'], timeout=5).status))"]
+    by_address = spec(call, env=[("TARGET", f"{settings.PLATFORM_URL}/api/v1/by-address/")])
+    backend.submit(by_address)
+    assert answers(finished(backend, by_address)[1]) == {"status": "200"}
+    # By the machine's name, on a port below 1024 (as behind a proxy on port 80).
+    port = next(p for p in range(80, 1024) if _free(p))
+    server = ThreadingHTTPServer(("0.0.0.0", port), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings.PLATFORM_URL = f"http://{socket.gethostname()}:{port}"
+        by_name = spec(call, env=[("TARGET", f"{settings.PLATFORM_URL}/api/v1/by-name/")])
+        backend.submit(by_name)
+        assert answers(finished(backend, by_name)[1]) == {"status": "200"}
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert platform == ["/api/v1/by-address/", "/api/v1/by-name/"]
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_forwarders_stop_with_the_last_replica(backend, platform):
+    workload = spec(["sleep", "0.5"])
+    backend.submit(workload)
+    network = json.loads((backend._dir(workload.id) / "network.json").read_text())["processes"]
+    assert len(network) == 2
+    finished(backend, workload)
+    give_up = time.monotonic() + 20
+    while any(_alive(p["pid"]) for p in network):
+        assert time.monotonic() < give_up
+        backend.status(workload)
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in "ZX"
+    except OSError:
+        return False
+
+
+def test_cgroup_limits_follow_the_pod_set(tmp_path):
+    sandbox = Sandbox(bwrap="bwrap", privileged=True, uid=65534, gid=65534, nofile=1024, nproc=512,
+                      cgroup_parent=tmp_path)
+    (tmp_path / "wl-worker-0").mkdir()
+    (tmp_path / "wl-worker-0" / "memory.swap.max").write_text("max")
+    path = sandbox.replica_cgroup("wl-worker-0", vcpus=3, memory_gib=2)
+    assert {f.name: f.read_text() for f in path.iterdir()} == {
+        "memory.max": str(2 * 2**30), "memory.swap.max": "0", "cpu.max": "300000 100000", "pids.max": "512"}
+
+
+# --- where no sandbox can be made -------------------------------------------------------------------
+
+
+@pytest.fixture
+def pool(db):
+    return make_pool(name="local", flavor=cpu_flavor(), nodes=1)
+
+
+@pytest.mark.django_db
+def test_without_bubblewrap_tenant_workloads_are_refused(workspace, pool, backend, settings, tmp_path):
+    settings.LOCAL_BACKEND_BWRAP = str(tmp_path / "no-bwrap")
+    workload = make_workload(workspace, pool, flavor=cpu_flavor(), accelerators=0, command=["id", "-u"])
+    admit_workloads()
+    assert services.submit_workload(workload_id=workload.pk) is False
+    workload.refresh_from_db()
+    assert workload.phase == Phase.FAILED and workload.reason == "SubmitFailed"
+    assert workload.message == (
+        f"The local backend refused it: the sandbox cannot be set up: bubblewrap ('{tmp_path / 'no-bwrap'}', "
+        "LOCAL_BACKEND_BWRAP) is not installed. Tenant code runs here only in a sandbox: install bubblewrap "
+        "(Debian: apt-get install bubblewrap) and allow user namespaces, or, if a single tenant uses this "
+        "installation, set LOCAL_BACKEND_SINGLE_TENANT=true to run workloads unsandboxed.")
+    assert backend.list_owned() == {}
+
+
+@pytest.mark.django_db
+def test_a_single_tenant_installation_runs_them_unsandboxed(workspace, pool, backend, settings, tmp_path):
+    settings.LOCAL_BACKEND_BWRAP = str(tmp_path / "no-bwrap")
+    settings.LOCAL_BACKEND_SINGLE_TENANT = True
+    workload = make_workload(workspace, pool, flavor=cpu_flavor(), accelerators=0, command=["id", "-u"])
+    admit_workloads()
+    assert services.submit_workload(workload_id=workload.pk) is True
+    give_up = time.monotonic() + 20
+    while workload.phase != Phase.SUCCEEDED:
+        assert time.monotonic() < give_up, (workload.phase, workload.message)
+        time.sleep(0.05)
+        services.reconcile()
+        workload.refresh_from_db()
+    assert list(services.workload_logs(workload=workload)) == [f"{os.geteuid()}\n"]
+    event = workload.events.get(reason="Unsandboxed")
+    assert event.message.startswith("It runs without a sandbox (bubblewrap (")
+    assert event.message.endswith("as LOCAL_BACKEND_SINGLE_TENANT allows.")
