@@ -11,6 +11,7 @@ from django.db.models import ProtectedError
 from django.http import JsonResponse
 from django.views.defaults import server_error as html_server_error
 from drf_standardized_errors.handler import ExceptionHandler as StandardExceptionHandler
+from kombu.exceptions import OperationalError as BrokerError
 from rest_framework import exceptions, serializers, status
 
 from .outbox import BrokerUnavailable
@@ -63,6 +64,9 @@ def service_unavailable(exc) -> ServiceUnavailable | None:
     if isinstance(exc, BrokerUnavailable):
         return ServiceUnavailable("The task queue cannot be reached, so this request was not carried out and nothing "
                                   "was created; retry in a few seconds.", code="broker_unavailable")
+    if isinstance(exc, BrokerError):  # a task sent straight to the broker, not through the outbox
+        return ServiceUnavailable("The task queue cannot be reached; retry in a few seconds.",
+                                  code="broker_unavailable")
     if isinstance(exc, OperationalError | InterfaceError):
         # A connection the database dropped is closed now, so the rest of this request (the audit
         # row, the Idempotency-Key's release) and the next one connect afresh.

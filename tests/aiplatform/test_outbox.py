@@ -7,12 +7,14 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from aiplatform import outbox
 from aiplatform.celery import app as celery_app
 from aiplatform.celery import enqueue_on_commit
+from aiplatform.errors import service_unavailable
 from aiplatform.models import IdempotencyKey, OutboxMessage
 from aiplatform.tasks import purge_expired_idempotency_keys, relay_outbox
 from datasets import services as dataset_services
@@ -154,3 +156,13 @@ def test_celery_settings_that_make_redelivery_safe(settings):
         options = celery_app.conf.broker_transport_options
         assert options["visibility_timeout"] == settings.BROKER_VISIBILITY_TIMEOUT
         assert options["visibility_timeout"] > settings.TASK_STALLED_AFTER_SECONDS
+
+
+@pytest.mark.django_db
+def test_errors_that_say_a_part_is_unreachable_answer_503():
+    for error, code in ((outbox.BrokerUnavailable(), "broker_unavailable"),
+                        (BrokerError("refused"), "broker_unavailable"),
+                        (OperationalError("server closed the connection unexpectedly"), "database_unavailable")):
+        unavailable = service_unavailable(error)
+        assert (unavailable.status_code, unavailable.detail.code, unavailable.wait) == (503, code, 5)
+    assert service_unavailable(ValueError("a bug")) is None
