@@ -9,7 +9,8 @@ from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.dispatch import Signal
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ErrorDetail, ValidationError
+from rest_framework.relations import PrimaryKeyRelatedField
 
 from aiplatform.celery import app as celery_app
 from aiplatform.celery import enqueue_on_commit
@@ -228,9 +229,11 @@ def delete_quota(*, quota: Quota) -> None:
 
 
 def check_pool_available(*, workspace, pool: ResourcePool, field: str = "pool") -> None:
+    """Another account's dedicated pool is refused exactly as a pool id that does not exist (the
+    serializers' own answer), so that the refusal does not tell that it exists."""
     if pool.kind == PoolKind.DEDICATED and pool.account_id != workspace.account_id:
-        raise ValidationError({field: "This dedicated pool belongs to another account; choose a public pool or one "
-                                      "of your account's dedicated pools."})
+        message = PrimaryKeyRelatedField.default_error_messages["does_not_exist"].format(pk_value=pool.pk)
+        raise ValidationError({field: ErrorDetail(message, code="does_not_exist")})
 
 
 def check_pod_set_fits_pool(*, pool: ResourcePool, flavor: Flavor, replicas: int, vcpus: int, memory_gib: int,

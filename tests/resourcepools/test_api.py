@@ -1,5 +1,7 @@
 """Flavors, pools, nodes, quotas and workloads through the API, with the bad inputs."""
 
+import uuid
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -156,12 +158,18 @@ def test_quota_below_current_use_is_refused(workspace, account_admin_client):
     assert not Quota.objects.exists()
 
 
-def test_quota_on_another_accounts_dedicated_pool_is_refused(workspace, account_admin_client):
+def test_quota_on_another_accounts_dedicated_pool_is_refused_as_if_it_did_not_exist(workspace,
+                                                                                    account_admin_client):
     theirs = make_pool(name="theirs", kind="dedicated", account=WorkspaceFactory().account)
     url = f"/api/v1/workspaces/{workspace.id}/quotas/"
     response = account_admin_client.post(url, {"pool": str(theirs.pk), "max_accelerators": 8}, format="json")
     assert response.status_code == 400
-    assert response.json()["errors"][0]["attr"] == "pool"
+    missing_id = uuid.uuid4()
+    missing = account_admin_client.post(url, {"pool": str(missing_id), "max_accelerators": 8}, format="json")
+    for answer, pool_id in ((response, theirs.pk), (missing, missing_id)):
+        assert answer.json()["errors"] == [{"code": "does_not_exist", "attr": "pool",
+                                            "detail": f'Invalid pk "{pool_id}" - object does not exist.'}]
+    assert not Quota.objects.exists()
 
 
 def workload_body(pool, **pod_set):
@@ -226,12 +234,16 @@ def test_flavor_the_pool_lacks(workspace, developer_client):
     assert "has no 'cpu.8u32g' nodes; it offers: npu.910b.8" in response.json()["errors"][0]["detail"]
 
 
-def test_dedicated_pool_of_another_account_is_refused(workspace, developer_client):
+def test_dedicated_pool_of_another_account_is_refused_as_if_it_did_not_exist(workspace, developer_client):
     theirs = make_pool(name="theirs", kind="dedicated", account=WorkspaceFactory().account)
-    response = developer_client.post(f"/api/v1/workspaces/{workspace.id}/workloads/", workload_body(theirs),
-                                     format="json")
+    url = f"/api/v1/workspaces/{workspace.id}/workloads/"
+    response = developer_client.post(url, workload_body(theirs), format="json")
     assert response.status_code == 400
-    assert response.json()["errors"][0]["attr"] == "pool"
+    missing_id = uuid.uuid4()
+    missing = developer_client.post(url, {**workload_body(theirs), "pool": str(missing_id)}, format="json")
+    for answer, pool_id in ((response, theirs.pk), (missing, missing_id)):
+        assert answer.json()["errors"] == [{"code": "does_not_exist", "attr": "pool",
+                                            "detail": f'Invalid pk "{pool_id}" - object does not exist.'}]
     assert not Workload.objects.exists()
 
 
