@@ -248,3 +248,54 @@ def assumed_credentials(*, role_arn: str, external_id: str, session_name: str, s
     with _assumed_lock:
         _assumed[key] = found
     return found
+
+
+# --- credentials for workloads --------------------------------------------------------------------
+
+
+def workload_storage_credentials(workload) -> dict[str, str]:
+    """What a workload gets to reach its workspace's S3/OBS locations, as secret env values:
+    AIP_STORAGE_CREDENTIALS, a JSON list of {uri, endpoint_url, region, path_style, read_only,
+    access_key_id, secret_access_key, session_token, expires_at}, one per location; and the AWS_*
+    variables of boto3's own chain for the workspace's own location. Never the platform's keys:
+    its locations come with assumed-role credentials narrowed to them (PLATFORM_STORAGE_ROLE_ARN),
+    or not at all; a connection's come with the account's keys or its role's credentials."""
+    workspace = workload.workspace
+    entries = []
+    places = [(workspace_root_uri(workspace.pk), False)]
+    places += [(grant.uri, grant.read_only) for grant in StorageGrant.objects.filter(workspace_id=workspace.pk)]
+    if settings.PLATFORM_STORAGE_ROLE_ARN:
+        for uri, read_only in places:
+            if parse_uri(uri).scheme == LOCAL_SCHEME:
+                continue  # bound into the sandbox by the local backend instead
+            key, secret, token, expires = assumed_credentials(
+                role_arn=settings.PLATFORM_STORAGE_ROLE_ARN, external_id="",
+                session_name=f"aip-ws-{str(workspace.pk)[:8]}", scope_uri=uri, read_only=read_only)
+            entries.append(_entry(uri, settings.OBJECT_STORAGE_ENDPOINT_URL, settings.OBJECT_STORAGE_REGION,
+                                  settings.OBJECT_STORAGE_PATH_STYLE, read_only, key, secret, token, expires))
+    for connection in StorageConnection.objects.filter(account_id=workspace.account_id):
+        if connection.role_arn:
+            key, secret, token, expires = assumed_credentials(
+                role_arn=connection.role_arn, external_id=connection.external_id,
+                session_name=f"aip-ws-{str(workspace.pk)[:8]}", scope_uri=connection.uri,
+                read_only=connection.read_only)
+        else:
+            key, secret, token, expires = (connection.access_key_id,
+                                           crypto.decrypt(connection.secret_access_key_encrypted), "", None)
+        entries.append(_entry(connection.uri, _endpoint(connection),
+                              connection.region or settings.OBJECT_STORAGE_REGION, connection.path_style,
+                              connection.read_only, key, secret, token, expires))
+    if not entries:
+        return {}
+    values = {"AIP_STORAGE_CREDENTIALS": json.dumps(entries)}
+    own = entries[0] if entries[0]["uri"] == workspace_root_uri(workspace.pk) else None
+    if own is not None:
+        values.update(AWS_ACCESS_KEY_ID=own["access_key_id"], AWS_SECRET_ACCESS_KEY=own["secret_access_key"],
+                      AWS_SESSION_TOKEN=own["session_token"])
+    return values
+
+
+def _entry(uri, endpoint, region, path_style, read_only, key, secret, token, expires) -> dict:
+    return {"uri": uri, "endpoint_url": endpoint or "", "region": region or "", "path_style": path_style,
+            "read_only": read_only, "access_key_id": key, "secret_access_key": secret, "session_token": token or "",
+            "expires_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires)) if expires else None}

@@ -352,3 +352,26 @@ def test_locations_named_before_scoping_are_granted_to_their_workspaces_only():
                                     write=True)
     finally:
         migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+# --- credentials for workloads ------------------------------------------------------------------
+
+
+def test_workloads_get_short_lived_credentials_narrowed_to_their_own_prefix(tenant_a, s3, settings):
+    """On S3/OBS the platform's bucket holds every workspace: a workload gets credentials of the
+    platform's role assumed for its own prefix only, never the platform's keys."""
+    from tests.factories import make_workload
+
+    workspace, _ = tenant_a
+    settings.PLATFORM_STORAGE_URI = "s3://platform-data/workspaces"
+    settings.PLATFORM_STORAGE_ROLE_ARN = "arn:aws:iam::123456789012:role/aip-workloads"
+    pool = make_pool(name="cpu", flavor=cpu_flavor(), nodes=1)
+    workload = make_workload(workspace, pool, flavor=cpu_flavor(), accelerators=0, image="busybox", command=["true"])
+    values = locations.workload_storage_credentials(workload)
+    own = json.loads(values["AIP_STORAGE_CREDENTIALS"])[0]
+    assert own["uri"] == f"s3://platform-data/workspaces/ws-{workspace.pk}/"
+    assert own["session_token"] and own["expires_at"]
+    assert values["AWS_ACCESS_KEY_ID"] == own["access_key_id"] != settings.OBJECT_STORAGE_ACCESS_KEY_ID
+    assert settings.OBJECT_STORAGE_SECRET_ACCESS_KEY not in json.dumps(values)
+    settings.PLATFORM_STORAGE_ROLE_ARN = ""
+    assert locations.workload_storage_credentials(workload) == {}  # no role: no platform credentials at all
