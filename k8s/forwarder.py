@@ -3,12 +3,14 @@ unix sockets in a folder that both sides see. The local backend runs two per wor
 host's network, one inside the workload's network namespace; each listens on one side and
 connects on the other.
 
-    python -m k8s.forwarder --forward tcp:127.0.0.1:8000=unix:/aip/run/platform.sock ...
+    python -m k8s.forwarder --forward tcp:127.0.0.1:8000=unix:/aip/run/platform.sock --until-eof 5 ...
 
 Every LISTEN=CONNECT pair (tcp:HOST:PORT or unix:PATH; port 0 picks a free one) is bound before
 anything is reported, then the bound addresses go to stdout as one JSON line (the caller waits for
-it, so nothing connects before the listeners exist). Runs until SIGTERM. Standard library only:
-it runs in a sandbox without the platform's settings."""
+it, so nothing connects before the listeners exist). Runs until SIGTERM, or until the descriptor
+given to --until-eof reads end of file: the local backend hands its other end to every replica, so
+the forwarders end with the last replica without anyone having to stop them. Standard library
+only: it runs in a sandbox without the platform's settings."""
 
 import argparse
 import asyncio
@@ -93,8 +95,8 @@ async def relay(client_reader, client_writer, target: tuple) -> None:
         writer.close()
 
 
-async def serve(pairs: list[tuple[tuple, tuple]], announce) -> None:
-    """Bind every listener, announce them, then relay until cancelled."""
+async def serve(pairs: list[tuple[tuple, tuple]], announce, until_eof: int | None = None) -> None:
+    """Bind every listener, announce them, then relay until SIGTERM or end of file on `until_eof`."""
     sockets = [listen(source) for source, _ in pairs]
     servers = []
     for (source, target), sock in zip(pairs, sockets, strict=True):
@@ -108,6 +110,11 @@ async def serve(pairs: list[tuple[tuple, tuple]], announce) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    if until_eof is not None:
+        def drain():
+            if not os.read(until_eof, 4096):  # nobody holds the other end any more
+                stop.set()
+        loop.add_reader(until_eof, drain)
     announce([format_address(bound(source, sock)) for (source, _), sock in zip(pairs, sockets, strict=True)])
     try:
         await stop.wait()
@@ -126,6 +133,7 @@ def _announce(listening: list[str]) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--forward", action="append", default=[], metavar="LISTEN=CONNECT")
+    parser.add_argument("--until-eof", type=int, metavar="FD", help="stop at end of file on this descriptor")
     args = parser.parse_args(argv)
     pairs = []
     for item in args.forward:
@@ -137,7 +145,7 @@ def main(argv=None) -> None:
         except ValueError as exc:
             parser.error(f"--forward {item}: {exc}")
     os.umask(0o077)  # its unix sockets are for the sandbox's user only
-    asyncio.run(serve(pairs, _announce))
+    asyncio.run(serve(pairs, _announce, args.until_eof))
 
 
 if __name__ == "__main__":

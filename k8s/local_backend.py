@@ -92,6 +92,23 @@ def _proc_start_time(pid: int) -> str | None:
     return None if fields[0] in ("Z", "X") else fields[19]
 
 
+def _group_lives(pgid: int) -> bool:
+    """Whether any process of the group is alive (zombies aside); the group's number stays
+    reserved while it has members, so it is still the replica's."""
+    try:
+        os.waitpid(pgid, os.WNOHANG)  # the wrapper, if it is our own finished child
+    except ChildProcessError:
+        pass
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue
+        if int(group) == pgid and state not in ("Z", "X"):
+            return True
+    return False
+
+
 def _signal_name(code: int) -> str:
     try:
         return signal.Signals(code - 128).name
@@ -177,10 +194,15 @@ class LocalBackend(ComputeBackend):
             port = _free_port()
             replicas += [(f"{pod_set.name}-{index}", pod_set, index, port) for index in range(pod_set.replicas)]
         serving = [name for name, *_ in replicas] if spec.serves else []
-        network = None
+        network, lifetime = None, ()
         if sandbox:
+            # The replicas hold the write end: when the last one ends, the forwarders read end of file.
+            lifetime = os.pipe()
+            for fd in lifetime:
+                descriptors.callback(os.close, fd)
             network = sandbox.start_network(run_dir=directory / "sandbox" / "run", log_path=directory / "network.log",
-                                            platform=platform, serving=serving, reach=self._reach(spec))
+                                            platform=platform, serving=serving, reach=self._reach(spec),
+                                            until_eof=lifetime[0])
             for fd in network.namespace_fds:
                 descriptors.callback(os.close, fd)
             _write_json(directory / "network.json", {"processes": [
@@ -220,7 +242,7 @@ class LocalBackend(ComputeBackend):
                     command=command, hostname=name, work_dir=work, hosts_file=directory / "sandbox" / "hosts",
                     storage=mounts, network=network, cgroup=cgroups[name],
                     accelerator_kind=pod_set.accelerator_kind if pod_set.accelerators else None)
-                cwd, pass_fds = "/", (*network.namespace_fds, *(m.fd for m in mounts))
+                cwd, pass_fds = "/", (lifetime[1], *network.namespace_fds, *(m.fd for m in mounts))
             with open(directory / f"{name}.log", "ab") as log:
                 process = subprocess.Popen(
                     ["/bin/sh", "-c", WRAPPER, str(directory / f"{name}.exit"), str(cgroups[name] or ""), *command],
@@ -261,18 +283,23 @@ class LocalBackend(ComputeBackend):
         return [_read_json(directory / f"{name}.json")["pid"] for name in self._live_replicas(directory, replicas)]
 
     def _stop(self, directory: Path, replicas: list[str], marker: str, wait: bool) -> None:
+        """SIGTERM to each replica's process group; with `wait`, SIGKILL to what is left of it
+        after the grace. The group, not the wrapper, is waited for: the wrapper and bwrap end at
+        once on SIGTERM while the sandboxed command may still be shutting down (or starting)."""
         (directory / marker).touch()
-        pids = self._live_pids(directory, replicas)
-        for pid in pids:
+        groups = self._live_pids(directory, replicas)
+        for pid in groups:
             try:
                 os.killpg(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        deadline = time.monotonic() + (STOP_GRACE_SECONDS if wait else 0)
-        while pids and time.monotonic() < deadline:
+        if not wait:
+            return
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while groups and time.monotonic() < deadline:
             time.sleep(0.1)
-            pids = self._live_pids(directory, replicas)
-        for pid in pids if wait else []:
+            groups = [pid for pid in groups if _group_lives(pid)]
+        for pid in groups:
             try:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -375,8 +402,6 @@ class LocalBackend(ComputeBackend):
             observation.state = SUCCEEDED
         else:
             observation.state = PENDING
-        if not alive and observation.state in (SUCCEEDED, FAILED):
-            self._stop_network(directory)  # its forwarders outlive no replica
         return observation
 
     @staticmethod

@@ -173,9 +173,10 @@ class Sandbox:
     # --- the workload's network -----------------------------------------------------------------
 
     def start_network(self, *, run_dir: Path, log_path: Path, platform: tuple[str, int], serving: list[str],
-                      reach: list[int]) -> Network:
-        """Start the forwarders of a new network namespace; returns their pids, the host port of
-        each serving replica, and descriptors of the namespace for the replicas to join."""
+                      reach: list[int], until_eof: int) -> Network:
+        """Start the forwarders of a new network namespace, which end when `until_eof` (a pipe's
+        read end whose write end the replicas hold) reads end of file; returns their pids, the host
+        port of each serving replica, and descriptors of the namespace for the replicas to join."""
         self.own_dir(run_dir)
         host, port = platform
         inside = platform_address_inside(host)
@@ -185,14 +186,14 @@ class Sandbox:
         network = Network(pids=[], serve_ports={})
         with open(log_path, "ab") as log:
             try:
-                listening = self._forwarder(network, outer, run_dir, log, own_network=False)
+                listening = self._forwarder(network, outer, run_dir, log, until_eof, own_network=False)
                 network.serve_ports = {name: int(address.rsplit(":", 1)[1])
                                        for name, address in zip(serving, listening[1:], strict=False)}
                 inner = [(f"tcp:{_bracket(inside)}:{port}", f"unix:{RUN_DIR}/platform.sock")]
                 inner += [(f"unix:{RUN_DIR}/serve-{name}.sock", f"tcp:127.0.0.1:{network.serve_ports[name]}")
                           for name in serving]
                 inner += [(f"tcp:127.0.0.1:{p}", f"unix:{RUN_DIR}/reach-{p}.sock") for p in reach]
-                self._forwarder(network, inner, run_dir, log, own_network=True,
+                self._forwarder(network, inner, run_dir, log, until_eof, own_network=True,
                                 keep=("net_bind_service",) if port < 1024 else ())
             except BaseException:
                 stop_processes(network.pids)
@@ -201,7 +202,8 @@ class Sandbox:
                 raise
         return network
 
-    def _forwarder(self, network: Network, pairs, run_dir: Path, log, *, own_network: bool, keep=()) -> list[str]:
+    def _forwarder(self, network: Network, pairs, run_dir: Path, log, until_eof: int, *, own_network: bool,
+                   keep=()) -> list[str]:
         args = [self.bwrap, *self._system(), *self._code(), "--dev-bind", "/dev/null", "/dev/null",
                 "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp", "--perms", "0755", "--dir", "/aip",
                 "--bind", str(run_dir), RUN_DIR, *NAMESPACES, *self._user_namespace(),
@@ -210,10 +212,10 @@ class Sandbox:
             args += [arg for cap in keep for arg in ("--cap-add", f"CAP_{cap.upper()}")]
         info_read, info_write = os.pipe()
         args += ["--info-fd", str(info_write), "--", *self._drop(*keep), sys.executable, "-m", "k8s.forwarder",
-                 *[f"--forward={listen}={connect}" for listen, connect in pairs]]
+                 f"--until-eof={until_eof}", *[f"--forward={listen}={connect}" for listen, connect in pairs]]
         try:
             process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
-                                       pass_fds=(info_write,), start_new_session=True,
+                                       pass_fds=(info_write, until_eof), start_new_session=True,
                                        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                                             "PYTHONPATH": str(settings.BASE_DIR)})
         except OSError:

@@ -2,6 +2,7 @@
 carries bytes both ways with half-closes, and closes what it cannot carry."""
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -30,10 +31,14 @@ def test_bad_addresses_are_refused(text):
         parse_address(text)
 
 
+def start(pairs, *extra, pass_fds=()):
+    return subprocess.Popen([sys.executable, "-m", "k8s.forwarder", *[f"--forward={a}={b}" for a, b in pairs],
+                             *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, pass_fds=pass_fds)
+
+
 @contextmanager
 def forwarder(*pairs):
-    process = subprocess.Popen([sys.executable, "-m", "k8s.forwarder", *[f"--forward={a}={b}" for a, b in pairs]],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start(pairs)
     try:
         yield json.loads(process.stdout.readline())["listening"]
     finally:
@@ -96,3 +101,22 @@ def test_tcp_to_unix_to_tcp_carries_both_ways(tmp_path):
 def test_a_connection_with_nothing_behind_it_is_closed(tmp_path):
     with forwarder(("tcp:127.0.0.1:0", f"unix:{tmp_path / 'nobody.sock'}")) as listening:
         assert exchange(listening[0], b"") == b""
+
+
+def test_it_ends_when_nobody_holds_the_other_end_of_its_pipe(tmp_path):
+    read_end, write_end = os.pipe()
+    process = start([("tcp:127.0.0.1:0", f"unix:{tmp_path / 'x.sock'}")], f"--until-eof={read_end}",
+                    pass_fds=(read_end,))
+    os.close(read_end)
+    try:
+        listening = json.loads(process.stdout.readline())["listening"]
+        os.write(write_end, b"what a replica may write is ignored")
+        assert exchange(listening[0], b"") == b""  # still serving
+        assert process.poll() is None
+        os.close(write_end)  # the last replica ended
+        assert process.wait(10) == 0
+    finally:
+        process.kill()
+        process.wait()
+        process.stdout.close()
+        process.stderr.close()

@@ -47,7 +47,10 @@ def live_group_members(pgid):
 
 @pytest.fixture
 def backend(tmp_path):
-    return LocalBackend(base_dir=tmp_path)
+    backend = LocalBackend(base_dir=tmp_path)
+    yield backend
+    for observation in backend.list_owned().values():
+        backend.remove(observation)
 
 
 def test_success_with_logs(backend):
@@ -83,13 +86,17 @@ def test_failure_exit_code_fails_the_gang_in_plain_words(backend):
     assert backend.status(workload).message == "Replica worker-1 exited with code 3. See its logs."
 
 
+def sleeps(members):
+    return [m for m in members if Path(f"/proc/{m}/cmdline").read_bytes().startswith(b"sleep\0")]
+
+
 def test_cancel_signals_the_process_group(backend):
     workload = spec(["sh", "-c", "sleep 60 & sleep 60"])
     backend.submit(workload)
     wait_for(backend, workload, {RUNNING})
     pid = int(__import__("json").loads((backend._dir(workload.id) / "worker-0.json").read_text())["pid"])
     give_up = time.monotonic() + 20
-    while len(live_group_members(pid)) < 3:  # the wrapper, the shell's last sleep, the backgrounded one
+    while len(sleeps(live_group_members(pid))) < 2:  # the shell's last sleep and the backgrounded one
         assert time.monotonic() < give_up
         time.sleep(0.05)
     backend.cancel(workload)
@@ -163,3 +170,19 @@ def test_a_serving_replica_that_exits_fails_the_service(backend):
     observation = wait_for(backend, exited, {FAILED})
     assert observation.reason == "ServerExited"
     assert observation.message.startswith("Replica worker-0 exited (code 0), but a serving replica must keep running")
+
+
+def test_cancel_kills_what_outlives_its_grace(backend):
+    # Stopping while the sandbox still starts, or a command that ignores SIGTERM: SIGKILL after the grace.
+    workload = spec(["sh", "-c", "trap '' TERM; echo started; sleep 60"])
+    backend.submit(workload)
+    pid = int(__import__("json").loads((backend._dir(workload.id) / "worker-0.json").read_text())["pid"])
+    give_up = time.monotonic() + 20
+    while not list(backend.logs(workload)):
+        assert time.monotonic() < give_up
+        time.sleep(0.05)
+    backend.cancel(workload)
+    assert backend.status(workload).state == STOPPED
+    while live_group_members(pid):  # SIGKILLed: gone as soon as the kernel has reaped them
+        assert time.monotonic() < give_up, [Path(f"/proc/{m}/cmdline").read_bytes() for m in live_group_members(pid)]
+        time.sleep(0.05)

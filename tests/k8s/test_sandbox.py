@@ -21,7 +21,7 @@ from aiplatform.storage import StorageBinding
 from k8s import services
 from k8s.backend import FAILED, RUNNING, SUCCEEDED, PodSetSpec, SubmitError, WorkloadSpec, clear_backend_cache
 from k8s.local_backend import LocalBackend
-from k8s.sandbox import Sandbox
+from k8s.sandbox import Sandbox, hosts_file_text
 from resourcepools.admission import admit_workloads
 from resourcepools.models import Phase
 from tests.factories import cpu_flavor, make_pool, make_workload
@@ -290,7 +290,7 @@ def test_the_platform_is_reached_by_address_or_by_name(backend, platform, settin
     server = ThreadingHTTPServer(("0.0.0.0", port), Recorder)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        settings.PLATFORM_URL = f"http://{socket.gethostname()}:{port}"
+        settings.PLATFORM_URL = f"http://{_local_name()}:{port}"
         by_name = spec(call, env=[("TARGET", f"{settings.PLATFORM_URL}/api/v1/by-name/")])
         backend.submit(by_name)
         assert answers(finished(backend, by_name)[1]) == {"status": "200"}
@@ -298,6 +298,16 @@ def test_the_platform_is_reached_by_address_or_by_name(backend, platform, settin
         server.shutdown()
         server.server_close()
     assert platform == ["/api/v1/by-address/", "/api/v1/by-name/"]
+
+
+def _local_name() -> str:
+    """This machine's name where it resolves here (the sandbox's /etc/hosts must then map it),
+    else localhost."""
+    try:
+        socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "localhost"
+    return socket.gethostname()
 
 
 def _free(port: int) -> bool:
@@ -309,17 +319,20 @@ def _free(port: int) -> bool:
     return True
 
 
-def test_forwarders_stop_with_the_last_replica(backend, platform):
-    workload = spec(["sleep", "0.5"])
+def test_forwarders_end_with_the_last_replica_by_themselves(backend, platform):
+    workload = spec(["sh", "-c", 'if [ "$RANK" = 1 ]; then sleep 1; fi'], replicas=2)
     backend.submit(workload)
     network = json.loads((backend._dir(workload.id) / "network.json").read_text())["processes"]
-    assert len(network) == 2
-    finished(backend, workload)
+    assert len(network) == 2 and all(_alive(p["pid"]) for p in network)
     give_up = time.monotonic() + 20
-    while any(_alive(p["pid"]) for p in network):
+    while not (backend._dir(workload.id) / "worker-0.exit").exists():
         assert time.monotonic() < give_up
-        backend.status(workload)
         time.sleep(0.05)
+    assert all(_alive(p["pid"]) for p in network)  # worker-1 still needs them
+    while any(_alive(p["pid"]) for p in network):  # nobody asks the backend anything meanwhile
+        assert time.monotonic() < give_up
+        time.sleep(0.05)
+    assert backend.status(workload).state == SUCCEEDED
 
 
 def _alive(pid: int) -> bool:
@@ -331,6 +344,12 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in "ZX"
     except OSError:
         return False
+
+
+def test_the_sandbox_hosts_file_maps_the_platforms_name_to_loopback():
+    assert hosts_file_text("platform.internal") == (
+        "127.0.0.1\tlocalhost platform.internal\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+    assert hosts_file_text("127.0.0.1").startswith("127.0.0.1\tlocalhost\n")
 
 
 def test_cgroup_limits_follow_the_pod_set(tmp_path):
