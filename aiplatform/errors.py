@@ -11,6 +11,7 @@ from django.db.models import ProtectedError
 from django.http import JsonResponse
 from django.views.defaults import server_error as html_server_error
 from drf_standardized_errors.handler import ExceptionHandler as StandardExceptionHandler
+from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ServerErrorEnum
 from kombu.exceptions import OperationalError as BrokerError
 from rest_framework import exceptions, serializers, status
 
@@ -111,12 +112,25 @@ class ExceptionHandler(StandardExceptionHandler):
         return super().convert_known_exceptions(exc)
 
 
-class ConflictErrorSerializer(serializers.Serializer):
+class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField()
     detail = serializers.CharField()
     attr = serializers.CharField(allow_null=True)
 
 
 class ConflictErrorResponseSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=["client_error"])
-    errors = ConflictErrorSerializer(many=True)
+    type = serializers.ChoiceField(choices=ClientErrorEnum.choices)
+    errors = ErrorSerializer(many=True)
+
+
+class PayloadTooLargeErrorResponseSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=ClientErrorEnum.choices)
+    errors = ErrorSerializer(many=True)
+
+
+class ServiceUnavailableErrorResponseSerializer(serializers.Serializer):
+    """The database or the broker cannot be reached for now; the answer says when to retry
+    (Retry-After)."""
+
+    type = serializers.ChoiceField(choices=ServerErrorEnum.choices)
+    errors = ErrorSerializer(many=True)

@@ -7,11 +7,22 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 class AutoSchema(StandardAutoSchema):
-    """Documents the standard errors, plus 409 (idempotency and state conflicts) on POSTs."""
+    """Documents the standard errors, plus 409 (idempotency and state conflicts) on POSTs and
+    DELETEs, 413 on requests with a body, 429 wherever a caller is identified (rate limits count
+    in authentication, not in DRF throttles) and 503 everywhere (the database or the broker out
+    of reach for now)."""
 
     def _should_add_error_response(self, responses, status_code):
+        if status_code in responses:
+            return False
         if status_code == "409":
-            return self.method in ("POST", "DELETE") and status_code not in responses
+            return self.method in ("POST", "DELETE")
+        if status_code == "413":
+            return self.method in ("POST", "PUT", "PATCH")
+        if status_code == "429":
+            return self._should_add_http401_error_response()
+        if status_code == "503":
+            return True
         return super()._should_add_error_response(responses, status_code)
 
     def get_override_parameters(self):

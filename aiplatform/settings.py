@@ -408,8 +408,13 @@ REST_FRAMEWORK = {
 DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_HANDLER_CLASS": "aiplatform.errors.ExceptionHandler",
     "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
-    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "409", "415", "429", "500"],
-    "ERROR_SCHEMAS": {"409": "aiplatform.errors.ConflictErrorResponseSerializer"},
+    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "409", "413", "415", "429", "500",
+                                   "503"],
+    "ERROR_SCHEMAS": {
+        "409": "aiplatform.errors.ConflictErrorResponseSerializer",
+        "413": "aiplatform.errors.PayloadTooLargeErrorResponseSerializer",
+        "503": "aiplatform.errors.ServiceUnavailableErrorResponseSerializer",
+    },
 }
 
 SPECTACULAR_SETTINGS = {
