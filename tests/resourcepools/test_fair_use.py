@@ -189,3 +189,18 @@ def test_a_disaggregated_service_whose_roles_never_fit_together_is_refused(works
     assert not Service.objects.exists() and not Workload.objects.exists()
     assert developer_client.post(url, {**body, "decode_instances": 2}, format="json").status_code == 201
 
+
+
+# --- settings -----------------------------------------------------------------------------------
+
+
+def test_settings_that_would_refuse_every_workload_or_never_end_a_hold_fail_the_system_checks(settings):
+    from resourcepools.checks import scheduling_settings
+
+    assert scheduling_settings(None) == []
+    settings.WORKLOAD_MIN_PRIORITY, settings.WORKLOAD_MAX_PRIORITY = 1, 10
+    settings.ADMISSION_MAX_HOLD_SECONDS = 0
+    assert [error.id for error in scheduling_settings(None)] == ["resourcepools.E001", "resourcepools.E002"]
+    settings.WORKLOAD_MIN_PRIORITY, settings.WORKLOAD_OPERATOR_MAX_PRIORITY = -10, 5
+    settings.ADMISSION_MAX_HOLD_SECONDS = 60
+    assert [error.id for error in scheduling_settings(None)] == ["resourcepools.E001"]

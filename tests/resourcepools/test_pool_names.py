@@ -121,3 +121,21 @@ def test_pools_made_before_keep_their_name_as_label():
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_operators_console_applies_the_same_rules_and_keeps_the_label(workspace):
+    from django.test import Client
+
+    make_pool(name="shared", nodes=0)
+    client = Client()
+    client.force_login(AccountMemberFactory(user__is_staff=True, user__is_superuser=True).user)
+    form = {"name": "shared", "kind": "dedicated", "account": str(workspace.account_id), "region": "local",
+            "status": "running", "nodes-TOTAL_FORMS": "0", "nodes-INITIAL_FORMS": "0"}
+    refused = client.post("/admin/resourcepools/resourcepool/add/", form)
+    assert refused.status_code == 200 and "A public pool is named &#x27;shared&#x27;" in refused.content.decode()
+    added = client.post("/admin/resourcepools/resourcepool/add/", {**form, "name": "team"})
+    assert added.status_code == 302
+    pool = ResourcePool.objects.get(name="team")
+    assert pool.placement_label == f"team-{pool.pk.hex[:12]}"
+    page = client.get(f"/admin/resourcepools/resourcepool/{pool.pk}/change/").content.decode()
+    assert pool.placement_label in page and 'name="name"' not in page
