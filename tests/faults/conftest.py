@@ -67,14 +67,12 @@ def query_one(sql: str, params=()):
 
 @pytest.fixture
 def queue(settings):
-    """A queue of this test's own: the in-process app sends to it and the processes' workers take
-    from it. Afterwards its messages go, with any a killed worker left unacknowledged."""
+    """A queue of this test's own: its processes send to it and their workers take from it, and
+    the test sends there what beat would. Afterwards its messages go, with any a killed worker left
+    unacknowledged. (The in-process app keeps its default queue: Celery fixes its queues at first use.)"""
     assert settings.CELERY_BROKER_URL.startswith("redis://"), "fault tests need the Redis broker (make test)"
     name = f"faults-{uuid.uuid4().hex[:10]}"
-    before = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = name
     yield name
-    celery_app.conf.task_default_queue = before
     drop_queue(redis.Redis.from_url(settings.CELERY_BROKER_URL), name)
 
 
@@ -91,10 +89,9 @@ def drop_queue(client: redis.Redis, name: str) -> None:
                 client.srem(key, member)
 
 
-def purge(name: str) -> None:
-    """Drops what a test's setup sent (signals of the rows it made), before a worker starts."""
-    with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(name)
+def send_as_beat(task: str, queue: str) -> None:
+    """Sends a periodic task to the test's queue, as beat does on its schedule."""
+    celery_app.send_task(task, queue=queue)
 
 
 @pytest.fixture

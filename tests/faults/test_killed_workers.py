@@ -11,17 +11,15 @@ import pytest
 from django.utils import timezone
 
 from aiplatform import leases
-from aiplatform.celery import app as celery_app
 from aiplatform.models import Role
 from billing import services as billing
 from billing.models import BillingAccount, Charge, LedgerEntry, Package, RatedUsage, Subscription
 from datasets import services as datasets
 from datasets.models import Dataset, ImportTask, Sample, SampleLabel
 from tests.billing.helpers import at, fund, priced_cpu_flavor, public_pool, ran
-from tests.conftest import client_for
 from tests.datasets.factories import DatasetFactory
-from tests.factories import WorkspaceFactory, member_of, workspace_storage
-from tests.faults.conftest import blocker_connection, purge, query_one, wait_for
+from tests.factories import WorkspaceFactory, api_token, member_of, workspace_storage
+from tests.faults.conftest import blocker_connection, query_one, send_as_beat, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,19 +37,20 @@ def gone(pid) -> bool:
 
 
 def test_a_worker_killed_mid_import_is_requeued_and_the_next_imports_each_line_once(workspace, local_root,
-                                                                                  start_worker, queue):
+                                                                                  start_worker, start_server, queue):
     own = workspace_storage(local_root, workspace)
     (own / "big.manifest").write_text("".join(
         json.dumps({"source": f"file://ws-{workspace.pk}/img/{n:05d}.jpg",
                     "annotation": [{"name": f"label{n % 5}", "type": "modelarts/image_classification"}]}) + "\n"
         for n in range(LINES)))
     dataset = DatasetFactory(workspace=workspace, output_uri=f"file://ws-{workspace.pk}/out", labels=[])
-    client = client_for(member_of(workspace, Role.DEVELOPER))
+    server = start_server()
     first = start_worker("first")
-    response = client.post(f"/api/v1/workspaces/{workspace.pk}/datasets/{dataset.pk}/import-tasks/",
-                           {"kind": "manifest", "source_uri": f"file://ws-{workspace.pk}/big.manifest"}, format="json")
-    assert response.status_code == 202, response.json()
-    task_id = response.json()["id"]
+    response = server.request("POST", f"/api/v1/workspaces/{workspace.pk}/datasets/{dataset.pk}/import-tasks/",
+                              token=api_token(member_of(workspace, Role.DEVELOPER)),
+                              body={"kind": "manifest", "source_uri": f"file://ws-{workspace.pk}/big.manifest"})
+    assert response.status == 202, response.body
+    task_id = response.body["id"]
     wait_for(lambda: ImportTask.objects.get(pk=task_id).processed >= datasets.IMPORT_BATCH, "the first batch",
              first.log)
 
@@ -76,7 +75,7 @@ def test_a_worker_killed_mid_import_is_requeued_and_the_next_imports_each_line_o
     key = f"datasets.import:{task_id}"
     wait_for(lambda: query_one("SELECT now() - heartbeat_at > interval '2.5 seconds' FROM aiplatform_tasklease "
                                "WHERE key = %s", [key])[0], "the killed worker's heartbeat to be 2 s old")
-    celery_app.send_task("datasets.tasks.reap_stalled_tasks")
+    send_as_beat("datasets.tasks.reap_stalled_tasks", queue)
     wait_for(lambda: ImportTask.objects.get(pk=task_id).status != "running", "the requeued import to end")
 
     task = ImportTask.objects.get(pk=task_id)
@@ -107,7 +106,6 @@ def test_a_worker_killed_while_rating_charges_nothing_and_beats_next_run_charges
         billing.buy_package(account=workspace.account, offer=offer, now=at("2023-04-01T00:00:00"))
         ran(workspace, pool, flavor, start="2023-04-02T00:00:00", end="2023-04-02T03:00:00", name=f"job-{number}")
     billing.meter_usage(now=at("2023-04-03T00:00:00"))
-    purge(queue)
     last = query_one("SELECT max(id) FROM billing_usagerecord")[0]
     blocked = max(str(workspace.account_id) for workspace in workspaces)
 
@@ -117,7 +115,7 @@ def test_a_worker_killed_while_rating_charges_nothing_and_beats_next_run_charges
                        "created_at) VALUES (%s, 'pay_per_use', 0, 0, %s, '', now())",
                        [blocked, f"usage:{blocked}:1-{last}"])
     first = start_worker("first")
-    celery_app.send_task("billing.tasks.rate_usage")  # what beat sends every 5 minutes
+    send_as_beat("billing.tasks.rate_usage", queue)  # every 5 minutes
     pid = wait_for(lambda: blocked_session('COPY "billing_ledgerentry"'), "the rater to block on its ledger entries",
                    first.log)
     first.kill()
@@ -131,7 +129,7 @@ def test_a_worker_killed_while_rating_charges_nothing_and_beats_next_run_charges
     assert not LedgerEntry.objects.filter(kind="pay_per_use").exists()
 
     second = start_worker("second")
-    celery_app.send_task("billing.tasks.rate_usage")  # beat's next run
+    send_as_beat("billing.tasks.rate_usage", queue)  # its next run
     wait_for(lambda: LedgerEntry.objects.filter(kind="pay_per_use").count() == len(workspaces),
              "beat's next run to charge", second.log)
     assert billing.rate_usage() == 0  # nothing left to rate: each record was rated once
@@ -149,7 +147,6 @@ def test_a_worker_killed_while_renewing_a_subscription_renews_it_once_on_beats_n
     subscription = billing.buy_subscription(account=workspace.account, pool_name="ded-renew", flavor=flavor, nodes=1,
                                             period="monthly", periods=1, auto_renew=True, now=bought)
     assert subscription.ends_at < timezone.now()  # due: the next process_subscriptions renews it
-    purge(queue)
 
     blocker = blocker_connection()
     with blocker.cursor() as cursor:
@@ -157,7 +154,7 @@ def test_a_worker_killed_while_renewing_a_subscription_renews_it_once_on_beats_n
                        "created_at) VALUES (%s, 'subscription', 0, 0, %s, '', now())",
                        [str(workspace.account_id), f"subscription:{subscription.pk}:renewal:1"])
     first = start_worker("first")
-    celery_app.send_task("billing.tasks.process_subscriptions")  # what beat sends every minute
+    send_as_beat("billing.tasks.process_subscriptions", queue)  # every minute
     pid = wait_for(lambda: blocked_session('INSERT INTO "billing_ledgerentry"'),
                    "the renewal to block on its ledger entry", first.log)
     first.kill()
@@ -172,7 +169,7 @@ def test_a_worker_killed_while_renewing_a_subscription_renews_it_once_on_beats_n
     assert LedgerEntry.objects.filter(account_id=workspace.account_id, kind="subscription").count() == 1
 
     second = start_worker("second")
-    celery_app.send_task("billing.tasks.process_subscriptions")  # beat's next run
+    send_as_beat("billing.tasks.process_subscriptions", queue)  # its next run
     wait_for(lambda: Subscription.objects.get(pk=subscription.pk).periods == 2, "the renewal", second.log)
     assert billing.process_subscriptions()["renewed"] == 0  # renewed once: not due any more
     renewed = Subscription.objects.get(pk=subscription.pk)
