@@ -34,6 +34,7 @@ from .backend import (
 )
 from .manifests import SECRET_SCHEME, leader_of, rank_env
 from .sandbox import (
+    CHAIN_ENV,
     STORAGE_ROOT,
     WORK_DIR,
     Sandbox,
@@ -234,24 +235,49 @@ class LocalBackend(ComputeBackend):
             command = list(spec.command_for(pod_set))
             if command[0] in ("python", "python3"):
                 command[0] = sys.executable  # the platform's interpreter stands for an image's python
-            cwd, pass_fds = directory, ()
             if sandbox:
-                work = directory / "sandbox" / name
-                sandbox.own_dir(work)
-                command = sandbox.replica_command(
-                    command=command, hostname=name, work_dir=work, hosts_file=directory / "sandbox" / "hosts",
-                    storage=mounts, network=network, cgroup=cgroups[name],
-                    accelerator_kind=pod_set.accelerator_kind if pod_set.accelerators else None)
-                cwd, pass_fds = "/", (lifetime[1], *network.namespace_fds, *(m.fd for m in mounts))
+                self._start_sandboxed(directory, name, env, command, sandbox=sandbox,
+                                      network=network, lifetime=lifetime, mounts=mounts, cgroup=cgroups[name],
+                                      accelerator_kind=pod_set.accelerator_kind if pod_set.accelerators else None)
+                continue
             with open(directory / f"{name}.log", "ab") as log:
                 process = subprocess.Popen(
-                    ["/bin/sh", "-c", WRAPPER, str(directory / f"{name}.exit"), str(cgroups[name] or ""), *command],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd,
-                    pass_fds=pass_fds,
+                    ["/bin/sh", "-c", WRAPPER, str(directory / f"{name}.exit"), "", *command],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=directory,
                     start_new_session=True,  # its own process group: cancel signals the whole tree
                 )
             _write_json(directory / f"{name}.json", {"pid": process.pid,
                                                      "start_time": _proc_start_time(process.pid)})
+
+    def _start_sandboxed(self, directory, name, env, command, *, sandbox, network, lifetime, mounts, cgroup,
+                         accelerator_kind) -> None:
+        """One replica in its sandbox. Its environment travels through a pipe to the sandbox's
+        last step: what runs before, as root or the platform's user, never sees it."""
+        work = directory / "sandbox" / name
+        sandbox.own_dir(work)
+        env_read, env_write = os.pipe()
+        try:
+            chain = sandbox.replica_command(
+                command=command, hostname=name, work_dir=work, hosts_file=directory / "sandbox" / "hosts",
+                storage=mounts, network=network, cgroup=cgroup, accelerator_kind=accelerator_kind, env_fd=env_read)
+            with open(directory / f"{name}.log", "ab") as log:
+                process = subprocess.Popen(
+                    ["/bin/sh", "-c", WRAPPER, str(directory / f"{name}.exit"), str(cgroup or ""), *chain],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=CHAIN_ENV, cwd="/",
+                    pass_fds=(env_read, lifetime[1], *network.namespace_fds, *(m.fd for m in mounts)),
+                    start_new_session=True,  # its own process group: cancel signals the whole tree
+                )
+        finally:
+            os.close(env_read)
+        _write_json(directory / f"{name}.json", {"pid": process.pid, "start_time": _proc_start_time(process.pid)})
+        data = memoryview(b"".join(f"{k}={v}".encode(errors="surrogateescape") + b"\0" for k, v in env.items()))
+        try:
+            while data:
+                data = data[os.write(env_write, data):]
+        except BrokenPipeError:
+            pass  # the sandbox did not start; its exit code and log say why
+        finally:
+            os.close(env_write)
 
     def _reach(self, spec: WorkloadSpec) -> list[int]:
         """The host ports of the live serving replicas of the same workspace's other workloads

@@ -52,6 +52,25 @@ CGROUP_PERIOD_US = 100_000
 NAMESPACES = ("--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try")
 READY_TIMEOUT_SECONDS = 30
 JOIN_CGROUP = 'echo $$ > "$0/cgroup.procs" && exec "$@"'
+# Where the platform's own tools are looked up (never in a PATH a workload could set).
+TOOL_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+# What runs the platform's side of a replica (the wrapper, prlimit, nsenter, bwrap): the
+# workload's own environment could otherwise make them load or run its files (PATH, LD_PRELOAD).
+CHAIN_ENV = {"PATH": TOOL_PATH, "LANG": "C.UTF-8"}
+# The last step inside the sandbox, as the sandbox's user with an empty environment: read the
+# workload's environment (NUL-separated NAME=value) from a descriptor, then exec its command, so
+# nothing before it ran with that environment and no secret is on a command line.
+LOAD_ENV = """import os, sys
+fd = int(sys.argv[1])
+data = b"".join(iter(lambda: os.read(fd, 65536), b""))
+os.close(fd)
+env = dict(item.decode(errors="surrogateescape").split("=", 1) for item in data.split(b"\\0") if item)
+try:
+    os.execvpe(sys.argv[2], sys.argv[2:], env)
+except OSError as exc:
+    print(f"cannot run {sys.argv[2]}: {exc.strerror}", file=sys.stderr)
+    sys.exit(127 if isinstance(exc, FileNotFoundError) else 126)
+"""
 
 
 class SandboxUnavailable(Exception):
@@ -85,6 +104,9 @@ class Network:
 class Sandbox:
     bwrap: str
     privileged: bool  # the platform runs as root: bwrap sets up as root, setpriv drops to uid/gid
+    prlimit: str
+    nsenter: str
+    setpriv: str
     uid: int
     gid: int
     nofile: int
@@ -99,11 +121,13 @@ class Sandbox:
             raise SandboxUnavailable(f"bubblewrap ('{settings.LOCAL_BACKEND_BWRAP}', LOCAL_BACKEND_BWRAP) is not "
                                      "installed.")
         privileged = os.geteuid() == 0
-        for tool in ("prlimit", "nsenter", *(("setpriv",) if privileged else ())):
-            if shutil.which(tool) is None:
+        tools = {tool: shutil.which(tool, path=TOOL_PATH) for tool in ("prlimit", "nsenter", "setpriv")}
+        for tool, path in tools.items():
+            if path is None:
                 raise SandboxUnavailable(f"'{tool}' (util-linux) is not installed.")
         sandbox = cls(
-            bwrap=bwrap, privileged=privileged,
+            bwrap=bwrap, privileged=privileged, prlimit=tools["prlimit"], nsenter=tools["nsenter"],
+            setpriv=tools["setpriv"],
             uid=settings.LOCAL_BACKEND_SANDBOX_UID if privileged else os.getuid(),
             gid=settings.LOCAL_BACKEND_SANDBOX_GID if privileged else os.getgid(),
             nofile=settings.LOCAL_BACKEND_SANDBOX_NOFILE, nproc=settings.LOCAL_BACKEND_SANDBOX_NPROC,
@@ -116,7 +140,8 @@ class Sandbox:
         args = [self.bwrap, *self._system(), *NAMESPACES, "--unshare-net", *self._user_namespace(), "--proc", "/proc",
                 "--", *self._drop(), "true"]
         try:
-            probe = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+            probe = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30,
+                                   env=CHAIN_ENV)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise SandboxUnavailable(f"bubblewrap could not start: {exc}.") from exc
         if probe.returncode != 0:
@@ -133,7 +158,7 @@ class Sandbox:
         if not self.privileged:
             return []
         inherited = ",".join(["-all", *(f"+{c}" for c in keep)])
-        return ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups", "--no-new-privs",
+        return [self.setpriv, f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups", "--no-new-privs",
                 f"--inh-caps={inherited}", f"--bounding-set={inherited}",
                 *([f"--ambient-caps={','.join(f'+{c}' for c in keep)}"] if keep else []), "--"]
 
@@ -168,7 +193,7 @@ class Sandbox:
     def _limits(self, cgroup: Path | None) -> list[str]:
         chain = ["/bin/sh", "-c", JOIN_CGROUP, str(cgroup)] if cgroup else []
         nofile, nproc = _at_most(resource.RLIMIT_NOFILE, self.nofile), _at_most(resource.RLIMIT_NPROC, self.nproc)
-        return chain + ["prlimit", f"--nofile={nofile}:{nofile}", f"--nproc={nproc}:{nproc}", "--core=0:0", "--"]
+        return chain + [self.prlimit, f"--nofile={nofile}:{nofile}", f"--nproc={nproc}:{nproc}", "--core=0:0", "--"]
 
     # --- the workload's network -----------------------------------------------------------------
 
@@ -211,13 +236,12 @@ class Sandbox:
         if keep and not self.privileged:
             args += [arg for cap in keep for arg in ("--cap-add", f"CAP_{cap.upper()}")]
         info_read, info_write = os.pipe()
-        args += ["--info-fd", str(info_write), "--", *self._drop(*keep), sys.executable, "-m", "k8s.forwarder",
+        args += ["--info-fd", str(info_write), "--clearenv", "--setenv", "PYTHONPATH", str(settings.BASE_DIR), "--",
+                 *self._drop(*keep), sys.executable, "-m", "k8s.forwarder",
                  f"--until-eof={until_eof}", *[f"--forward={listen}={connect}" for listen, connect in pairs]]
         try:
             process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
-                                       pass_fds=(info_write, until_eof), start_new_session=True,
-                                       env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                                            "PYTHONPATH": str(settings.BASE_DIR)})
+                                       pass_fds=(info_write, until_eof), start_new_session=True, env=CHAIN_ENV)
         except OSError:
             os.close(info_read)
             raise
@@ -236,11 +260,12 @@ class Sandbox:
 
     def replica_command(self, *, command: list[str], hostname: str, work_dir: Path, hosts_file: Path,
                         storage: list[Mount], network: Network, cgroup: Path | None,
-                        accelerator_kind: str | None) -> list[str]:
+                        accelerator_kind: str | None, env_fd: int) -> list[str]:
         """The chain that runs one replica: limits, the sandbox's network, bwrap, then the command
-        as the sandbox's user. Its descriptors (network namespace, storage) must be passed on."""
+        as the sandbox's user with the environment read from `env_fd`. Its descriptors (network
+        namespace, storage, environment) must be passed on, and it runs with CHAIN_ENV."""
         fds = network.namespace_fds
-        join = ["nsenter", *([f"--user=/proc/self/fd/{fds[0]}", "--preserve-credentials"] if len(fds) == 2 else []),
+        join = [self.nsenter, *([f"--user=/proc/self/fd/{fds[0]}", "--preserve-credentials"] if len(fds) == 2 else []),
                 f"--net=/proc/self/fd/{fds[-1]}", "--"]
         args = [self.bwrap, *self._system(), *self._code(), "--ro-bind", str(hosts_file), "/etc/hosts",
                 "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
@@ -252,8 +277,8 @@ class Sandbox:
             for pattern in ACCELERATOR_DEVICES[accelerator_kind]:
                 for device in sorted(Path("/dev").glob(pattern)):
                     args += ["--dev-bind", str(device), str(device)]
-        args += [*NAMESPACES, *self._user_namespace(), "--hostname", hostname, "--chdir", WORK_DIR, "--",
-                 *self._drop(), *command]
+        args += [*NAMESPACES, *self._user_namespace(), "--hostname", hostname, "--chdir", WORK_DIR, "--clearenv",
+                 "--", *self._drop(), sys.executable, "-I", "-S", "-c", LOAD_ENV, str(env_fd), *command]
         return self._limits(cgroup) + join + args
 
     def storage_mounts(self, bindings: tuple[StorageBinding, ...], stack: ExitStack) -> list[Mount]:

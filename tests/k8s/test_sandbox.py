@@ -134,7 +134,7 @@ def test_a_replica_is_unprivileged_and_sees_nothing_of_the_platform(backend, sta
         test -e /aip/storage/ws-{other} && echo other_mount=visible || echo other_mount=hidden
         echo processes=$(ls /proc | grep -c '^[0-9]')
         test -e /proc/{os.getpid()}/environ && echo test_process=visible || echo test_process=hidden
-        echo init=$(tr '\\0' ' ' < /proc/1/cmdline | cut -d' ' -f1)
+        echo init=$(tr '\\0' '\\n' < /proc/1/cmdline | head -1)
         {PYTHON} -c 'import socket; socket.create_connection(("127.0.0.1", 5432), 3)' 2>/dev/null \\
             && echo postgresql=reached || echo postgresql=unreachable
         for target in {django_settings.BASE_DIR}/planted /usr/planted /aip/planted /aip/storage/planted /etc/planted; do
@@ -213,14 +213,62 @@ def test_accelerator_replicas_see_the_drivers_view_of_the_machine(backend):
     assert answers(finished(backend, cpu)[1]) == {"sys": "hidden"}
 
 
-def test_runtime_secrets_reach_the_process_only(backend):
-    workload = spec(["sh", "-c", 'echo "token=$AIP_JOB_TOKEN"'], secrets=[("AIP_JOB_TOKEN", "tok-" + "x" * 20)])
-    assert "tok-" not in repr(workload)
+def test_runtime_secrets_reach_the_sandboxed_process_only(backend):
+    token = "tok-" + uuid.uuid4().hex
+    workload = spec(["sh", "-c", 'echo "token=$AIP_JOB_TOKEN"; sleep 2'], secrets=[("AIP_JOB_TOKEN", token)])
+    assert token not in repr(workload)
     backend.submit(workload)
+    pid = json.loads((backend._dir(workload.id) / "worker-0.json").read_text())["pid"]
+    give_up = time.monotonic() + 20
+    while not list(backend.logs(workload)):
+        assert time.monotonic() < give_up
+        time.sleep(0.05)
+    # While it runs: no command line of its processes, and no environment on the platform's side
+    # (root: the wrapper, prlimit, nsenter, bwrap), holds the token.
+    members = [p for p in Path("/proc").glob("[0-9]*") if _in_group(p, pid)]
+    assert len(members) >= 4
+    for process in members:
+        assert token.encode() not in (process / "cmdline").read_bytes()
+        if process.stat().st_uid == 0:
+            assert token.encode() not in (process / "environ").read_bytes()
     _, lines = finished(backend, workload)
-    assert answers(lines) == {"token": "tok-" + "x" * 20}
+    assert answers(lines) == {"token": token}
     stored = [p for p in backend._dir(workload.id).rglob("*") if p.is_file() and p.suffix != ".log"]
-    assert stored and not [p for p in stored if b"tok-" in p.read_bytes()]
+    assert stored and not [p for p in stored if token.encode() in p.read_bytes()]
+
+
+def test_a_command_that_is_not_there_fails_in_plain_words(backend):
+    workload = spec(["no-such-trainer", "--epochs=1"])
+    backend.submit(workload)
+    observation, lines = finished(backend, workload)
+    assert observation.message == ("Replica worker-0 could not start its command (not found, exit code 127). "
+                                   "See its logs.")
+    assert lines == ["cannot run no-such-trainer: No such file or directory"]
+
+
+def _in_group(process: Path, pgid: int) -> bool:
+    try:
+        return int((process / "stat").read_text().rsplit(")", 1)[1].split()[2]) == pgid
+    except (OSError, ValueError):
+        return False
+
+
+def test_the_workloads_environment_cannot_steer_the_platforms_side(backend, settings):
+    """Its env is the tenant's (PATH included): if the wrapper, prlimit, nsenter or bwrap ran with
+    it, they would run the tenant's files as root."""
+    own = str(uuid.uuid4())
+    tools = settings.LOCAL_STORAGE_ROOT / f"ws-{own}" / "bin"
+    tools.mkdir(parents=True)
+    marker = Path(f"/tmp/hijacked-{own}")
+    for name in ("prlimit", "nsenter", "bwrap", "setpriv", "sh", "python3", "true"):
+        (tools / name).write_text(f"#!/bin/sh\ntouch {marker}\n")
+        (tools / name).chmod(0o755)
+    workload = spec(["sh", "-c", "echo ran=yes"], workspace_id=own, storage=[own_storage(own)],
+                    env=[("PATH", f"{tools}:/usr/bin:/bin"), ("LD_LIBRARY_PATH", str(tools))])
+    backend.submit(workload)
+    observation, lines = finished(backend, workload)
+    assert observation.state == SUCCEEDED and answers(lines) == {"ran": "yes"}
+    assert not marker.exists()
 
 
 def test_a_serving_replica_answers_at_its_endpoint_and_only_its_workspace_reaches_it(backend):
@@ -353,8 +401,8 @@ def test_the_sandbox_hosts_file_maps_the_platforms_name_to_loopback():
 
 
 def test_cgroup_limits_follow_the_pod_set(tmp_path):
-    sandbox = Sandbox(bwrap="bwrap", privileged=True, uid=65534, gid=65534, nofile=1024, nproc=512,
-                      cgroup_parent=tmp_path)
+    sandbox = Sandbox(bwrap="bwrap", privileged=True, prlimit="prlimit", nsenter="nsenter", setpriv="setpriv",
+                      uid=65534, gid=65534, nofile=1024, nproc=512, cgroup_parent=tmp_path)
     (tmp_path / "wl-worker-0").mkdir()
     (tmp_path / "wl-worker-0" / "memory.swap.max").write_text("max")
     path = sandbox.replica_cgroup("wl-worker-0", vcpus=3, memory_gib=2)
