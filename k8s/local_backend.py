@@ -257,21 +257,22 @@ class LocalBackend(ComputeBackend):
         sandbox.own_dir(work)
         env_read, env_write = os.pipe()
         try:
-            chain = sandbox.replica_command(
-                command=command, hostname=name, work_dir=work, hosts_file=directory / "sandbox" / "hosts",
-                storage=mounts, network=network, cgroup=cgroup, accelerator_kind=accelerator_kind, env_fd=env_read)
-            with open(directory / f"{name}.log", "ab") as log:
-                process = subprocess.Popen(
-                    ["/bin/sh", "-c", WRAPPER, str(directory / f"{name}.exit"), str(cgroup or ""), *chain],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=CHAIN_ENV, cwd="/",
-                    pass_fds=(env_read, lifetime[1], *network.namespace_fds, *(m.fd for m in mounts)),
-                    start_new_session=True,  # its own process group: cancel signals the whole tree
-                )
-        finally:
-            os.close(env_read)
-        _write_json(directory / f"{name}.json", {"pid": process.pid, "start_time": _proc_start_time(process.pid)})
-        data = memoryview(b"".join(f"{k}={v}".encode(errors="surrogateescape") + b"\0" for k, v in env.items()))
-        try:
+            try:
+                chain = sandbox.replica_command(
+                    command=command, hostname=name, work_dir=work, hosts_file=directory / "sandbox" / "hosts",
+                    storage=mounts, network=network, cgroup=cgroup, accelerator_kind=accelerator_kind,
+                    env_fd=env_read)
+                with open(directory / f"{name}.log", "ab") as log:
+                    process = subprocess.Popen(
+                        ["/bin/sh", "-c", WRAPPER, str(directory / f"{name}.exit"), str(cgroup or ""), *chain],
+                        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=CHAIN_ENV, cwd="/",
+                        pass_fds=(env_read, lifetime[1], *network.namespace_fds, *(m.fd for m in mounts)),
+                        start_new_session=True,  # its own process group: cancel signals the whole tree
+                    )
+            finally:
+                os.close(env_read)
+            _write_json(directory / f"{name}.json", {"pid": process.pid, "start_time": _proc_start_time(process.pid)})
+            data = memoryview(b"".join(f"{k}={v}".encode(errors="surrogateescape") + b"\0" for k, v in env.items()))
             while data:
                 data = data[os.write(env_write, data):]
         except BrokenPipeError:
