@@ -73,7 +73,10 @@ def enqueue(task, *args, **kwargs) -> OutboxMessage:
         name, args, kwargs, options = task.task, (*task.args, *args), {**task.kwargs, **kwargs}, dict(task.options)
     else:
         name, options = task.name, {}
-    if serving_request.get() and not app.conf.task_always_eager and not broker.reachable():
+    # Refused only inside the request's transaction, where raising undoes the change; what a
+    # request enqueues after its commit (phase-change receivers) waits in the outbox instead.
+    refusable = serving_request.get() and transaction.get_connection().in_atomic_block
+    if refusable and not app.conf.task_always_eager and not broker.reachable():
         raise BrokerUnavailable()
     message = OutboxMessage.objects.create(task=name, args=list(args), kwargs=kwargs, options=options)
     transaction.on_commit(partial(_send_committed, message))

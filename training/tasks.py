@@ -1,5 +1,7 @@
 from celery import shared_task
 
+from aiplatform.celery import enqueue_on_commit
+
 from . import services
 from .models import TrainingJob
 
@@ -13,4 +15,4 @@ def read_trainer_logs_task(job_ids=None):
 def enqueue_log_read(*, workload_ids):
     job_ids = [str(pk) for pk in TrainingJob.objects.filter(workload_id__in=workload_ids).values_list("pk", flat=True)]
     if job_ids:
-        read_trainer_logs_task.delay(job_ids)
+        enqueue_on_commit(read_trainer_logs_task, job_ids)

@@ -13,7 +13,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from aiplatform import outbox
 from aiplatform.celery import app as celery_app
-from aiplatform.celery import enqueue_on_commit
+from aiplatform.celery import enqueue_on_commit, serving_request
 from aiplatform.errors import service_unavailable
 from aiplatform.models import IdempotencyKey, OutboxMessage
 from aiplatform.tasks import purge_expired_idempotency_keys, relay_outbox
@@ -137,6 +137,21 @@ def test_workers_and_beat_are_not_refused_while_the_broker_is_down(workspace, br
     dataset = DatasetFactory(workspace=workspace, output_uri=f"file://ws-{workspace.pk}/out")
     version = dataset_services.create_version(dataset=dataset, created_by=None, name="v1")
     assert list(OutboxMessage.objects.values_list("args", flat=True)) == [[str(version.pk)]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_a_request_enqueues_after_its_commit_waits_in_the_outbox(broker_down):
+    """Phase-change receivers run after the request's transaction committed: refusing then would
+    answer 503 for a change that was made, so their messages wait for the relay."""
+    signature = celery_app.signature("aiplatform.tasks.purge_expired_idempotency_keys")
+    token = serving_request.set(True)
+    try:
+        with pytest.raises(outbox.BrokerUnavailable), transaction.atomic():
+            enqueue_on_commit(signature)  # inside the request's transaction: refused, undone
+        assert not OutboxMessage.objects.exists()
+        enqueue_on_commit(signature)  # after its commit: written, then sent (or left for the relay)
+    finally:
+        serving_request.reset(token)
 
 
 @pytest.mark.django_db
