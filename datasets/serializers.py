@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from aiplatform import locations
+from aiplatform.models import TaskLease
 
 from .models import AnnotationItem, AnnotationTask, Dataset, DatasetVersion, ExportTask, ImportTask, Sample
 
@@ -27,6 +28,39 @@ def download_url(serializer, uri: str) -> str | None:
     if "locations" not in context:  # one read of the workspace's locations for a whole page
         context["locations"] = locations.WorkspaceLocations(workspace)
     return context["locations"].download_url(user=request.user, uri=uri)
+
+
+class RunHistorySerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    event = serializers.CharField(help_text="started, resumed, requeued, restarted, finished, …")
+    message = serializers.CharField()
+
+
+class RunHistoryMixin(serializers.Serializer):
+    """`attempts` and `history` of a background task from its lease (aiplatform.leases): which run
+    of it this is and what happened, e.g. a worker killed mid-import and the import resumed. A page
+    reads the leases of all its tasks in one query."""
+
+    lease_kind = ""
+    attempts = serializers.SerializerMethodField(help_text="Runs started so far (over 1: a worker died and the "
+                                                           "task was run again).")
+    history = serializers.SerializerMethodField()
+
+    def _lease(self, obj):
+        context = self.context
+        if "leases" not in context:
+            page = self.parent.instance if isinstance(self.parent, serializers.ListSerializer) else [obj]
+            context["leases"] = TaskLease.objects.in_bulk([f"datasets.{self.lease_kind}:{o.pk}" for o in page])
+        return context["leases"].get(f"datasets.{self.lease_kind}:{obj.pk}")
+
+    def get_attempts(self, obj) -> int:
+        lease = self._lease(obj)
+        return lease.attempt if lease else 0
+
+    @extend_schema_field(RunHistorySerializer(many=True))
+    def get_history(self, obj):
+        lease = self._lease(obj)
+        return lease.events if lease else []
 
 
 # --- datasets -----------------------------------------------------------------------------------
@@ -163,7 +197,8 @@ class SampleBatchResultSerializer(serializers.Serializer):
 # --- versions, imports, exports -----------------------------------------------------------------
 
 
-class DatasetVersionSerializer(serializers.ModelSerializer):
+class DatasetVersionSerializer(RunHistoryMixin, serializers.ModelSerializer):
+    lease_kind = "publish"
     manifest_url = serializers.SerializerMethodField(help_text="Presigned download link of the manifest.")
     created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
 
@@ -171,8 +206,8 @@ class DatasetVersionSerializer(serializers.ModelSerializer):
         model = DatasetVersion
         fields = [
             "id", "name", "description", "train_ratio", "status", "sample_count", "labelled_count", "train_count",
-            "eval_count", "label_stats", "manifest_uri", "manifest_url", "error", "created_by", "created_at",
-            "published_at",
+            "eval_count", "label_stats", "manifest_uri", "manifest_url", "error", "attempts", "history", "created_by",
+            "created_at", "published_at",
         ]
         read_only_fields = [f for f in fields if f not in ("name", "description", "train_ratio")]
         validators = []
@@ -182,14 +217,15 @@ class DatasetVersionSerializer(serializers.ModelSerializer):
         return download_url(self, version.manifest_uri) if version.status == DatasetVersion.Status.READY else None
 
 
-class ImportTaskSerializer(serializers.ModelSerializer):
+class ImportTaskSerializer(RunHistoryMixin, serializers.ModelSerializer):
+    lease_kind = "import"
     created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
 
     class Meta:
         model = ImportTask
         fields = [
             "id", "kind", "source_uri", "status", "total", "processed", "added", "skipped", "failed", "errors",
-            "error", "created_by", "created_at", "started_at", "finished_at",
+            "error", "attempts", "history", "created_by", "created_at", "started_at", "finished_at",
         ]
         read_only_fields = [f for f in fields if f not in ("kind", "source_uri")]
 
@@ -202,7 +238,8 @@ class SampleFiltersSerializer(serializers.Serializer):
     source = serializers.CharField(required=False, help_text="Source URIs starting with this.")
 
 
-class ExportTaskSerializer(serializers.ModelSerializer):
+class ExportTaskSerializer(RunHistoryMixin, serializers.ModelSerializer):
+    lease_kind = "export"
     version = serializers.PrimaryKeyRelatedField(
         queryset=DatasetVersion.objects.none(), required=False, allow_null=True,
         help_text="Export this published version; omit to export the samples the filters select.",
@@ -215,7 +252,7 @@ class ExportTaskSerializer(serializers.ModelSerializer):
         model = ExportTask
         fields = [
             "id", "version", "filters", "target_uri", "status", "sample_count", "result_uri", "result_url", "error",
-            "created_by", "created_at", "started_at", "finished_at",
+            "attempts", "history", "created_by", "created_at", "started_at", "finished_at",
         ]
         read_only_fields = [f for f in fields if f not in ("version", "filters", "target_uri")]
         extra_kwargs = {"target_uri": {"required": False, "help_text": "Where the manifest is written; defaults "

@@ -421,3 +421,21 @@ def test_refused_credentials_fail_the_import_with_the_reason(workspace, develope
     assert task["status"] == "failed"
     assert "the access key of storage connection 'data' is not valid" in task["error"]
     assert "test-access-key" not in task["error"] and "test-secret-key" not in task["error"]
+
+
+def test_tasks_tell_their_runs_and_a_page_reads_them_in_one_query(workspace, developer_client, buckets):
+    from django.test.utils import CaptureQueriesContext
+
+    buckets.put_object(Bucket="data", Key="raw/a.jpg", Body=b"x")
+    dataset = DatasetFactory(workspace=workspace)
+    task = start_import(developer_client, dataset, "prefix", "s3://data/raw/")
+    assert task["attempts"] == 1
+    assert [event["event"] for event in task["history"]] == ["started", "finished"]
+    listing = dataset_url(dataset, "import-tasks/")
+    with CaptureQueriesContext(connection) as one:
+        assert developer_client.get(listing).json()["count"] == 1
+    for _ in range(3):
+        start_import(developer_client, dataset, "prefix", "s3://data/raw/")
+    with CaptureQueriesContext(connection) as four:
+        assert developer_client.get(listing).json()["count"] == 4
+    assert len(four.captured_queries) == len(one.captured_queries)
