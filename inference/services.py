@@ -286,9 +286,7 @@ def _deploy(*, service: Service, fields: dict, created_by, priority: int = 0):
     workload = pool_services.create_workload(
         workspace=service.workspace, pool=service.pool, name=service.name, kind=WorkloadKind.INFERENCE,
         priority=priority, pod_sets=pod_sets, image=_image(service.model), command=server["command"],
-        env={**server["env"], "AIP_SERVICE_ID": str(service.pk),
-             # Where file:// locations live, for runtimes on this machine (the local backend).
-             "AIP_LOCAL_STORAGE_ROOT": str(settings.LOCAL_STORAGE_ROOT)},
+        env={**server["env"], "AIP_SERVICE_ID": str(service.pk)},
         created_by=created_by,
     )
     return workload, launches, plan

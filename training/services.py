@@ -170,8 +170,6 @@ def create_training_job(*, workspace, created_by, name: str, flavor, pool, outpu
         "AIP_JOB_ID": str(job.pk),
         "AIP_OUTPUT_URI": output_uri,
         "AIP_METRICS_URL": f"{settings.PLATFORM_URL}/api/v1/training-jobs/{job.pk}/metrics/",
-        # Where file:// locations live, for runtimes that run on this machine (the local backend).
-        "AIP_LOCAL_STORAGE_ROOT": str(settings.LOCAL_STORAGE_ROOT),
         **{f"AIP_INPUT_{item['channel'].upper()}": item["uri"] for item in inputs},
     }
     try:

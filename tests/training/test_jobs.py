@@ -106,7 +106,8 @@ def test_job_creates_a_queued_workload_with_the_recipe(workspace, developer_clie
     assert "--data=s3://bucket/data/" in workload.command
     assert "--learning_rate=1e-05" in workload.command
     assert workload.env["AIP_INPUT_DATA"] == "s3://bucket/data/"
-    assert services.job_for_token(workload.env["AIP_JOB_TOKEN"]).pk == TrainingJob.objects.get().pk
+    assert "AIP_JOB_TOKEN" not in workload.env  # given at submit (runtime secrets), never shown
+    assert services.job_for_token(services.job_secrets(workload)["AIP_JOB_TOKEN"]).pk == TrainingJob.objects.get().pk
     admit_workloads()
     assert developer_client.get(url(workspace, f"{job['id']}/")).json()["status"]["secondary"] == "Creating"
 
@@ -190,7 +191,7 @@ def test_list_filters_and_constant_queries(workspace, developer_client, presets,
 
 def test_metrics_through_the_job_token(workspace, developer_client, presets, npu_pool):
     job = developer_client.post(url(workspace), sft_body(npu_pool), format="json").json()
-    token = Workload.objects.get(pk=job["workload"]).env["AIP_JOB_TOKEN"]
+    token = services.job_token(TrainingJob.objects.get(pk=job["id"]))
     runtime = APIClient()
     runtime.credentials(HTTP_AUTHORIZATION=f"Job {token}")
     report = {"metrics": [{"name": "loss", "step": s, "value": 2.0 / s} for s in (1, 2, 3)]}
@@ -235,7 +236,8 @@ def test_cpu_preset_trains_on_a_dataset_version_and_its_log_gives_metrics_and_th
     assert job["inputs"][0]["uri"].endswith("versions/v1.manifest")
     workload = Workload.objects.get(pk=job["workload"])
     # Run the workload's command as the local backend would: a child process with its env.
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **workload.env}
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "AIP_LOCAL_STORAGE_ROOT": str(local_root),
+           **workload.env}
     env.pop("AIP_METRICS_URL")  # no API server in this test; the trainer log carries the metrics
     result = subprocess.run([sys.executable, *workload.command[1:]], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=120)
