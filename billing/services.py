@@ -31,7 +31,6 @@ from resourcepools.models import (
     PodSet,
     PoolKind,
     PoolStatus,
-    ResourcePool,
     Workload,
     WorkloadEvent,
 )
@@ -303,17 +302,17 @@ def buy_subscription(*, account: Account, pool_name: str, flavor: Flavor, nodes:
     _check_counts(nodes=nodes, periods=periods)
     if period not in SubscriptionPeriod.values:
         raise ValidationError({"period": f"Choose one of: {', '.join(SubscriptionPeriod.values)}."})
-    if ResourcePool.objects.filter(name=pool_name).exists():
-        raise ValidationError({"pool_name": f"A pool named '{pool_name}' exists already; choose another name."})
+    pool_services.check_pool_name_available(name=pool_name, kind=PoolKind.DEDICATED, account=account,
+                                            field="pool_name")
     price = price_in_force(flavor=flavor, at=now)
     unit_price = price.monthly if period == SubscriptionPeriod.MONTHLY else price.yearly
     amount = rules.subscription_amount(unit_price=unit_price, periods=periods, nodes=nodes)
     billing = locked_billing_account(account_id=account.pk)
     _require_funds(billing=billing, amount=amount, currency=price.currency, what="The subscription")
-    pool = pool_services.create_pool(
-        name=pool_name, kind=PoolKind.DEDICATED, account=account,
-        nodes=[{"name": f"{pool_name}-node-{i}", "flavor": flavor} for i in range(nodes)],
-    )
+    pool = pool_services.create_pool(name=pool_name, kind=PoolKind.DEDICATED, account=account)
+    for i in range(nodes):
+        # Node names are cluster-wide; pool names only per account: the placement label is unique.
+        pool_services.add_node(pool=pool, name=f"{pool.placement_label}-node-{i}", flavor=flavor)
     subscription = Subscription(
         account=account, pool=pool, flavor=flavor, nodes=nodes, period=period, periods=periods,
         unit_price=unit_price, currency=price.currency, paid=amount, starts_at=now,
@@ -385,7 +384,7 @@ def add_subscription_nodes(*, subscription: Subscription, nodes: int, created_by
     billing = locked_billing_account(account_id=subscription.account_id)
     _require_funds(billing=billing, amount=amount, currency=subscription.currency, what="Adding the nodes")
     for i in range(subscription.nodes, subscription.nodes + nodes):
-        pool_services.add_node(pool=subscription.pool, name=f"{subscription.pool.name}-node-{i}",
+        pool_services.add_node(pool=subscription.pool, name=f"{subscription.pool.placement_label}-node-{i}",
                                flavor=subscription.flavor)
     before = subscription.nodes
     subscription = _transition_subscription(

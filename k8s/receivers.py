@@ -18,7 +18,7 @@ def on_workload_phase_changed(sender, *, workload_ids, phase, **kwargs):
 def on_node_saved(sender, *, instance, created, **kwargs):
     """A node that joins a pool is labelled for it (and tainted when the pool is dedicated)."""
     if created:
-        enqueue_on_commit(tasks.place_node, instance.name, instance.pool.name,
+        enqueue_on_commit(tasks.place_node, instance.name, instance.pool.placement_label,
                           instance.pool.kind == PoolKind.DEDICATED)
 
 

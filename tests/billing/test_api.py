@@ -261,3 +261,24 @@ def test_billing_lists_do_not_grow_queries_with_page_size(workspace, url):
         return len(ctx.captured_queries)
 
     assert queries(1) == queries(4)
+
+
+def test_pool_names_are_per_account_and_a_taken_name_tells_nothing_of_other_accounts(workspace):
+    flavor = priced_cpu_flavor(monthly="1750.00")
+    theirs = WorkspaceFactory()
+    for account in (workspace.account, theirs.account):
+        fund(account, "10000.00")
+    services.buy_subscription(account=theirs.account, pool_name="team-pool", flavor=flavor, nodes=2,
+                              period="monthly", periods=1)
+    admin = client_for(admin_of(workspace))
+    body = {"pool_name": "team-pool", "flavor": flavor.name, "nodes": 2, "period": "monthly", "periods": 1}
+    bought = admin.post("/api/v1/billing/subscriptions/", body, format="json")
+    assert bought.status_code == 201, bought.json()
+    grown = admin.post(f"/api/v1/billing/subscriptions/{bought.json()['id']}/add-nodes/", {"nodes": 1},
+                       format="json")
+    assert grown.status_code == 200, grown.json()
+    again = admin.post("/api/v1/billing/subscriptions/", body, format="json")
+    assert again.status_code == 400 and again.json()["errors"][0] == {
+        "code": "invalid", "attr": "pool_name",
+        "detail": "Your account has a dedicated pool named 'team-pool' already; choose another name."}
+    assert ResourcePool.objects.filter(name="team-pool").count() == 2

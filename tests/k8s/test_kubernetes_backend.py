@@ -417,9 +417,11 @@ def test_adding_and_removing_a_pool_node_labels_and_releases_it(workspace, kube_
     with django_capture_on_commit_callbacks(execute=True):
         node = pool_services.add_node(pool=pool, name="npu-9", flavor=FlavorFactory())
     labelled = cluster.core.read_node("npu-9")
-    assert labelled.metadata.labels == {"aiplatform.io/pool": "team-b"}
+    # Dedicated pools' names repeat across accounts: nodes carry the pool's unique placement label.
+    assert pool.placement_label.startswith("team-b-")
+    assert labelled.metadata.labels == {"aiplatform.io/pool": pool.placement_label}
     assert [(t.key, t.value, t.effect) for t in labelled.spec.taints] == [
-        ("aiplatform.io/dedicated", "team-b", "NoSchedule")]
+        ("aiplatform.io/dedicated", pool.placement_label, "NoSchedule")]
     with django_capture_on_commit_callbacks(execute=True):
         pool_services.remove_node(node=node)
     released = cluster.core.read_node("npu-9")
