@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from aiplatform.celery import enqueue_on_commit
 from aiplatform.storage import workload_bindings
 from resourcepools.models import TERMINAL_PHASES, PoolKind, Workload, WorkloadEvent
 from resourcepools.models import Phase as P
@@ -224,14 +225,15 @@ def reconcile(*, now=None) -> ReconcileReport:
         for observation in orphans:
             backend.remove(observation)
         report.orphans_removed = len(orphans)
-    # Outside the pass's transaction: these talk to the backend or the broker per workload.
+    # Outside the pass's transaction, through the outbox: a broker that is down keeps them for the relay.
     if report.cancelled or report.resubmitted:
         from . import tasks  # imported here: tasks imports this module
 
-        for workload_id in report.cancelled:
-            tasks.cancel_workload.delay(workload_id)
-        for workload_id in report.resubmitted:
-            tasks.submit_workload.delay(workload_id)
+        with transaction.atomic():
+            for workload_id in report.cancelled:
+                enqueue_on_commit(tasks.cancel_workload, workload_id)
+            for workload_id in report.resubmitted:
+                enqueue_on_commit(tasks.submit_workload, workload_id)
     return report
 
 

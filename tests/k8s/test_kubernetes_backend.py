@@ -366,11 +366,15 @@ def test_serving_past_its_max_runtime_fails_and_is_removed(workspace, kube_backe
     assert cluster.apps.list_namespaced_deployment(namespace(workload)).items == []
 
 
-def test_a_stop_whose_cancel_was_lost_is_finished_by_the_reconciler(workspace, kube_backend, cluster, eager_tasks):
+def test_a_stop_whose_cancel_was_lost_is_finished_by_the_reconciler(workspace, kube_backend, cluster, eager_tasks,
+                                                                    django_capture_on_commit_callbacks):
     workload = admitted(workspace)
     services.submit_workload(workload_id=workload.pk)
     pool_services.stop_workload(workload=workload, stopped_by=None)  # its cancel task never ran
-    assert phase_after_reconcile(workload) == Phase.STOPPED
+    with django_capture_on_commit_callbacks(execute=True):  # the pass's cancel goes out through the outbox
+        assert phase_after_reconcile(workload) == Phase.STOPPING
+    workload.refresh_from_db()
+    assert workload.phase == Phase.STOPPED
     assert cluster.batch.list_namespaced_job(namespace(workload)).items == []
 
 
