@@ -47,6 +47,8 @@ else:  # production never uses a key one host made for itself: the others would 
 SECRET_KEY = load_secret_key(
     value=os.environ.get("SECRET_KEY", "").strip(), key_file=_secret_key_file, generate=not PRODUCTION, debug=DEBUG,
 )
+# Where the key was read from, if a file (the local backend's sandboxes cover it).
+SECRET_KEY_FILE = _secret_key_file
 # Former keys, still accepted on signed values (links, tokens, sessions) while a new key rolls out.
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")

@@ -188,6 +188,12 @@ class Sandbox:
             args += ["--ro-bind", str(root), str(root)]
         for path in hidden:
             args += ["--perms", "0755", "--tmpfs", str(path)]
+        # The signing key's file may lie in a folder the sandbox sees (/etc): an empty file covers it.
+        key_file = settings.SECRET_KEY_FILE
+        if key_file is not None and Path(key_file).is_file():
+            key_file = Path(key_file).resolve()
+            if not any(_within(key_file, h) for h in hidden):
+                args += ["--ro-bind", "/dev/null", str(key_file)]
         return args
 
     def _limits(self, cgroup: Path | None) -> list[str]:

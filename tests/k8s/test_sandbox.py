@@ -237,6 +237,21 @@ def test_runtime_secrets_reach_the_sandboxed_process_only(backend):
     assert stored and not [p for p in stored if token.encode() in p.read_bytes()]
 
 
+def test_a_signing_key_file_in_a_folder_the_sandbox_sees_is_covered(backend, settings, tmp_path):
+    """SECRET_KEY_FILE may lie anywhere (e.g. /etc, which sandboxes see read-only): it reads empty."""
+    key_file = Path("/etc") / f"aip-test-key-{uuid.uuid4().hex[:8]}"
+    key_file.write_text("k" * 60)
+    key_file.chmod(0o644)  # readable by anyone on the host: only the sandbox's cover keeps it
+    settings.SECRET_KEY_FILE = key_file
+    try:
+        workload = spec(["sh", "-c", f'echo "key=$(cat {key_file})"'])
+        backend.submit(workload)
+        _, lines = finished(backend, workload)
+    finally:
+        key_file.unlink()
+    assert answers(lines) == {"key": ""}
+
+
 def test_a_command_that_is_not_there_fails_in_plain_words(backend):
     workload = spec(["no-such-trainer", "--epochs=1"])
     backend.submit(workload)
