@@ -80,30 +80,53 @@ class WorkspaceLocations:
             self._connections = list(StorageConnection.objects.filter(account_id=self.workspace.account_id))
         return self._connections
 
-    def reach(self, uri: str) -> Reach:
-        """How this workspace reaches `uri`; StorageError (a message for the tenant) when it may not."""
+    def loaded(self) -> "WorkspaceLocations":
+        """Reads the grants and connections now, for code that then runs where it must not touch
+        the database (an import's reader threads)."""
+        _ = self.grants, self.connections
+        return self
+
+    def _place(self, uri: str) -> StorageGrant | StorageConnection | None:
+        """What makes `uri` the workspace's (None: its own location); StorageError when nothing does."""
         location = parse_uri(uri)
         if covers(self.root, uri):
-            storage = platform_storage(uri)
-            if isinstance(storage, LocalStorage):
-                # The embedded storage keeps a folder per workspace, made when first written.
-                storage = LocalStorage(root=storage.root, creates_buckets=True)
-            return Reach(storage, writable=True, via="the workspace's own location")
+            return None
         for grant in self.grants:
             if covers(grant.uri, uri):
-                return Reach(platform_storage(uri), writable=not grant.read_only,
-                             via=f"the location {grant.uri} granted to the workspace")
+                return grant
         if location.scheme == LOCAL_SCHEME:
             raise StorageError(f"'{uri}' is not a location of this workspace; use its own location {self.root}.")
         matching = [c for c in self.connections if covers(c.uri, uri)]
         if matching:
             # The most specific prefix wins when an account registered a bucket and a prefix of it.
-            connection = max(matching, key=lambda c: len(c.prefix))
-            return Reach(connection_storage(connection), writable=not connection.read_only,
-                         via=f"storage connection '{connection.name}'")
+            return max(matching, key=lambda c: len(c.prefix))
         raise StorageError(f"'{uri}' is not a location of this workspace. Use its own location {self.root}, or "
                            f"have an account admin register a storage connection for bucket '{location.bucket}' "
                            "with the account's credentials (POST /api/v1/storage-connections/).")
+
+    def refusal(self, uri: str) -> str | None:
+        """Why the workspace may not name `uri`, or None when it may: in memory, nothing dialled
+        (for the sources of samples, checked by the thousand)."""
+        try:
+            self._place(uri)
+        except StorageError as exc:
+            return str(exc)
+        return None
+
+    def reach(self, uri: str) -> Reach:
+        """How this workspace reaches `uri`; StorageError (a message for the tenant) when it may not."""
+        place = self._place(uri)
+        if place is None:
+            storage = platform_storage(uri)
+            if isinstance(storage, LocalStorage):
+                # The embedded storage keeps a folder per workspace, made when first written.
+                storage = LocalStorage(root=storage.root, creates_buckets=True)
+            return Reach(storage, writable=True, via="the workspace's own location")
+        if isinstance(place, StorageGrant):
+            return Reach(platform_storage(uri), writable=not place.read_only,
+                         via=f"the location {place.uri} granted to the workspace")
+        return Reach(connection_storage(place), writable=not place.read_only,
+                     via=f"storage connection '{place.name}'")
 
     def storage_at(self, uri: str, *, write: bool = False) -> ObjectStorage:
         """The storage that reads (or, with `write`, writes) `uri` for this workspace."""

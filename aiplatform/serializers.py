@@ -1,4 +1,5 @@
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -123,3 +124,21 @@ class StorageConnectionSerializer(serializers.ModelSerializer):
 class StorageConnectionCheckSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     detail = serializers.CharField()
+
+
+class WorkspaceResourceField(serializers.PrimaryKeyRelatedField):
+    """A resource of the request's workspace (and, with `platform_too`, a platform-wide one, whose
+    workspace is empty) named by id. Another workspace's resource is answered exactly as an id that
+    does not exist, so the answer does not tell that it exists."""
+
+    def __init__(self, *, model, platform_too: bool = False, **kwargs):
+        self.model = model
+        self.platform_too = platform_too
+        super().__init__(queryset=model.objects.none(), **kwargs)
+
+    def get_queryset(self):
+        workspace = getattr(self.context.get("view"), "workspace", None)
+        if workspace is None:
+            return self.model.objects.none()
+        mine = Q(workspace=workspace) | Q(workspace__isnull=True) if self.platform_too else Q(workspace=workspace)
+        return self.model.objects.filter(mine)

@@ -157,18 +157,15 @@ def refresh_counts(*, dataset: Dataset) -> None:
 # --- samples ------------------------------------------------------------------------------------
 
 
-def _source_error(dataset: Dataset, source) -> str | None:
+def _source_error(dataset: Dataset, places: locations.WorkspaceLocations, source) -> str | None:
+    """What is wrong with a sample's source: a URI of the workspace's own locations, or inline text."""
     if not isinstance(source, str) or not source:
         return "Give the sample's source URI, e.g. s3://bucket/images/1.jpg."
     if len(source) > 1024:
         return "A source URI has at most 1024 characters."
     if source.startswith(INLINE_TEXT_SCHEME):
         return None if dataset.type in TEXT_TYPES else "Inline content:// sources are for text datasets only."
-    try:
-        parse_uri(source)
-    except StorageError as exc:
-        return str(exc)
-    return None
+    return places.refusal(source)
 
 
 def stamped_annotations(*, dataset: Dataset, annotations: list, metadata: dict, annotator: str, now,
@@ -205,11 +202,12 @@ def add_samples(*, dataset: Dataset, samples: list[dict], user) -> list[Sample]:
     existing = selectors.existing_sources(
         dataset=dataset, sources=[s.get("source") for s in samples if isinstance(s.get("source"), str)])
     now = timezone.now()
+    places = locations.WorkspaceLocations(dataset.workspace)
     errors, seen, created = {}, set(), []
     for index, item in enumerate(samples):
         problems = {}
         source = item.get("source")
-        problem = _source_error(dataset, source)
+        problem = _source_error(dataset, places, source)
         if problem:
             problems["source"] = problem
         elif source in existing or source in seen:
@@ -464,9 +462,10 @@ def _count_items(storage, task: ImportTask, dataset: Dataset, stop: threading.Ev
         return None
 
 
-def _sample_row(dataset: Dataset, item: ManifestSample, now, created: str) -> tuple[dict | None, str | None]:
+def _sample_row(dataset: Dataset, places: locations.WorkspaceLocations, item: ManifestSample, now,
+                created: str) -> tuple[dict | None, str | None]:
     """The fields of a new sample from a manifest line, or what is wrong with the line."""
-    problem = _source_error(dataset, item.source)
+    problem = _source_error(dataset, places, item.source)
     if problem:
         return None, f"source: {problem}"
     for index, annotation in enumerate(item.annotation):
@@ -498,8 +497,8 @@ class _ImportBatch:
     repeats: int
 
 
-def _import_batches(storage, task: ImportTask, dataset: Dataset, *, copy_text: bool,
-                    skip: int = 0) -> Iterator[_ImportBatch]:
+def _import_batches(storage, places: locations.WorkspaceLocations, task: ImportTask, dataset: Dataset, *,
+                    copy_text: bool, skip: int = 0) -> Iterator[_ImportBatch]:
     """The source's items in batches, read and checked, after the first `skip` (those an earlier
     attempt wrote); this is what runs beside the writing of the batch before, so it touches no
     database."""
@@ -512,7 +511,7 @@ def _import_batches(storage, task: ImportTask, dataset: Dataset, *, copy_text: b
             if isinstance(item, ManifestLineError):
                 prepared.failures.append((number, item.reason))
                 continue
-            row, problem = _sample_row(dataset, item, now, created)
+            row, problem = _sample_row(dataset, places, item, now, created)
             if problem:
                 prepared.failures.append((number, problem))
             elif row["source"] in prepared.candidates:
@@ -602,10 +601,11 @@ def run_import(*, task_id) -> ImportTask | None:
     readers, stop = ThreadPoolExecutor(max_workers=2, thread_name_prefix="import-read"), threading.Event()
     try:
         # Resolved here: the readers' threads touch no database.
-        storage = locations.storage_at(workspace=dataset.workspace, uri=task.source_uri)
+        places = locations.WorkspaceLocations(dataset.workspace).loaded()
+        storage = places.storage_at(task.source_uri)
         counting = readers.submit(_count_items, storage, task, dataset, stop)
         postgres = connection.vendor == "postgresql"
-        batches = _import_batches(storage, task, dataset, copy_text=postgres, skip=task.processed)
+        batches = _import_batches(storage, places, task, dataset, copy_text=postgres, skip=task.processed)
         upcoming = readers.submit(next, batches, None)
         look_up = not postgres  # elsewhere no constraint error tells which one failed
         while (batch := _awaited(upcoming, lease)) is not None:
@@ -920,8 +920,9 @@ def delete_annotation_task(*, task: AnnotationTask) -> None:
     task.delete()
 
 
-def _own_items(task: AnnotationTask, user, ids: list, field: str, statuses) -> dict[int, AnnotationItem]:
-    """The caller's items of the task with these ids, in one of the statuses, locked."""
+def _own_items(task: AnnotationTask, user, ids: list, field: str | None, statuses) -> dict[int, AnnotationItem]:
+    """The caller's items of the task with these ids, in one of the statuses, locked. Errors name
+    `items.<index>.<field>`, or `ids.<index>` when the body is a list of ids (no field)."""
     found = {
         item.pk: item
         for item in AnnotationItem.objects.select_for_update().select_related("sample")
@@ -931,11 +932,12 @@ def _own_items(task: AnnotationTask, user, ids: list, field: str, statuses) -> d
     for index, item_id in enumerate(ids):
         item = found.get(item_id)
         if item is None:
-            errors[index] = {field: f"No item {item_id!r} of this task is assigned to you."}
+            errors[index] = f"No item {item_id!r} of this task is assigned to you."
         elif item.status not in statuses:
-            errors[index] = {field: f"Item {item_id} is {item.status}; only {' or '.join(statuses)} items can change."}
+            errors[index] = f"Item {item_id} is {item.status}; only {' or '.join(statuses)} items can change."
     if errors:
-        raise ValidationError({"items": errors})
+        raise ValidationError({"ids": errors} if field is None else
+                              {"items": {index: {field: error} for index, error in errors.items()}})
     return found
 
 
@@ -984,13 +986,13 @@ def annotate_items(*, task: AnnotationTask, user, items: list[dict], submit: boo
 def submit_items(*, task: AnnotationTask, user, ids: list) -> list[AnnotationItem]:
     """Submits the caller's annotated items for review."""
     _check_active(task)
-    _check_batch(ids, "items")
+    _check_batch(ids, "ids")
     editable = (AnnotationItem.Status.ASSIGNED, AnnotationItem.Status.REJECTED)
-    found = _own_items(task, user, ids, "id", editable)
-    empty = {index: {"id": f"Item {item_id} has no annotations yet."}
+    found = _own_items(task, user, ids, None, editable)
+    empty = {index: f"Item {item_id} has no annotations yet."
              for index, item_id in enumerate(ids) if not found[item_id].annotations}
     if empty:
-        raise ValidationError({"items": empty})
+        raise ValidationError({"ids": empty})
     now = timezone.now()
     AnnotationItem.objects.filter(pk__in=list(found)).update(status=AnnotationItem.Status.SUBMITTED)
     Sample.objects.filter(pk__in=[item.sample_id for item in found.values()]).update(

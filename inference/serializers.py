@@ -1,6 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from aiplatform.serializers import WorkspaceResourceField
 from resourcepools.models import Flavor, Phase, ResourcePool
 from training.models import TrainingJob
 
@@ -19,8 +20,7 @@ CONCERNING_REASONS = {"InstancesUnhealthy"}
 
 
 class ModelSerializer(serializers.ModelSerializer):
-    training_job = serializers.PrimaryKeyRelatedField(queryset=TrainingJob.objects.all(), required=False,
-                                                      allow_null=True)
+    training_job = WorkspaceResourceField(model=TrainingJob, required=False, allow_null=True)
     command = serializers.ListField(child=serializers.CharField(), required=False, default=list)
     plannable = serializers.BooleanField(read_only=True)
 
@@ -43,7 +43,7 @@ class ModelUpdateSerializer(serializers.ModelSerializer):
 
 
 class PlanRequestSerializer(serializers.Serializer):
-    model = serializers.PrimaryKeyRelatedField(queryset=Model.objects.all())
+    model = WorkspaceResourceField(model=Model)
     flavor = serializers.SlugRelatedField(slug_field="name", queryset=Flavor.objects.all())
     tensor_parallel = serializers.IntegerField(min_value=1, default=1)
     pipeline_parallel = serializers.IntegerField(min_value=1, default=1)
@@ -89,7 +89,7 @@ class ServiceStatusSerializer(serializers.Serializer):
 
 
 class ServiceSerializer(serializers.ModelSerializer):
-    model = serializers.PrimaryKeyRelatedField(queryset=Model.objects.all())
+    model = WorkspaceResourceField(model=Model)
     pool = serializers.PrimaryKeyRelatedField(queryset=ResourcePool.objects.all())
     flavor = serializers.SlugRelatedField(slug_field="name", queryset=Flavor.objects.all())
     prefill_flavor = serializers.SlugRelatedField(slug_field="name", queryset=Flavor.objects.all(), required=False,

@@ -6,7 +6,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -52,9 +51,10 @@ class ModelViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destro
 
     @extend_schema(request=ModelUpdateSerializer, responses={200: ModelSerializer})
     def partial_update(self, request, *args, **kwargs):
+        model = self.get_object()  # another workspace's model is not found, whatever the body says
         data = ModelUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        model = services.update_model(model=self.get_object(), **data.validated_data)
+        model = services.update_model(model=model, **data.validated_data)
         return Response(self.get_serializer(model).data)
 
     def perform_destroy(self, instance):
@@ -94,10 +94,10 @@ class ServiceViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Dest
 
     @extend_schema(request=ServiceUpdateSerializer, responses={200: ServiceSerializer})
     def partial_update(self, request, *args, **kwargs):
-        data = ServiceUpdateSerializer(data=request.data, partial=True)
+        service = self.get_object()  # another workspace's service is not found, whatever the body says
+        data = ServiceUpdateSerializer(data=request.data, partial=True, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
-        service = services.update_service(service=self.get_object(), changed_by=request.user,
-                                          **data.validated_data)
+        service = services.update_service(service=service, changed_by=request.user, **data.validated_data)
         return self._respond(service)
 
     def perform_destroy(self, instance):
@@ -132,11 +132,9 @@ class ServiceViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Dest
         """Memory per card for a model on a flavor: weights, KV cache per token, KV-token capacity
         and concurrent sequences at max length, with every number and, when it does not fit,
         suggestions."""
-        data = PlanRequestSerializer(data=request.data)
+        data = PlanRequestSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        if v["model"].workspace_id != self.workspace.pk:
-            raise ValidationError({"model": "No such model in this workspace."})
         return Response(services.plan_for(
             model=v["model"], flavor=v["flavor"], tp=v["tensor_parallel"], pp=v["pipeline_parallel"],
             dp=v["data_parallel"], ep=v["expert_parallel"], quantization=v["quantization"],

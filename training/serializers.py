@@ -1,6 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from aiplatform.serializers import WorkspaceResourceField
 from resourcepools.models import Flavor, Phase, ResourcePool
 
 from .models import Algorithm, MetricPoint, TrainingJob
@@ -53,8 +54,8 @@ class StatusSerializer(serializers.Serializer):
 
 
 class TrainingJobSerializer(serializers.ModelSerializer):
-    algorithm = serializers.PrimaryKeyRelatedField(queryset=Algorithm.objects.all(), required=False,
-                                                   allow_null=True)
+    algorithm = WorkspaceResourceField(model=Algorithm, platform_too=True, required=False, allow_null=True,
+                                       help_text="An algorithm of this workspace, or a platform preset.")
     algorithm_name = serializers.CharField(source="algorithm.name", read_only=True, default=None)
     flavor = serializers.SlugRelatedField(slug_field="name", queryset=Flavor.objects.all())
     pool = serializers.PrimaryKeyRelatedField(queryset=ResourcePool.objects.all())

@@ -105,9 +105,10 @@ class TrainingJobViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
     @extend_schema(request=TrainingJobCopySerializer, responses={201: TrainingJobSerializer})
     @action(detail=True, methods=["post"])
     def copy(self, request, *args, **kwargs):
-        data = TrainingJobCopySerializer(data=request.data, partial=True)
+        job = self.get_object()  # another workspace's job is not found, whatever the body says
+        data = TrainingJobCopySerializer(data=request.data, partial=True, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
-        job = services.copy_training_job(job=self.get_object(), created_by=request.user, **data.validated_data)
+        job = services.copy_training_job(job=job, created_by=request.user, **data.validated_data)
         return self._respond(job, status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance):

@@ -80,6 +80,11 @@ def test_the_full_flow_with_rejection_and_acceptance(workspace, developer_client
     response = bob_client.post(tasks_url(dataset, f"{task['id']}/items/submit/"),
                                {"ids": [i["id"] for i in theirs]}, format="json")
     assert response.status_code == 200, response.json()
+    # Refused items (one already submitted, one not his) are named by their place in the body's ids.
+    response = bob_client.post(tasks_url(dataset, f"{task['id']}/items/submit/"),
+                               {"ids": [theirs[0]["id"], mine[0]["id"]]}, format="json")
+    assert response.status_code == 400
+    assert [e["attr"] for e in response.json()["errors"]] == ["ids.0", "ids.1"]
 
     # Annotators do not review.
     response = alice_client.post(tasks_url(dataset, f"{task['id']}/items/review/"),

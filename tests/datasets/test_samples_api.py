@@ -17,7 +17,7 @@ from datasets.models import Sample
 from datasets.pagination import SampleCursorPagination
 from tests.conftest import client_for
 from tests.datasets.factories import DatasetFactory, SampleFactory
-from tests.factories import member_of
+from tests.factories import connect_bucket, member_of
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +28,13 @@ def samples_url(dataset, suffix=""):
 
 def errors_by_attr(response):
     return {e["attr"]: e["detail"] for e in response.json()["errors"]}
+
+
+@pytest.fixture(autouse=True)
+def data_bucket(workspace):
+    """Samples name objects of the account's own bucket (a sample's source is a location of its
+    workspace, like every URI a tenant gives)."""
+    connect_bucket(workspace.account, "data")
 
 
 @pytest.fixture
@@ -69,13 +76,15 @@ def test_batch_add_reports_every_bad_item_and_adds_nothing(workspace, developer_
         {"source": "s3://data/c.jpg", "annotations": [{"name": "cat", "type": "modelarts/image_classification"}]},
         {"source": "s3://data/ok.jpg"},
         {"source": 7},
+        {"source": "s3://someone-elses-bucket/d.jpg"},
     ]}, format="json")
     assert response.status_code == 400
     errors = errors_by_attr(response)
     assert set(errors) == {
         "samples.1.source", "samples.2.source", "samples.3.annotations.0", "samples.4.annotations.0",
-        "samples.5.annotations.0", "samples.6.source", "samples.7.source",
+        "samples.5.annotations.0", "samples.6.source", "samples.7.source", "samples.8.source",
     }
+    assert "is not a location of this workspace" in errors["samples.8.source"]
     assert "already in the dataset" in errors["samples.1.source"]
     assert "not in the dataset's label set" in errors["samples.3.annotations.0"]
     assert "outside the 100x100 image" in errors["samples.4.annotations.0"]

@@ -439,3 +439,11 @@ def test_tasks_tell_their_runs_and_a_page_reads_them_in_one_query(workspace, dev
     with CaptureQueriesContext(connection) as four:
         assert developer_client.get(listing).json()["count"] == 4
     assert len(four.captured_queries) == len(one.captured_queries)
+
+
+def test_a_manifest_line_naming_another_location_is_a_bad_line(workspace, developer_client, buckets):
+    buckets.put_object(Bucket="data", Key="in.manifest", Body=(
+        b'{"source": "s3://data/mine.jpg"}\n{"source": "s3://someone-elses-bucket/theirs.jpg"}\n'))
+    task = start_import(developer_client, DatasetFactory(workspace=workspace), "manifest", "s3://data/in.manifest")
+    assert (task["status"], task["added"], task["failed"]) == ("succeeded", 1, 1)
+    assert task["errors"][0]["line"] == 2 and "is not a location of this workspace" in task["errors"][0]["reason"]
