@@ -66,8 +66,14 @@ def username(role):
     return lambda t: t.users[role].username
 
 
-# What a body field refers to: a function of a tenant giving that tenant's value. Keyed by field,
-# or by (method, path suffix, field) where the name means something else in that operation.
+def connection(path):
+    """A location in the tenant's storage connection (its own bucket)."""
+    return lambda t: t.ids["connection_uri"] + path
+
+
+# What a body field refers to: a function of a tenant giving that tenant's value (a tuple: each is
+# checked). Keyed by field, or by (method, path suffix, field) where the name means something else
+# in that operation. Locations are checked in the tenant's managed storage and in its connection.
 BODY_REFERENCES = {
     "pool": ident("dedicated_pool"),
     "model": ident("model"),
@@ -78,15 +84,15 @@ BODY_REFERENCES = {
     "training_job": ident("finished_job"),
     "username": username("account_admin"),  # in the account, not yet in the workspace
     "assignees.*": username("annotator"),
-    "source_uri": ident("manifest_uri"),
-    "inputs.*.uri": location("datasets/"),
-    "input_uri": location("raw/"),
-    "output_uri": location("out/"),
-    "target_uri": location("exports/new/"),
-    "uri": location("models/m/"),
-    "kv_scales_uri": location("models/m/kv-scales.json"),
-    "quantized_weights_uri": location("models/m-w8a8/"),
-    "samples.*.source": location("raw/1.txt"),
+    "source_uri": (ident("manifest_uri"), connection("data/v1.manifest")),
+    "inputs.*.uri": (location("datasets/"), connection("datasets/")),
+    "input_uri": (location("raw/"), connection("raw/")),
+    "output_uri": (location("out/"), connection("out/")),
+    "target_uri": (location("exports/new/"), connection("exports/new/")),
+    "uri": (location("models/m/"), connection("models/m/")),
+    "kv_scales_uri": (location("models/m/kv-scales.json"), connection("models/m/kv-scales.json")),
+    "quantized_weights_uri": (location("models/m-w8a8/"), connection("models/m-w8a8/")),
+    "samples.*.source": (location("raw/1.txt"), connection("raw/1.txt")),
     ("post", "/samples/batch-delete/", "ids.*"): ident("sample"),
     ("post", "/samples/batch-annotate/", "items.*.id"): ident("sample"),
     ("post", "/items/annotate/", "items.*.id"): ident("assigned_item"),
@@ -104,6 +110,7 @@ NOT_REFERENCES = {
     "filters.source": "a filter on the dataset's own samples (a prefix of their sources), nothing is read",
     "filters.annotated_by": "a filter on the dataset's own samples",
     "account": "only operators create pools and record top-ups, for any account they choose",
+    "access_key_id": "the account's own cloud credential, not a resource of the platform",
     ("post", "/models/", "source"): "the kind of source (training_job, storage, image)",
     ("post", "/models/", "version"): "the model's own version label",
 }
@@ -154,6 +161,9 @@ def _workspace(t):
 
 VALID_BODIES = {
     ("post", "/api-keys/"): lambda t: {"name": "second"},
+    ("post", "/storage-connections/"): lambda t: {"name": "second", "scheme": "s3", "bucket": "second",
+                                                  "access_key_id": "second-key-id", "secret_access_key": "secret"},
+    ("patch", "/storage-connections/{id}/"): lambda t: {"region": "us-east-1"},
     ("post", "/billing/bills/"): lambda t: {"period": date.today().replace(day=1).isoformat()},
     ("post", "/billing/packages/"): lambda t: {"offer": t.platform.offer.pk},
     ("post", "/billing/subscriptions/"): lambda t: {"pool_name": "second", "flavor": "cpu.8u32g", "nodes": 1,
@@ -259,6 +269,7 @@ def nobody_like(tenant):
     workspace_id, theirs = str(uuid.uuid4()), str(tenant.workspace.pk)
     ids = {kind: _unknown_like(value) for kind, value in tenant.ids.items()}
     ids["manifest_uri"] = tenant.ids["manifest_uri"].replace(theirs, workspace_id)
+    ids["connection_uri"] = f"s3://{_unknown_like('')}/"
     return SimpleNamespace(
         ids=ids, platform=tenant.platform,
         users={role: SimpleNamespace(username=_unknown_like("")) for role in tenant.users},
@@ -348,7 +359,7 @@ def fill(path, parameters, tenants) -> str:
 
 
 @pytest.fixture
-def tenants(local_root, local_backend):
+def tenants(local_root, local_backend, s3):
     shared = build_platform()
     return build_tenant("a", shared), build_tenant("b", shared)
 
@@ -431,16 +442,17 @@ def test_another_tenants_ids_answer_as_ids_that_do_not_exist(tenants):
                     fail(method, path, f"B's {field} {name(b)!r} is refused for A: {theirs}; names are per tenant, "
                                        "a refusal tells A that B uses it")
                 continue
-            theirs = call(method, own_url, operation, _set(make(a), field, reference(b)))
-            never = call(method, own_url, operation, _set(make(a), field, reference(nobody)))
-            where, head = f"B's {field} {reference(b)}", field.split(".")[0]
-            if theirs.status < 400 or theirs.status >= 500 or theirs.status == 403:
-                fail(method, path, f"{where} answers {theirs}")
-            elif not any(attr.split(".")[0] == head for _, attr in theirs.errors):
-                fail(method, path, f"{where} answers {theirs}, which does not name '{field}'")
-            elif theirs.signature != never.signature:
-                fail(method, path, f"{where} answers {theirs}, but one that never existed answers {never}: "
-                                   "the difference tells that B's exists")
+            for refer in reference if isinstance(reference, tuple) else (reference,):
+                theirs = call(method, own_url, operation, _set(make(a), field, refer(b)))
+                never = call(method, own_url, operation, _set(make(a), field, refer(nobody)))
+                where, head = f"B's {field} {refer(b)}", field.split(".")[0]
+                if theirs.status < 400 or theirs.status >= 500 or theirs.status == 403:
+                    fail(method, path, f"{where} answers {theirs}")
+                elif not any(attr.split(".")[0] == head for _, attr in theirs.errors):
+                    fail(method, path, f"{where} answers {theirs}, which does not name '{field}'")
+                elif theirs.signature != never.signature:
+                    fail(method, path, f"{where} answers {theirs}, but one that never existed answers {never}: "
+                                       "the difference tells that B's exists")
 
     assert not failures, f"{len(failures)} of the matrix's checks failed:\n" + "\n".join(failures)
     assert checked > 150 and public, (checked, public)

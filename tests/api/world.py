@@ -9,7 +9,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
 from django.utils import timezone
+from django.utils.crypto import get_random_string
 
 from aiplatform import services as platform
 from aiplatform.models import AuditEvent, Role
@@ -34,11 +38,12 @@ REQUESTS_PER_MINUTE = 1_000_000
 @dataclass
 class Platform:
     """What the operators publish for everyone: a CPU flavor with a price, an NPU flavor (for memory
-    plans), a public pool, a package offer."""
+    plans), a public pool, a package offer; and an operator (Django staff, in no account)."""
 
     flavor: object
     public_pool: object
     offer: object
+    operator: object
 
 
 @dataclass
@@ -52,7 +57,7 @@ class Tenant:
     workspace: object
     owner: object  # the account's admin and the workspace's owner
     token: str  # the owner's API key
-    users: dict  # role -> user (owner, developer, annotator, viewer, account_admin)
+    users: dict  # role -> user: owner, developer, annotator, viewer, account_admin (admin, not a member)
     ids: dict = field(default_factory=dict)
     job_token: str = ""
     benchmark_token: str = ""
@@ -73,7 +78,8 @@ def build_platform() -> Platform:
                                     nodes=[{"name": f"public-cpu-{i}", "flavor": flavor} for i in range(2)])
     offer = billing.save_package_offer(name="cpu-100", family=flavor.family, node_hours=100, validity_months=1,
                                        price=Decimal("100.00"))
-    return Platform(flavor=flavor, public_pool=public_pool, offer=offer)
+    operator = get_user_model().objects.create(username=f"operator{uuid.uuid4().hex[:8]}", is_staff=True)
+    return Platform(flavor=flavor, public_pool=public_pool, offer=offer, operator=operator)
 
 
 def _user(account, name, *, is_admin=False):
@@ -96,7 +102,9 @@ def _run(workload, *, ended: bool, hours_ago: int = 2):
     return workload
 
 
-def build_tenant(name: str, shared: Platform) -> Tenant:
+def build_team(name: str, shared: Platform) -> Tenant:
+    """An account whose admin owns a workspace with a developer, an annotator and a viewer, and a
+    second admin who is not a member: the people, without resources yet."""
     marker = f"{name}{uuid.uuid4().hex[:8]}"
     account, owner = platform.create_account(name=f"{marker}-account", admin_username=f"{marker}-owner")
     account.api_requests_per_minute = REQUESTS_PER_MINUTE
@@ -117,6 +125,20 @@ def build_tenant(name: str, shared: Platform) -> Tenant:
     ids["account"] = account.pk
     ids["membership"] = memberships[Role.DEVELOPER].pk
     ids["api_key"] = owner.api_keys.get().pk
+    return tenant
+
+
+def build_tenant(name: str, shared: Platform) -> Tenant:
+    """A team with one of every resource."""
+    tenant = build_team(name, shared)
+    marker, account, workspace, owner, ids = tenant.marker, tenant.account, tenant.workspace, tenant.owner, tenant.ids
+
+    # A storage connection: a bucket of the account's own, reached with its own credentials.
+    connection = platform.save_storage_connection(
+        account=account, created_by=owner, name=f"{marker}-bucket", scheme="s3", bucket=f"{marker}-bucket",
+        access_key_id=f"{marker}-key-id", secret_access_key=f"{marker}-secret")
+    ids["storage_connection"] = connection.pk
+    ids["connection_uri"] = connection.uri
 
     # Money, a dedicated pool bought by subscription, a package, a quota.
     billing.top_up(account=account, amount=Decimal("1000000.00"), note=f"{marker} top-up")
@@ -215,3 +237,25 @@ def build_tenant(name: str, shared: Platform) -> Tenant:
         target_id=str(dataset.pk), path=f"/api/v1/workspaces/{workspace.pk}/datasets/", status_code=201,
         source_ip="127.0.0.1").pk
     return tenant
+
+
+ROLES = ("owner", "developer", "annotator", "viewer", "account_admin", "operator")
+
+
+def credentials(tenant: Tenant) -> dict[str, dict]:
+    """How each role of the tenant's workspace calls, as keyword arguments of schemathesis'
+    `case.call` (headers, cookies). Owners, developers, account admins and operators use an API
+    key; annotators and viewers may hold none (the API refuses to make them one), so they use a
+    console session and its CSRF token."""
+    calls = {"owner": {"headers": {"Authorization": f"Bearer {tenant.token}"}}}
+    for role, user in (("developer", tenant.users["developer"]), ("account_admin", tenant.users["account_admin"]),
+                       ("operator", tenant.platform.operator)):
+        calls[role] = {"headers": {"Authorization": f"Bearer {platform.create_api_key(user=user, name='fuzz').token}"}}
+    for role in ("annotator", "viewer"):
+        client = Client()
+        client.force_login(tenant.users[role])
+        csrf = get_random_string(32)
+        calls[role] = {"headers": {"X-CSRFToken": csrf},
+                       "cookies": {settings.SESSION_COOKIE_NAME: client.cookies[settings.SESSION_COOKIE_NAME].value,
+                                   settings.CSRF_COOKIE_NAME: csrf}}
+    return calls
