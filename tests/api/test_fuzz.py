@@ -34,6 +34,8 @@ def with_links(raw: dict) -> dict:
     paths = schema["paths"]
     for source, item in paths.items():
         for method, operation in item.items():
+            if method not in METHODS:
+                continue
             for status, response in operation.get("responses", {}).items():
                 pointer = _id_pointer(method, status, response)
                 if pointer is None:
