@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test lint services sandbox schema bench
+.PHONY: run test lint services sandbox schema bench recipe-env
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,17 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-run: $(VENV)/.runtime sandbox
+# The LLM recipe's own environment (torch, transformers, peft, TensorBoard), beside the code so that
+# the local backend's sandbox sees it; the recipe's entry point hands over to it (training/recipes).
+LLM_VENV := .venv-llm
+$(LLM_VENV)/.recipe: requirements-llm.txt
+	$(PYTHON) -m venv $(LLM_VENV)
+	$(LLM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-llm.txt
+	touch $@
+
+recipe-env: $(LLM_VENV)/.recipe
+
+run: $(VENV)/.runtime sandbox recipe-env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py bootstrap_demo
@@ -41,7 +51,7 @@ sandbox:
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 
-test: $(VENV)/.dev services sandbox lint
+test: $(VENV)/.dev recipe-env services sandbox lint
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest -n 2 -p no:cacheprovider
 
 # Every benchmark of bench/, each on a database of its own; figures go to the README by hand.

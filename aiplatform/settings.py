@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "datasets",
     "k8s",
     "billing",
+    "gateway",
 ]
 
 MIDDLEWARE = [
@@ -305,6 +306,26 @@ BENCHMARK_TOKEN_MAX_AGE = int(os.environ.get("BENCHMARK_TOKEN_MAX_AGE", str(7 * 
 # Fractions of logged steps dropped at the start and end of a throughput window.
 TRAINING_THROUGHPUT_WARMUP = float(os.environ.get("TRAINING_THROUGHPUT_WARMUP", "0.1"))
 TRAINING_THROUGHPUT_TAIL = float(os.environ.get("TRAINING_THROUGHPUT_TAIL", "0.1"))
+# Failure reasons of a job's workload that are the infrastructure's, not the job's: a job with
+# retries left runs again from its latest checkpoint (out of memory and the job's own errors are not).
+TRAINING_RETRY_REASONS = tuple(r.strip() for r in os.environ.get(
+    "TRAINING_RETRY_REASONS", "ReplicaLost,ObjectsVanished,Evicted,Preempted,NodeLost").split(",") if r.strip())
+TRAINING_MAX_RETRIES = int(os.environ.get("TRAINING_MAX_RETRIES", "10"))
+# Where LLM jobs keep converted weights and preprocessed data for reuse, under the workspace's location.
+TRAINING_LLM_CACHE_PATH = os.environ.get("TRAINING_LLM_CACHE_PATH", "llm-cache/")
+# TensorBoard visualization jobs: their image, their share of a CPU node, and the idle time after
+# which they stop (checked every VISUALIZATION_IDLE_CHECK_SECONDS).
+VISUALIZATION_IMAGE = os.environ.get("VISUALIZATION_IMAGE",
+                                     "swr.cn-southwest-2.myhuaweicloud.com/aiplatform/llm-finetune:3.0.0")
+VISUALIZATION_VCPUS = int(os.environ.get("VISUALIZATION_VCPUS", "1"))
+VISUALIZATION_MEMORY_GIB = int(os.environ.get("VISUALIZATION_MEMORY_GIB", "2"))
+VISUALIZATION_IDLE_TIMEOUT_SECONDS = int(os.environ.get("VISUALIZATION_IDLE_TIMEOUT_SECONDS", "3600"))
+VISUALIZATION_IDLE_CHECK_SECONDS = float(os.environ.get("VISUALIZATION_IDLE_CHECK_SECONDS", "60"))
+CELERY_BEAT_SCHEDULE["stop-idle-visualizations"] = {
+    "task": "training.tasks.stop_idle_visualizations",
+    "schedule": timedelta(seconds=VISUALIZATION_IDLE_CHECK_SECONDS),
+    "options": {"expires": VISUALIZATION_IDLE_CHECK_SECONDS},
+}
 
 # --- Inference ---------------------------------------------------------------------------------
 # Memory a serving runtime keeps per card beyond weights and KV cache (activations, graphs).
@@ -473,6 +494,45 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 
+# --- Gateway (the ASGI serving path: gateway/) -----------------------------------------------
+# Where the gateway passes the requests it does not serve itself (everything but service calls
+# and log follows): the API, e.g. http://127.0.0.1:8001 under `make run`; empty: those answer 404
+# (production: the load balancer sends only the gateway's paths to it).
+GATEWAY_API_URL = os.environ.get("GATEWAY_API_URL", "").rstrip("/")
+# Redis shared by every gateway process (limits' counters, metering, cache invalidation); empty:
+# each process counts in its own memory and writes its own metering to the database.
+GATEWAY_REDIS_URL = os.environ.get("GATEWAY_REDIS_URL", CACHE_URL)
+# API keys, memberships and services are re-read at least this often (a revoked key stops within
+# it; changes published through Redis apply at once); while the database is unreachable, what was
+# read is used up to GATEWAY_CACHE_STALE_SECONDS old.
+GATEWAY_CACHE_SECONDS = float(os.environ.get("GATEWAY_CACHE_SECONDS", "5"))
+GATEWAY_CACHE_STALE_SECONDS = float(os.environ.get("GATEWAY_CACHE_STALE_SECONDS", "60"))
+GATEWAY_ENDPOINTS_REFRESH_SECONDS = float(os.environ.get("GATEWAY_ENDPOINTS_REFRESH_SECONDS", "2"))
+GATEWAY_DB_THREADS = int(os.environ.get("GATEWAY_DB_THREADS", "4"))
+GATEWAY_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("GATEWAY_CONNECT_TIMEOUT_SECONDS", "5"))
+# An instance silent this long (before its answer or between two chunks of it) has hung.
+GATEWAY_READ_TIMEOUT_SECONDS = float(os.environ.get("GATEWAY_READ_TIMEOUT_SECONDS", "300"))
+# Limits per minute (0: none): each API key's requests and tokens over all services, and each
+# service's (a service's own limits, PUT …/services/{id}/limits/, replace these).
+GATEWAY_KEY_REQUESTS_PER_MINUTE = int(os.environ.get("GATEWAY_KEY_REQUESTS_PER_MINUTE", "600"))
+GATEWAY_KEY_TOKENS_PER_MINUTE = int(os.environ.get("GATEWAY_KEY_TOKENS_PER_MINUTE", "0"))
+GATEWAY_SERVICE_REQUESTS_PER_MINUTE = int(os.environ.get("GATEWAY_SERVICE_REQUESTS_PER_MINUTE", "0"))
+GATEWAY_SERVICE_TOKENS_PER_MINUTE = int(os.environ.get("GATEWAY_SERVICE_TOKENS_PER_MINUTE", "0"))
+GATEWAY_MAX_STREAMS_PER_INSTANCE = int(os.environ.get("GATEWAY_MAX_STREAMS_PER_INSTANCE", "0"))
+# Outlier ejection: an instance that refuses connections, or answers this many 5xx in a row, is
+# set aside for GATEWAY_EJECT_SECONDS (doubling while it keeps failing).
+GATEWAY_EJECT_AFTER_ERRORS = int(os.environ.get("GATEWAY_EJECT_AFTER_ERRORS", "5"))
+GATEWAY_EJECT_SECONDS = float(os.environ.get("GATEWAY_EJECT_SECONDS", "10"))
+# Prefix-aware routing (a service's option): prompts are hashed in blocks of this many characters;
+# the instance that served a prefix gets it again unless it has this many more requests in
+# flight than the least busy one.
+GATEWAY_PREFIX_BLOCK_CHARS = int(os.environ.get("GATEWAY_PREFIX_BLOCK_CHARS", "256"))
+GATEWAY_PREFIX_MAX_IMBALANCE = int(os.environ.get("GATEWAY_PREFIX_MAX_IMBALANCE", "8"))
+# Metering: each process adds its requests up and hands the sums to Redis this often; the sums go
+# to the database (traffic, billing's token usage) this often, in one transaction per batch.
+GATEWAY_METER_PUSH_SECONDS = float(os.environ.get("GATEWAY_METER_PUSH_SECONDS", "1"))
+GATEWAY_METER_FLUSH_SECONDS = float(os.environ.get("GATEWAY_METER_FLUSH_SECONDS", "10"))
+
 # --- object storage ---------------------------------------------------------------------------
 # s3:// and obs:// URIs go to this S3-compatible endpoint (empty: AWS); file:// URIs to a directory.
 OBJECT_STORAGE_ENDPOINT_URL = os.environ.get("OBJECT_STORAGE_ENDPOINT_URL", "")
@@ -494,3 +554,13 @@ STORAGE_ENCRYPTION_KEYS = env_list("STORAGE_ENCRYPTION_KEYS", "")
 # Lifetime of download links and of workloads' short-lived storage credentials, in seconds.
 STORAGE_DOWNLOAD_LINK_SECONDS = int(os.environ.get("STORAGE_DOWNLOAD_LINK_SECONDS", "900"))
 STORAGE_CREDENTIALS_SECONDS = int(os.environ.get("STORAGE_CREDENTIALS_SECONDS", "3600"))
+
+# --- SDK / uploads ------------------------------------------------------------------------------
+# Uploads in parts into a workspace's locations (POST /api/v1/workspaces/{id}/uploads/): the largest
+# object, the smallest part (larger for objects that would need over 1,000 parts; S3 refuses parts
+# under 5 MiB), how long an upload may be resumed (the embedded storage's staging folders are
+# swept after it), and the lifetime of the presigned links for S3/OBS parts.
+UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(50 * 1024**3)))
+UPLOAD_PART_BYTES = max(5 * 1024**2, int(os.environ.get("UPLOAD_PART_BYTES", str(8 * 1024**2))))
+UPLOAD_SESSION_SECONDS = int(os.environ.get("UPLOAD_SESSION_SECONDS", str(24 * 3600)))
+UPLOAD_LINK_SECONDS = int(os.environ.get("UPLOAD_LINK_SECONDS", "3600"))

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
 from billing import views as billing_views
@@ -51,12 +51,14 @@ workspace_router.register(r"workloads/(?P<workload_id>[^/.]+)/logs", k8s_views.W
                           basename="workload-log")
 workspace_router.register(r"algorithms", training_views.AlgorithmViews, basename="algorithm")
 workspace_router.register(r"training-jobs", training_views.TrainingJobViews, basename="training-job")
+workspace_router.register(r"visualizations", training_views.VisualizationViews, basename="visualization")
 workspace_router.register(r"models", inference_views.ModelViews, basename="model")
 workspace_router.register(r"services", inference_views.ServiceViews, basename="service")
 workspace_router.register(r"services/(?P<service_id>[^/.]+)/benchmarks", inference_views.BenchmarkRunViews,
                           basename="benchmark-run")
 workspace_router.register(r"datasets", dataset_views.DatasetViews, basename="dataset")
 workspace_router.register(r"cost-tags", billing_views.CostTagViews, basename="cost-tag")
+workspace_router.register(r"uploads", views.UploadViews, basename="upload")
 
 dataset_router = SimpleRouter()
 dataset_router.register(r"samples", dataset_views.SampleViews, basename="sample")
@@ -72,6 +74,8 @@ api_v1 = [
     path("me/", views.me, name="me"),
     re_path(rf"^{SERVICE}/v1/chat/completions$", inference_views.ServiceGatewayView.as_view(), name="service-chat"),
     re_path(rf"^{SERVICE}/invoke/(?P<path>.*)$", inference_views.ServiceGatewayView.as_view(), name="service-invoke"),
+    re_path(rf"^{WORKSPACE}/visualizations/(?P<visualization_id>[^/.]+)/tensorboard/(?P<path>.*)$",
+            training_views.TensorBoardProxyView.as_view(), name="tensorboard-proxy"),
     re_path(rf"^{WORKSPACE}/{DATASET}/", include(dataset_router.urls)),
     re_path(rf"^{WORKSPACE}/", include(workspace_router.urls)),
     *router.urls,
@@ -82,7 +86,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("storage/download", views.storage_download, name="storage-download"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/", views.CachedSchemaView.as_view(), name="schema"),
     # Its script served apart from the page, so that the content security policy needs no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/", include(api_v1)),

@@ -17,6 +17,7 @@ from k8s.backend import BackendUnavailable, get_compute_backend
 from k8s.services import workload_spec
 from resourcepools import services as pool_services
 from resourcepools.models import TERMINAL_PHASES, AcceleratorKind, Node, Phase, WorkloadKind
+from training import services as training_services
 
 from . import launch, planner
 from .gateway import entry_role
@@ -52,7 +53,7 @@ def create_model(*, workspace, created_by, name: str, source: str, runtime: str,
         if training_job.workload.phase != Phase.SUCCEEDED:
             raise ValidationError({"training_job": f"The job is {training_job.workload.phase}; only a succeeded "
                                                    "job's output can be served."})
-        uri = training_job.output_uri
+        uri = training_services.servable_model_uri(job=training_job)  # an LLM job's model/ folder
     elif source == ModelSource.STORAGE and not uri:
         raise ValidationError({"uri": "Give the object-storage location of the weights."})
     elif source == ModelSource.STORAGE:
@@ -64,6 +65,8 @@ def create_model(*, workspace, created_by, name: str, source: str, runtime: str,
     if Model.objects.filter(workspace=workspace, name=name, version=version).exists():
         raise ValidationError({"version": f"Model '{name}' already has version {version}; use a new version."})
     config = read_model_config(workspace=workspace, uri=uri) if uri else None
+    if config and "torch_dtype" not in config and config.get("dtype"):
+        config = {**config, "torch_dtype": config["dtype"]}  # what transformers 5 writes
     found = planner.architecture_from_config(config) if config else {}
     facts = {**found, **{k: v for k, v in facts.items() if v is not None}}
     model = Model(workspace=workspace, created_by=created_by, name=name, version=version, description=description,

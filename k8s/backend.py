@@ -71,8 +71,9 @@ class WorkloadSpec:
 
     @property
     def serves(self) -> bool:
-        """Inference runs until stopped; everything else runs to completion."""
-        return self.kind == "inference"
+        """Inference and visualization (TensorBoard) serve until stopped; everything else runs to
+        completion."""
+        return self.kind in ("inference", "visualization")
 
     def command_for(self, pod_set: PodSetSpec) -> tuple[str, ...]:
         return pod_set.command or self.command

@@ -72,6 +72,10 @@ class TrainingJob(models.Model):
     workload = models.OneToOneField(Workload, on_delete=models.PROTECT, related_name="training_job")
     copied_from = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     throughput = models.JSONField(null=True, blank=True, help_text="Summary computed from the trainer's log.")
+    max_retries = models.PositiveIntegerField(default=0, help_text="Times the platform runs the job again after an "
+                                              "infrastructure failure (a lost node or replica, an eviction); never "
+                                              "after the job's own failure or running out of memory.")
+    attempt = models.PositiveIntegerField(default=1, help_text="The attempt its workload runs (1: the first).")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -98,3 +102,44 @@ class MetricPoint(models.Model):
 
     def __str__(self):
         return f"{self.name}@{self.step}={self.value}"
+
+
+class TrainingJobAttempt(models.Model):
+    """One run of a job: the first, and each retry the platform started after an infrastructure
+    failure. The job's `workload` is its latest attempt's."""
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    workload = models.OneToOneField(Workload, on_delete=models.PROTECT, related_name="training_attempt")
+    resumed_from_step = models.PositiveIntegerField(null=True, blank=True, help_text="The checkpoint's step it "
+                                                    "continues from; empty: it starts from step 0.")
+    retry_reason = models.CharField(max_length=100, blank=True, default="", help_text="Why the attempt before failed.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["job", "number"]
+        constraints = [models.UniqueConstraint(fields=["job", "number"], name="training_attempt_unique_number")]
+
+    def __str__(self):
+        return f"{self.job_id} attempt {self.number}"
+
+
+class VisualizationJob(models.Model):
+    """TensorBoard over one or more training jobs' logs, run as a small CPU workload, reached
+    through the platform, stopped after an idle time."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="visualizations")
+    name = models.CharField(max_length=100)
+    training_jobs = models.ManyToManyField(TrainingJob, related_name="visualizations")
+    workload = models.OneToOneField(Workload, on_delete=models.PROTECT, related_name="visualization")
+    idle_timeout_seconds = models.PositiveIntegerField(help_text="Stopped when nobody opened it for this long.")
+    last_accessed_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.name

@@ -34,7 +34,9 @@ def parse_elapsed(value) -> float:
 
 
 METRIC_KEYS = {"loss": "loss", "lr": "learning_rate", "learning_rate": "learning_rate", "grad_norm": "grad_norm",
-               "epoch": "epoch", "eval_loss": "eval_loss", "accuracy": "accuracy"}
+               "epoch": "epoch", "eval_loss": "eval_loss", "eval_perplexity": "eval_perplexity",
+               "eval_accuracy": "eval_accuracy", "accuracy": "accuracy",
+               "tokens_per_second_per_device": "tokens_per_second_per_device"}
 
 
 def parse_line(line: str) -> LogEntry | None:
@@ -56,8 +58,10 @@ def parse_line(line: str) -> LogEntry | None:
 
 
 def summarise(entries: list[LogEntry], *, devices: int, warmup: float = 0.1, tail: float = 0.1) -> dict | None:
-    """The throughput over the middle steps, with the window used; None with fewer than two."""
-    entries = sorted(entries, key=lambda e: e.step)
+    """The throughput over the middle steps, with the window used; None with fewer than two.
+    Only training lines count (evaluation lines carry no token counts)."""
+    entries = sorted((e for e in entries if e.total_tokens is not None or e.total_samples is not None),
+                     key=lambda e: e.step)
     n = len(entries)
     first, last = int(n * warmup), n - 1 - int(n * tail)
     if last - first < 1:

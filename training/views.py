@@ -1,22 +1,35 @@
 import django_filters
+import requests
+from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, status
 from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from aiplatform.api import PlatformViewSet, WorkspaceViewSet
+from aiplatform.api import PlatformViewSet, WorkspaceRolePermission, WorkspaceViewSet
+from aiplatform.errors import ServiceUnavailable
 from aiplatform.filters import created_between
+from aiplatform.models import Capability
+from k8s.backend import BackendUnavailable, get_compute_backend, is_uuid
+from k8s.services import workload_spec
+from resourcepools.models import Phase
 
 from . import selectors, services
 from .authentication import JobTokenAuthentication
-from .models import Algorithm, TrainingJob
+from .models import Algorithm, TrainingJob, VisualizationJob
 from .serializers import (
     AlgorithmSerializer,
+    CompareQuerySerializer,
+    ComparisonSerializer,
+    JobEventSerializer,
     MetricPointSerializer,
     MetricReportSerializer,
     TrainingJobCopySerializer,
     TrainingJobSerializer,
+    VisualizationSerializer,
 )
 
 MAX_STEP = 2**31 - 1
@@ -114,6 +127,24 @@ class TrainingJobViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
     def perform_destroy(self, instance):
         services.delete_training_job(job=instance)
 
+    @extend_schema(responses={200: JobEventSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def events(self, request, *args, **kwargs):
+        """What happened to the job, over all its attempts (a retry says from which step it resumes)."""
+        page = self.paginate_queryset(selectors.job_events(job=self.get_object()))
+        return self.get_paginated_response(JobEventSerializer(page, many=True).data)
+
+    @extend_schema(parameters=[CompareQuerySerializer], responses={200: ComparisonSerializer})
+    @action(detail=False, methods=["get"])
+    def compare(self, request, *args, **kwargs):
+        """Two or more jobs' series of one metric aligned by step, each against the first: absolute
+        difference, relative error, the first step beyond the tolerance, and a verdict (the
+        precision pre-check before moving a job between GPU and NPU or changing precision)."""
+        query = CompareQuerySerializer(data=request.query_params, context=self.get_serializer_context())
+        query.is_valid(raise_exception=True)
+        result = services.compare_jobs(**query.validated_data)
+        return Response(ComparisonSerializer(result).data)
+
     @extend_schema(
         parameters=[
             OpenApiParameter("name", str, description="Only this metric, e.g. loss."),
@@ -155,3 +186,96 @@ class JobMetricReportViews(PlatformViewSet):
         data.is_valid(raise_exception=True)
         stored = services.record_metrics(job=job, points=data.validated_data["metrics"])
         return Response({"stored": stored}, status=status.HTTP_202_ACCEPTED)
+
+
+class VisualizationViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+                         WorkspaceViewSet):
+    """TensorBoard over training jobs' logs (the LLM recipe writes them under tensorboard/): a small
+    CPU workload, opened through the platform at its `url` with your credentials, stopped after
+    `idle_timeout_seconds` without a visit."""
+
+    queryset = VisualizationJob.objects.none()
+    serializer_class = VisualizationSerializer
+    ordering_fields = ["created_at", "name"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self):
+        return selectors.visualizations(workspace=self.workspace)
+
+    def create(self, request, *args, **kwargs):
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        visualization = services.create_visualization(workspace=self.workspace, created_by=request.user,
+                                                      **data.validated_data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=visualization.pk)).data,
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def stop(self, request, *args, **kwargs):
+        visualization = services.stop_visualization(visualization=self.get_object(), stopped_by=request.user)
+        return Response(self.get_serializer(self.get_queryset().get(pk=visualization.pk)).data)
+
+    def perform_destroy(self, instance):
+        services.delete_visualization(visualization=instance)
+
+
+class TensorBoardProxyView(APIView):
+    """TensorBoard's pages and data, through the platform with the caller's credentials (any member
+    of the workspace may look)."""
+
+    permission_classes = [IsAuthenticated, WorkspaceRolePermission]
+    parser_classes = []  # the body goes to TensorBoard untouched
+    action = "tensorboard"
+    workspace = None
+    CONNECT_TIMEOUT, READ_TIMEOUT = 5, 120
+    PASSED_HEADERS = ("Content-Type", "Accept", "Accept-Encoding")
+    RETURNED_HEADERS = ("Content-Encoding", "Cache-Control", "ETag", "Last-Modified")
+
+    def capability_for(self, action, method):
+        return Capability.READ
+
+    def initial(self, request, *args, **kwargs):
+        request._request.audit_skip = True  # page loads, not changes
+        super().initial(request, *args, **kwargs)
+
+    @extend_schema(responses={(200, "text/html"): OpenApiTypes.STR, (200, "application/json"): OpenApiTypes.OBJECT})
+    def get(self, request, workspace_id, visualization_id, path=""):
+        return self._proxy(request, visualization_id, path)
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request, workspace_id, visualization_id, path=""):
+        return self._proxy(request, visualization_id, path)
+
+    def _proxy(self, request, visualization_id, path):
+        visualization = selectors.visualizations(workspace=self.workspace).filter(pk=visualization_id).first() \
+            if is_uuid(visualization_id) else None
+        if visualization is None:
+            raise exceptions.NotFound("Visualization job not found.")
+        workload = visualization.workload
+        if workload.phase != Phase.RUNNING:
+            raise ServiceUnavailable(f"TensorBoard is {workload.phase}; it answers once it is running.")
+        try:
+            bases = get_compute_backend().endpoints(workload_spec(workload), "tensorboard")
+        except BackendUnavailable as exc:
+            raise ServiceUnavailable(f"The compute backend cannot be reached: {exc}") from exc
+        if not bases:
+            raise ServiceUnavailable("TensorBoard is starting; retry shortly.")
+        services.note_visualization_access(visualization=visualization)
+        query = request.META.get("QUERY_STRING", "")
+        url = f"{bases[0]}{services.proxy_path(visualization)}/{path}" + (f"?{query}" if query else "")
+        try:
+            upstream = requests.request(request.method, url, data=request.body, stream=True,
+                                        timeout=(self.CONNECT_TIMEOUT, self.READ_TIMEOUT),
+                                        headers={k: v for k, v in request.headers.items()
+                                                 if k in self.PASSED_HEADERS})
+        except requests.RequestException as exc:
+            raise ServiceUnavailable(f"TensorBoard did not answer ({type(exc).__name__}); retry shortly.") from exc
+        response = StreamingHttpResponse(upstream.raw.stream(64 * 1024, decode_content=False),
+                                         status=upstream.status_code,
+                                         content_type=upstream.headers.get("Content-Type", "application/octet-stream"))
+        for header in self.RETURNED_HEADERS:
+            if header in upstream.headers:
+                response[header] = upstream.headers[header]
+        response._resource_closers.append(upstream.close)
+        return response

@@ -47,8 +47,9 @@ def sample_text(record: dict, base: Path) -> str:
     return ""
 
 
-def read_samples(manifest: Path) -> list[tuple[str, str]]:
-    samples = []
+def read_samples(manifest: Path) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(train, eval) labelled samples: lines marked EVAL are the evaluation split."""
+    samples, evaluation = [], []
     with manifest.open() as lines:
         for line in lines:
             if not line.strip():
@@ -56,8 +57,9 @@ def read_samples(manifest: Path) -> list[tuple[str, str]]:
             record = json.loads(line)
             labels = record.get("annotation") or []
             if labels and labels[0].get("name"):
-                samples.append((sample_text(record, manifest.parent), labels[0]["name"]))
-    return samples
+                split = evaluation if str(record.get("usage", "")).upper() == "EVAL" else samples
+                split.append((sample_text(record, manifest.parent), labels[0]["name"]))
+    return samples, evaluation
 
 
 def features(text: str, size: int) -> dict[int, float]:
@@ -74,6 +76,18 @@ def softmax(scores: list[float]) -> list[float]:
     exps = [math.exp(s - top) for s in scores]
     total = sum(exps)
     return [e / total for e in exps]
+
+
+def evaluate(samples, classes, weights, bias) -> tuple[float, float]:
+    """Mean loss over the eval samples of known classes, and accuracy over all of them."""
+    losses, correct = [], 0
+    for x, label in samples:
+        probs = softmax([bias[c] + sum(weights[c][k] * v for k, v in x.items()) for c in range(len(classes))])
+        predicted = classes[probs.index(max(probs))]
+        correct += predicted == label
+        if label in classes:
+            losses.append(-math.log(max(probs[classes.index(label)], 1e-12)))
+    return (sum(losses) / len(losses) if losses else 0.0), correct / len(samples)
 
 
 def report(points: list[dict]) -> None:
@@ -94,11 +108,13 @@ def train(args) -> dict:
         manifest = manifest / "manifest.jsonl"
     output = local_path(args.output_dir)
     (output / "checkpoints").mkdir(parents=True, exist_ok=True)
-    samples = read_samples(manifest)
+    samples, evaluation = read_samples(manifest)
     if not samples:
         raise SystemExit(f"no labelled samples in {manifest}")
     classes = sorted({label for _, label in samples})
     data = [(features(text, args.features), classes.index(label)) for text, label in samples]
+    # Eval samples of a class training never saw count as wrong, with no loss term.
+    eval_data = [(features(text, args.features), label) for text, label in evaluation]
     tokens_per_sample = [max(1, len(text.split())) for text, _ in samples]
     weights = [[0.0] * args.features for _ in classes]
     bias = [0.0] * len(classes)
@@ -128,6 +144,13 @@ def train(args) -> dict:
                     "accuracy": round(accuracy, 6), "lr": args.learning_rate, "total_tokens": total_tokens,
                     "total_samples": step, "elapsed_time": round(time.monotonic() - started, 6)}
             log.write(json.dumps(line) + "\n")
+            if eval_data:
+                eval_loss, eval_accuracy = evaluate(eval_data, classes, weights, bias)
+                log.write(json.dumps({"current_steps": step, "epoch": epoch, "eval_loss": round(eval_loss, 6),
+                                      "eval_accuracy": round(eval_accuracy, 6),
+                                      "elapsed_time": round(time.monotonic() - started, 6)}) + "\n")
+                report([{"name": "eval_loss", "step": step, "value": eval_loss},
+                        {"name": "eval_accuracy", "step": step, "value": eval_accuracy}])
             log.flush()
             checkpoint = output / "checkpoints" / f"epoch-{epoch}.json"
             checkpoint.write_text(json.dumps({"classes": classes, "bias": bias, "weights": weights}))
