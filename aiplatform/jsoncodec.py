@@ -35,13 +35,18 @@ def loads(text: bytes | str):
         if isinstance(text, str):
             text = text.encode()
         text = text.removeprefix(b"\xef\xbb\xbf")
-        if _LONG_RUN in text.translate(_DIGITS_TO_ZERO):
+        if may_hold_big_integers(text):
             return json.loads(text, parse_constant=_refuse_constant)
         return orjson.loads(text)
     except json.JSONDecodeError as exc:  # orjson's error is one too
         raise ValueError(f"not valid JSON ({exc.msg})") from None
     except (UnicodeError, RecursionError) as exc:
         raise ValueError(f"not valid JSON ({exc})") from None
+
+
+def may_hold_big_integers(text: bytes) -> bool:
+    """Whether the document has a run of 19 digits or more (an integer beyond 64 bits may be one)."""
+    return _LONG_RUN in text.translate(_DIGITS_TO_ZERO)
 
 
 def _refuse_constant(name: str):

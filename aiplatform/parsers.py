@@ -12,6 +12,10 @@ from . import jsoncodec
 # (orjson writes at most 254 levels; the standard library recurses once per level).
 MAX_DEPTH = 64
 
+# What orjson writes of integers (signed below zero, unsigned above): a request's larger integers
+# could be stored, but no answer could show them again.
+INT_MIN, INT_MAX = -(2**63), 2**64 - 1
+
 # The escape of a UTF-16 surrogate. orjson refuses lone ones, but the standard library (which
 # jsoncodec reads documents with integers beyond 64 bits with) accepts them, and neither UTF-8 nor
 # PostgreSQL can hold one.
@@ -34,6 +38,9 @@ class JSONParser(parsers.JSONParser):
             raise ParseError(f"JSON parse error - {exc}") from None
         if _too_deep(value):
             raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels of objects and arrays.")
+        if jsoncodec.may_hold_big_integers(body) and _has_big_integer(value):
+            raise ParseError(f"JSON parse error - an integer lies outside {INT_MIN} to {INT_MAX}, the range the "
+                             "API stores and answers with; send it as a string or a float.")
         if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(value):
             raise ParseError("JSON parse error - a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), "
                              "which is not a character; send text as valid Unicode.")
@@ -49,6 +56,19 @@ def _too_deep(value) -> bool:
         for child in node.values() if isinstance(node, dict) else node:
             if isinstance(child, dict | list):
                 stack.append((child, depth + 1))
+    return False
+
+
+def _has_big_integer(value) -> bool:
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, int) and not INT_MIN <= node <= INT_MAX:
+            return True
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
     return False
 
 
