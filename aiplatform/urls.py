@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from billing import views as billing_views
 from datasets import views as dataset_views
+from gateway import views as gateway_views
 from inference import views as inference_views
 from k8s import views as k8s_views
 from resourcepools import views as pool_views
@@ -72,8 +73,11 @@ dataset_router.register(
 
 api_v1 = [
     path("me/", views.me, name="me"),
-    re_path(rf"^{SERVICE}/v1/chat/completions$", inference_views.ServiceGatewayView.as_view(), name="service-chat"),
-    re_path(rf"^{SERVICE}/invoke/(?P<path>.*)$", inference_views.ServiceGatewayView.as_view(), name="service-invoke"),
+    # Calls to services (…/v1/…, …/invoke/…) and log follows are the gateway process's (gateway.app).
+    re_path(rf"^{SERVICE}/traffic/$", gateway_views.ServiceTrafficViews.as_view({"get": "list"}),
+            name="service-traffic"),
+    re_path(rf"^{SERVICE}/limits/$", gateway_views.ServiceLimitsViews.as_view(
+        {"get": "retrieve", "put": "update", "patch": "update"}), name="service-limits"),
     re_path(rf"^{WORKSPACE}/visualizations/(?P<visualization_id>[^/.]+)/tensorboard/(?P<path>.*)$",
             training_views.TensorBoardProxyView.as_view(), name="tensorboard-proxy"),
     re_path(rf"^{WORKSPACE}/{DATASET}/", include(dataset_router.urls)),

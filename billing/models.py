@@ -48,6 +48,13 @@ class Price(models.Model):
                                              help_text="Per node-hour on public pools.")
     monthly = models.DecimalField(**MONEY, validators=[MinValueValidator(0)], help_text="Per node per month.")
     yearly = models.DecimalField(**MONEY, validators=[MinValueValidator(0)], help_text="Per node per year.")
+    # Services on this flavor may also be priced by what they serve through the gateway.
+    input_tokens_per_million = models.DecimalField(
+        **HOURLY, null=True, blank=True, validators=[MinValueValidator(0)],
+        help_text="Per million prompt tokens of services on this flavor; empty: tokens are not charged.")
+    output_tokens_per_million = models.DecimalField(
+        **HOURLY, null=True, blank=True, validators=[MinValueValidator(0)],
+        help_text="Per million completion tokens of services on this flavor; empty: tokens are not charged.")
     currency = models.CharField(max_length=3, default="CNY")
     effective_from = models.DateTimeField()
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
@@ -72,6 +79,8 @@ class BillingAccount(models.Model):
                                          help_text="When the balance went below zero; empty when it is not.")
     rated_through_id = models.BigIntegerField(
         default=0, help_text="Every usage record of the account up to this id is rated.")
+    tokens_rated_through_id = models.BigIntegerField(
+        default=0, help_text="Every token usage record of the account up to this id is rated.")
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self):
@@ -167,6 +176,7 @@ class ResourceType(models.TextChoices):
     WORKLOAD = "workload"
     POOL = "pool"
     PACKAGE = "package"
+    SERVICE = "service"
 
 
 class Charge(models.Model):
@@ -252,6 +262,64 @@ class RatedUsage(models.Model):
         for workspace_id, workload_id, name, charges in lines:
             for charge in charges:
                 yield workspace_id, workload_id, name, *charge
+
+
+class TokenDirection(models.TextChoices):
+    INPUT = "input", "Prompt tokens"
+    OUTPUT = "output", "Completion tokens"
+
+
+class TokenUsageRecord(models.Model):
+    """Tokens a service served through the gateway, from one batch of the gateway's metering
+    (gateway.models.MeterBatch): the key (batch, service) makes a batch written twice add nothing."""
+
+    key = models.CharField(max_length=100, unique=True)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="+")
+    # The service's id and name, not a reference: billing sits below inference, and a bill keeps
+    # naming a service that was deleted.
+    service_id = models.UUIDField()
+    service_name = models.CharField(max_length=100)
+    flavor = models.ForeignKey(Flavor, on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField(help_text="The first minute of the batch's traffic.")
+    ended_at = models.DateTimeField()
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["account", "id"], name="token_usage_account_rating")]
+
+    def __str__(self):
+        return self.key
+
+
+class RatedTokenUsage(models.Model):
+    """What one rating run charged an account for tokens (records with ids in (after, through]):
+    its lines [[workspace id, service id, service name, period, mode, direction, flavor id, unit
+    price per million, tokens], …], one per month, service, direction, flavor and price."""
+
+    LINE_FIELDS = ("workspace_id", "service_id", "service_name", "period", "mode", "direction", "flavor_id",
+                   "unit_price", "tokens")
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False,
+                                db_constraint=False)
+    after = models.BigIntegerField()
+    through = models.BigIntegerField()
+    first_period = models.DateField()
+    last_period = models.DateField()
+    lines = JSONText(default=list)
+    pay_per_use = models.DecimalField(max_digits=24, decimal_places=10, default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["account", "through"]
+        constraints = [models.UniqueConstraint(fields=["account", "through"], name="rated_tokens_once_per_run")]
+        indexes = [models.Index(fields=["account", "last_period"], name="rated_tokens_account_month")]
+
+    def __str__(self):
+        return f"tokens of {self.account_id} rated through record {self.through}"
 
 
 class SubscriptionPeriod(models.TextChoices):

@@ -48,6 +48,10 @@ def usage_amount(*, hourly: Decimal, node_seconds: int) -> Decimal:
     return Decimal(hourly) * node_seconds / 3600
 
 
+def token_amount(*, per_million: Decimal, tokens: int) -> Decimal:
+    return Decimal(per_million) * tokens / 1_000_000
+
+
 def month_start(moment: datetime):
     return moment.date().replace(day=1)
 

@@ -43,6 +43,7 @@ from .models import (
     Package,
     PackageOffer,
     Price,
+    RatedTokenUsage,
     RatedUsage,
     Subscription,
     UsageRecord,
@@ -163,10 +164,21 @@ def rated_usage_lines(*, account_id, period) -> Iterator[tuple]:
         yield from (line for line in RatedUsage.flat_lines(lines) if line[3] == month)
 
 
+def rated_token_lines(*, account_id, period) -> Iterator[tuple]:
+    """The token lines of the account's rating runs billed in a month (RatedTokenUsage.LINE_FIELDS)."""
+    month = period.isoformat()
+    for lines in RatedTokenUsage.objects.filter(account_id=account_id, first_period__lte=period,
+                                                last_period__gte=period).values_list("lines", flat=True).iterator():
+        yield from (tuple(line) for line in lines if line[3] == month)
+
+
 def accounts_billed_in(*, period) -> QuerySet:
-    """Accounts with charges or rated usage in a month."""
-    return Account.objects.filter(Q(pk__in=Charge.objects.filter(period=period).values("account_id")) | Q(
-        pk__in=RatedUsage.objects.filter(first_period__lte=period, last_period__gte=period).values("account_id")))
+    """Accounts with charges or rated usage (of nodes or tokens) in a month."""
+    return Account.objects.filter(
+        Q(pk__in=Charge.objects.filter(period=period).values("account_id"))
+        | Q(pk__in=RatedUsage.objects.filter(first_period__lte=period, last_period__gte=period).values("account_id"))
+        | Q(pk__in=RatedTokenUsage.objects.filter(first_period__lte=period, last_period__gte=period)
+            .values("account_id")))
 
 
 def bill_lines(*, bill: Bill, reader: BillingReader) -> QuerySet[BillLine]:
@@ -262,6 +274,16 @@ def accounts_to_rate(*, through: int, account_ids=None) -> dict[int, list[str]]:
     for account_id, cursor in accounts.values_list(aiplatform_sql.uuid_text("account_id"), "rated_through_id"):
         groups[cursor].append(str(account_id))
     return dict(groups)
+
+
+def token_prices() -> dict[int, list[tuple]]:
+    """Per flavor, its prices per million tokens over time: [(effective_from, input, output)] in
+    time order (None where a price row does not charge tokens)."""
+    changes = defaultdict(list)
+    for flavor_id, since, per_input, per_output in Price.objects.order_by("flavor_id", "effective_from").values_list(
+            "flavor_id", "effective_from", "input_tokens_per_million", "output_tokens_per_million"):
+        changes[flavor_id].append((since, per_input, per_output))
+    return dict(changes)
 
 
 def prices_in_force() -> PricesInForce:

@@ -35,8 +35,8 @@ class PriceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Price
-        fields = ["id", "flavor", "family", "pay_per_use_hourly", "monthly", "yearly", "currency", "effective_from",
-                  "created_at"]
+        fields = ["id", "flavor", "family", "pay_per_use_hourly", "monthly", "yearly", "input_tokens_per_million",
+                  "output_tokens_per_million", "currency", "effective_from", "created_at"]
         read_only_fields = ["id", "family", "created_at"]
         validators = []
 

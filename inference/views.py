@@ -1,20 +1,16 @@
 from functools import cached_property
 
 import django_filters
-from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, status
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from aiplatform.api import PlatformViewSet, WorkspaceRolePermission, WorkspaceViewSet
-from aiplatform.models import Capability
+from aiplatform.api import PlatformViewSet, WorkspaceViewSet
 from resourcepools.serializers import WorkloadEventSerializer
 
-from . import gateway, selectors, services
+from . import selectors, services
 from .authentication import BenchmarkTokenAuthentication
 from .models import BenchmarkRun, Model, Service
 from .serializers import (
@@ -25,7 +21,6 @@ from .serializers import (
     PlanRequestSerializer,
     PlanSerializer,
     ServiceSerializer,
-    ServiceTrafficSerializer,
     ServiceUpdateSerializer,
 )
 
@@ -119,13 +114,6 @@ class ServiceViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Dest
         page = self.paginate_queryset(selectors.service_events(service=self.get_object()))
         return self.get_paginated_response(WorkloadEventSerializer(page, many=True).data)
 
-    @extend_schema(responses={200: ServiceTrafficSerializer(many=True)})
-    @action(detail=True, methods=["get"])
-    def traffic(self, request, *args, **kwargs):
-        """Requests through the gateway per minute: count, errors, mean and max latency."""
-        page = self.paginate_queryset(selectors.service_traffic(service=self.get_object()))
-        return self.get_paginated_response(ServiceTrafficSerializer(page, many=True).data)
-
     @extend_schema(request=PlanRequestSerializer, responses={200: PlanSerializer})
     @action(detail=False, methods=["post"])
     def plan(self, request, *args, **kwargs):
@@ -207,67 +195,3 @@ class BenchmarkResultViews(PlatformViewSet):
         data.is_valid(raise_exception=True)
         services.record_benchmark_result(run=run, result=data.validated_data["result"])
         return Response(status=status.HTTP_202_ACCEPTED)
-
-
-class ServiceUnavailable(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The service cannot take requests now."
-    default_code = "service_unavailable"
-
-
-GATEWAY_PARAMETERS = [
-    OpenApiParameter("workspace_id", OpenApiTypes.UUID, OpenApiParameter.PATH),
-    OpenApiParameter("service_id", OpenApiTypes.UUID, OpenApiParameter.PATH),
-    OpenApiParameter("path", OpenApiTypes.STR, OpenApiParameter.PATH, required=False,
-                     description="The runtime's own path (invoke only)."),
-]
-
-
-class ServiceGatewayView(APIView):
-    """Invoke a service through the platform with your API key: `…/services/{id}/v1/chat/completions`
-    (OpenAI-compatible) or `…/services/{id}/invoke/<path>` (any path of the runtime). Streamed
-    answers (server-sent events) pass through as they come; requests are spread over the
-    service's instances."""
-
-    permission_classes = [IsAuthenticated, WorkspaceRolePermission]
-    parser_classes = []  # the body goes to the instance untouched
-    action = "invoke"
-    workspace = None
-
-    def capability_for(self, action, method):
-        return Capability.READ
-
-    def initial(self, request, *args, **kwargs):
-        request._request.audit_skip = True  # calls are counted as traffic, not audited one by one
-        super().initial(request, *args, **kwargs)
-
-    @extend_schema(
-        request=OpenApiTypes.OBJECT, responses={(200, "application/json"): OpenApiTypes.OBJECT,
-                                                (200, "text/event-stream"): OpenApiTypes.STR},
-        parameters=GATEWAY_PARAMETERS,
-    )
-    def post(self, request, workspace_id, service_id, path="v1/chat/completions"):
-        return self._proxy(request, service_id, path)
-
-    @extend_schema(
-        responses={200: OpenApiTypes.OBJECT},
-        parameters=GATEWAY_PARAMETERS,
-    )
-    def get(self, request, workspace_id, service_id, path=""):
-        return self._proxy(request, service_id, path)
-
-    def _proxy(self, request, service_id, path):
-        service = selectors.service_for_gateway(workspace=self.workspace, service_id=service_id)
-        if service is None:
-            raise exceptions.NotFound("Service not found.")
-        try:
-            upstream, started = gateway.forward(
-                service=service, method=request.method, path=path, body=request.body, headers=request.headers,
-                query=request.META.get("QUERY_STRING", ""))
-        except gateway.NoInstance as exc:
-            raise ServiceUnavailable(str(exc)) from exc
-        response = StreamingHttpResponse(
-            gateway.relay(service_id=service.pk, upstream=upstream, started=started),
-            status=upstream.status_code, content_type=upstream.headers.get("Content-Type", "application/json"))
-        response["Cache-Control"] = "no-cache"
-        return response
