@@ -265,10 +265,11 @@ class TensorBoardProxyView(APIView):
         query = request.META.get("QUERY_STRING", "")
         url = f"{bases[0]}{services.proxy_path(visualization)}/{path}" + (f"?{query}" if query else "")
         try:
-            upstream = requests.request(request.method, url, data=request.body, stream=True,
-                                        timeout=(self.CONNECT_TIMEOUT, self.READ_TIMEOUT),
-                                        headers={k: v for k, v in request.headers.items()
-                                                 if k in self.PASSED_HEADERS})
+            # Bytes pass through as TensorBoard encodes them, so it compresses only for callers that ask.
+            headers = {"Accept-Encoding": "identity", **{k: v for k, v in request.headers.items()
+                                                         if k in self.PASSED_HEADERS}}
+            upstream = requests.request(request.method, url, data=request.body, stream=True, headers=headers,
+                                        timeout=(self.CONNECT_TIMEOUT, self.READ_TIMEOUT))
         except requests.RequestException as exc:
             raise ServiceUnavailable(f"TensorBoard did not answer ({type(exc).__name__}); retry shortly.") from exc
         response = StreamingHttpResponse(upstream.raw.stream(64 * 1024, decode_content=False),
