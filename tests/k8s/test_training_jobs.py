@@ -24,6 +24,7 @@ def test_llm_sft_job_runs_as_an_indexed_job_and_fails_in_plain_words(workspace, 
     s3.create_bucket(Bucket="data")
     connect_bucket(workspace.account, "data")
     s3.put_object(Bucket="data", Key="sft/train.jsonl", Body=b"{}\n")
+    s3.put_object(Bucket="data", Key="llama-7b/config.json", Body=b"{}")
     pool = make_pool(name="npu", flavor=FlavorFactory(), nodes=2)
     sft = developer_client.get(f"/api/v1/workspaces/{workspace.id}/algorithms/", {"name": "llm-sft"}).json()
     body = {"name": "sft", "algorithm": sft["results"][0]["id"], "pool": str(pool.pk), "flavor": "npu.910b.8",
@@ -37,7 +38,10 @@ def test_llm_sft_job_runs_as_an_indexed_job_and_fails_in_plain_words(workspace, 
     manifest = cluster.batch.read_namespaced_job(job_name(workload), namespace(workload))
     assert manifest.spec.completion_mode == "Indexed" and manifest.spec.parallelism == 2
     container = manifest.spec.template.spec.containers[0]
-    assert container.command[:3] == ["bash", "/opt/recipes/finetune.sh", "--stage=sft"]
+    # The recipe's module, as the local backend runs it, in the image its Dockerfile builds.
+    assert container.command[:4] == ["python", "-m", "training.recipes.llm_finetune", "--stage=sft"]
+    assert container.image == workload.image and container.image.endswith("/llm-finetune:3.0.0")
+    assert "--model_name_or_path=s3://data/llama-7b/" in container.command
     assert container.resources.limits["huawei.com/Ascend910"] == "8"
     env = {e.name: e.value for e in container.env}
     assert env["NNODES"] == "2" and env["NPROC_PER_NODE"] == "8" and env["WORLD_SIZE"] == "16"

@@ -41,6 +41,8 @@ def data_bucket(s3, workspace):
     s3.create_bucket(Bucket="bucket")
     connect_bucket(workspace.account, "bucket")
     s3.put_object(Bucket="bucket", Key="data/part-0.jsonl", Body=b'{"text": "hello"}\n')
+    for base in ("llama-7b", "llama-13b"):
+        s3.put_object(Bucket="bucket", Key=f"{base}/config.json", Body=b"{}")
     return s3
 
 
@@ -102,7 +104,8 @@ def test_job_creates_a_queued_workload_with_the_recipe(workspace, developer_clie
     workload = Workload.objects.get(pk=job["workload"])
     assert workload.kind == "training"
     assert [(p.name, p.replicas, p.flavor.name) for p in workload.pod_sets.all()] == [("worker", 2, "npu.910b.8")]
-    assert workload.command[:4] == ["bash", "/opt/recipes/finetune.sh", "--stage=sft", "--finetuning_type=full"]
+    assert workload.command[:5] == ["python", "-m", "training.recipes.llm_finetune", "--stage=sft",
+                                    "--finetuning_type=full"]
     assert "--data=s3://bucket/data/" in workload.command
     assert "--learning_rate=1e-05" in workload.command
     assert workload.env["AIP_INPUT_DATA"] == "s3://bucket/data/"
@@ -162,11 +165,12 @@ def test_stop_delete_and_copy(workspace, developer_client, presets, npu_pool):
     assert stopped["phase"] == "stopped"
     assert "Stopped by" in stopped["status"]["message"]
     copy = developer_client.post(url(workspace, f"{job['id']}/copy/"),
-                                 {"name": "sft-2", "hyperparameters": {"model_name_or_path": "m2"}}, format="json")
+                                 {"name": "sft-2", "hyperparameters": {"model_name_or_path": "s3://bucket/llama-13b/"}},
+                                 format="json")
     assert copy.status_code == 201, copy.json()
     assert copy.json()["copied_from"] == job["id"]
     assert copy.json()["node_count"] == 2
-    assert copy.json()["hyperparameters"]["model_name_or_path"] == "m2"
+    assert copy.json()["hyperparameters"]["model_name_or_path"] == "s3://bucket/llama-13b/"
     assert developer_client.delete(url(workspace, f"{job['id']}/")).status_code == 204
     assert not TrainingJob.objects.filter(pk=job["id"]).exists()
 

@@ -1,7 +1,8 @@
 """Hyperparameter schemas and the throughput rule, checked by hand."""
 
-from training import hyperparameters, throughput
+from training import comparison, hyperparameters, throughput
 from training.presets import PRESETS
+from training.recipes.llm_finetune import arguments, layout
 
 SPEC = [
     {"name": "lr", "type": "float", "default": 0.01, "min": 0, "max": 1},
@@ -40,7 +41,8 @@ def test_presets_are_valid_and_carry_the_llm_knobs():
         assert hyperparameters.check_spec(preset["hyperparameters"]) == {}
     names = {p["name"]: {h["name"] for h in p["hyperparameters"]} for p in PRESETS}
     for knob in ("model_name_or_path", "per_device_train_batch_size", "gradient_accumulation_steps",
-                 "learning_rate", "num_train_epochs", "cutoff_len", "preprocessing_num_workers"):
+                 "learning_rate", "num_train_epochs", "cutoff_len", "seq_length", "template", "handler_name",
+                 "global_batch_size", "save_steps", "eval_steps", "precision"):
         assert knob in names["llm-sft"] and knob in names["llm-lora"]
     assert {"lora_rank", "lora_alpha", "lora_target"} <= names["llm-lora"]
 
@@ -73,3 +75,30 @@ def test_too_short_logs_give_no_summary():
                                 devices=1) is None
     assert throughput.parse_line("not json") is None
     assert throughput.parse_line('{"train_runtime": 10}') is None
+
+
+def test_comparison_by_hand():
+    gpu = comparison.Run("a", "gpu", {1: 2.0, 2: 1.0, 3: 0.5, 4: 0.25})
+    npu = comparison.Run("b", "npu", {1: 2.02, 2: 1.01, 3: 0.52, 5: 9.0})  # step 3: 4 % off; 5: not common
+    result = comparison.compare([gpu, npu], tolerance=0.02)
+    run = result["runs"][0]
+    assert (run["common_steps"], run["first_divergent_step"], run["within_tolerance"]) == (3, 3, False)
+    assert abs(run["max_relative_error"] - 0.04) < 1e-9 and abs(run["max_abs_diff"] - 0.02) < 1e-9
+    assert result["verdict"].startswith("Fail: npu diverges from gpu beyond 2 % first at step 3")
+    assert [a["step"] for a in result["aligned"]] == [1, 2, 3, 4, 5]
+    assert result["aligned"][3]["values"] == {"a": 0.25, "b": None}
+    assert comparison.compare([gpu, comparison.Run("c", "same", dict(gpu.series))], tolerance=0.02)["passed"]
+
+
+def test_recipe_checks_and_checkpoint_rule():
+    assert arguments.check({"seq_length": 64, "cutoff_len": 64, "per_device_train_batch_size": 2,
+                            "gradient_accumulation_steps": 4, "global_batch_size": 64}, data_parallel_size=8) == {}
+    problems = arguments.check({"seq_length": 64, "cutoff_len": 128, "per_device_train_batch_size": 2,
+                                "gradient_accumulation_steps": 4, "global_batch_size": 64}, data_parallel_size=16)
+    assert problems["seq_length"].startswith("seq_length 64 must equal cutoff_len 128")
+    assert "set gradient_accumulation_steps to 2" in problems["gradient_accumulation_steps"]
+    # A checkpoint folder without its completion record (killed while saving) is never resumed from.
+    files = ["checkpoint-10/model.safetensors", "checkpoint-10/aip_state.json", "checkpoint-20/model.safetensors",
+             "checkpoint-9/aip_state.json", "other/aip_state.json"]
+    assert layout.latest_checkpoint(files) == ("checkpoint-10", 10)
+    assert layout.latest_checkpoint(["checkpoint-20/optimizer.pt"]) is None
