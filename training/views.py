@@ -220,6 +220,13 @@ class VisualizationViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixin
         services.delete_visualization(visualization=instance)
 
 
+TENSORBOARD_PARAMETERS = [
+    OpenApiParameter("workspace_id", OpenApiTypes.UUID, OpenApiParameter.PATH),
+    OpenApiParameter("visualization_id", OpenApiTypes.UUID, OpenApiParameter.PATH),
+    OpenApiParameter("path", OpenApiTypes.STR, OpenApiParameter.PATH, description="TensorBoard's own path."),
+]
+
+
 class TensorBoardProxyView(APIView):
     """TensorBoard's pages and data, through the platform with the caller's credentials (any member
     of the workspace may look)."""
@@ -239,11 +246,12 @@ class TensorBoardProxyView(APIView):
         request._request.audit_skip = True  # page loads, not changes
         super().initial(request, *args, **kwargs)
 
-    @extend_schema(responses={(200, "text/html"): OpenApiTypes.STR, (200, "application/json"): OpenApiTypes.OBJECT})
+    @extend_schema(responses={(200, "text/html"): OpenApiTypes.STR, (200, "application/json"): OpenApiTypes.OBJECT},
+                   parameters=TENSORBOARD_PARAMETERS)
     def get(self, request, workspace_id, visualization_id, path=""):
         return self._proxy(request, visualization_id, path)
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT}, parameters=TENSORBOARD_PARAMETERS)
     def post(self, request, workspace_id, visualization_id, path=""):
         return self._proxy(request, visualization_id, path)
 
