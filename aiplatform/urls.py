@@ -74,10 +74,11 @@ dataset_router.register(
 api_v1 = [
     path("me/", views.me, name="me"),
     # Calls to services (…/v1/…, …/invoke/…) and log follows are the gateway process's (gateway.app).
-    re_path(rf"^{SERVICE}/traffic/$", gateway_views.ServiceTrafficViews.as_view({"get": "list"}),
+    re_path(rf"^{SERVICE}/traffic/$",
+            gateway_views.ServiceTrafficViews.as_view({"get": "list"}, basename="service-traffic"),
             name="service-traffic"),
     re_path(rf"^{SERVICE}/limits/$", gateway_views.ServiceLimitsViews.as_view(
-        {"get": "retrieve", "put": "update", "patch": "update"}), name="service-limits"),
+        {"get": "retrieve", "put": "update", "patch": "update"}, basename="service-limits"), name="service-limits"),
     re_path(rf"^{WORKSPACE}/visualizations/(?P<visualization_id>[^/.]+)/tensorboard/(?P<path>.*)$",
             training_views.TensorBoardProxyView.as_view(), name="tensorboard-proxy"),
     re_path(rf"^{WORKSPACE}/{DATASET}/", include(dataset_router.urls)),
