@@ -7,8 +7,8 @@ from . import services, throttling
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer <api key>`; the key names its owner, and its requests count against
-    the key's rate limit. An address that sent too many bad keys in the last minute is refused
-    (429) until the minute is over."""
+    the key's and its user's rate limits. Bad keys from an address that sent too many of them in
+    the last minute are refused (429) until the minute is over."""
 
     keyword = "Bearer"
 
@@ -18,10 +18,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Send the header as 'Authorization: Bearer <api key>'.")
-        throttling.check_authentication_failures(request)
         api_key = services.authenticate_api_key(token=header[1])
         if api_key is None:
-            throttling.record_authentication_failure(request)
+            throttling.refuse_authentication_failure(request)
             raise exceptions.AuthenticationFailed("The API key is invalid, revoked or expired.")
         if not api_key.user.is_active:
             raise exceptions.AuthenticationFailed("The user of this API key is disabled.")

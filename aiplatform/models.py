@@ -20,7 +20,7 @@ class Account(models.Model):
     )
     api_requests_per_minute = models.PositiveIntegerField(
         null=True, blank=True,
-        help_text="API requests per minute per user or key (empty: API_RATE_LIMIT_PER_MINUTE).",
+        help_text="API requests per minute per user and per key (empty: API_RATE_LIMIT_PER_MINUTE; 0: no limit).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

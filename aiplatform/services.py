@@ -159,6 +159,10 @@ def create_api_key(*, user, name: str, expires_at: datetime | None = None) -> Is
         raise ValidationError(
             {"expires_at": "The expiry must be in the future, or omitted for a key that never expires."}
         )
+    live = ApiKey.objects.filter(user=user, revoked_at__isnull=True).exclude(expires_at__lte=timezone.now())
+    if settings.API_KEYS_PER_USER and live.count() >= settings.API_KEYS_PER_USER:
+        raise ValidationError({"non_field_errors": f"You hold {settings.API_KEYS_PER_USER} live API keys, the most a "
+                                                   "user may; revoke one you no longer use first."})
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     token = f"{settings.API_KEY_PREFIX}_{prefix}_{secret}"

@@ -155,6 +155,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 
 # Proxies in front of the API that append the client's address to X-Forwarded-For (0: the peer's
 # address is the client's). Rate limits, login lockouts and the audit trail use that address.
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# The networks those proxies connect from: X-Forwarded-For is read only on requests whose peer is
+# one of them (comma-separated CIDRs; empty: never). Anyone else reaching the API directly — the
+# local backend's workloads come from loopback — cannot choose the address it is counted under.
+TRUSTED_PROXY_NETWORKS = env_list("TRUSTED_PROXY_NETWORKS", "")
+# Live (unrevoked, unexpired) API keys a user may hold at once (0: no bound).
+API_KEYS_PER_USER = int(os.environ.get("API_KEYS_PER_USER", "50"))
 # "Header: value" that a TLS-terminating proxy sets on requests that reached it over HTTPS, e.g.
 # "X-Forwarded-Proto: https": only where that proxy fronts every request and overwrites the header.
 if os.environ.get("SECURE_PROXY_SSL_HEADER"):

@@ -7,15 +7,19 @@ of the code goes through it and uses the `ObjectStorage` interface only.
 """
 
 import errno
+import hashlib
 import logging
 import os
 import re
 import secrets
+import shutil
 import stat
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -69,6 +73,15 @@ class ObjectInfo:
     size: int
 
 
+@dataclass(frozen=True)
+class PartInfo:
+    """A part of an upload in parts: its number (from 1), size and ETag (MD5 of its bytes)."""
+
+    number: int
+    size: int
+    etag: str
+
+
 def parse_uri(uri: str) -> Location:
     """Splits `scheme://bucket/key`; raises StorageError naming what is wrong. A key is relative:
     no leading '/', no empty, '.' or '..' segments and no control characters, so that it can never
@@ -112,6 +125,34 @@ class ObjectStorage(ABC):
     def download_url(self, uri: str, expires_in: int = 3600, scope: dict | None = None) -> str:
         """A link that lets its holder download the object until it expires; `scope` (whose
         workspace and user asked) binds links that the platform serves itself."""
+
+    # Uploads in parts: a client sends the parts of one object in any order, again where a part
+    # failed, and the object appears whole when the upload completes (never half of it).
+
+    @abstractmethod
+    def start_upload(self, uri: str) -> str:
+        """Starts an upload in parts of the object; returns the upload's id."""
+
+    @abstractmethod
+    def part_upload_url(self, uri: str, upload_id: str, number: int, expires_in: int) -> str | None:
+        """A presigned link that takes the part's bytes in a PUT; None when this backend has none
+        (the platform writes the part with `write_part`)."""
+
+    @abstractmethod
+    def write_part(self, uri: str, upload_id: str, number: int, chunks: Iterable[bytes]) -> PartInfo:
+        """Writes (or replaces) one part."""
+
+    @abstractmethod
+    def list_parts(self, uri: str, upload_id: str) -> "list[PartInfo]":
+        """The parts received so far, by number; StorageError when the upload is not open."""
+
+    @abstractmethod
+    def complete_upload(self, uri: str, upload_id: str, parts: "list[PartInfo]") -> int:
+        """Makes the object of `parts` (numbered 1…n); returns its size."""
+
+    @abstractmethod
+    def abort_upload(self, uri: str, upload_id: str) -> None:
+        """Drops an upload and its parts; one that is not open is not an error."""
 
     def read_lines(self, uri: str) -> Iterator[bytes]:
         """The object's lines without their line endings, streamed (never the whole object)."""
@@ -246,6 +287,64 @@ class S3Storage(ObjectStorage):
             "get_object", Params={"Bucket": location.bucket, "Key": location.key}, ExpiresIn=expires_in
         )
 
+    def start_upload(self, uri):
+        location = parse_uri(uri)
+        try:
+            return self._client.create_multipart_upload(Bucket=location.bucket, Key=location.key)["UploadId"]
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(location, exc) from None
+
+    def part_upload_url(self, uri, upload_id, number, expires_in):
+        location = parse_uri(uri)
+        return self._client.generate_presigned_url(
+            "upload_part", ExpiresIn=expires_in,
+            Params={"Bucket": location.bucket, "Key": location.key, "UploadId": upload_id, "PartNumber": number},
+        )
+
+    def write_part(self, uri, upload_id, number, chunks):
+        location = parse_uri(uri)
+        data = b"".join(chunks)
+        try:
+            part = self._upload_part(location, upload_id, number, data)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(location, exc) from None
+        return PartInfo(number=number, size=len(data), etag=part["ETag"].strip('"'))
+
+    def list_parts(self, uri, upload_id):
+        location = parse_uri(uri)
+        try:
+            pages = self._client.get_paginator("list_parts").paginate(
+                Bucket=location.bucket, Key=location.key, UploadId=upload_id)
+            return [PartInfo(number=p["PartNumber"], size=p["Size"], etag=p["ETag"].strip('"'))
+                    for page in pages for p in page.get("Parts", [])]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+                raise StorageError(f"The upload of {location.uri} is not open (completed or aborted).") from None
+            raise self._fail(location, exc) from None
+        except BotoCoreError as exc:
+            raise self._fail(location, exc) from None
+
+    def complete_upload(self, uri, upload_id, parts):
+        location = parse_uri(uri)
+        try:
+            self._client.complete_multipart_upload(
+                Bucket=location.bucket, Key=location.key, UploadId=upload_id,
+                MultipartUpload={"Parts": [{"ETag": f'"{p.etag}"', "PartNumber": p.number} for p in parts]},
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(location, exc) from None
+        return sum(p.size for p in parts)
+
+    def abort_upload(self, uri, upload_id):
+        location = parse_uri(uri)
+        try:
+            self._client.abort_multipart_upload(Bucket=location.bucket, Key=location.key, UploadId=upload_id)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                raise self._fail(location, exc) from None
+        except BotoCoreError as exc:
+            raise self._fail(location, exc) from None
+
 
 class LocalStorage(ObjectStorage):
     """Buckets are directories under `root`; download links are signed URLs of this API.
@@ -306,7 +405,9 @@ class LocalStorage(ObjectStorage):
             raise StorageError(f"Cannot access {location.uri}: it names a folder, not an object.")
         fd = self._open_dir(location, parents)
         try:
-            handle = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
+            # Non-blocking: opening a FIFO that sandboxed code left in its location would otherwise
+            # wait for a writer forever, holding an API worker or an import.
+            handle = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
         except OSError as exc:
             raise self._fail(location, exc) from None
         finally:
@@ -314,6 +415,7 @@ class LocalStorage(ObjectStorage):
         if not stat.S_ISREG(os.fstat(handle).st_mode):
             os.close(handle)
             raise StorageError(f"Cannot access {location.uri}: it is not an object.")
+        os.set_blocking(handle, True)
         return os.fdopen(handle, "rb")
 
     def list(self, prefix_uri):
@@ -413,6 +515,106 @@ class LocalStorage(ObjectStorage):
         # The lifetime is the server's (STORAGE_DOWNLOAD_LINK_SECONDS when checked), not the link's.
         token = signing.dumps({"uri": uri, "scope": scope or {}}, salt=DOWNLOAD_SALT, compress=True)
         return f"{reverse('storage-download')}?{urlencode({'token': token})}"
+
+    # Parts wait in a staging folder beside the buckets (no bucket can be named '.uploads'), one
+    # folder per upload holding the object's URI and its parts, each named `<number>-<md5>`.
+
+    def _staging(self, upload_id: str) -> Path:
+        if not re.fullmatch(r"[0-9a-f]{32}", upload_id or ""):
+            raise StorageError("Not an upload id of the embedded storage.")
+        return self.root / ".uploads" / upload_id
+
+    def _open_staging(self, uri: str, upload_id: str) -> Path:
+        folder = self._staging(upload_id)
+        try:
+            target = (folder / "target").read_text()
+        except FileNotFoundError:
+            raise StorageError(f"The upload of {uri} is not open (completed, aborted or expired).") from None
+        if target != uri:
+            raise StorageError(f"The upload {upload_id} is not one of {uri}.")
+        return folder
+
+    def start_upload(self, uri):
+        location = parse_uri(uri)
+        if not location.key or location.key.endswith("/"):
+            raise StorageError(f"Cannot write {uri}: it names a folder; give an object's name.")
+        os.close(self._bucket_fd(location, create=True))
+        upload_id = secrets.token_hex(16)
+        folder = self._staging(upload_id)
+        folder.mkdir(parents=True)
+        (folder / "target").write_text(uri)
+        return upload_id
+
+    def part_upload_url(self, uri, upload_id, number, expires_in):
+        return None
+
+    def write_part(self, uri, upload_id, number, chunks):
+        folder = self._open_staging(uri, upload_id)
+        temporary = folder / f".{number}.{secrets.token_hex(6)}.tmp"
+        digest, size = hashlib.md5(usedforsecurity=False), 0
+        try:
+            with open(temporary, "xb") as handle:
+                for chunk in chunks:
+                    handle.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+            final = folder / f"{number}-{digest.hexdigest()}"
+            os.replace(temporary, final)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        for older in folder.glob(f"{number}-*"):
+            if older != final:
+                older.unlink(missing_ok=True)
+        return PartInfo(number=number, size=size, etag=digest.hexdigest())
+
+    def list_parts(self, uri, upload_id):
+        folder = self._open_staging(uri, upload_id)
+        newest: dict[int, os.DirEntry] = {}
+        for entry in os.scandir(folder):
+            number, dash, etag = entry.name.partition("-")
+            if not dash or not number.isdigit() or not entry.is_file(follow_symlinks=False):
+                continue
+            seen = newest.get(int(number))
+            if seen is None or entry.stat().st_mtime_ns > seen.stat().st_mtime_ns:
+                newest[int(number)] = entry
+        return [PartInfo(number=n, size=e.stat().st_size, etag=e.name.partition("-")[2])
+                for n, e in sorted(newest.items())]
+
+    def complete_upload(self, uri, upload_id, parts):
+        folder = self._open_staging(uri, upload_id)
+
+        def stream(part: PartInfo):
+            with open(folder / f"{part.number}-{part.etag}", "rb") as handle:
+                while chunk := handle.read(1024 * 1024):
+                    yield chunk
+
+        try:
+            size = self.write(uri, chain.from_iterable(stream(part) for part in parts))
+        except FileNotFoundError:
+            raise StorageError(f"A part of the upload of {uri} changed while it completed; send it again.") from None
+        shutil.rmtree(folder, ignore_errors=True)
+        return size
+
+    def abort_upload(self, uri, upload_id):
+        try:
+            folder = self._open_staging(uri, upload_id)
+        except StorageError:
+            return
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def sweep_uploads(self, *, older_than_seconds: float) -> None:
+        """Drops the staging folders of uploads started longer ago than that (never completed)."""
+        staging = self.root / ".uploads"
+        if not staging.is_dir():
+            return
+        cutoff = time.time() - older_than_seconds
+        for folder in staging.iterdir():
+            try:
+                if folder.stat().st_mtime < cutoff:
+                    shutil.rmtree(folder, ignore_errors=True)
+            except FileNotFoundError:
+                continue
 
     @staticmethod
     def read_download_token(token: str, *, max_age: int) -> tuple[str, dict] | None:

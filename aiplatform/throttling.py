@@ -44,16 +44,6 @@ def hit(name: str) -> tuple[int, float] | None:
     return count, seconds_left
 
 
-def peek(name: str) -> tuple[int, float]:
-    """Events counted under `name` in this window so far (0 when the cache cannot be reached)."""
-    key, seconds_left = _window(name)
-    try:
-        return cache.get(key, 0), seconds_left
-    except Exception:
-        logger.warning("rate limit counter %s unavailable", name, exc_info=True)
-        return 0, seconds_left
-
-
 def api_rate_limit(user) -> int | None:
     """Requests per minute allowed to each of this user's keys and to their session; None: no
     limit. Operators have a limit of their own; an account's plan may set its members' limit."""
@@ -61,7 +51,7 @@ def api_rate_limit(user) -> int | None:
         return settings.API_RATE_LIMIT_OPERATOR_PER_MINUTE or None
     override = Account.objects.filter(members__user=user).values_list("api_requests_per_minute", flat=True).first()
     if override is not None:
-        return override
+        return override or None  # 0 is no limit, as in the setting
     return settings.API_RATE_LIMIT_PER_MINUTE or None
 
 
@@ -72,16 +62,19 @@ def enforce_api_rate_limit(request, *, user, api_key: ApiKey | None = None) -> N
     limit = api_rate_limit(user)
     if limit is None:
         return
-    name, caller = (f"key:{api_key.pk}", "this API key") if api_key else (f"user:{user.pk}", "your user")
-    counted = hit(name)
-    if counted is None or counted[0] <= limit:
-        return
-    wait = math.ceil(counted[1])
-    raise exceptions.Throttled(
-        wait=wait,
-        detail=f"Too many requests: {caller} may make {limit} API requests a minute. Retry in {wait} "
-               f"seconds, or ask a platform operator to raise your account's limit.",
-    )
+    # Each key, and its user over all of their keys and sessions: more keys buy no more requests.
+    counters = [(f"key:{api_key.pk}", "this API key")] if api_key else []
+    counters.append((f"user:{user.pk}", "your user, over all of its keys and sessions,"))
+    for name, caller in counters:
+        counted = hit(name)
+        if counted is None or counted[0] <= limit:
+            continue
+        wait = math.ceil(counted[1])
+        raise exceptions.Throttled(
+            wait=wait,
+            detail=f"Too many requests: {caller} may make {limit} API requests a minute. Retry in {wait} "
+                   f"seconds, or ask a platform operator to raise your account's limit.",
+        )
 
 
 def _auth_failures(request) -> str | None:
@@ -91,23 +84,19 @@ def _auth_failures(request) -> str | None:
     return f"auth-failures:{address}"
 
 
-def check_authentication_failures(request) -> None:
-    """Refuses (429) an address that sent too many bad API keys this minute before its key is
-    even looked at: guessing keys stops there, at the cost of one counter read."""
+def refuse_authentication_failure(request) -> None:
+    """Counts a bad API key against its address and refuses (429) an address past
+    API_KEY_FAILURES_PER_MINUTE this minute. Only bad keys are refused: a valid key is never
+    locked out by guesses from its address, which many callers may share (a NAT, the local
+    backend's workloads)."""
     name = _auth_failures(request)
     if name is None:
         return
-    count, seconds_left = peek(name)
-    if count >= settings.API_KEY_FAILURES_PER_MINUTE:
-        wait = math.ceil(seconds_left)
+    counted = hit(name)
+    if counted is not None and counted[0] > settings.API_KEY_FAILURES_PER_MINUTE:
+        wait = math.ceil(counted[1])
         raise exceptions.Throttled(
             wait=wait,
             detail=f"Too many invalid API keys from your address ({settings.API_KEY_FAILURES_PER_MINUTE} a "
                    f"minute). Retry in {wait} seconds with a valid key.",
         )
-
-
-def record_authentication_failure(request) -> None:
-    name = _auth_failures(request)
-    if name is not None:
-        hit(name)

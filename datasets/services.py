@@ -425,20 +425,22 @@ def create_import_task(*, dataset: Dataset, created_by, kind: str, source_uri: s
     return task
 
 
-def _import_items(storage, task: ImportTask, dataset: Dataset
+def _import_items(storage, places: locations.WorkspaceLocations, task: ImportTask, dataset: Dataset
                   ) -> Iterator[tuple[int, ManifestSample | ManifestLineError]]:
-    """What the source holds: (line or object number, sample or bad line), streamed."""
+    """What the source holds: (line or object number, sample or bad line), streamed. A prefix
+    lists only objects the workspace may name (`data` also matches `data-theirs/…`)."""
     if task.kind == ImportTask.Kind.MANIFEST:
         yield from read_manifest(storage.read_lines(task.source_uri))
         return
     number = 0
     for item in storage.list(task.source_uri):
-        if accepts_object(dataset.type, item.uri):
+        if accepts_object(dataset.type, item.uri) and places.refusal(item.uri) is None:
             number += 1
             yield number, ManifestSample(source=item.uri, property={"size": item.size})
 
 
-def _count_items(storage, task: ImportTask, dataset: Dataset, stop: threading.Event) -> int | None:
+def _count_items(storage, places: locations.WorkspaceLocations, task: ImportTask, dataset: Dataset,
+                 stop: threading.Event) -> int | None:
     """How many lines or objects there are, for progress; blank lines are left out at the end.
     Progress only: None when the count stops (`stop`) or the source cannot be read, which the
     import itself reports."""
@@ -456,7 +458,7 @@ def _count_items(storage, task: ImportTask, dataset: Dataset, stop: threading.Ev
         for item in storage.list(task.source_uri):
             if stop.is_set():
                 return None
-            count += accepts_object(dataset.type, item.uri)
+            count += accepts_object(dataset.type, item.uri) and places.refusal(item.uri) is None
         return count
     except StorageError:
         return None
@@ -502,7 +504,7 @@ def _import_batches(storage, places: locations.WorkspaceLocations, task: ImportT
     """The source's items in batches, read and checked, after the first `skip` (those an earlier
     attempt wrote); this is what runs beside the writing of the batch before, so it touches no
     database."""
-    items = islice(_import_items(storage, task, dataset), skip, None)
+    items = islice(_import_items(storage, places, task, dataset), skip, None)
     while batch := list(islice(items, IMPORT_BATCH)):
         now = timezone.now()
         created = creation_time(now)
@@ -603,7 +605,7 @@ def run_import(*, task_id) -> ImportTask | None:
         # Resolved here: the readers' threads touch no database.
         places = locations.WorkspaceLocations(dataset.workspace).loaded()
         storage = places.storage_at(task.source_uri)
-        counting = readers.submit(_count_items, storage, task, dataset, stop)
+        counting = readers.submit(_count_items, storage, places, task, dataset, stop)
         postgres = connection.vendor == "postgresql"
         batches = _import_batches(storage, places, task, dataset, copy_text=postgres, skip=task.processed)
         upcoming = readers.submit(next, batches, None)

@@ -116,7 +116,9 @@ def _resolve_inputs(inputs, algorithm, workspace) -> list[dict]:
                              "dataset_version": str(version.pk)})
             continue
         try:
-            first = next(iter(locations.storage_at(workspace=workspace, uri=item["uri"]).list(item["uri"])), None)
+            places = locations.WorkspaceLocations(workspace)
+            first = next((found for found in places.storage_at(item["uri"]).list(item["uri"])
+                          if places.refusal(found.uri) is None), None)
         except StorageError as exc:
             raise ValidationError({f"inputs.{i}.uri": str(exc)}) from None
         if first is None:

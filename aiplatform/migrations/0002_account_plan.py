@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='account',
             name='api_requests_per_minute',
-            field=models.PositiveIntegerField(blank=True, help_text='API requests per minute per user or key (empty: API_RATE_LIMIT_PER_MINUTE).', null=True),
+            field=models.PositiveIntegerField(blank=True, help_text='API requests per minute per user and per key (empty: API_RATE_LIMIT_PER_MINUTE; 0: no limit).', null=True),
         ),
         migrations.AddField(
             model_name='account',

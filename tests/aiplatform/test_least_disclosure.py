@@ -57,6 +57,8 @@ def test_client_address_trusts_only_the_configured_proxies(settings):
     request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.5")
     assert client_address(request) == "10.0.0.2"  # no proxy configured: the header is the client's word
     settings.TRUSTED_PROXY_COUNT = 1
+    assert client_address(request) == "10.0.0.2"  # nor from a peer outside the proxies' networks
+    settings.TRUSTED_PROXY_NETWORKS = ["10.0.0.0/24", "fd00::/8"]
     assert client_address(request) == "203.0.113.5"
     settings.TRUSTED_PROXY_COUNT = 2
     assert client_address(request) == "6.6.6.6"

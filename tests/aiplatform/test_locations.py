@@ -375,3 +375,21 @@ def test_workloads_get_short_lived_credentials_narrowed_to_their_own_prefix(tena
     assert settings.OBJECT_STORAGE_SECRET_ACCESS_KEY not in json.dumps(values)
     settings.PLATFORM_STORAGE_ROLE_ARN = ""
     assert locations.workload_storage_credentials(workload) == {}  # no role: no platform credentials at all
+
+
+def test_a_prefix_lists_only_what_the_workspace_may_name(tenant_a, local_root):
+    """`file://shared/data` as an S3-style prefix also matches `data-theirs/…`: those objects are
+    neither imported nor named in the task's errors."""
+    workspace, client = tenant_a
+    for folder in ("data", "data-theirs"):
+        (local_root / "shared" / folder).mkdir(parents=True)
+        (local_root / "shared" / folder / "1.jpg").write_bytes(b"x")
+    StorageGrant.objects.create(workspace=workspace, uri="file://shared/data/")
+    dataset = DatasetFactory(workspace=workspace, output_uri=f"file://ws-{workspace.pk}/datasets/")
+    task = client.post(url(workspace, f"datasets/{dataset.pk}/import-tasks/"),
+                       {"kind": "prefix", "source_uri": "file://shared/data"}, format="json")
+    assert task.status_code == 202, task.json()
+    dataset_tasks.run_import(task.json()["id"])
+    imported = ImportTask.objects.get(pk=task.json()["id"])
+    assert (imported.status, imported.added, imported.failed, imported.errors) == ("succeeded", 1, 0, [])
+    assert list(dataset.samples.values_list("source", flat=True)) == ["file://shared/data/1.jpg"]

@@ -138,3 +138,15 @@ def test_symbolic_links_in_a_bucket_are_not_followed(local_root, tmp_path):
     assert not (bucket / "data" / "link.txt").is_symlink()
     assert (outside / "secret.txt").read_text() == "not yours"
     assert not (outside / "planted.txt").exists()
+
+
+def test_a_fifo_in_a_bucket_is_refused_without_waiting_for_a_writer(local_root):
+    """Sandboxed code can make a FIFO in its own location; reading it must not hang the reader."""
+    import os
+
+    (local_root / "b").mkdir()
+    os.mkfifo(local_root / "b" / "manifest")
+    storage = platform_storage("file://b/")
+    with pytest.raises(StorageError, match="not an object"):
+        list(storage.read_lines("file://b/manifest"))
+    assert list(storage.list("file://b/")) == []  # listings skip what is not a regular file

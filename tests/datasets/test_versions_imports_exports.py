@@ -259,13 +259,14 @@ def test_counting_for_progress_gives_up_quietly(workspace, buckets):
     dataset = DatasetFactory(workspace=workspace)
     buckets.put_object(Bucket="data", Key="in.manifest", Body=b'{"source": "s3://data/1.jpg"}\n')
     task = ImportTask(dataset=dataset, kind="manifest", source_uri="s3://data/in.manifest")
-    storage = locations.storage_at(workspace=workspace, uri=task.source_uri)
-    assert services._count_items(storage, task, dataset, threading.Event()) == 1
+    places = locations.WorkspaceLocations(workspace).loaded()
+    storage = places.storage_at(task.source_uri)
+    assert services._count_items(storage, places, task, dataset, threading.Event()) == 1
     stopped = threading.Event()
     stopped.set()
-    assert services._count_items(storage, task, dataset, stopped) is None
+    assert services._count_items(storage, places, task, dataset, stopped) is None
     task.source_uri = "s3://data/missing.manifest"
-    assert services._count_items(storage, task, dataset, threading.Event()) is None
+    assert services._count_items(storage, places, task, dataset, threading.Event()) is None
 
 
 @pytest.mark.parametrize("uri, reason", [
