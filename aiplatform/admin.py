@@ -9,6 +9,8 @@ from .models import (
     IdempotencyKey,
     Membership,
     OutboxMessage,
+    StorageConnection,
+    StorageGrant,
     TaskLease,
     Workspace,
 )
@@ -123,3 +125,27 @@ class TaskLeaseAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(StorageGrant)
+class StorageGrantAdmin(admin.ModelAdmin):
+    """Locations outside a workspace's own that it may name: what migrations granted from rows
+    written before storage was scoped, and what operators share (read-only unless unticked). The
+    platform's workspace area (other workspaces' locations) is never reached through a grant."""
+
+    list_display = ["uri", "workspace", "read_only", "note", "created_at"]
+    list_filter = ["read_only"]
+    search_fields = ["uri", "workspace__name", "note"]
+    list_select_related = ["workspace"]
+    autocomplete_fields = ["workspace"]
+
+
+@admin.register(StorageConnection)
+class StorageConnectionAdmin(admin.ModelAdmin):
+    """Accounts' own buckets; their secret keys are kept encrypted and shown to nobody."""
+
+    list_display = ["name", "account", "scheme", "bucket", "prefix", "read_only", "created_at"]
+    search_fields = ["name", "bucket", "account__name"]
+    list_select_related = ["account"]
+    exclude = ["secret_access_key_encrypted"]
+    readonly_fields = ["external_id", "created_by", "created_at", "updated_at"]

@@ -11,21 +11,28 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
+from .storage import StorageError
 
-class SecretUnreadable(Exception):
-    """A stored secret cannot be decrypted with the configured keys."""
+
+class SecretUnreadable(StorageError):
+    """A stored secret cannot be decrypted with the configured keys (a storage connection's, so
+    the location it reaches cannot be reached: said as for any storage failure)."""
+
+
+def _derived(secret_key: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(f"aiplatform.crypto:{secret_key}".encode()).digest()).decode()
 
 
 @lru_cache(maxsize=4)
-def _fernet(keys: tuple[str, ...], secret_key: str) -> MultiFernet:
-    if not keys:
-        derived = hashlib.sha256(f"aiplatform.crypto:{secret_key}".encode()).digest()
-        keys = (base64.urlsafe_b64encode(derived).decode(),)
-    return MultiFernet([Fernet(key) for key in keys])
+def _fernet(keys: tuple[str, ...], secret_keys: tuple[str, ...]) -> MultiFernet:
+    # Without keys of their own, secrets follow the signing key, and its fallbacks still decrypt
+    # what was written before a rotation.
+    return MultiFernet([Fernet(key) for key in keys or tuple(_derived(k) for k in secret_keys)])
 
 
 def _current() -> MultiFernet:
-    return _fernet(tuple(settings.STORAGE_ENCRYPTION_KEYS), settings.SECRET_KEY)
+    return _fernet(tuple(settings.STORAGE_ENCRYPTION_KEYS),
+                   (settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ())))
 
 
 def encrypt(plain: str) -> str:

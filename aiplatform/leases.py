@@ -149,7 +149,3 @@ def let_go(*, lease: TaskLease, event: str, message: str) -> None:
 def purge_finished(*, prefix: str, now: datetime) -> int:
     deleted, _ = TaskLease.objects.filter(key__startswith=prefix, holder="", heartbeat_at__lt=now - RETENTION).delete()
     return deleted
-
-
-def events_of(*, key: str) -> list[dict]:
-    return TaskLease.objects.filter(key=key).values_list("events", flat=True).first() or []

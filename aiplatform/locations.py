@@ -30,6 +30,7 @@ from .storage import (
     ObjectStorage,
     S3Storage,
     StorageError,
+    in_platform_area,
     parse_uri,
     platform_storage,
     workspace_root_uri,
@@ -91,6 +92,10 @@ class WorkspaceLocations:
         location = parse_uri(uri)
         if covers(self.root, uri):
             return None
+        if in_platform_area(location):
+            # Other workspaces' locations (and the rest of the platform's bucket) are nobody
+            # else's, whatever a grant or a connection says.
+            raise StorageError(f"'{uri}' is not a location of this workspace; use its own location {self.root}.")
         for grant in self.grants:
             if covers(grant.uri, uri):
                 return grant
@@ -238,13 +243,14 @@ _assumed_lock = Lock()
 
 
 def assumed_credentials(*, role_arn: str, external_id: str, session_name: str, scope_uri: str, read_only: bool,
-                        seconds: int | None = None) -> tuple[str, str, str, float]:
+                        seconds: int | None = None, fresh: bool = False) -> tuple[str, str, str, float]:
     """(access key, secret, session token, expiry as epoch seconds) of `role_arn` assumed by the
-    platform and narrowed to `scope_uri`; reused until shortly before they expire."""
+    platform and narrowed to `scope_uri`; reused until shortly before they expire, unless `fresh`
+    (what a workload takes away must last it the whole lifetime)."""
     seconds = seconds or settings.STORAGE_CREDENTIALS_SECONDS
     key = (role_arn, external_id, session_name, scope_uri, read_only, seconds)
     with _assumed_lock:
-        cached = _assumed.get(key)
+        cached = None if fresh else _assumed.get(key)
         if cached and cached[3] - RENEW_BEFORE_SECONDS > time.time():
             return cached
     client = boto3.session.Session().client(
@@ -286,14 +292,15 @@ def workload_storage_credentials(workload) -> dict[str, str]:
     workspace = workload.workspace
     entries = []
     places = [(workspace_root_uri(workspace.pk), False)]
-    places += [(grant.uri, grant.read_only) for grant in StorageGrant.objects.filter(workspace_id=workspace.pk)]
+    places += [(grant.uri, grant.read_only) for grant in StorageGrant.objects.filter(workspace_id=workspace.pk)
+               if not in_platform_area(parse_uri(grant.uri))]
     if settings.PLATFORM_STORAGE_ROLE_ARN:
         for uri, read_only in places:
             if parse_uri(uri).scheme == LOCAL_SCHEME:
                 continue  # bound into the sandbox by the local backend instead
             key, secret, token, expires = assumed_credentials(
-                role_arn=settings.PLATFORM_STORAGE_ROLE_ARN, external_id="",
-                session_name=f"aip-ws-{str(workspace.pk)[:8]}", scope_uri=uri, read_only=read_only)
+                role_arn=settings.PLATFORM_STORAGE_ROLE_ARN, external_id=settings.PLATFORM_STORAGE_ROLE_EXTERNAL_ID,
+                session_name=f"aip-ws-{str(workspace.pk)[:8]}", scope_uri=uri, read_only=read_only, fresh=True)
             entries.append(_entry(uri, settings.OBJECT_STORAGE_ENDPOINT_URL, settings.OBJECT_STORAGE_REGION,
                                   settings.OBJECT_STORAGE_PATH_STYLE, read_only, key, secret, token, expires))
     for connection in StorageConnection.objects.filter(account_id=workspace.account_id):
@@ -301,10 +308,12 @@ def workload_storage_credentials(workload) -> dict[str, str]:
             key, secret, token, expires = assumed_credentials(
                 role_arn=connection.role_arn, external_id=connection.external_id,
                 session_name=f"aip-ws-{str(workspace.pk)[:8]}", scope_uri=connection.uri,
-                read_only=connection.read_only)
+                read_only=connection.read_only, fresh=True)
         else:
-            key, secret, token, expires = (connection.access_key_id,
-                                           crypto.decrypt(connection.secret_access_key_encrypted), "", None)
+            federated = federated_credentials(connection, session_name=f"aip-ws-{str(workspace.pk)[:8]}")
+            if federated is None:
+                continue
+            key, secret, token, expires = federated
         entries.append(_entry(connection.uri, _endpoint(connection),
                               connection.region or settings.OBJECT_STORAGE_REGION, connection.path_style,
                               connection.read_only, key, secret, token, expires))
@@ -316,6 +325,29 @@ def workload_storage_credentials(workload) -> dict[str, str]:
         values.update(AWS_ACCESS_KEY_ID=own["access_key_id"], AWS_SECRET_ACCESS_KEY=own["secret_access_key"],
                       AWS_SESSION_TOKEN=own["session_token"])
     return values
+
+
+def federated_credentials(connection: StorageConnection, *, session_name: str) -> tuple | None:
+    """Short-lived credentials made from a key-based connection's keys (STS GetFederationToken)
+    with a policy narrowed to its location and its read-only flag: what a workload gets instead of
+    the account's long-lived keys. None, logged, where the provider offers no such service: the
+    workload then gets nothing for that connection."""
+    try:
+        client = boto3.session.Session().client(
+            "sts", endpoint_url=_endpoint(connection) or None,
+            region_name=connection.region or settings.OBJECT_STORAGE_REGION,
+            aws_access_key_id=connection.access_key_id,
+            aws_secret_access_key=crypto.decrypt(connection.secret_access_key_encrypted),
+            config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30),
+        )
+        answer = client.get_federation_token(
+            Name=session_name[:32], DurationSeconds=max(settings.STORAGE_CREDENTIALS_SECONDS, 900),
+            Policy=session_policy(scope_uri=connection.uri, read_only=connection.read_only))["Credentials"]
+    except (ClientError, BotoCoreError, ValueError) as exc:
+        logger.warning("no short-lived credentials for storage connection %s: %s", connection.pk, exc)
+        return None
+    return (answer["AccessKeyId"], answer["SecretAccessKey"], answer["SessionToken"],
+            answer["Expiration"].timestamp())
 
 
 def _entry(uri, endpoint, region, path_style, read_only, key, secret, token, expires) -> dict:

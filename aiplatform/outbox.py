@@ -52,6 +52,10 @@ class _BrokerState:
     def mark(self, reachable: bool) -> None:
         self._reachable, self._at = reachable, time.monotonic()
 
+    def reachable_now(self) -> bool:
+        """The last word, whatever its age (a send just failed or went)."""
+        return self._reachable
+
 
 broker = _BrokerState()
 
@@ -95,20 +99,26 @@ def _send_committed(message: OutboxMessage) -> bool:
 
 
 def relay(*, batch: int = RELAY_BATCH) -> int:
-    """Sends what is still in the outbox, oldest first, until it is empty or the broker refuses a
-    message; returns how many went. Relays running at once take different messages."""
-    sent = 0
+    """Sends what is still in the outbox, oldest first, until it is empty or the broker is
+    unreachable; returns how many went. A message refused for a reason of its own does not hold
+    the others back, and after OUTBOX_MAX_ATTEMPTS it is left for an operator (the admin shows
+    its error and can send it again). Relays running at once take different messages."""
+    sent, refused = 0, set()
     while True:
         now = timezone.now()
         with transaction.atomic():
-            messages = list(OutboxMessage.objects.select_for_update(skip_locked=True).filter(_free(now))
+            messages = list(OutboxMessage.objects.select_for_update(skip_locked=True)
+                            .filter(_free(now), attempts__lt=settings.OUTBOX_MAX_ATTEMPTS).exclude(pk__in=refused)
                             .order_by("created_at")[:batch])
             OutboxMessage.objects.filter(pk__in=[m.pk for m in messages]).update(claimed_until=now + CLAIM)
         for index, message in enumerate(messages):
-            if not _send(message):
+            if _send(message):
+                sent += 1
+            elif not broker.reachable_now():
                 OutboxMessage.objects.filter(pk__in=[m.pk for m in messages[index + 1:]]).update(claimed_until=None)
                 return sent
-            sent += 1
+            else:
+                refused.add(message.pk)
         if len(messages) < batch:
             return sent
 

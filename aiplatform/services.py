@@ -3,6 +3,7 @@ transaction; views call these and never write models themselves."""
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +25,7 @@ from .models import (
     StorageConnection,
     Workspace,
 )
-from .storage import StorageError, parse_uri
+from .storage import StorageError, in_platform_area, parse_uri
 
 User = get_user_model()
 
@@ -272,6 +273,8 @@ def purge_expired_idempotency_keys(*, now: datetime | None = None) -> int:
 
 # --- storage connections --------------------------------------------------------------------------
 
+ROLE_ARN = re.compile(r"arn:aws(?:-cn|-us-gov)?:iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}")
+REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 CONNECTION_FIELDS = ("name", "scheme", "bucket", "prefix", "endpoint_url", "region", "path_style", "access_key_id",
                      "role_arn", "read_only")
 
@@ -284,6 +287,20 @@ def _connection_errors(fields: dict) -> dict:
             parse_uri(uri)
         except StorageError as exc:
             errors[field] = str(exc).replace("s3://b/", "")
+    if "bucket" not in errors and in_platform_area(parse_uri(f"{fields.get('scheme', 's3')}://{fields['bucket']}/")):
+        errors["bucket"] = ("This bucket holds the platform's own storage; your workspaces' locations in it are "
+                            "theirs already. Connect a bucket of your account's.")
+    if fields.get("region") and not REGION.fullmatch(fields["region"]):
+        errors["region"] = "Give a region name such as us-east-1 or cn-north-4 (letters, digits and '-')."
+    role = fields.get("role_arn") or ""
+    if role:
+        platform_role = settings.PLATFORM_STORAGE_ROLE_ARN
+        match = ROLE_ARN.fullmatch(role)
+        if match is None:
+            errors["role_arn"] = "Give a role's ARN, e.g. arn:aws:iam::123456789012:role/aip-data-reader."
+        elif platform_role and (role == platform_role or match["account"] == ROLE_ARN.fullmatch(
+                platform_role)["account"]):
+            errors["role_arn"] = "That role belongs to the platform's own account; give a role of your account's."
     endpoint = fields.get("endpoint_url", "")
     allowed = {settings.OBJECT_STORAGE_ENDPOINT_URL, *settings.STORAGE_CONNECTION_ENDPOINTS} - {""}
     if endpoint and endpoint not in allowed:

@@ -269,6 +269,8 @@ BROKER_CHECK_INTERVAL_SECONDS = float(os.environ.get("BROKER_CHECK_INTERVAL_SECO
 UNAVAILABLE_RETRY_AFTER_SECONDS = int(os.environ.get("UNAVAILABLE_RETRY_AFTER_SECONDS", "5"))
 # The outbox relay sends the messages that could not be sent when their transaction committed.
 OUTBOX_RELAY_INTERVAL_SECONDS = float(os.environ.get("OUTBOX_RELAY_INTERVAL_SECONDS", "10"))
+# A message the broker refuses for a reason of its own (not an outage) is tried this many times.
+OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "20"))
 # A long task's worker shows it is alive this often; silent this long, the reaper (every
 # TASK_REAPER_INTERVAL_SECONDS) requeues the task, and after TASK_MAX_ATTEMPTS runs fails it.
 TASK_HEARTBEAT_SECONDS = float(os.environ.get("TASK_HEARTBEAT_SECONDS", "10"))
@@ -553,6 +555,10 @@ PLATFORM_STORAGE_URI = os.environ.get("PLATFORM_STORAGE_URI", "file://")
 # A role the platform assumes to hand workloads short-lived credentials for their workspace's
 # prefix of an s3:// or obs:// PLATFORM_STORAGE_URI (empty: such workloads get none).
 PLATFORM_STORAGE_ROLE_ARN = os.environ.get("PLATFORM_STORAGE_ROLE_ARN", "")
+# The external id the platform sends when it assumes that role: only the platform knows it, so a
+# tenant's storage connection naming the same role (assumed with the connection's own external id)
+# is refused by the role's trust policy, which must require this one.
+PLATFORM_STORAGE_ROLE_EXTERNAL_ID = os.environ.get("PLATFORM_STORAGE_ROLE_EXTERNAL_ID", "")
 # Endpoints storage connections may name besides the platform's own (no other hosts are dialled).
 STORAGE_CONNECTION_ENDPOINTS = env_list("STORAGE_CONNECTION_ENDPOINTS", "")
 # Fernet keys for secrets at rest, the first encrypting (empty: one derived from SECRET_KEY).

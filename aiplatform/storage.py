@@ -175,7 +175,16 @@ class S3Storage(ObjectStorage):
                  secret_access_key: str | None, path_style: bool, session_token: str | None = None,
                  credentials: str = "the platform's storage credentials"):
         self._credentials = credentials
-        self._client = boto3.session.Session().client(
+        try:
+            self._client = self._make_client(endpoint_url, region, access_key_id, secret_access_key, session_token,
+                                             path_style)
+        except (BotoCoreError, ValueError) as exc:
+            raise StorageError(f"The settings of {credentials} are not usable ({type(exc).__name__}); check the "
+                               "region and the endpoint.") from None
+
+    @staticmethod
+    def _make_client(endpoint_url, region, access_key_id, secret_access_key, session_token, path_style):
+        return boto3.session.Session().client(
             "s3",
             endpoint_url=endpoint_url or None,
             region_name=region or None,
@@ -674,13 +683,23 @@ def workspace_root_uri(workspace_id) -> str:
     return f"{base.rstrip('/')}/ws-{workspace_id}/"
 
 
+def in_platform_area(location) -> bool:
+    """Whether a location lies where the platform keeps workspaces' own locations: an embedded
+    bucket named ws-…, or anywhere in the bucket of an S3/OBS PLATFORM_STORAGE_URI."""
+    base = parse_uri(workspace_root_uri("x"))
+    if base.scheme == LOCAL_SCHEME:
+        return location.scheme == LOCAL_SCHEME and location.bucket.startswith("ws-")
+    return location.scheme in S3_SCHEMES and location.bucket == base.bucket
+
+
 def workload_bindings(*, workspace_id) -> tuple[StorageBinding, ...]:
     """Every location of the platform's own storage that the workloads of this workspace may
     reach: its managed location and what was granted to it (storage connections reach theirs
     with the account's credentials instead)."""
     grants = StorageGrant.objects.filter(workspace_id=workspace_id).values_list("uri", "read_only")
     return (StorageBinding(uri=workspace_root_uri(workspace_id), writable=True),
-            *(StorageBinding(uri=uri, writable=not read_only) for uri, read_only in grants))
+            *(StorageBinding(uri=uri, writable=not read_only) for uri, read_only in grants
+              if not in_platform_area(parse_uri(uri))))
 
 
 def local_directory(uri: str) -> Path:

@@ -126,3 +126,10 @@ def workspace_storage(local_root, workspace):
     path = local_root / f"ws-{workspace.pk}"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def lease_events(key: str) -> list[dict]:
+    """What happened to a long task, as its lease recorded it (the API shows it as `history`)."""
+    from aiplatform.models import TaskLease
+
+    return TaskLease.objects.filter(key=key).values_list("events", flat=True).first() or []

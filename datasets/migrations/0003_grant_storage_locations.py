@@ -3,9 +3,11 @@ are granted to their workspaces, each dataset's own folder first (see aiplatform
 
 from django.db import migrations
 
-from aiplatform.legacy_locations import grant_locations, revoke_locations
+from aiplatform.legacy_locations import grant_locations, revoker
 
 MANIFEST_SUFFIXES = (".manifest", ".jsonl")
+
+NOTE = "migrated by datasets.0003"
 
 
 def grant(apps, schema_editor):
@@ -21,10 +23,10 @@ def grant(apps, schema_editor):
         "created_at").values_list("pk", "dataset__workspace_id", "source_uri")]
     rows += [(workspace_id, uri, True, f"export {pk}") for pk, workspace_id, uri in ExportTask.objects.exclude(
         result_uri="").order_by("created_at").values_list("pk", "dataset__workspace_id", "result_uri")]
-    grant_locations(apps, rows)
+    grant_locations(apps, rows, note=NOTE)
 
 
 class Migration(migrations.Migration):
     dependencies = [("datasets", "0002_sample_annotations_index"), ("aiplatform", "0003_storage_scoping")]
 
-    operations = [migrations.RunPython(grant, revoke_locations, elidable=True)]
+    operations = [migrations.RunPython(grant, revoker(NOTE), elidable=True)]

@@ -340,6 +340,11 @@ def test_locations_named_before_scoping_are_granted_to_their_workspaces_only():
             dataset_id=dataset_b.pk, kind="manifest", source_uri=f"file://demo/datasets/{dataset_a.pk}/versions/v1.manifest")
         apps.get_model("datasets", "ImportTask").objects.create(
             dataset_id=dataset_b.pk, kind="prefix", source_uri="s3://b-bucket/raw/")
+        # Another workspace's own location is never granted, nor what a grant cannot hold.
+        apps.get_model("datasets", "ImportTask").objects.create(
+            dataset_id=dataset_b.pk, kind="manifest", source_uri=f"file://ws-{a.pk}/secret.manifest")
+        dataset_model.objects.create(workspace_id=b.pk, name="long", type="image_classification",
+                                     output_uri="file://demo/" + "x" * 1000, labels=[])
         migrate([("inference", "0004_grant_storage_locations")])
         grants = {(g.workspace_id, g.uri, g.read_only) for g in StorageGrant.objects.all()}
         assert grants == {
@@ -393,3 +398,61 @@ def test_a_prefix_lists_only_what_the_workspace_may_name(tenant_a, local_root):
     imported = ImportTask.objects.get(pk=task.json()["id"])
     assert (imported.status, imported.added, imported.failed, imported.errors) == ("succeeded", 1, 0, [])
     assert list(dataset.samples.values_list("source", flat=True)) == ["file://shared/data/1.jpg"]
+
+
+# --- what no grant or connection can give ------------------------------------------------------
+
+
+@pytest.mark.parametrize("changes, field, words", [
+    ({"role_arn": "not-an-arn", "access_key_id": "", "secret_access_key": ""}, "role_arn", "role's ARN"),
+    ({"role_arn": "arn:aws:iam::123456789012:role/aip-workloads", "access_key_id": ""}, "role_arn",
+     "platform's own account"),
+    ({"role_arn": "arn:aws:iam::123456789012:role/anything-else", "access_key_id": ""}, "role_arn",
+     "platform's own account"),
+    ({"bucket": "platform-data"}, "bucket", "platform's own storage"),
+    ({"region": "us east 1"}, "region", "region name"),
+])
+def test_connections_that_would_reach_the_platforms_own_are_refused(account_admin, settings, changes, field, words):
+    """A tenant naming the platform's role (assumed without an external id it knows) or its bucket
+    would get every workspace's data; a region the S3 client cannot take once answered 500."""
+    settings.PLATFORM_STORAGE_URI = "s3://platform-data/workspaces"
+    settings.PLATFORM_STORAGE_ROLE_ARN = "arn:aws:iam::123456789012:role/aip-workloads"
+    response = account_admin.post("/api/v1/storage-connections/", connection_body(**changes), format="json")
+    assert response.status_code == 400, response.json()
+    error = response.json()["errors"][0]
+    assert error["attr"] == field and words in error["detail"], error
+    assert not StorageConnection.objects.exists()
+
+
+def test_no_grant_reaches_another_workspaces_own_location(tenant_a, tenant_b):
+    """Grants (an operator's, or those migrations made from old rows) never cover the platform's
+    workspace area beyond the workspace's own location."""
+    workspace, client = tenant_a
+    other, _ = tenant_b
+    StorageGrant.objects.create(workspace=workspace, uri=f"file://ws-{other.pk}/", read_only=True)
+    dataset = DatasetFactory(workspace=workspace, output_uri=f"file://ws-{workspace.pk}/datasets/")
+    refused(client.post(url(workspace, f"datasets/{dataset.pk}/import-tasks/"),
+                        {"kind": "prefix", "source_uri": f"file://ws-{other.pk}/raw/"}, format="json"), "source_uri")
+    from aiplatform.storage import workload_bindings
+
+    assert [b.uri for b in workload_bindings(workspace_id=workspace.pk)] == [f"file://ws-{workspace.pk}/"]
+
+
+def test_a_secret_the_keys_cannot_decrypt_fails_the_task_not_the_server(tenant_a, s3, settings):
+    workspace, client = tenant_a
+    s3.create_bucket(Bucket="team-data")
+    s3.put_object(Bucket="team-data", Key="in.manifest", Body=b'{"source": "s3://team-data/1.jpg"}\n')
+    connect_bucket(workspace.account, "team-data")
+    dataset = DatasetFactory(workspace=workspace, output_uri=f"file://ws-{workspace.pk}/datasets/")
+    task = client.post(url(workspace, f"datasets/{dataset.pk}/import-tasks/"),
+                       {"kind": "manifest", "source_uri": "s3://team-data/in.manifest"}, format="json").json()
+    settings.STORAGE_ENCRYPTION_KEYS = [crypto_key()]  # the keys changed: the stored secret is unreadable
+    dataset_tasks.run_import(task["id"])
+    failed = ImportTask.objects.get(pk=task["id"])
+    assert failed.status == "failed" and "cannot be decrypted" in failed.error
+
+
+def crypto_key():
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()

@@ -88,6 +88,20 @@ def test_the_relay_sends_what_was_left_unsent_oldest_first(queue):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_message_refused_for_its_own_reason_does_not_hold_the_others_back(queue, settings):
+    name, sent = queue
+    bad = OutboxMessage.objects.create(task=TASK, options={"queue": name, "countdown": "soon"})
+    good = OutboxMessage.objects.create(task=TASK, options={"queue": name})
+    assert outbox.relay() == 1
+    assert sent() == [(TASK, str(good.pk))]
+    bad.refresh_from_db()
+    assert bad.attempts == 1 and bad.last_error and bad.claimed_until is None
+    settings.OUTBOX_MAX_ATTEMPTS = 1  # tried enough: left for an operator, who sees its error in the admin
+    assert outbox.relay() == 0
+    assert OutboxMessage.objects.get().attempts == 1
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_message_a_relay_is_sending_is_not_sent_again_on_commit(queue):
     name, sent = queue
     with transaction.atomic():

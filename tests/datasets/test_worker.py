@@ -18,7 +18,7 @@ from datasets import services
 from datasets.models import Dataset, DatasetVersion, ExportTask, ImportTask, Sample
 from tests.conftest import client_for
 from tests.datasets.factories import DatasetFactory, SampleFactory
-from tests.factories import WorkspaceFactory, connect_bucket, member_of, workspace_storage
+from tests.factories import WorkspaceFactory, connect_bucket, lease_events, member_of, workspace_storage
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +43,7 @@ def test_an_import_posted_over_http_is_run_by_a_celery_worker(s3):
             time.sleep(0.1)
     assert list(Sample.objects.filter(dataset=dataset).values_list("source", flat=True)) == ["s3://worker-data/1.jpg"]
     assert not OutboxMessage.objects.exists()  # sent when the request committed
-    events = [e["event"] for e in leases.events_of(key=f"datasets.import:{response.json()['id']}")]
+    events = [e["event"] for e in lease_events(f"datasets.import:{response.json()['id']}")]
     assert events == ["started", "finished"]
 
 
@@ -79,7 +79,7 @@ def silent_lease(key, *, attempt=1, minutes=10):
 
 
 def events(key):
-    return [e["event"] for e in leases.events_of(key=key)]
+    return [e["event"] for e in lease_events(key)]
 
 
 def test_a_killed_workers_import_resumes_after_its_last_batch_with_the_counts_of_one_run(dataset, manifest,
@@ -105,7 +105,7 @@ def test_a_killed_workers_import_resumes_after_its_last_batch_with_the_counts_of
     assert (dataset.status, dataset.sample_count, dataset.label_names) == ("ready", LINES - 1, {"cat", "dog"})
     key = f"datasets.import:{task.pk}"
     assert events(key) == ["taken over", "resumed", "finished"]
-    assert "Resumed after item 3 " in leases.events_of(key=key)[1]["message"]
+    assert "Resumed after item 3 " in lease_events(key)[1]["message"]
     assert TaskLease.objects.get(key=key).holder == ""
 
 
@@ -158,7 +158,7 @@ def test_the_reaper_requeues_tasks_whose_worker_went_silent(dataset, manifest, d
         ("datasets.tasks.run_export", str(export.pk)), ("datasets.tasks.publish_version", str(version.pk)),
     ])
     assert events(f"datasets.import:{silent.pk}") == ["requeued"]
-    requeued = leases.events_of(key=f"datasets.export:{export.pk}")[-1]["message"]
+    requeued = lease_events(f"datasets.export:{export.pk}")[-1]["message"]
     assert "attempt 3 of 3" in requeued and "worker-1:4242:dead was last heard of" in requeued
     assert TaskLease.objects.get(key=f"datasets.import:{unleased.pk}").attempt == 1
     assert TaskLease.objects.get(key=f"datasets.import:{alive.pk}").holder != ""

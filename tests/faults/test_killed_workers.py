@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from aiplatform import leases
 from aiplatform.models import Role
 from billing import services as billing
 from billing.models import BillingAccount, Charge, LedgerEntry, Package, RatedUsage, Subscription
@@ -18,7 +17,7 @@ from datasets import services as datasets
 from datasets.models import Dataset, ImportTask, Sample, SampleLabel
 from tests.billing.helpers import at, fund, priced_cpu_flavor, public_pool, ran
 from tests.datasets.factories import DatasetFactory
-from tests.factories import WorkspaceFactory, api_token, member_of, workspace_storage
+from tests.factories import WorkspaceFactory, api_token, lease_events, member_of, workspace_storage
 from tests.faults.conftest import blocker_connection, query_one, send_as_beat, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -87,7 +86,7 @@ def test_a_worker_killed_mid_import_is_requeued_and_the_next_imports_each_line_o
     dataset.refresh_from_db()
     assert (dataset.status, dataset.sample_count, dataset.label_names) == (
         "ready", LINES, {f"label{n}" for n in range(5)})
-    history = leases.events_of(key=key)
+    history = lease_events(key)
     assert [e["event"] for e in history] == ["started", "requeued", "restarted", "resumed", "finished"]
     assert "first@" in history[1]["message"]
     assert f"Resumed after item {killed.processed:,} " in history[3]["message"]

@@ -3,7 +3,9 @@ named before are granted to their workspaces (see aiplatform.legacy_locations)."
 
 from django.db import migrations
 
-from aiplatform.legacy_locations import grant_locations, revoke_locations
+from aiplatform.legacy_locations import grant_locations, revoker
+
+NOTE = "migrated by training.0002"
 
 
 def grant(apps, schema_editor):
@@ -13,10 +15,10 @@ def grant(apps, schema_editor):
     rows += [(j["workspace_id"], item["uri"], True, f"input of training job {j['id']}") for j in jobs
              for item in j["inputs"] or [] if isinstance(item, dict) and item.get("uri")
              and not item.get("dataset_version")]
-    grant_locations(apps, rows)
+    grant_locations(apps, rows, note=NOTE)
 
 
 class Migration(migrations.Migration):
     dependencies = [("training", "0001_initial"), ("datasets", "0003_grant_storage_locations")]
 
-    operations = [migrations.RunPython(grant, revoke_locations, elidable=True)]
+    operations = [migrations.RunPython(grant, revoker(NOTE), elidable=True)]
