@@ -142,3 +142,41 @@ class WorkspaceResourceField(serializers.PrimaryKeyRelatedField):
             return self.model.objects.none()
         mine = Q(workspace=workspace) | Q(workspace__isnull=True) if self.platform_too else Q(workspace=workspace)
         return self.model.objects.filter(mine)
+
+
+class UploadCreateSerializer(serializers.Serializer):
+    uri = serializers.CharField(max_length=2048, help_text="The object to write: a location of the workspace "
+                                "(its storage_uri, a granted location or a storage connection's).")
+    size = serializers.IntegerField(min_value=0, help_text="The object's size in bytes.")
+
+
+class UploadPartSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    size = serializers.IntegerField(help_text="The bytes this part holds.")
+    uploaded = serializers.BooleanField(help_text="Whether the part arrived whole.")
+    etag = serializers.CharField(allow_null=True, help_text="MD5 of the part's bytes, once it arrived.")
+    url = serializers.URLField(help_text="Where to PUT the part's bytes: a presigned link of the storage service "
+                               "(send no API key there), or this API's part endpoint (send the API key).")
+
+
+class UploadSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="The upload's id (opaque; only its uploader uses it).")
+    uri = serializers.CharField()
+    size = serializers.IntegerField()
+    part_size = serializers.IntegerField(help_text="The bytes of every part but the last.")
+    part_count = serializers.IntegerField()
+    transport = serializers.ChoiceField(choices=["presigned", "api"], help_text=(
+        "presigned: PUT parts to the storage service's links; api: PUT them to this API with the API key."))
+    expires_at = serializers.DateTimeField(help_text="Until when the upload may be resumed and completed.")
+    parts = UploadPartSerializer(many=True)
+
+
+class UploadPartWrittenSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    size = serializers.IntegerField()
+    etag = serializers.CharField(help_text="MD5 of the part's bytes, as hex.")
+
+
+class UploadedObjectSerializer(serializers.Serializer):
+    uri = serializers.CharField()
+    size = serializers.IntegerField()

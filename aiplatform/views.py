@@ -1,12 +1,18 @@
+import hashlib
+import threading
+
 import django_filters
-from django.http import FileResponse, Http404
-from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, mixins, status
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotModified
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework import exceptions, mixins, parsers, status
 from rest_framework.decorators import action, api_view
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
-from . import locations, selectors, services
+from . import locations, selectors, services, uploads
 from .api import PlatformViewSet, WorkspaceViewSet
 from .filters import created_between
 from .models import ApiKey, AuditEvent, Capability, Membership, Role, StorageConnection, Workspace
@@ -21,6 +27,10 @@ from .serializers import (
     MeSerializer,
     StorageConnectionCheckSerializer,
     StorageConnectionSerializer,
+    UploadCreateSerializer,
+    UploadedObjectSerializer,
+    UploadPartWrittenSerializer,
+    UploadSerializer,
     WorkspaceSerializer,
 )
 
@@ -232,6 +242,79 @@ class StorageConnectionViews(
         return Response(services.verify_storage_connection(connection=self.get_object()))
 
 
+class RawBodyParser(parsers.BaseParser):
+    """Names the media type of a part's bytes; the view streams the body itself, never parsed."""
+
+    media_type = "application/octet-stream"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return stream
+
+
+class UploadViews(WorkspaceViewSet):
+    """Uploads in parts into the workspace's own locations: start one (POST), PUT its parts where
+    it says (presigned S3/OBS links, or this API's part endpoint for the embedded storage), ask
+    which parts arrived (GET, to resume), then complete it; the object appears whole then."""
+
+    serializer_class = UploadSerializer
+    lookup_url_kwarg = "upload_id"
+    lookup_value_regex = "[^/]+"  # signed ids hold '.' and ':'
+
+    def _upload(self) -> uploads.Upload:
+        return uploads.find_upload(workspace=self.workspace, user=self.request.user,
+                                   upload_id=self.kwargs["upload_id"])
+
+    def _state(self, upload: uploads.Upload) -> Response:
+        def api_part_url(number: int) -> str:
+            return self.request.build_absolute_uri(reverse("upload-part", kwargs={
+                "workspace_id": self.workspace.pk, "upload_id": upload.id, "number": number}))
+
+        return uploads.upload_state(workspace=self.workspace, upload=upload, api_part_url=api_part_url)
+
+    @extend_schema(request=UploadCreateSerializer, responses={201: UploadSerializer})
+    def create(self, request, *args, **kwargs):
+        data = UploadCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = uploads.start_upload(workspace=self.workspace, user=request.user, **data.validated_data)
+        return Response(UploadSerializer(self._state(upload)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: UploadSerializer})
+    def retrieve(self, request, *args, **kwargs):
+        """The upload's parts: which arrived, and fresh links for the rest."""
+        return Response(UploadSerializer(self._state(self._upload())).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, *args, **kwargs):
+        """Aborts the upload; the parts it received go."""
+        uploads.abort_upload(workspace=self.workspace, upload=self._upload())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        request={"application/octet-stream": OpenApiTypes.BINARY}, responses={200: UploadPartWrittenSerializer},
+        parameters=[OpenApiParameter("number", int, OpenApiParameter.PATH, description="The part's number, from 1.")],
+    )
+    @action(detail=True, methods=["put"], url_path=r"parts/(?P<number>[0-9]{1,5})", url_name="part",
+            parser_classes=[RawBodyParser])
+    def part(self, request, *args, **kwargs):
+        """Stores one part (embedded storage): exactly the part's bytes, streamed; sending a part
+        again replaces it."""
+        length = request.META.get("CONTENT_LENGTH")
+        body = request._request  # read as a stream, a MiB at a time: never the whole part in memory
+        written = uploads.write_part(
+            workspace=self.workspace, upload=self._upload(), number=int(kwargs["number"]),
+            length=int(length) if length and length.isdigit() else None,
+            chunks=iter(lambda: body.read(1024 * 1024), b""),
+        )
+        return Response(UploadPartWrittenSerializer(written).data)
+
+    @extend_schema(request=None, responses={200: UploadedObjectSerializer})
+    @action(detail=True, methods=["post"])
+    def complete(self, request, *args, **kwargs):
+        """Makes the object from the parts; 409 naming the parts that have not arrived whole."""
+        written = uploads.complete_upload(workspace=self.workspace, upload=self._upload())
+        return Response(UploadedObjectSerializer(written).data)
+
+
 @extend_schema(responses=MeSerializer)
 @api_view(["GET"])
 def me(request):
@@ -254,6 +337,31 @@ def me(request):
             ],
         }
     )
+
+
+class CachedSchemaView(SpectacularAPIView):
+    """The OpenAPI schema, generated once per process and format (it takes seconds and is the same
+    for every caller) and served from memory after, with an ETag for revalidation."""
+
+    _rendered: dict[tuple, tuple[bytes, str, str]] = {}
+    _lock = threading.Lock()
+
+    def get(self, request, *args, **kwargs):
+        key = (request.accepted_media_type, request.version, request.GET.get("lang"))
+        with self._lock:  # the first callers wait for one generation instead of each making one
+            if key not in self._rendered:
+                response = super().get(request, *args, **kwargs)
+                response.accepted_renderer = request.accepted_renderer
+                response.accepted_media_type = request.accepted_media_type
+                response.renderer_context = self.get_renderer_context()
+                response.render()
+                etag = '"' + hashlib.sha256(response.content).hexdigest()[:32] + '"'
+                self._rendered[key] = (response.content, response["Content-Type"], etag)
+        content, content_type, etag = self._rendered[key]
+        if etag in request.headers.get("If-None-Match", ""):
+            return HttpResponseNotModified(headers={"ETag": etag})
+        return HttpResponse(content, content_type=content_type, headers={
+            "ETag": etag, "Cache-Control": "no-cache", "Content-Disposition": 'inline; filename="schema"'})
 
 
 @extend_schema(exclude=True)
