@@ -124,6 +124,8 @@ class KubernetesBackend(ComputeBackend):
 
     def submit(self, spec: WorkloadSpec) -> bool:
         namespace = manifests.namespace(spec, self.conventions)
+        for pod_set in spec.pod_sets:
+            manifests.secret_references(spec, pod_set)  # a bad reference is refused before anything is made
         created = False
         controllers = []  # what owns the runtime Secret: the Jobs and Deployments, as owner references
         try:
@@ -147,6 +149,10 @@ class KubernetesBackend(ComputeBackend):
                     if owner != spec.id:
                         raise SubmitError(f"{obj['kind']} {meta['namespace']}/{meta['name']} exists and belongs "
                                           "to something else; delete it or rename it.") from exc
+                    if obj["kind"] == "Secret":
+                        # Made afresh on each submit (tokens, short-lived credentials): the old values go.
+                        self._call(self.core.replace_namespaced_secret, meta["name"], meta["namespace"], obj,
+                                   _preload_content=False)
                 if obj["kind"] in OWNERS:
                     controllers.append({"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": meta["name"],
                                         "uid": json.loads(response.data)["metadata"]["uid"]})

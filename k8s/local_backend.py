@@ -16,6 +16,7 @@ import time
 from collections import deque
 from contextlib import ExitStack
 from pathlib import Path
+from stat import S_ISREG
 
 from django.conf import settings
 
@@ -31,8 +32,9 @@ from .backend import (
     SubmitError,
     UnknownReplica,
     WorkloadSpec,
+    is_uuid,
 )
-from .manifests import SECRET_SCHEME, leader_of, rank_env
+from .manifests import leader_of, rank_env, secret_references
 from .sandbox import (
     CHAIN_ENV,
     STORAGE_ROOT,
@@ -57,6 +59,7 @@ REFUSED = ("Tenant code runs here only in a sandbox: install bubblewrap (Debian:
            "to run workloads unsandboxed.")
 STOP_GRACE_SECONDS = 5
 FOLLOW_POLL_SECONDS = 0.3
+SECRET_MAX_BYTES = 1 << 20  # as a Kubernetes Secret
 
 
 def _free_port() -> int:
@@ -110,6 +113,29 @@ def _group_lives(pgid: int) -> bool:
     return False
 
 
+def _read_secret(root: Path, parts: tuple[str, ...]) -> bytes:
+    """The regular file at root/parts, each part opened without following links (a link cannot
+    lead out of the folder), at most SECRET_MAX_BYTES; OSError when it is not there."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in parts[:-1]:
+            child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        # Non-blocking: a FIFO planted there must not hang the submit.
+        child = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=fd)
+        os.close(fd)
+        fd = child
+        if not S_ISREG(os.fstat(fd).st_mode):
+            raise FileNotFoundError(parts[-1])
+        data = b""
+        while len(data) <= SECRET_MAX_BYTES and (chunk := os.read(fd, SECRET_MAX_BYTES + 1 - len(data))):
+            data += chunk
+        return data
+    finally:
+        os.close(fd)
+
+
 def _signal_name(code: int) -> str:
     try:
         return signal.Signals(code - 128).name
@@ -134,15 +160,9 @@ class LocalBackend(ComputeBackend):
         # The platform's own runtimes (training.runtime, inference.runtime, inference.loadgen)
         # import from the project; on Kubernetes the image carries them.
         env["PYTHONPATH"] = str(settings.BASE_DIR)
+        references = secret_references(spec, pod_set)
         for name, value in spec.env_for(pod_set):
-            if value.startswith(SECRET_SCHEME):
-                secret, _, key = value[len(SECRET_SCHEME):].partition("/")
-                path = self.base_dir / "secrets" / secret / (key or name)
-                if not path.is_file():
-                    raise SubmitError(f"env {name} refers to secret '{secret}' key '{key or name}', which is not "
-                                      f"in {path.parent}.")
-                value = path.read_text()
-            env[name] = value
+            env[name] = self._secret(spec.workspace_id, name, *references[name]) if name in references else value
         if sandboxed:
             env.update(HOME=WORK_DIR, TMPDIR="/tmp", AIP_LOCAL_STORAGE_ROOT=STORAGE_ROOT)
         else:
@@ -150,6 +170,20 @@ class LocalBackend(ComputeBackend):
         # Runtime secrets reach the process only: nothing the API reads holds them.
         env.update(spec.secrets)
         return env
+
+    def _secret(self, workspace_id: str, name: str, secret: str, key: str) -> str:
+        """A key of one of the workspace's secrets, LOCAL_BACKEND_DIR/secrets/<workspace id>/<secret>/<key>
+        (as a Secret in the workspace's namespace on Kubernetes). The message names no host path."""
+        words = f"env {name} refers to secret '{secret}' key '{key}'"
+        try:
+            if not is_uuid(workspace_id):
+                raise FileNotFoundError(workspace_id)
+            data = _read_secret(self.base_dir / "secrets", (workspace_id, secret, key))
+        except OSError:
+            raise SubmitError(f"{words}, which is not found among the workspace's secrets.") from None
+        if len(data) > SECRET_MAX_BYTES:
+            raise SubmitError(f"{words}, which holds more than {SECRET_MAX_BYTES // 2**20} MiB.")
+        return data.decode(errors="surrogateescape")
 
     def _sandbox(self) -> tuple[Sandbox | None, str]:
         """The sandbox; or, where it cannot be set up and the installation is single-tenant,

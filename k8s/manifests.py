@@ -11,6 +11,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from resourcepools.services import SECRET_SCHEME, secret_reference
+
 from .backend import (
     KIND_LABEL,
     MANAGED_BY,
@@ -19,6 +21,7 @@ from .backend import (
     WORKLOAD_LABEL,
     WORKSPACE_LABEL,
     PodSetSpec,
+    SubmitError,
     WorkloadSpec,
 )
 
@@ -29,8 +32,6 @@ LEADER_GROUP_PORT = 6379
 # Per-pod gauge of requests in flight, served to the HPA by a custom-metrics adapter (e.g.
 # prometheus-adapter) from the runtimes' metrics.
 CONCURRENCY_METRIC = "aiplatform_concurrent_requests"
-# Env values written `secret://<secret name>/<key>` are read from that Secret, never inlined.
-SECRET_SCHEME = "secret://"
 INDEX_ANNOTATION = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
 
 
@@ -104,10 +105,26 @@ def accelerator_resource(pod_set: PodSetSpec, conventions: ClusterConventions) -
         pod_set.accelerator_kind)
 
 
+def secret_references(spec: WorkloadSpec, pod_set: PodSetSpec) -> dict[str, tuple[str, str]]:
+    """{env name: (secret name, key)} of the pod set's env values written `secret://<secret>/<key>`;
+    SubmitError names a value that is no such reference (or names the platform's own secrets),
+    which a workload made before references were checked may hold."""
+    references = {}
+    for name, value in spec.env_for(pod_set):
+        try:
+            reference = secret_reference(value)
+        except ValueError as exc:
+            raise SubmitError(f"env {name}: {exc}") from None
+        if reference is not None:
+            references[name] = reference
+    return references
+
+
 def env_var(name: str, value: str) -> dict:
+    # Checked by secret_references before anything is created.
     if value.startswith(SECRET_SCHEME):
         secret, _, key = value[len(SECRET_SCHEME):].partition("/")
-        return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key or name}}}
+        return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
     return {"name": name, "value": value}
 
 

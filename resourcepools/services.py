@@ -1,6 +1,7 @@
 """Operations on flavors, pools, nodes, quotas and workloads. Workload phases change only
 through `transition_workloads`, which locks the rows, refuses illegal moves and leaves events."""
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -324,6 +325,42 @@ def check_priority(*, priority: int, workspace, created_by) -> None:
                                        "operator can raise your plan's limit."})
 
 
+# Env values written `secret://<secret name>/<key>` are read from a secret of the workspace (a
+# Secret in its Kubernetes namespace, a folder of the local backend's), never stored inline. Names
+# and keys follow Kubernetes' rules (a DNS-1123 subdomain; a key of [-._A-Za-z0-9]).
+SECRET_SCHEME = "secret://"
+SECRET_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+SECRET_KEY = re.compile(r"[-._A-Za-z0-9]+")
+# The platform's own Secrets (a workload's runtime secrets, wl-<id>-runtime) hold other workloads'
+# tokens: no env value may name them.
+PLATFORM_SECRET_PREFIX = "wl-"
+
+
+def secret_reference(value: str) -> tuple[str, str] | None:
+    """The (secret name, key) an env value refers to, or None for a plain value; ValueError says
+    what to fix."""
+    if not value.startswith(SECRET_SCHEME):
+        return None
+    secret, slash, key = value[len(SECRET_SCHEME):].partition("/")
+    if not (slash and SECRET_NAME.fullmatch(secret) and len(secret) <= 253 and SECRET_KEY.fullmatch(key)
+            and len(key) <= 253 and not key.startswith("..") and key != "."):
+        raise ValueError("Write a secret reference as secret://<secret name>/<key>: the name in lower-case letters, "
+                         "digits, '-' and '.' (a DNS name), the key in letters, digits, '-', '_' and '.'.")
+    if secret.startswith(PLATFORM_SECRET_PREFIX):
+        raise ValueError(f"Secrets named '{PLATFORM_SECRET_PREFIX}…' are the platform's own; name one of your "
+                         "workspace's secrets.")
+    return secret, key
+
+
+def check_env(*, env: dict, field: str) -> None:
+    """Refuse env values that refer to a secret other than `<secret name>/<key>` of the workspace."""
+    for name, value in env.items():
+        try:
+            secret_reference(str(value))
+        except ValueError as exc:
+            raise ValidationError({f"{field}.{name}": str(exc)}) from None
+
+
 @transaction.atomic
 def create_workload(*, workspace, pool: ResourcePool, name: str, pod_sets: list[dict], created_by=None,
                     kind: str = "custom", priority: int = 0, image: str = "", command: list | None = None,
@@ -339,6 +376,9 @@ def create_workload(*, workspace, pool: ResourcePool, name: str, pod_sets: list[
     names = [p["name"] for p in pod_sets]
     if len(set(names)) != len(names):
         raise ValidationError({"pod_sets": "Pod set names must be distinct."})
+    check_env(env=env or {}, field="env")
+    for index, spec in enumerate(pod_sets):
+        check_env(env=spec.get("env") or {}, field=f"pod_sets.{index}.env")
     workload = Workload(
         workspace=workspace, pool=pool, name=name, kind=kind, priority=priority, image=image,
         command=command or [], env=env or {}, max_runtime_seconds=max_runtime_seconds, created_by=created_by,

@@ -35,6 +35,8 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         return await super().__call__(raw_request)
 
     async def _handle(self, request):
+        if request.method == kmock.method.PUT and request.resource is not None and request.name:
+            return await self._replace(request)
         if request.action == kmock.action.CREATE and isinstance(request.data, dict):
             meta = request.data.setdefault("metadata", {})
             if request.namespace:
@@ -42,6 +44,22 @@ class ClusterEmulator(kmock.KubernetesEmulator):
             meta.setdefault("creationTimestamp", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
             meta.setdefault("uid", str(uuid.uuid4()))
         return await super()._handle(request)
+
+    async def _replace(self, request):
+        """PUT (kmock 0.8 has none): the object becomes the body, keeping its identity."""
+        key = (request.resource, request.namespace, request.name)
+        async with self._lock:
+            if key not in self.objects or self.objects[key].deleted:
+                return aiohttp.web.json_response({"kind": "Status", "apiVersion": "v1", "code": 404,
+                                                  "reason": "NotFound", "status": "Failure"}, status=404)
+            old = self.objects[key].raw["metadata"]
+            body = dict(request.data)
+            body["metadata"] = {**body.get("metadata", {}),
+                                **{k: old[k] for k in ("uid", "creationTimestamp", "namespace") if k in old}}
+            self.objects[key].create(body)
+            raw = self.objects[key].raw
+            await self._buses[request.resource].put({"type": "MODIFIED", "object": raw})
+        return aiohttp.web.json_response(raw)
 
     async def _serve_list(self, request):
         listing = await super()._serve_list(request)

@@ -129,9 +129,10 @@ def test_every_replica_gets_the_rank_environment(backend):
 
 def test_platform_credentials_do_not_leak_and_secrets_resolve(backend, monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", "postgres://secret")
-    (tmp_path / "secrets" / "hf").mkdir(parents=True)
-    (tmp_path / "secrets" / "hf" / "token").write_text("tok-123")
     workload = spec(["sh", "-c", 'echo "db=$DATABASE_URL token=$HF_TOKEN"'], env=[("HF_TOKEN", "secret://hf/token")])
+    # The workspace's secrets, as a Secret in its namespace on Kubernetes.
+    (tmp_path / "secrets" / workload.workspace_id / "hf").mkdir(parents=True)
+    (tmp_path / "secrets" / workload.workspace_id / "hf" / "token").write_text("tok-123")
     backend.submit(workload)
     wait_for(backend, workload, {SUCCEEDED})
     assert list(backend.logs(workload)) == ["db= token=tok-123\n"]
