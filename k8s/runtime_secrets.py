@@ -26,12 +26,10 @@ def register_secret_provider(provider: SecretProvider, *, kind: str | None = Non
     _providers[kind, provider] = None
 
 
-def unregister_secret_provider(provider: SecretProvider, *, kind: str | None = None) -> None:
-    _providers.pop((kind, provider), None)
-
-
 def runtime_secrets(workload: Workload) -> dict[str, str]:
-    """Every registered value for this workload; two providers may not give the same name."""
+    """Every registered value for this workload; two providers may not give the same name. A
+    provider raises aiplatform.storage.StorageError for secrets it cannot make (the workload
+    fails with the reason) and k8s.backend.BackendUnavailable for an outage (the submit is retried)."""
     values: dict[str, str] = {}
     for kind, provider in list(_providers):
         if kind is not None and kind != workload.kind:

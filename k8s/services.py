@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from aiplatform.celery import enqueue_on_commit
-from aiplatform.storage import workload_bindings
+from aiplatform.storage import StorageError, workload_bindings
 from resourcepools.models import TERMINAL_PHASES, PoolKind, Workload, WorkloadEvent
 from resourcepools.models import Phase as P
 from resourcepools.services import note_workload_condition, record_workload_event, transition_workloads
@@ -81,13 +81,21 @@ def _workloads():
 
 def submit_workload(*, workload_id) -> bool:
     """Run an admitted workload; idempotent (a retry adopts what the first attempt created).
-    A refusal by the backend fails the workload with the reason; outages raise, to be retried."""
+    A refusal by the backend, or secrets that cannot be made (a storage service refusing
+    credentials, a stored key that no longer decrypts), fails the workload with the reason;
+    outages (BackendUnavailable, from the backend or a secret provider) raise, to be retried."""
     workload = _workloads().filter(pk=workload_id).first()
     if workload is None or workload.phase != P.ADMITTED:
         return False
     backend = get_compute_backend()
     # Secrets go to the backend only here, signed afresh on each submit, and are never stored.
-    spec = dataclasses.replace(workload_spec(workload), secrets=tuple(sorted(runtime_secrets(workload).items())))
+    try:
+        secrets = runtime_secrets(workload)
+    except StorageError as exc:
+        transition_workloads(workload_ids=[workload.pk], to=P.FAILED, reason="SecretsUnavailable",
+                             message=f"Its secrets could not be made: {exc}", skip_illegal=True)
+        return False
+    spec = dataclasses.replace(workload_spec(workload), secrets=tuple(sorted(secrets.items())))
     try:
         created = backend.submit(spec)
     except SubmitError as exc:

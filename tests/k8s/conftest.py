@@ -4,6 +4,7 @@ import pytest
 from kubernetes import client
 
 from aiplatform.celery import app as celery_app
+from k8s import runtime_secrets
 from k8s.backend import clear_backend_cache, get_compute_backend
 from tests.k8s.emulator import ClusterEmulator, kubeconfig, running_emulator
 
@@ -14,6 +15,15 @@ def eager_tasks():
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def secret_providers():
+    """Registers providers for one test: the registry is as the apps' ready() left it afterwards."""
+    registered = dict(runtime_secrets._providers)
+    yield runtime_secrets.register_secret_provider
+    runtime_secrets._providers.clear()
+    runtime_secrets._providers.update(registered)
 
 
 # --- the Kubernetes API emulator ------------------------------------------------------------------

@@ -8,12 +8,14 @@ import pytest
 from django.core.management import call_command
 
 from aiplatform.models import Role
+from aiplatform.storage import StorageError
 from datasets import services as datasets_services
 from inference import services as inference_services
 from inference.models import BenchmarkRun
 from k8s import services as compute
+from k8s.backend import BackendUnavailable
 from k8s.manifests import runtime_secret_name
-from k8s.runtime_secrets import register_secret_provider, runtime_secrets, unregister_secret_provider
+from k8s.runtime_secrets import runtime_secrets
 from resourcepools import services as pool_services
 from resourcepools.admission import admit_workloads
 from resourcepools.models import Phase, Workload
@@ -27,39 +29,88 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def storage_credentials():
+def storage_credentials(secret_providers):
     """A provider for every kind of workload, as the storage app registers for s3:// locations."""
     def provider(workload):
         return {"AWS_SECRET_ACCESS_KEY": f"secret-of-{workload.workspace_id}"}
 
-    register_secret_provider(provider)
-    yield provider
-    unregister_secret_provider(provider)
+    secret_providers(provider)
+    return provider
 
 
-def test_providers_apply_to_their_kind_or_to_every_kind(workspace, storage_credentials):
+def test_providers_apply_to_their_kind_or_to_every_kind(workspace, storage_credentials, secret_providers):
     pool = make_pool(name="cpu", flavor=cpu_flavor(), nodes=1)
     custom = make_workload(workspace, pool, flavor=cpu_flavor(), accelerators=0)
     assert runtime_secrets(custom) == {"AWS_SECRET_ACCESS_KEY": f"secret-of-{workspace.pk}"}
-    register_secret_provider(storage_credentials)  # again: still one
+    secret_providers(storage_credentials)  # again: still one
     assert runtime_secrets(custom) == {"AWS_SECRET_ACCESS_KEY": f"secret-of-{workspace.pk}"}
 
-    def clash(workload):
-        return {"AWS_SECRET_ACCESS_KEY": "other"}
+    def for_training(workload):
+        return {"AIP_EXTRA": "x"}
 
-    def bad_name(workload):
-        return {"NOT A NAME": "x"}
-
-    for provider, words in ((clash, "Two secret providers give AWS_SECRET_ACCESS_KEY"), (bad_name, "env name")):
-        register_secret_provider(provider, kind="custom")
-        try:
-            with pytest.raises(ValueError, match=words):
-                runtime_secrets(custom)
-        finally:
-            unregister_secret_provider(provider, kind="custom")
+    secret_providers(for_training, kind="training")
+    assert list(runtime_secrets(custom)) == ["AWS_SECRET_ACCESS_KEY"]
     Workload.objects.filter(pk=custom.pk).update(kind="benchmark")
     custom.refresh_from_db()
     assert list(runtime_secrets(custom)) == ["AWS_SECRET_ACCESS_KEY"]  # a benchmark without a run has no token
+
+
+@pytest.mark.parametrize(("given", "words"), [
+    ({"AWS_SECRET_ACCESS_KEY": "other"}, "Two secret providers give AWS_SECRET_ACCESS_KEY"),
+    ({"NOT A NAME": "x"}, "env name"),
+])
+def test_providers_may_not_clash_or_give_bad_names(workspace, storage_credentials, secret_providers, given, words):
+    pool = make_pool(name="cpu", flavor=cpu_flavor(), nodes=1)
+    custom = make_workload(workspace, pool, flavor=cpu_flavor(), accelerators=0)
+    secret_providers(lambda workload: given, kind="custom")
+    with pytest.raises(ValueError, match=words):
+        runtime_secrets(custom)
+
+
+def test_secrets_that_cannot_be_made_fail_the_workload_and_outages_are_retried(workspace, kube_backend, cluster,
+                                                                               secret_providers):
+    """A storage service refusing credentials (or a stored key that no longer decrypts) is the
+    workload's failure, said in its reason; an outage raises for the task's retry and leaves it
+    admitted."""
+    failures = [BackendUnavailable("The storage service is unreachable."),
+                StorageError("The storage service refused credentials for s3://team-data/: AccessDenied.")]
+
+    def provider(workload):
+        raise failures.pop(0)
+
+    secret_providers(provider)
+    pool = make_pool(name="cpu", flavor=cpu_flavor(), nodes=1)
+    workload = make_workload(workspace, pool, flavor=cpu_flavor(), accelerators=0, image="busybox", command=["true"])
+    admit_workloads()
+    with pytest.raises(BackendUnavailable):
+        compute.submit_workload(workload_id=workload.pk)
+    workload.refresh_from_db()
+    assert workload.phase == Phase.ADMITTED
+    assert compute.submit_workload(workload_id=workload.pk) is False
+    workload.refresh_from_db()
+    assert (workload.phase, workload.reason) == (Phase.FAILED, "SecretsUnavailable")
+    assert workload.message == ("Its secrets could not be made: The storage service refused credentials for "
+                                "s3://team-data/: AccessDenied.")
+    assert not cluster.batch.list_namespaced_job(namespace(workload)).items
+    assert not cluster.core.list_namespaced_secret(namespace(workload)).items
+
+
+def test_a_resubmit_replaces_the_runtime_secrets_values(workspace, kube_backend, cluster, secret_providers):
+    """A submit that is retried after the Secret was made (say, its task died before the Job was)
+    brings fresh credentials: the Secret holds exactly the new values, still owned by the Job."""
+    values = {"AIP_STORAGE_CREDENTIALS": "first, expired by now", "AIP_RETIRED": "x"}
+    secret_providers(lambda workload: dict(values))
+    pool = make_pool(name="cpu", flavor=cpu_flavor(), nodes=1)
+    workload = make_workload(workspace, pool, flavor=cpu_flavor(), accelerators=0, image="busybox", command=["true"])
+    admit_workloads()
+    assert compute.submit_workload(workload_id=workload.pk) is True
+    values.clear()
+    values["AIP_STORAGE_CREDENTIALS"] = "second"
+    assert compute.submit_workload(workload_id=workload.pk) is False  # adopted: nothing new was made
+    secret = cluster.core.read_namespaced_secret(runtime_secret_name(str(workload.pk)), namespace(workload))
+    assert secret.string_data == {"AIP_STORAGE_CREDENTIALS": "second"}
+    job = cluster.batch.list_namespaced_job(namespace(workload)).items[0]
+    assert [(o.kind, o.uid) for o in secret.metadata.owner_references] == [("Job", job.metadata.uid)]
 
 
 def benchmark_run(workspace, pool) -> BenchmarkRun:
