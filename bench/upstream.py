@@ -14,6 +14,7 @@ caller, requests in flight and prefix hits and misses; POST /stats/reset zeroes 
 import argparse
 import asyncio
 import json
+import os
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -204,8 +205,9 @@ class Running:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9000)
+    # A serving replica of the local backend is told where to listen.
+    parser.add_argument("--host", default=os.environ.get("AIP_SERVE_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("AIP_SERVE_PORT", "9000")))
     parser.add_argument("--interval-ms", type=float, default=10.0)
     parser.add_argument("--first-token-ms", type=float, default=0.0)
     parser.add_argument("--mode", default="normal", choices=["normal", "hang", "hang-before", "reset", "error"])
