@@ -68,6 +68,7 @@ bench: $(VENV)/.dev services
 	$(BIN)/python bench/dataset_import.py
 	$(BIN)/python bench/sample_list.py
 	$(BIN)/python bench/bare_insert.py
+	$(BIN)/python bench/gateway.py
 
 schema: $(VENV)/.runtime
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file var/schema.yaml

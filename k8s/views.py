@@ -21,7 +21,9 @@ class ComputeBackendUnavailable(exceptions.APIException):
 
 class WorkloadLogViews(WorkspaceViewSet):
     """The output of a workload's replicas, from whichever backend runs it: the last lines as
-    JSON, or with follow=true a text/plain stream of new lines until the replica ends."""
+    JSON, or with follow=true a text/plain stream of new lines until the replica ends. Follows are
+    the gateway's (gateway.app: `make run` and production send them there, so they hold no API
+    worker); one that reaches the API directly is still answered, by the worker, as before."""
 
     queryset = Workload.objects.none()
     serializer_class = WorkloadLogsSerializer
