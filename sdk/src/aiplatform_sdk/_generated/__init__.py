@@ -1,0 +1,1 @@
+"""Generated from the OpenAPI schema by sdk/tools/generate.py; do not edit."""
