@@ -5,6 +5,7 @@ disk, so an API or worker restart loses nothing: a small shell wrapper, outside 
 writes the exit code even when the process that started the replica is gone, and any process
 reading the directory sees the same state. The sandboxed command sees none of that directory."""
 
+import fcntl
 import json
 import os
 import shutil
@@ -13,12 +14,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections import deque
+from collections import defaultdict, deque
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISREG
 
 from django.conf import settings
+
+from aiplatform.storage import workspace_root_uri
 
 from .backend import (
     FAILED,
@@ -27,6 +31,7 @@ from .backend import (
     STOPPED,
     SUCCEEDED,
     BackendEvent,
+    BackendUnavailable,
     ComputeBackend,
     Observation,
     SubmitError,
@@ -36,12 +41,18 @@ from .backend import (
 )
 from .manifests import leader_of, rank_env, secret_references
 from .sandbox import (
+    ACCELERATOR_DEVICES,
     CHAIN_ENV,
     STORAGE_ROOT,
     WORK_DIR,
+    Mount,
+    Reach,
     Sandbox,
     SandboxRefused,
     SandboxUnavailable,
+    User,
+    accelerator_cards,
+    accelerator_devices,
     hosts_file_text,
     platform_address_inside,
     platform_endpoint,
@@ -60,6 +71,17 @@ REFUSED = ("Tenant code runs here only in a sandbox: install bubblewrap (Debian:
 STOP_GRACE_SECONDS = 5
 FOLLOW_POLL_SECONDS = 0.3
 SECRET_MAX_BYTES = 1 << 20  # as a Kubernetes Secret
+
+
+@dataclass
+class _Sandboxing:
+    """What a submit prepared for its replicas' sandboxes."""
+
+    sandbox: Sandbox
+    user: User
+    platform: tuple[str, int]
+    mounts: list[Mount] = field(default_factory=list)
+    unmounted: list[str] = field(default_factory=list)  # granted locations it cannot see, in words
 
 
 def _free_port() -> int:
@@ -146,9 +168,10 @@ def _signal_name(code: int) -> str:
 class LocalBackend(ComputeBackend):
     name = "local"
 
-    def __init__(self, base_dir: Path | str | None = None):
+    def __init__(self, base_dir: Path | str | None = None, device_dir: Path | str = "/dev"):
         self.base_dir = Path(base_dir or settings.LOCAL_BACKEND_DIR)
         self.base_dir.mkdir(parents=True, exist_ok=True)
+        self.device_dir = Path(device_dir)  # where the machine's accelerator cards are
 
     def _dir(self, workload_id: str) -> Path:
         return self.base_dir / "workloads" / workload_id
@@ -203,19 +226,24 @@ class LocalBackend(ComputeBackend):
         directory = self._dir(spec.id)
         directory.parent.mkdir(parents=True, exist_ok=True)
         with ExitStack() as descriptors:
-            try:
-                mounts = sandbox.storage_mounts(spec.storage, descriptors) if sandbox else []
-                platform = platform_endpoint() if sandbox else None
-                if platform:
+            sandboxing = None
+            if sandbox:
+                try:
+                    platform = platform_endpoint()
                     platform_address_inside(platform[0])
-            except SandboxRefused as exc:
-                raise SubmitError(str(exc)) from exc
+                    sandboxing = _Sandboxing(sandbox=sandbox, platform=platform, user=sandbox.workspace_user(
+                        spec.workspace_id, self.base_dir / "sandbox-users.json"))
+                    sandboxing.mounts, sandboxing.unmounted = sandbox.storage_mounts(
+                        spec.storage, descriptors, own_uri=workspace_root_uri(spec.workspace_id),
+                        user=sandboxing.user)
+                except SandboxRefused as exc:
+                    raise SubmitError(str(exc)) from exc
             try:
                 directory.mkdir()  # the claim: a second submit finds it and adopts the first
             except FileExistsError:
                 return False
             try:
-                self._start(spec, directory, envs, sandbox, unsandboxed, mounts, platform, descriptors)
+                self._start(spec, directory, envs, sandboxing, unsandboxed, descriptors)
             except BaseException as exc:
                 self._abandon(directory)  # nothing half-started stays; an outage is retried from scratch
                 if isinstance(exc, SandboxUnavailable | SandboxRefused):
@@ -223,28 +251,29 @@ class LocalBackend(ComputeBackend):
                 raise
         return True
 
-    def _start(self, spec, directory, envs, sandbox, unsandboxed, mounts, platform, descriptors) -> None:
+    def _start(self, spec, directory, envs, sandboxing: _Sandboxing | None, unsandboxed, descriptors) -> None:
         replicas = []
         for pod_set in spec.pod_sets:
             port = _free_port()
             replicas += [(f"{pod_set.name}-{index}", pod_set, index, port) for index in range(pod_set.replicas)]
         serving = [name for name, *_ in replicas] if spec.serves else []
-        network, lifetime = None, ()
+        network, lifetime, sandbox = None, (), sandboxing and sandboxing.sandbox
+        cards = self._claim_cards(spec, directory, replicas) if sandbox else {}
         if sandbox:
             # The replicas hold the write end: when the last one ends, the forwarders read end of file.
             lifetime = os.pipe()
             for fd in lifetime:
                 descriptors.callback(os.close, fd)
             network = sandbox.start_network(run_dir=directory / "sandbox" / "run", log_path=directory / "network.log",
-                                            platform=platform, serving=serving, reach=self._reach(spec),
-                                            until_eof=lifetime[0])
+                                            platform=sandboxing.platform, serving=serving, reach=self._reach(spec),
+                                            until_eof=lifetime[0], user=sandboxing.user)
             for fd in network.namespace_fds:
                 descriptors.callback(os.close, fd)
             _write_json(directory / "network.json", {"processes": [
                 {"pid": pid, "start_time": _proc_start_time(pid)} for pid in network.pids]})
             # Every serving replica answers on its own loopback port, carried into its sandbox.
             ports = network.serve_ports
-            (directory / "sandbox" / "hosts").write_text(hosts_file_text(platform[0]))
+            (directory / "sandbox" / "hosts").write_text(hosts_file_text(sandboxing.platform[0]))
         else:
             ports = {name: _free_port() for name in serving}
         endpoints = {name: {"role": pod_set.name, "port": ports[name]} for name, pod_set, *_ in replicas
@@ -258,6 +287,7 @@ class LocalBackend(ComputeBackend):
             "max_runtime_seconds": spec.max_runtime_seconds, "endpoints": endpoints,
             "sandboxed": sandbox is not None, "unsandboxed": unsandboxed,
             "cgroups": [str(c) for c in cgroups.values() if c],
+            "unmounted": sandboxing.unmounted if sandboxing else [],
         })
         for name, pod_set, index, port in replicas:
             env = {**envs[pod_set.name], **rank_env(spec, pod_set, master_addr="127.0.0.1", master_port=port,
@@ -270,9 +300,9 @@ class LocalBackend(ComputeBackend):
             if command[0] in ("python", "python3"):
                 command[0] = sys.executable  # the platform's interpreter stands for an image's python
             if sandbox:
-                self._start_sandboxed(directory, name, env, command, sandbox=sandbox,
-                                      network=network, lifetime=lifetime, mounts=mounts, cgroup=cgroups[name],
-                                      accelerator_kind=pod_set.accelerator_kind if pod_set.accelerators else None)
+                self._start_sandboxed(directory, name, env, command, sandboxing=sandboxing, network=network,
+                                      lifetime=lifetime, cgroup=cgroups[name], pod_set=pod_set,
+                                      devices=cards.get(name, []))
                 continue
             with open(directory / f"{name}.log", "ab") as log:
                 process = subprocess.Popen(
@@ -283,18 +313,21 @@ class LocalBackend(ComputeBackend):
             _write_json(directory / f"{name}.json", {"pid": process.pid,
                                                      "start_time": _proc_start_time(process.pid)})
 
-    def _start_sandboxed(self, directory, name, env, command, *, sandbox, network, lifetime, mounts, cgroup,
-                         accelerator_kind) -> None:
+    def _start_sandboxed(self, directory, name, env, command, *, sandboxing: _Sandboxing, network, lifetime,
+                         cgroup, pod_set, devices: list[Path]) -> None:
         """One replica in its sandbox. Its environment travels through a pipe to the sandbox's
         last step: what runs before, as root or the platform's user, never sees it."""
+        sandbox, mounts = sandboxing.sandbox, sandboxing.mounts
         work = directory / "sandbox" / name
-        sandbox.own_dir(work)
+        sandbox.own_dir(work, sandboxing.user)
         env_read, env_write = os.pipe()
         try:
             try:
                 chain = sandbox.replica_command(
                     command=command, hostname=name, work_dir=work, hosts_file=directory / "sandbox" / "hosts",
-                    storage=mounts, network=network, cgroup=cgroup, accelerator_kind=accelerator_kind,
+                    storage=mounts, network=network, cgroup=cgroup, user=sandboxing.user,
+                    tmp_bytes=sandbox.tmp_size(pod_set.memory_gib),
+                    accelerator_kind=pod_set.accelerator_kind if pod_set.accelerators else None, devices=devices,
                     env_fd=env_read)
                 with open(directory / f"{name}.log", "ab") as log:
                     process = subprocess.Popen(
@@ -314,19 +347,60 @@ class LocalBackend(ComputeBackend):
         finally:
             os.close(env_write)
 
-    def _reach(self, spec: WorkloadSpec) -> list[int]:
-        """The host ports of the live serving replicas of the same workspace's other workloads
-        (a benchmark's target): what its sandbox may reach besides the platform's API."""
-        ports = []
+    def _reach(self, spec: WorkloadSpec) -> list[Reach]:
+        """The live serving replicas of the same workspace's other workloads (a benchmark's target):
+        what its sandbox may reach besides the platform's API, each through its own socket."""
+        reach = []
         root = self.base_dir / "workloads"
         for directory in root.iterdir() if root.exists() else ():
             meta = _read_json(directory / "workload.json") or {}
-            if meta.get("workspace_id") != spec.workspace_id or meta.get("workload_id") == spec.id:
+            if meta.get("workspace_id") != spec.workspace_id or meta.get("workload_id") == spec.id \
+                    or not meta.get("sandboxed") or not is_uuid(directory.name):
                 continue
             endpoints = meta.get("endpoints") or {}
             live = set(self._live_replicas(directory, list(endpoints)))
-            ports += [e["port"] for name, e in endpoints.items() if name in live]
-        return sorted(ports)
+            reach += [Reach(port=e["port"], workload_id=directory.name, replica=name,
+                            run_dir=directory / "sandbox" / "run") for name, e in endpoints.items() if name in live]
+        return sorted(reach, key=lambda r: r.port)
+
+    def _claim_cards(self, spec: WorkloadSpec, directory: Path, replicas) -> dict[str, list[Path]]:
+        """Cards of this machine for each accelerator replica, none that a replica of another
+        workload holds (while it runs, or starts), recorded in the workload's folder; returns the
+        device nodes of each replica's. A machine without cards of the kind gives none (the
+        replica runs on its CPUs)."""
+        wanted = [(name, pod_set) for name, pod_set, *_ in replicas
+                  if pod_set.accelerators and pod_set.accelerator_kind in ACCELERATOR_DEVICES]
+        if not wanted:
+            return {}
+        with open(self.base_dir / "cards.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # two submits at once must not take the same cards
+            busy = self._busy_cards(but=spec.id)
+            claims = {}
+            for name, pod_set in wanted:
+                kind, present = pod_set.accelerator_kind, accelerator_cards(pod_set.accelerator_kind, self.device_dir)
+                free = [card for card in present if card not in busy[kind]]
+                if present and pod_set.accelerators > len(present):
+                    raise SubmitError(f"replica {name} asks for {pod_set.accelerators} cards and this machine has "
+                                      f"{len(present)}.")
+                if present and pod_set.accelerators > len(free):
+                    raise BackendUnavailable(f"replica {name} asks for {pod_set.accelerators} cards and "
+                                             f"{len(free)} of this machine's are free now.")
+                claims[name] = {"kind": kind, "cards": free[:pod_set.accelerators]}
+                busy[kind].update(claims[name]["cards"])
+            _write_json(directory / "cards.json", claims)
+        return {name: accelerator_devices(claim["kind"], claim["cards"], self.device_dir)
+                for name, claim in claims.items()}
+
+    def _busy_cards(self, *, but: str) -> dict[str, set[int]]:
+        busy = defaultdict(set)
+        root = self.base_dir / "workloads"
+        for directory in root.iterdir() if root.exists() else ():
+            claims = _read_json(directory / "cards.json") if directory.name != but else None
+            for name, claim in (claims or {}).items():
+                started = (directory / f"{name}.json").exists() or (directory / f"{name}.exit").exists()
+                if not started or self._live_replicas(directory, [name]):
+                    busy[claim["kind"]].update(claim["cards"])
+        return busy
 
     def _abandon(self, directory: Path) -> None:
         meta = _read_json(directory / "workload.json")
@@ -425,6 +499,9 @@ class LocalBackend(ComputeBackend):
         if meta.get("unsandboxed"):
             observation.events.append(BackendEvent("Unsandboxed", f"It runs without a sandbox ({meta['unsandboxed']}), "
                                                                   "as LOCAL_BACKEND_SINGLE_TENANT allows."))
+        if meta.get("unmounted"):
+            observation.events.append(BackendEvent("StorageNotMounted", "Granted storage its replicas do not see: "
+                                                                        f"{'; '.join(meta['unmounted'])}."))
         alive, failures, lost = [], [], []
         for name in replicas:
             state = _read_json(directory / f"{name}.json")

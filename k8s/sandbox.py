@@ -3,24 +3,30 @@ other tenants, with bubblewrap (`bwrap`, Debian's package).
 
 A sandboxed replica sees the system (/usr, /etc) and the platform's code and Python read-only, with
 the platform's own state (its var/ folder, the local backend's folder, the embedded storage, an
-SQLite database) covered by empty folders; a private /tmp; its working folder /aip/work; and the
-storage locations of its workspace under /aip/storage (AIP_LOCAL_STORAGE_ROOT), writable where the
-binding says so. It has its own pid, ipc, uts and mount namespaces and runs as an unprivileged user:
-when the platform runs as root, bwrap sets the mounts up as root and the command starts through
-`setpriv` as LOCAL_BACKEND_SANDBOX_UID/GID with no capabilities and no_new_privs, so it is
-unprivileged outside the sandbox too; otherwise bwrap runs as the platform's user in a user
+SQLite database) covered by empty folders; a private /tmp of a bounded size; its working folder
+/aip/work; the storage locations of its workspace under /aip/storage (AIP_LOCAL_STORAGE_ROOT),
+writable where the binding says so; and, for an accelerator pod set, the device nodes of as many
+cards as it asks for. It has its own pid, ipc, uts and mount namespaces and runs as an unprivileged
+user: when the platform runs as root, bwrap sets the mounts up as root and the command starts
+through `setpriv` with no capabilities and no_new_privs as its workspace's own user (a uid of
+LOCAL_BACKEND_SANDBOX_UIDS, so the processes of one workspace count against no other's limit), so
+it is unprivileged outside the sandbox too; otherwise bwrap runs as the platform's user in a user
 namespace. `prlimit` caps open files, processes and core dumps; with cgroups v2 a cgroup per replica
 caps memory, CPU and processes by the pod set's flavor share.
 
 The replicas of one workload share a network namespace (torchrun's rendezvous and a serving
 instance's leader work as on one node) that reaches nothing but what two forwarders
 (k8s.forwarder) carry over unix sockets in the workload's run folder: the platform's API at
-PLATFORM_URL, the serving endpoints of the same workspace's services, and, inbound, each serving
-replica's port from a host port on 127.0.0.1 (what `endpoints()` returns). The forwarders run
-sandboxed and unprivileged as well."""
+PLATFORM_URL, inbound each serving replica's port from a host port on 127.0.0.1 (what `endpoints()`
+returns), and the serving replicas of the same workspace's other workloads, straight through their
+own sockets (which go with them, so a port that another replica takes later leads nowhere). The
+forwarders run sandboxed and unprivileged as well."""
 
+import errno
+import fcntl
 import json
 import os
+import re
 import resource
 import selectors
 import shutil
@@ -31,6 +37,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from pathlib import Path
+from stat import S_ISLNK, S_ISREG
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -39,14 +46,18 @@ from aiplatform.storage import LOCAL_SCHEME, StorageBinding, StorageError, local
 
 WORK_DIR = "/aip/work"
 RUN_DIR = "/aip/run"
+REACH_DIR = "/aip/reach"
 STORAGE_ROOT = "/aip/storage"
 SYSTEM_DIRS = ("/usr", "/etc")
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-# Device nodes a replica of an accelerator flavor needs (the drivers also read /sys).
+# Device nodes of an accelerator kind: one per card (/dev/nvidia0, /dev/davinci3) and the driver's
+# own, which every replica of the kind needs (the drivers also read /sys).
 ACCELERATOR_DEVICES = {
-    "nvidia_gpu": ("nvidia[0-9]*", "nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset"),
-    "ascend_npu": ("davinci[0-9]*", "davinci_manager", "devmm_svm", "hisi_hdc"),
+    "nvidia_gpu": ("nvidia", ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")),
+    "ascend_npu": ("davinci", ("davinci_manager", "devmm_svm", "hisi_hdc")),
 }
+# The forwarders write nothing: their /tmp stays small.
+FORWARDER_TMP_BYTES = 1 << 20
 CGROUP_CONTROLLERS = ("cpu", "memory", "pids")
 CGROUP_PERIOD_US = 100_000
 NAMESPACES = ("--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try")
@@ -83,12 +94,31 @@ class SandboxRefused(Exception):
 
 @dataclass(frozen=True)
 class Mount:
-    """A host folder (an open descriptor, so that it cannot be swapped for a link meanwhile) and
-    where the sandbox sees it."""
+    """A host folder or file (an open descriptor, so that it cannot be swapped for a link
+    meanwhile) and where the sandbox sees it."""
 
     fd: int
     dest: str
     writable: bool
+
+
+@dataclass(frozen=True)
+class User:
+    """Whom a workspace's sandboxed processes run as, outside the sandbox."""
+
+    uid: int
+    gid: int
+
+
+@dataclass(frozen=True)
+class Reach:
+    """A serving replica of another workload of the workspace: its host port (which its URL
+    names) and the run folder that holds its socket."""
+
+    port: int
+    workload_id: str
+    replica: str
+    run_dir: Path
 
 
 @dataclass
@@ -103,14 +133,14 @@ class Network:
 @dataclass(frozen=True)
 class Sandbox:
     bwrap: str
-    privileged: bool  # the platform runs as root: bwrap sets up as root, setpriv drops to uid/gid
+    privileged: bool  # the platform runs as root: bwrap sets up as root, setpriv drops to the workspace's user
     prlimit: str
     nsenter: str
     setpriv: str
-    uid: int
-    gid: int
+    uids: tuple[int, int]  # the first and last uid (and gid) that workspaces' users take, when privileged
     nofile: int
     nproc: int
+    tmp_bytes: int
     cgroup_parent: Path | None
 
     @classmethod
@@ -127,18 +157,17 @@ class Sandbox:
                 raise SandboxUnavailable(f"'{tool}' (util-linux) is not installed.")
         sandbox = cls(
             bwrap=bwrap, privileged=privileged, prlimit=tools["prlimit"], nsenter=tools["nsenter"],
-            setpriv=tools["setpriv"],
-            uid=settings.LOCAL_BACKEND_SANDBOX_UID if privileged else os.getuid(),
-            gid=settings.LOCAL_BACKEND_SANDBOX_GID if privileged else os.getgid(),
+            setpriv=tools["setpriv"], uids=_uid_range(settings.LOCAL_BACKEND_SANDBOX_UIDS),
             nofile=settings.LOCAL_BACKEND_SANDBOX_NOFILE, nproc=settings.LOCAL_BACKEND_SANDBOX_NPROC,
-            cgroup_parent=_cgroup_parent(privileged),
+            tmp_bytes=settings.LOCAL_BACKEND_SANDBOX_TMP_MIB * 2**20, cgroup_parent=_cgroup_parent(privileged),
         )
         sandbox._probe()
         return sandbox
 
     def _probe(self) -> None:
+        user = User(self.uids[0], self.uids[0])
         args = [self.bwrap, *self._system(), *NAMESPACES, "--unshare-net", *self._user_namespace(), "--proc", "/proc",
-                "--", *self._drop(), "true"]
+                "--", *self._drop(user), "true"]
         try:
             probe = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30,
                                    env=CHAIN_ENV)
@@ -153,12 +182,40 @@ class Sandbox:
     def _user_namespace(self) -> list[str]:
         return [] if self.privileged else ["--unshare-user"]
 
-    def _drop(self, *keep: str) -> list[str]:
-        """Inside the sandbox, as root: become the sandbox's user with no capability (but `keep`)."""
+    def workspace_user(self, workspace_id: str, registry: Path) -> User:
+        """The workspace's own user: when privileged, the uid (and gid) of LOCAL_BACKEND_SANDBOX_UIDS
+        it was given first (kept in `registry`, a file of the platform's), else the platform's."""
+        if not self.privileged:
+            return User(os.getuid(), os.getgid())
+        first, last = self.uids
+        registry.parent.mkdir(parents=True, exist_ok=True)
+        with open(registry.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # two submits at once must not take the same uid
+            try:
+                users = json.loads(registry.read_text())
+            except FileNotFoundError:
+                users = {}
+            if workspace_id not in users:
+                if first + len(users) > last:
+                    raise SandboxRefused(f"every user of LOCAL_BACKEND_SANDBOX_UIDS ({first}-{last}) belongs to a "
+                                         "workspace already; widen the range.")
+                users[workspace_id] = first + len(users)
+                tmp = registry.with_suffix(".tmp")
+                tmp.write_text(json.dumps(users))
+                tmp.replace(registry)
+        uid = users[workspace_id]
+        return User(uid, uid)
+
+    def tmp_size(self, memory_gib: int) -> int:
+        """Bytes the replica's /tmp may hold: the setting, at most the replica's memory (tmpfs is memory)."""
+        return min(self.tmp_bytes, memory_gib * 2**30)
+
+    def _drop(self, user: User, *keep: str) -> list[str]:
+        """Inside the sandbox, as root: become the workspace's user with no capability (but `keep`)."""
         if not self.privileged:
             return []
         inherited = ",".join(["-all", *(f"+{c}" for c in keep)])
-        return [self.setpriv, f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups", "--no-new-privs",
+        return [self.setpriv, f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups", "--no-new-privs",
                 f"--inh-caps={inherited}", f"--bounding-set={inherited}",
                 *([f"--ambient-caps={','.join(f'+{c}' for c in keep)}"] if keep else []), "--"]
 
@@ -204,28 +261,29 @@ class Sandbox:
     # --- the workload's network -----------------------------------------------------------------
 
     def start_network(self, *, run_dir: Path, log_path: Path, platform: tuple[str, int], serving: list[str],
-                      reach: list[int], until_eof: int) -> Network:
+                      reach: list[Reach], until_eof: int, user: User) -> Network:
         """Start the forwarders of a new network namespace, which end when `until_eof` (a pipe's
         read end whose write end the replicas hold) reads end of file; returns their pids, the host
-        port of each serving replica, and descriptors of the namespace for the replicas to join."""
-        self.own_dir(run_dir)
+        port of each serving replica, and descriptors of the namespace for the replicas to join.
+        The `reach` replicas answer inside at their host ports, through their own sockets."""
+        self.own_dir(run_dir, user)
         host, port = platform
         inside = platform_address_inside(host)
         outer = [(f"unix:{RUN_DIR}/platform.sock", f"tcp:{_bracket(host)}:{port}")]
         outer += [("tcp:127.0.0.1:0", f"unix:{RUN_DIR}/serve-{name}.sock") for name in serving]
-        outer += [(f"unix:{RUN_DIR}/reach-{p}.sock", f"tcp:127.0.0.1:{p}") for p in reach]
         network = Network(pids=[], serve_ports={})
         with open(log_path, "ab") as log:
             try:
-                listening = self._forwarder(network, outer, run_dir, log, until_eof, own_network=False)
+                listening = self._forwarder(network, outer, run_dir, log, until_eof, user=user, own_network=False)
                 network.serve_ports = {name: int(address.rsplit(":", 1)[1])
                                        for name, address in zip(serving, listening[1:], strict=False)}
                 inner = [(f"tcp:{_bracket(inside)}:{port}", f"unix:{RUN_DIR}/platform.sock")]
                 inner += [(f"unix:{RUN_DIR}/serve-{name}.sock", f"tcp:127.0.0.1:{network.serve_ports[name]}")
                           for name in serving]
-                inner += [(f"tcp:127.0.0.1:{p}", f"unix:{RUN_DIR}/reach-{p}.sock") for p in reach]
-                self._forwarder(network, inner, run_dir, log, until_eof, own_network=True,
-                                keep=("net_bind_service",) if port < 1024 else ())
+                inner += [(f"tcp:127.0.0.1:{r.port}", f"unix:{REACH_DIR}/{r.workload_id}/serve-{r.replica}.sock")
+                          for r in reach]
+                self._forwarder(network, inner, run_dir, log, until_eof, user=user, own_network=True,
+                                reach=reach, keep=("net_bind_service",) if port < 1024 else ())
             except BaseException:
                 stop_processes(network.pids)
                 for fd in network.namespace_fds:
@@ -233,17 +291,23 @@ class Sandbox:
                 raise
         return network
 
-    def _forwarder(self, network: Network, pairs, run_dir: Path, log, until_eof: int, *, own_network: bool,
-                   keep=()) -> list[str]:
+    def _forwarder(self, network: Network, pairs, run_dir: Path, log, until_eof: int, *, user: User,
+                   own_network: bool, reach: list[Reach] = (), keep=()) -> list[str]:
         args = [self.bwrap, *self._system(), *self._code(), "--dev-bind", "/dev/null", "/dev/null",
-                "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp", "--perms", "0755", "--dir", "/aip",
-                "--bind", str(run_dir), RUN_DIR, *NAMESPACES, *self._user_namespace(),
-                *(["--unshare-net"] if own_network else [])]
+                "--proc", "/proc", "--perms", "1777", "--size", str(FORWARDER_TMP_BYTES), "--tmpfs", "/tmp",
+                "--perms", "0755", "--dir", "/aip", "--bind", str(run_dir), RUN_DIR]
+        if reach:
+            args += ["--perms", "0755", "--dir", REACH_DIR]
+        for target in reach:
+            # Only the run folder of a live workload of the workspace (its sockets, for the same user);
+            # if the workload went meanwhile, nothing is there to connect to.
+            args += ["--ro-bind-try", str(target.run_dir), f"{REACH_DIR}/{target.workload_id}"]
+        args += [*NAMESPACES, *self._user_namespace(), *(["--unshare-net"] if own_network else [])]
         if keep and not self.privileged:
             args += [arg for cap in keep for arg in ("--cap-add", f"CAP_{cap.upper()}")]
         info_read, info_write = os.pipe()
         args += ["--info-fd", str(info_write), "--clearenv", "--setenv", "PYTHONPATH", str(settings.BASE_DIR), "--",
-                 *self._drop(*keep), sys.executable, "-m", "k8s.forwarder",
+                 *self._drop(user, *keep), sys.executable, "-m", "k8s.forwarder",
                  f"--until-eof={until_eof}", *[f"--forward={listen}={connect}" for listen, connect in pairs]]
         try:
             process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
@@ -265,47 +329,56 @@ class Sandbox:
     # --- a replica ------------------------------------------------------------------------------
 
     def replica_command(self, *, command: list[str], hostname: str, work_dir: Path, hosts_file: Path,
-                        storage: list[Mount], network: Network, cgroup: Path | None,
-                        accelerator_kind: str | None, env_fd: int) -> list[str]:
+                        storage: list[Mount], network: Network, cgroup: Path | None, user: User, tmp_bytes: int,
+                        accelerator_kind: str | None, devices: list[Path], env_fd: int) -> list[str]:
         """The chain that runs one replica: limits, the sandbox's network, bwrap, then the command
-        as the sandbox's user with the environment read from `env_fd`. Its descriptors (network
-        namespace, storage, environment) must be passed on, and it runs with CHAIN_ENV."""
+        as the workspace's user with the environment read from `env_fd`. Its descriptors (network
+        namespace, storage, environment) must be passed on, and it runs with CHAIN_ENV. An
+        accelerator replica sees the drivers' view of the machine (/sys) and, in its /dev, the
+        `devices` of its cards (accelerator_devices)."""
         fds = network.namespace_fds
         join = [self.nsenter, *([f"--user=/proc/self/fd/{fds[0]}", "--preserve-credentials"] if len(fds) == 2 else []),
                 f"--net=/proc/self/fd/{fds[-1]}", "--"]
         args = [self.bwrap, *self._system(), *self._code(), "--ro-bind", str(hosts_file), "/etc/hosts",
-                "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
+                "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/tmp",
                 *_parents([WORK_DIR, *(m.dest for m in storage)]), "--bind", str(work_dir), WORK_DIR]
         for mount in sorted(storage, key=lambda m: m.dest):
             args += ["--bind-fd" if mount.writable else "--ro-bind-fd", str(mount.fd), mount.dest]
         if accelerator_kind in ACCELERATOR_DEVICES:
             args += ["--ro-bind", "/sys", "/sys"]
-            for pattern in ACCELERATOR_DEVICES[accelerator_kind]:
-                for device in sorted(Path("/dev").glob(pattern)):
-                    args += ["--dev-bind", str(device), str(device)]
+            for device in devices:
+                args += ["--dev-bind", str(device), f"/dev/{device.name}"]
         args += [*NAMESPACES, *self._user_namespace(), "--hostname", hostname, "--chdir", WORK_DIR, "--clearenv",
-                 "--", *self._drop(), sys.executable, "-I", "-S", "-c", LOAD_ENV, str(env_fd), *command]
+                 "--", *self._drop(user), sys.executable, "-I", "-S", "-c", LOAD_ENV, str(env_fd), *command]
         return self._limits(cgroup) + join + args
 
-    def storage_mounts(self, bindings: tuple[StorageBinding, ...], stack: ExitStack) -> list[Mount]:
-        """Each file:// binding's folder, created if missing, opened without following links and,
-        when writable, made the sandbox user's (the platform runs as root). s3:// bindings get
-        credentials instead (a secret provider), not mounts."""
-        mounts = []
+    def storage_mounts(self, bindings: tuple[StorageBinding, ...], stack: ExitStack, *, own_uri: str,
+                       user: User) -> tuple[list[Mount], list[str]]:
+        """The file:// bindings as mounts, each opened without following links: the workspace's own
+        location (`own_uri`) a folder, made if missing; a granted one the folder or the object
+        (read-only) it names, where it exists, and nothing made for it. A writable folder is
+        handed to the workspace's user (the platform runs as root). Also says, in words, which
+        grants are not mounted. s3:// bindings get credentials instead (a secret provider)."""
+        mounts, skipped = [], []
         for binding in bindings:
+            own = binding.uri == own_uri
             try:
                 location = parse_uri(binding.uri)
                 if location.scheme != LOCAL_SCHEME:
                     continue
-                fd = _open_storage_dir(local_directory(binding.uri))
+                fd, is_dir = _open_storage(local_directory(binding.uri), create=own)
             except (StorageError, OSError) as exc:
-                raise SandboxRefused(f"storage location {binding.uri} cannot be mounted: {exc}") from exc
+                if own:
+                    raise SandboxRefused(f"storage location {binding.uri} cannot be mounted: {exc}") from exc
+                skipped.append(f"{binding.uri} ({_why_not(exc)})")
+                continue
             stack.callback(os.close, fd)
-            if binding.writable and self.privileged:
-                _give(fd, self.uid, self.gid)
+            writable = binding.writable and is_dir
+            if writable and self.privileged:
+                _give(fd, user)
             dest = "/".join(part for part in (STORAGE_ROOT, location.bucket, location.key.strip("/")) if part)
-            mounts.append(Mount(fd=fd, dest=dest, writable=binding.writable))
-        return mounts
+            mounts.append(Mount(fd=fd, dest=dest, writable=writable))
+        return mounts, skipped
 
     def replica_cgroup(self, name: str, *, vcpus: int, memory_gib: int) -> Path | None:
         """A cgroup v2 of the pod set's share (memory, CPU, processes), or None without cgroups."""
@@ -320,12 +393,27 @@ class Sandbox:
         (path / "pids.max").write_text(str(self.nproc))
         return path
 
-    def own_dir(self, path: Path) -> None:
-        """A folder of the platform's that the sandbox's user may write, and nobody else."""
+    def own_dir(self, path: Path, user: User) -> None:
+        """A folder of the platform's that the workspace's user may write, and nobody else."""
         path.mkdir(parents=True, exist_ok=True)
         if self.privileged:
-            os.chown(path, self.uid, self.gid)
+            os.chown(path, user.uid, user.gid)
         path.chmod(0o700)
+
+
+def accelerator_cards(kind: str, device_dir: Path) -> list[int]:
+    """The indexes of the cards of this kind that the machine has (/dev/nvidia0 → 0)."""
+    prefix = ACCELERATOR_DEVICES[kind][0]
+    pattern = re.compile(rf"{prefix}(\d+)")
+    return sorted(int(m[1]) for p in device_dir.glob(f"{prefix}*") if (m := pattern.fullmatch(p.name)))
+
+
+def accelerator_devices(kind: str, cards: list[int], device_dir: Path) -> list[Path]:
+    """The device nodes a replica with these cards gets: theirs, and the driver's shared ones
+    that the machine has."""
+    prefix, shared = ACCELERATOR_DEVICES[kind]
+    return [device_dir / f"{prefix}{card}" for card in sorted(cards)] + [
+        device_dir / name for name in shared if (device_dir / name).exists()]
 
 
 def platform_address_inside(host: str) -> str:
@@ -418,6 +506,17 @@ def _platform_state() -> list[Path]:
     return [p.resolve() for p in paths if p.exists()]
 
 
+def _uid_range(text: str) -> tuple[int, int]:
+    first, _, last = text.partition("-")
+    try:
+        first, last = int(first), int(last)
+    except ValueError:
+        raise SandboxUnavailable(f"LOCAL_BACKEND_SANDBOX_UIDS ({text}) is not a range FIRST-LAST of uids.") from None
+    if not 0 < first <= last:
+        raise SandboxUnavailable(f"LOCAL_BACKEND_SANDBOX_UIDS ({text}) is not a range FIRST-LAST of uids.")
+    return first, last
+
+
 def _at_most(limit: int, wanted: int) -> int:
     """The setting, or the platform's own hard limit when that is lower (raising it takes a
     capability containers often lack)."""
@@ -455,41 +554,81 @@ def _bracket(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _open_storage_dir(path: Path) -> int:
-    """The folder under LOCAL_STORAGE_ROOT, made where missing, each part opened without
-    following links (a tenant's link must not mount something else)."""
+def _open_storage(path: Path, *, create: bool) -> tuple[int, bool]:
+    """A folder or regular file under LOCAL_STORAGE_ROOT and whether it is a folder, each part
+    opened without following links (a tenant's link must not mount something else); with
+    `create`, a folder made where missing. OSError when it is not there or not one of those."""
     root = Path(os.path.normpath(settings.LOCAL_STORAGE_ROOT))
     root.mkdir(parents=True, exist_ok=True)
     try:
         relative = Path(os.path.normpath(path)).relative_to(root)
     except ValueError:
         raise SandboxRefused(f"{path} is not inside LOCAL_STORAGE_ROOT.") from None
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    fd, is_dir = os.open(root, os.O_RDONLY | os.O_DIRECTORY), True
     try:
-        for part in relative.parts:
+        for index, part in enumerate(relative.parts):
+            if create:
+                try:
+                    os.mkdir(part, mode=0o755, dir_fd=fd)
+                except FileExistsError:
+                    pass
             try:
-                os.mkdir(part, mode=0o755, dir_fd=fd)
-            except FileExistsError:
-                pass
-            child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+                child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            except NotADirectoryError:
+                # A link, or an object: a path descriptor tells which (opening it could block on a FIFO).
+                child, is_dir = os.open(part, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd), False
+                mode = os.fstat(child).st_mode
+                if not (S_ISREG(mode) and not create and index == len(relative.parts) - 1):
+                    os.close(child)
+                    if S_ISLNK(mode):
+                        raise OSError(errno.ELOOP, "a link") from None
+                    raise
             os.close(fd)
             fd = child
     except BaseException:
         os.close(fd)
         raise
     os.set_inheritable(fd, True)
-    return fd
+    return fd, is_dir
 
 
-def _give(fd: int, uid: int, gid: int) -> None:
-    """Make a writable storage folder the sandbox user's, without following links."""
-    if os.fstat(fd).st_uid != uid:
-        os.fchown(fd, uid, gid)
-    for _, dirnames, filenames, dirfd in os.fwalk(".", dir_fd=fd, follow_symlinks=False):
-        for name in dirnames + filenames:
-            stat = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
-            if stat.st_uid != uid or stat.st_gid != gid:
-                os.chown(name, uid, gid, dir_fd=dirfd, follow_symlinks=False)
+def _why_not(exc: Exception) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "it does not exist"
+    if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
+        return "it is a link"
+    return "it is neither a folder nor a file"
+
+
+def _give(fd: int, user: User) -> None:
+    """Make a writable storage folder the workspace user's, without following links: the folder,
+    and what in it is not the user's yet, looking inside only the folders that were not (what a
+    workload made is its user's already, so a start costs the folder's entries, not its tree)."""
+    owner = (user.uid, user.gid)
+    stat = os.fstat(fd)
+    if (stat.st_uid, stat.st_gid) != owner:
+        os.fchown(fd, *owner)
+    folders = [os.dup(fd)]
+    try:
+        while folders:
+            folder = folders[-1]
+            with os.scandir(folder) as entries:
+                entries = list(entries)
+            folders.pop()
+            try:
+                for entry in entries:
+                    stat = entry.stat(follow_symlinks=False)
+                    if (stat.st_uid, stat.st_gid) == owner:
+                        continue
+                    os.chown(entry.name, *owner, dir_fd=folder, follow_symlinks=False)
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append(os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                               dir_fd=folder))
+            finally:
+                os.close(folder)
+    finally:
+        for folder in folders:
+            os.close(folder)
 
 
 def _read_until(stream, end: bytes, process: subprocess.Popen) -> bytes:

@@ -3,6 +3,7 @@ reaches and may write, and the refusal where no sandbox can be made."""
 
 import json
 import os
+import random
 import resource
 import shutil
 import socket
@@ -19,9 +20,18 @@ from django.conf import settings as django_settings
 
 from aiplatform.storage import StorageBinding
 from k8s import services
-from k8s.backend import FAILED, RUNNING, SUCCEEDED, PodSetSpec, SubmitError, WorkloadSpec, clear_backend_cache
+from k8s.backend import (
+    FAILED,
+    RUNNING,
+    SUCCEEDED,
+    BackendUnavailable,
+    PodSetSpec,
+    SubmitError,
+    WorkloadSpec,
+    clear_backend_cache,
+)
 from k8s.local_backend import LocalBackend
-from k8s.sandbox import Sandbox, hosts_file_text
+from k8s.sandbox import Sandbox, User, _give, hosts_file_text
 from resourcepools.admission import admit_workloads
 from resourcepools.models import Phase
 from tests.factories import cpu_flavor, make_pool, make_workload
@@ -59,10 +69,13 @@ def answers(lines) -> dict:
 @pytest.fixture
 def state(settings):
     """The platform's state where a default installation keeps it: inside var/, itself inside the
-    project's code, which sandboxes see read-only."""
+    project's code, which sandboxes see read-only. Workspaces' users come from a block of uids of
+    the test's own (tests that run at once must not share a user's process count)."""
     root = Path(django_settings.VAR_DIR) / f"test-sandbox-{uuid.uuid4().hex[:12]}"
     settings.LOCAL_BACKEND_DIR = root / "local-backend"
     settings.LOCAL_STORAGE_ROOT = root / "storage"
+    first = 1879048192 + 1000 * random.randrange(1, 65)
+    settings.LOCAL_BACKEND_SANDBOX_UIDS = f"{first}-{first + 999}"
     settings.LOCAL_STORAGE_ROOT.mkdir(parents=True)
     (root / "platform-secret.txt").write_text("database password")
     yield root
@@ -152,8 +165,11 @@ def test_a_replica_is_unprivileged_and_sees_nothing_of_the_platform(backend, sta
     assert observation.state == SUCCEEDED, lines
     assert not [line for line in lines if line.startswith("wrote ")], lines
     seen = answers(lines)
+    users = json.loads((backend.base_dir / "sandbox-users.json").read_text())
+    first, last = map(int, settings.LOCAL_BACKEND_SANDBOX_UIDS.split("-"))
+    assert users[other] != users[own] and first <= users[own] <= last  # a user per workspace
     assert seen == {
-        "uid": "65534", "gid": "65534",
+        "uid": str(users[own]), "gid": str(users[own]),
         "var_entries": "0", "platform_secret": "hidden", "neighbour": "hidden",
         "other_storage": "hidden", "other_mount": "hidden",
         "processes": seen["processes"], "test_process": "hidden",
@@ -164,7 +180,7 @@ def test_a_replica_is_unprivileged_and_sees_nothing_of_the_platform(backend, sta
     }
     assert int(seen["processes"]) <= 5  # bwrap's init, the shell and what it runs now
     written = settings.LOCAL_STORAGE_ROOT / f"ws-{own}" / "out" / "written"
-    assert written.read_text() == "result\n" and written.stat().st_uid == 65534
+    assert written.read_text() == "result\n" and written.stat().st_uid == users[own]
     assert not Path(f"/tmp/{own}").exists()
     for planted in (django_settings.BASE_DIR / "planted", Path("/usr/planted"), Path("/etc/planted")):
         assert not planted.exists()
@@ -409,6 +425,190 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _log_lines(backend, workload, wanted: str, replica=None, timeout=30):
+    """The replica's log once a line starts with `wanted` (the bound only stops a hung test)."""
+    give_up = time.monotonic() + timeout
+    while True:
+        lines = [line.rstrip("\n") for line in backend.logs(workload, replica=replica)]
+        if any(line.startswith(wanted) for line in lines):
+            return lines
+        assert time.monotonic() < give_up, (lines, backend.status(workload))
+        time.sleep(0.05)
+
+
+def test_a_reached_service_is_reached_through_its_own_socket_never_whatever_takes_its_port_later(backend, settings):
+    """A benchmark reaches its workspace's service at the service's host port; when the service
+    ends and another tenant's replica takes that port, the benchmark must not reach it."""
+    workspace = str(uuid.uuid4())
+    server = spec(["sh", "-c", f'echo served > page; exec {PYTHON} -m http.server --bind "$AIP_SERVE_HOST" '
+                               '"$AIP_SERVE_PORT"'], kind="inference", workspace_id=workspace)
+    backend.submit(server)
+    give_up = time.monotonic() + 30
+    while not (urls := backend.endpoints(server, "worker")):
+        assert time.monotonic() < give_up
+        time.sleep(0.05)
+    port = int(urls[0].rsplit(":", 1)[1])
+    client = spec([PYTHON, "-c", f"""
+import os, time, urllib.request
+def get():
+    for _ in range(100):  # the server starts after its sandbox: a closed connection meanwhile
+        try:
+            return urllib.request.urlopen("{urls[0]}/page", timeout=5).read().decode().strip()
+        except OSError:
+            time.sleep(0.1)
+    return "unreachable"
+print("first=" + get(), flush=True)
+while not os.path.exists("/aip/storage/ws-{workspace}/go"):
+    time.sleep(0.05)
+try:
+    print("second=" + urllib.request.urlopen("{urls[0]}/page", timeout=5).read().decode().strip())
+except OSError:
+    print("second=unreachable")
+"""], workspace_id=workspace, storage=[own_storage(workspace)])
+    backend.submit(client)
+    _log_lines(backend, client, "first=")
+    backend.cancel(server)
+    # Another tenant's replica takes the freed port (here a server of the test's own).
+    while True:
+        try:
+            impostor = ThreadingHTTPServer(("127.0.0.1", port), Recorder)
+            break
+        except OSError:
+            assert time.monotonic() < give_up + 30
+            time.sleep(0.05)
+    threading.Thread(target=impostor.serve_forever, daemon=True).start()
+    try:
+        (settings.LOCAL_STORAGE_ROOT / f"ws-{workspace}" / "go").touch()
+        observation, lines = finished(backend, client)
+    finally:
+        impostor.shutdown()
+        impostor.server_close()
+    assert answers(lines) == {"first": "served", "second": "unreachable"}
+
+
+def test_each_workspace_runs_as_its_own_user_so_none_uses_up_anothers_processes(backend, settings):
+    """RLIMIT_NPROC counts a user's processes: a workspace that holds all it may have leaves
+    another workspace's replicas free to start and fork."""
+    settings.LOCAL_BACKEND_SANDBOX_NPROC = 40
+    hog = spec([PYTHON, "-c", """
+import os, time
+forks = 0
+try:
+    while True:
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+        forks += 1
+except OSError:
+    print(f"forks={forks}", flush=True)
+time.sleep(60)
+"""])
+    backend.submit(hog)
+    forks = int(answers(_log_lines(backend, hog, "forks="))["forks"])
+    assert 0 < forks < 40  # it holds what its user may have
+    other = spec([PYTHON, "-c", "import os\npid = os.fork()\nif pid == 0:\n    os._exit(0)\n"
+                                "os.waitpid(pid, 0)\nprint('forked=yes')"])
+    backend.submit(other)
+    observation, lines = finished(backend, other)
+    assert observation.state == SUCCEEDED and answers(lines) == {"forked": "yes"}, lines
+
+
+def test_tmp_holds_at_most_its_setting(backend, settings):
+    settings.LOCAL_BACKEND_SANDBOX_TMP_MIB = 4
+    workload = spec(["sh", "-c", "head -c 8388608 /dev/zero > /tmp/big 2>/dev/null && echo wrote=all "
+                                 "|| echo wrote=$(stat -c %s /tmp/big)"])
+    backend.submit(workload)
+    _, lines = finished(backend, workload)
+    assert answers(lines)["wrote"] != "all" and int(answers(lines)["wrote"]) <= 4 * 2**20
+
+
+def test_granted_objects_are_files_and_missing_grants_make_nothing(backend, settings):
+    """A grant may name one object (and a migration made such grants): it is mounted as a file,
+    read-only; a grant whose object or folder is missing makes none and says so in an event."""
+    own = str(uuid.uuid4())
+    library = settings.LOCAL_STORAGE_ROOT / "library"
+    (library / "reports").mkdir(parents=True)
+    (library / "reports" / "summary.txt").write_text("the summary")
+    (library / "elsewhere").symlink_to("/etc")
+    grants = [StorageBinding(uri="file://library/reports/summary.txt", writable=True),
+              StorageBinding(uri="file://library/missing/", writable=True),
+              StorageBinding(uri="file://library/gone.txt", writable=False),
+              StorageBinding(uri="file://library/elsewhere/", writable=False)]
+    script = """
+        echo read=$(cat /aip/storage/library/reports/summary.txt)
+        echo more >> /aip/storage/library/reports/summary.txt 2>/dev/null && echo write=allowed || echo write=refused
+        test -e /aip/storage/library/missing && echo missing=visible || echo missing=absent
+        test -e /aip/storage/library/elsewhere/hostname && echo link=followed || echo link=absent
+    """
+    workload = spec(["sh", "-c", script], workspace_id=own, storage=[own_storage(own), *grants])
+    assert backend.submit(workload) is True
+    observation, lines = finished(backend, workload)
+    assert observation.state == SUCCEEDED, lines
+    assert answers(lines) == {"read": "the summary", "write": "refused", "missing": "absent", "link": "absent"}
+    assert not (library / "missing").exists() and not (library / "gone.txt").exists()
+    assert (library / "reports" / "summary.txt").read_text() == "the summary"
+    assert [(e.reason, e.message) for e in observation.events] == [(
+        "StorageNotMounted", "Granted storage its replicas do not see: file://library/missing/ (it does not exist); "
+        "file://library/gone.txt (it does not exist); file://library/elsewhere/ (it is a link).")]
+
+
+def test_handing_a_location_over_looks_only_at_what_is_not_the_users_yet(tmp_path):
+    """The workspace's folder and what in it is someone else's become its user's; inside its
+    user's own folders nothing is looked at (a start costs the folder's entries, not its tree)."""
+    user = User(1879048192 + 999, 1879048192 + 999)
+    (tmp_path / "old" / "deeper").mkdir(parents=True)
+    (tmp_path / "old" / "deeper" / "model.bin").write_text("weights")
+    (tmp_path / "platform.txt").write_text("written by the platform")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "later.txt").write_text("written by the platform after")
+    for path in (tmp_path / "old", tmp_path / "old" / "deeper", tmp_path / "old" / "deeper" / "model.bin"):
+        os.chown(path, 65534, 65534)  # a former sandbox user's
+    os.chown(tmp_path / "mine", user.uid, user.gid)
+    (tmp_path / "link").symlink_to("/etc")
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        _give(fd, user)
+    finally:
+        os.close(fd)
+    owners = {str(p.relative_to(tmp_path)): p.lstat().st_uid for p in [tmp_path, *tmp_path.rglob("*")]}
+    assert owners == {".": user.uid, "old": user.uid, "old/deeper": user.uid, "old/deeper/model.bin": user.uid,
+                      "platform.txt": user.uid, "mine": user.uid, "mine/later.txt": 0, "link": user.uid}
+    assert Path("/etc").stat().st_uid == 0
+
+
+def test_accelerator_replicas_get_only_the_cards_they_ask_for(state, settings, tmp_path):
+    """Cards are handed to replicas, none to two at once: each replica's /dev holds its own cards
+    and the driver's shared nodes; a gang that finds too few free cards is retried later, one that
+    asks for more than the machine has is refused."""
+    devices = tmp_path / "dev"
+    devices.mkdir()
+    for name in ("nvidia0", "nvidia1", "nvidia2", "nvidiactl", "nvidia-uvm"):
+        (devices / name).write_text(name)  # stand-ins: only their names matter here
+    backend = LocalBackend(device_dir=devices)
+    see = ["sh", "-c", "echo cards=$(cd /dev && ls -d nvidia[0-9]* | tr '\\n' ' '); "
+                       "echo shared=$(cd /dev && ls -d nvidiactl nvidia-uvm | tr '\\n' ' '); sleep 30"]
+    pair = spec(see, replicas=2, accelerators=1, accelerator_kind="nvidia_gpu")
+    greedy = spec(see, accelerators=2, accelerator_kind="nvidia_gpu")
+    try:
+        backend.submit(pair)
+        seen = [answers(_log_lines(backend, pair, "shared=", replica=f"worker-{i}")) for i in range(2)]
+        assert [s["shared"].split() for s in seen] == [["nvidia-uvm", "nvidiactl"]] * 2
+        cards = [s["cards"].split() for s in seen]
+        assert all(len(c) == 1 for c in cards) and cards[0] != cards[1]
+        assert set(cards[0] + cards[1]) < {"nvidia0", "nvidia1", "nvidia2"}
+        with pytest.raises(BackendUnavailable, match="asks for 2 cards and 1 of this machine's are free now"):
+            backend.submit(greedy)
+        assert backend.status(greedy) is None  # nothing half-made: the retry starts afresh
+        with pytest.raises(SubmitError, match="asks for 4 cards and this machine has 3"):
+            backend.submit(spec(see, accelerators=4, accelerator_kind="nvidia_gpu"))
+        backend.cancel(pair)
+        assert backend.submit(greedy) is True
+        assert len(answers(_log_lines(backend, greedy, "shared="))["cards"].split()) == 2
+    finally:
+        for observation in backend.list_owned().values():
+            backend.remove(observation)
+
+
 def test_the_sandbox_hosts_file_maps_the_platforms_name_to_loopback():
     assert hosts_file_text("platform.internal") == (
         "127.0.0.1\tlocalhost platform.internal\n::1\tlocalhost ip6-localhost ip6-loopback\n")
@@ -417,7 +617,7 @@ def test_the_sandbox_hosts_file_maps_the_platforms_name_to_loopback():
 
 def test_cgroup_limits_follow_the_pod_set(tmp_path):
     sandbox = Sandbox(bwrap="bwrap", privileged=True, prlimit="prlimit", nsenter="nsenter", setpriv="setpriv",
-                      uid=65534, gid=65534, nofile=1024, nproc=512, cgroup_parent=tmp_path)
+                      uids=(1879048192, 1879048192), nofile=1024, nproc=512, tmp_bytes=2**20, cgroup_parent=tmp_path)
     (tmp_path / "wl-worker-0").mkdir()
     (tmp_path / "wl-worker-0" / "memory.swap.max").write_text("max")
     path = sandbox.replica_cgroup("wl-worker-0", vcpus=3, memory_gib=2)
