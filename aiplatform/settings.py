@@ -357,6 +357,13 @@ K8S_DEDICATED_TAINT = os.environ.get("K8S_DEDICATED_TAINT", "aiplatform.io/dedic
 K8S_GPU_RESOURCE = os.environ.get("K8S_GPU_RESOURCE", "nvidia.com/gpu")
 K8S_NPU_RESOURCE = os.environ.get("K8S_NPU_RESOURCE", "huawei.com/Ascend910")
 K8S_REQUEST_TIMEOUT = float(os.environ.get("K8S_REQUEST_TIMEOUT", "30"))
+# Each workspace namespace's NetworkPolicy admits traffic from its own pods and from namespaces with
+# these labels (where the gateway and the platform run), and sends nowhere in other workspaces.
+K8S_PLATFORM_NAMESPACE_LABELS = os.environ.get("K8S_PLATFORM_NAMESPACE_LABELS",
+                                               "kubernetes.io/metadata.name=aiplatform")
+# The cluster's pod and service CIDRs (comma-separated): left out of the rule that lets workloads
+# reach addresses outside the cluster, for network plugins that apply CIDR rules to pods too.
+K8S_CLUSTER_CIDRS = os.environ.get("K8S_CLUSTER_CIDRS", "")
 LOCAL_BACKEND_DIR = Path(os.environ.get("LOCAL_BACKEND_DIR", VAR_DIR / "local-backend"))
 # Local replicas run sandboxed by bubblewrap; where it cannot sandbox, workloads are refused unless
 # the installation says it is single-tenant (then they run unsandboxed).

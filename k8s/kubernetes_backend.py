@@ -1,15 +1,18 @@
 """KubernetesBackend on the official client (kubeconfig or in-cluster). One namespace per
-workspace, created on demand; objects from k8s.manifests; lists are label-selected and read as
-raw JSON (building the client's model objects for thousands of items costs seconds)."""
+workspace, created on demand with the NetworkPolicy that isolates it; objects from k8s.manifests;
+lists are label-selected and read as raw JSON (building the client's model objects for thousands
+of items costs seconds)."""
 
 import json
 import logging
 import os
 import threading
 from collections import defaultdict
+from ipaddress import ip_network
 
 import urllib3
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from kubernetes import client, config, watch
 
 from . import manifests
@@ -73,11 +76,18 @@ class KubernetesBackend(ComputeBackend):
         self.batch = client.BatchV1Api(api_client)
         self.apps = client.AppsV1Api(api_client)
         self.autoscaling = client.AutoscalingV2Api(api_client)
-        self.conventions = manifests.ClusterConventions(
-            namespace_prefix=settings.K8S_NAMESPACE_PREFIX, pool_label=settings.K8S_POOL_LABEL,
-            dedicated_taint=settings.K8S_DEDICATED_TAINT, gpu_resource=settings.K8S_GPU_RESOURCE,
-            npu_resource=settings.K8S_NPU_RESOURCE,
-        )
+        self.networking = client.NetworkingV1Api(api_client)
+        try:
+            self.conventions = manifests.ClusterConventions(
+                namespace_prefix=settings.K8S_NAMESPACE_PREFIX, pool_label=settings.K8S_POOL_LABEL,
+                dedicated_taint=settings.K8S_DEDICATED_TAINT, gpu_resource=settings.K8S_GPU_RESOURCE,
+                npu_resource=settings.K8S_NPU_RESOURCE,
+                platform_namespace_labels=manifests.labels_from_text(settings.K8S_PLATFORM_NAMESPACE_LABELS),
+                cluster_cidrs=tuple(str(ip_network(c.strip())) for c in settings.K8S_CLUSTER_CIDRS.split(",")
+                                    if c.strip()),
+            )
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"K8S_PLATFORM_NAMESPACE_LABELS or K8S_CLUSTER_CIDRS: {exc}") from exc
         self.timeout = settings.K8S_REQUEST_TIMEOUT
 
     # --- calls -------------------------------------------------------------------------------
@@ -134,6 +144,7 @@ class KubernetesBackend(ComputeBackend):
             except client.ApiException as exc:
                 if exc.status != 409:  # the workspace's namespace exists already
                     raise
+            self._isolate(namespace["metadata"]["name"], manifests.network_policy(spec, self.conventions))
             for obj in manifests.manifests(spec, self.conventions):
                 meta = obj["metadata"]
                 try:
@@ -163,6 +174,16 @@ class KubernetesBackend(ComputeBackend):
         except client.ApiException as exc:
             raise SubmitError(f"Kubernetes answered {exc.status}: {_message(exc)}") from exc
         return created
+
+    def _isolate(self, namespace: str, policy: dict) -> None:
+        """The namespace's NetworkPolicy, made or brought up to the settings of now."""
+        try:
+            self._call(self.networking.create_namespaced_network_policy, namespace, policy, _preload_content=False)
+        except client.ApiException as exc:
+            if exc.status != 409:
+                raise
+            self._call(self.networking.replace_namespaced_network_policy, policy["metadata"]["name"], namespace,
+                       policy, _preload_content=False)
 
     def _delete(self, kind: str, namespace: str, name: str) -> None:
         # Background propagation: the object goes at once, the garbage collector removes its pods.

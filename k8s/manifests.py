@@ -5,11 +5,15 @@ several replicas an Indexed Job whose pods find each other through a headless Se
 torchrun's rendezvous variables; an inference pod set is an apps/v1 Deployment with a Service,
 one per pod set so that the prefill and decode roles of a disaggregated service scale apart,
 plus an autoscaling/v2 HorizontalPodAutoscaler when the pod set has autoscaling bounds.
-Names are deterministic, so a retried submit meets its own objects (409) instead of making more."""
+Names are deterministic, so a retried submit meets its own objects (409) instead of making more.
+Pods get no service account token (tenant code has no business with the cluster's API), and each
+workspace's namespace a NetworkPolicy that keeps other workspaces out of it and its pods out of
+theirs."""
 
 import hashlib
 import re
 from dataclasses import dataclass
+from ipaddress import ip_network
 
 from resourcepools.services import SECRET_SCHEME, secret_reference
 
@@ -33,6 +37,7 @@ LEADER_GROUP_PORT = 6379
 # prometheus-adapter) from the runtimes' metrics.
 CONCURRENCY_METRIC = "aiplatform_concurrent_requests"
 INDEX_ANNOTATION = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+NETWORK_POLICY_NAME = "aip-workspace-isolation"
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,18 @@ class ClusterConventions:
     dedicated_taint: str = "aiplatform.io/dedicated"
     gpu_resource: str = "nvidia.com/gpu"
     npu_resource: str = "huawei.com/Ascend910"
+    # Labels of the namespaces whose pods (the gateway, the platform) may call workloads.
+    platform_namespace_labels: tuple[tuple[str, str], ...] = (("kubernetes.io/metadata.name", "aiplatform"),)
+    # The cluster's own address ranges, which "outside the cluster" leaves out.
+    cluster_cidrs: tuple[str, ...] = ()
+
+
+def labels_from_text(text: str) -> tuple[tuple[str, str], ...]:
+    """'a=b,c=d' as label pairs; ValueError for anything else."""
+    pairs = tuple(tuple(part.strip().split("=", 1)) for part in text.split(",") if part.strip())
+    if not pairs or any(len(pair) != 2 or not pair[0] for pair in pairs):
+        raise ValueError(f"'{text}' is not a list of labels (name=value,name=value).")
+    return pairs
 
 
 def namespace_name(spec: WorkloadSpec, conventions: ClusterConventions) -> str:
@@ -202,6 +219,7 @@ def job(spec: WorkloadSpec, pod_set: PodSetSpec, conventions: ClusterConventions
     )
     pod_spec = {
         "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
         "containers": [_container(spec, pod_set, conventions, rank,
                                   ports=[{"name": "rendezvous", "containerPort": RENDEZVOUS_PORT}] if multi else None)],
         **_placement(spec, pod_set, conventions),
@@ -261,6 +279,7 @@ def deployment(spec: WorkloadSpec, pod_set: PodSetSpec, conventions: ClusterConv
             "template": {
                 "metadata": {"labels": labels(spec, pod_set)},
                 "spec": {
+                    "automountServiceAccountToken": False,
                     # Workers of a multi-node instance serve nothing themselves: no readiness probe.
                     "containers": [_container(spec, pod_set, conventions, rank, probe=leader is None,
                                               ports=[{"name": "http", "containerPort": SERVING_PORT}])],
@@ -322,6 +341,34 @@ def manifests(spec: WorkloadSpec, conventions: ClusterConventions) -> list[dict]
     if any(p.replicas > 1 for p in spec.pod_sets):
         result.append(headless_service(spec, conventions))
     return result + [job(spec, pod_set, conventions) for pod_set in spec.pod_sets]
+
+
+def network_policy(spec: WorkloadSpec, conventions: ClusterConventions) -> dict:
+    """The workspace namespace's isolation: its pods take traffic only from each other and from the
+    platform's namespaces (the gateway), and send it only to each other, to namespaces of no
+    workspace (the cluster's DNS, the platform's API) and outside the cluster."""
+    outside = []
+    for everything, version in (("0.0.0.0/0", 4), ("::/0", 6)):
+        cluster = [cidr for cidr in conventions.cluster_cidrs if ip_network(cidr).version == version]
+        outside.append({"ipBlock": {"cidr": everything, **({"except": cluster} if cluster else {})}})
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": NETWORK_POLICY_NAME, "namespace": namespace_name(spec, conventions),
+                     "labels": {MANAGED_BY_LABEL: MANAGED_BY, WORKSPACE_LABEL: spec.workspace_id}},
+        "spec": {
+            "podSelector": {},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": [
+                {"podSelector": {}},
+                {"namespaceSelector": {"matchLabels": dict(conventions.platform_namespace_labels)}},
+            ]}],
+            "egress": [{"to": [
+                {"podSelector": {}},
+                {"namespaceSelector": {"matchExpressions": [{"key": WORKSPACE_LABEL, "operator": "DoesNotExist"}]}},
+                *outside,
+            ]}],
+        },
+    }
 
 
 def namespace(spec: WorkloadSpec, conventions: ClusterConventions) -> dict:

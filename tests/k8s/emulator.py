@@ -73,7 +73,7 @@ class ClusterEmulator(kmock.KubernetesEmulator):
 
 
 SERVED = ("batch/v1/jobs", "apps/v1/deployments", "v1/services", "v1/pods", "v1/nodes", "v1/events", "v1/secrets",
-          "autoscaling/v2/horizontalpodautoscalers")
+          "autoscaling/v2/horizontalpodautoscalers", "networking.k8s.io/v1/networkpolicies")
 
 
 def matches(selector: str, values: dict) -> bool:

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connections
 from django.utils import timezone
+from kubernetes import client
 
 from k8s import services
 from k8s.backend import SubmitError, clear_backend_cache
@@ -88,6 +89,28 @@ def test_submit_creates_namespace_and_objects_and_a_retry_adopts_them(workspace,
     assert len(job_creates) == 2
     assert len(cluster.batch.list_namespaced_job(namespace(workload)).items) == 1
     assert WorkloadEvent.objects.filter(workload=workload, reason="Submitted").count() == 1
+
+
+def test_a_workspace_namespace_gets_its_network_policy_kept_as_the_settings_say(workspace, settings, cluster,
+                                                                               kube_backend):
+    workload = admitted(workspace)
+    assert services.submit_workload(workload_id=workload.pk) is True
+    networking = client.NetworkingV1Api(cluster.api)
+    [policy] = networking.list_namespaced_network_policy(namespace(workload)).items
+    assert policy.metadata.name == "aip-workspace-isolation"
+    assert policy.spec.ingress[0]._from[1].namespace_selector.match_labels == {
+        "kubernetes.io/metadata.name": "aiplatform"}
+    # The gateway moves: the next submit in the namespace brings the policy up to the settings.
+    settings.K8S_PLATFORM_NAMESPACE_LABELS = "aiplatform.io/role=gateway"
+    settings.K8S_CLUSTER_CIDRS = "10.244.0.0/16"
+    clear_backend_cache()
+    other = admitted(workspace)
+    assert services.submit_workload(workload_id=other.pk) is True
+    [policy] = networking.list_namespaced_network_policy(namespace(workload)).items
+    assert policy.spec.ingress[0]._from[1].namespace_selector.match_labels == {"aiplatform.io/role": "gateway"}
+    assert policy.spec.egress[0].to[2].ip_block._except == ["10.244.0.0/16"]
+    pods = [j.spec.template.spec for j in cluster.batch.list_namespaced_job(namespace(workload)).items]
+    assert len(pods) == 2 and all(p.automount_service_account_token is False for p in pods)
 
 
 def test_a_name_taken_by_something_else_fails_the_submit(workspace, kube_backend, cluster):

@@ -4,7 +4,15 @@ import kubernetes_validate
 import pytest
 
 from k8s.backend import PodSetSpec, WorkloadSpec
-from k8s.manifests import ClusterConventions, base_name, manifests, namespace, role_name
+from k8s.manifests import (
+    ClusterConventions,
+    base_name,
+    labels_from_text,
+    manifests,
+    namespace,
+    network_policy,
+    role_name,
+)
 
 K8S_VERSION = kubernetes_validate.latest_version()
 CONVENTIONS = ClusterConventions()
@@ -203,3 +211,41 @@ def test_runtime_secrets_are_a_secret_of_the_workload_that_its_pods_reference():
     serving = validated(manifests(spec(pod_set("server"), kind="inference", secrets=secrets), CONVENTIONS))
     assert env_of(serving["Deployment", f"{base}-server"])["AIP_JOB_TOKEN"] == env["AIP_JOB_TOKEN"]
     assert ("Secret", f"{base}-runtime") not in validated(manifests(spec(pod_set()), CONVENTIONS))
+
+
+def test_no_pod_gets_a_service_account_token():
+    """Tenant code has no business with the cluster's API (the platform's own account least of all)."""
+    training = manifests(spec(pod_set(replicas=2)), CONVENTIONS)
+    serving = manifests(spec(pod_set("prefill", 2), pod_set("router"), kind="inference"), CONVENTIONS)
+    pods = [o["spec"]["template"]["spec"] for o in validated(training + serving).values()
+            if o["kind"] in ("Job", "Deployment")]
+    assert len(pods) == 3 and all(p["automountServiceAccountToken"] is False for p in pods)
+
+
+def test_a_workspace_namespace_is_isolated_from_the_other_workspaces():
+    conventions = ClusterConventions(platform_namespace_labels=labels_from_text("team=platform,tier=gateway"),
+                                     cluster_cidrs=("10.244.0.0/16", "10.96.0.0/12", "fd00:10::/56"))
+    policy = network_policy(spec(pod_set()), conventions)
+    kubernetes_validate.validate(policy, K8S_VERSION, strict=True)
+    assert policy["metadata"]["namespace"] == f"aip-ws-{WORKSPACE_ID}"
+    assert policy["spec"]["podSelector"] == {} and policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    # In: its own pods, and the namespaces of the gateway and the platform; nothing else.
+    assert policy["spec"]["ingress"] == [{"from": [
+        {"podSelector": {}}, {"namespaceSelector": {"matchLabels": {"team": "platform", "tier": "gateway"}}}]}]
+    # Out: its own pods, namespaces of no workspace (DNS, the platform's API), and outside the cluster.
+    assert policy["spec"]["egress"] == [{"to": [
+        {"podSelector": {}},
+        {"namespaceSelector": {"matchExpressions": [{"key": "aiplatform.io/workspace-id",
+                                                     "operator": "DoesNotExist"}]}},
+        {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.244.0.0/16", "10.96.0.0/12"]}},
+        {"ipBlock": {"cidr": "::/0", "except": ["fd00:10::/56"]}},
+    ]}]
+    # Every workspace namespace carries the label that keeps the others' pods from sending to it.
+    assert namespace(spec(pod_set()), conventions)["metadata"]["labels"]["aiplatform.io/workspace-id"] == WORKSPACE_ID
+    default = network_policy(spec(pod_set()), CONVENTIONS)
+    assert default["spec"]["ingress"][0]["from"][1] == {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "aiplatform"}}}
+    assert default["spec"]["egress"][0]["to"][2:] == [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}]
+    for bad in ("", "team", "=x", "a=b,c"):
+        with pytest.raises(ValueError, match="is not a list of labels"):
+            labels_from_text(bad)
