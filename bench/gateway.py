@@ -9,9 +9,11 @@ Redis for limits' counters and metering; limits off; bench/gateway_app.py), Lite
 first use; one worker, the same upstream, no database), the load generator (aiohttp, uvloop) and,
 for the last measure, the API (gunicorn, 2 workers). All share the machine's two cores.
 
-Per target and load (1, 64 and 512 concurrent streams, and non-streamed requests at 64), for a
-fixed time: requests/s, time to first token (p50/p99) and what the proxy adds to the direct
-upstream's, the proxy's CPU seconds per 1,000 requests and its peak RSS. Then 1,000 concurrent
+Per target and load, for a fixed time: requests/s, time to first token (p50/p99) and what the
+proxy adds to the direct upstream's, the proxy's CPU seconds per 1,000 requests and its peak RSS.
+Loads: 1, 64 and 512 concurrent streams of a paced upstream (50 tokens 20 ms apart, as a model
+streaming 50 tokens a second), and, for throughput, 64 concurrent streams and 64 concurrent
+non-streamed requests of an upstream that answers at once (20 tokens). Then 1,000 concurrent
 streams held by one gateway process, and the API's health check and a list request while 500
 streams are open."""
 
@@ -41,17 +43,19 @@ from common import ROOT, free_port, host_speed, load_average  # noqa: E402
 
 VENV = ROOT / ".venv/bin"
 LITELLM_VENV = ROOT / "var/bench-litellm"
-TOKENS, INTERVAL_MS = 20, 5  # a 100 ms answer of 20 tokens
+PACED_TOKENS, PACED_MS, FAST_TOKENS = 50, 20, 20
 
 
 # --- the load generator (runs in a process of its own: python bench/gateway.py --load …) ----------
 
 
 async def _load(url: str, token: str | None, concurrency: int, seconds: float, stream: bool, tokens: int,
-                requests_each: int | None) -> dict:
+                requests_each: int | None, model: str = "fake", stagger: float = 0.0) -> dict:
+    """`concurrency` callers in a loop; with `stagger`, caller i starts i/concurrency of it late,
+    so that requests arrive spread over an answer's length (as callers do), not all at once."""
     import aiohttp
 
-    body = {"model": "fake", "messages": [{"role": "user", "content": "Say something."}], "max_tokens": tokens,
+    body = {"model": model, "messages": [{"role": "user", "content": "Say something."}], "max_tokens": tokens,
             "stream": stream}
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     ttfts, errors, done = [], [], 0
@@ -59,8 +63,9 @@ async def _load(url: str, token: str | None, concurrency: int, seconds: float, s
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
     timeout = aiohttp.ClientTimeout(total=600)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        async def worker():
+        async def worker(index):
             nonlocal done
+            await asyncio.sleep(stagger * index / concurrency)
             count = 0
             while (requests_each is None and time.perf_counter() < deadline) or (
                     requests_each is not None and count < requests_each):
@@ -84,7 +89,7 @@ async def _load(url: str, token: str | None, concurrency: int, seconds: float, s
                     errors.append(type(exc).__name__)
 
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(index) for index in range(concurrency)))
         elapsed = time.perf_counter() - started
     ttfts.sort()
     return {"requests": done, "errors": len(errors), "error_samples": sorted(set(errors))[:5], "seconds": elapsed,
@@ -168,10 +173,12 @@ def _stop(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def load(url, token, concurrency, seconds, stream, tokens=TOKENS, requests_each=None) -> dict:
+def load(target, concurrency, seconds, stream, tokens=FAST_TOKENS, requests_each=None, stagger=0.0) -> dict:
+    url, token, model = target
     out = subprocess.run([str(VENV / "python"), __file__, "--load", json.dumps({
         "url": url, "token": token, "concurrency": concurrency, "seconds": seconds, "stream": stream,
-        "tokens": tokens, "requests_each": requests_each})], capture_output=True, text=True, check=True)
+        "tokens": tokens, "requests_each": requests_each, "model": model, "stagger": stagger})],
+        capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
 
@@ -222,8 +229,8 @@ def fresh_database() -> None:
     call_command("migrate", verbosity=0)
 
 
-def a_running_service() -> tuple[str, str]:
-    """(path of its chat endpoint, an API key of its workspace's developer)."""
+def running_services(names) -> tuple[dict, str]:
+    """({name: (path of its chat endpoint, its workload's name)}, an API key of the workspace's developer)."""
     from django.contrib.auth import get_user_model
 
     from aiplatform import services as platform
@@ -241,15 +248,21 @@ def a_running_service() -> tuple[str, str]:
     token = platform.create_api_key(user=user, name="bench").token
     flavor, _ = Flavor.objects.get_or_create(name="cpu.8u32g", defaults={
         "vcpus": 8, "memory_gib": 32, "accelerator_kind": "none", "accelerators": 0, "accelerator_memory_gib": 0})
-    pool = pools.create_pool(name="bench", kind="public", nodes=[{"name": "bench-0", "flavor": flavor}])
+    pool = pools.create_pool(name="bench", kind="public",
+                             nodes=[{"name": f"bench-{i}", "flavor": flavor} for i in range(len(names))])
     model = inference.create_model(workspace=workspace, created_by=user, name="fake", source="image",
                                    runtime="custom", image="bench/upstream:1", command=["serve"])
-    service = inference.create_service(workspace=workspace, created_by=user, model=model, pool=pool, flavor=flavor,
-                                       name="fake")
+    found = {}
+    for name in names:
+        service = inference.create_service(workspace=workspace, created_by=user, model=model, pool=pool,
+                                           flavor=flavor, name=name)
+        found[name] = (f"/api/v1/workspaces/{workspace.pk}/services/{service.pk}/v1/chat/completions",
+                       Workload.objects.get(pk=service.workload_id).name)
     admit_workloads()
-    pools.transition_workload(workload=Workload.objects.get(pk=service.workload_id), to=Phase.RUNNING,
-                              reason="Started", message="The benchmark's upstream serves it.")
-    return f"/api/v1/workspaces/{workspace.pk}/services/{service.pk}/v1/chat/completions", token
+    for workload in Workload.objects.filter(workspace=workspace):
+        pools.transition_workload(workload=workload, to=Phase.RUNNING, reason="Started",
+                                  message="The benchmark's upstream serves it.")
+    return found, token
 
 
 def litellm_binary() -> Path:
@@ -268,70 +281,89 @@ def litellm_binary() -> Path:
 def main(quick: bool) -> None:
     seconds = 4 if quick else 8
     fresh_database()
-    path, token = a_running_service()
+    services, token = running_services(["paced", "fast", "slow"])
     processes = []
     try:
-        upstream_port, slow_port, gateway_port, litellm_port, api_port = (free_port() for _ in range(5))
-        upstream = _start([str(VENV / "python"), str(ROOT / "bench/upstream.py"), "--port", str(upstream_port),
-                           "--interval-ms", str(INTERVAL_MS)])
-        # For the long-held streams: 60 tokens a second apart.
-        slow = _start([str(VENV / "python"), str(ROOT / "bench/upstream.py"), "--port", str(slow_port),
-                       "--interval-ms", "1000"])
-        processes += [upstream, slow]
+        ports = {name: free_port() for name in ("paced", "fast", "slow", "gateway", "litellm", "api")}
+        # paced: a model streaming 50 tokens a second; fast: one that answers at once; slow: the
+        # long-held streams (60 tokens a second apart).
+        for name, interval in (("paced", PACED_MS), ("fast", 0), ("slow", 1000)):
+            processes.append(_start([str(VENV / "python"), str(ROOT / "bench/upstream.py"), "--port", str(ports[name]),
+                                     "--interval-ms", str(interval)]))
+        upstream_pids = {name: process.pid for name, process in zip(("paced", "fast", "slow"), processes,
+                                                                     strict=True)}
         import redis
 
         redis.Redis.from_url(REDIS_URL).flushdb()
-        gateway_env = {"BENCH_UPSTREAM": f"http://127.0.0.1:{upstream_port}", "GATEWAY_REDIS_URL": REDIS_URL,
-                       "GATEWAY_KEY_REQUESTS_PER_MINUTE": "0", "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
-        gateway = _start([str(VENV / "uvicorn"), "bench.gateway_app:application", "--host", "127.0.0.1", "--port",
-                          str(gateway_port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-                          "--log-level", "warning", "--timeout-keep-alive", "75"], env=gateway_env, cwd=ROOT)
+        gateway_env = {"BENCH_UPSTREAMS": json.dumps({workload: f"http://127.0.0.1:{ports[name]}"
+                                                      for name, (_, workload) in services.items()}),
+                       "GATEWAY_REDIS_URL": REDIS_URL, "GATEWAY_KEY_REQUESTS_PER_MINUTE": "0", "LOG_LEVEL": "WARNING",
+                       "PYTHONPATH": str(ROOT)}
+        gateway = start_gateway(ports["gateway"], gateway_env)
         processes.append(gateway)
         config = Path(tempfile.mkdtemp()) / "litellm.yaml"
         config.write_text(json.dumps({
-            "model_list": [{"model_name": "fake", "litellm_params": {
-                "model": "openai/fake", "api_base": f"http://127.0.0.1:{upstream_port}/v1", "api_key": "none"}}],
+            "model_list": [{"model_name": name, "litellm_params": {
+                "model": "openai/fake", "api_base": f"http://127.0.0.1:{ports[name]}/v1", "api_key": "none"}}
+                for name in ("paced", "fast")],
             "litellm_settings": {"telemetry": False, "drop_params": True},
             # Callers authenticate with a key on both proxies; LiteLLM's master key is checked in memory.
             "general_settings": {"master_key": LITELLM_KEY},
         }))
         litellm = _start([str(litellm_binary()), "--config", str(config), "--host", "127.0.0.1", "--port",
-                          str(litellm_port), "--num_workers", "1"],
+                          str(ports["litellm"]), "--num_workers", "1"],
                          env={"LITELLM_LOG": "ERROR", "PYTHONPATH": None, "DATABASE_URL": None,
                               "LITELLM_TELEMETRY": "False"})
         processes.append(litellm)
-        _wait(f"http://127.0.0.1:{upstream_port}/health")
-        _wait(f"http://127.0.0.1:{slow_port}/health")
-        _wait(f"http://127.0.0.1:{gateway_port}/gateway/healthz")
-        _wait(f"http://127.0.0.1:{litellm_port}/health/liveliness", seconds=180)
-        targets = {
-            "direct": (f"http://127.0.0.1:{upstream_port}/v1/chat/completions", None, upstream.pid),
-            "gateway": (f"http://127.0.0.1:{gateway_port}{path}", token, gateway.pid),
-            "litellm": (f"http://127.0.0.1:{litellm_port}/v1/chat/completions", LITELLM_KEY, litellm.pid),
-        }
-        for url, key, _ in targets.values():  # warm-up: caches, connection pools, imports
-            load(url, key, 8, 2, True)
-            load(url, key, 8, 1, False)
-        print(f"host speed {host_speed()}, load average {load_average()}; {TOKENS} tokens {INTERVAL_MS} ms apart; "
-              f"{seconds} s per measure", flush=True)
+        for name in ("paced", "fast", "slow"):
+            _wait(f"http://127.0.0.1:{ports[name]}/health")
+        _wait(f"http://127.0.0.1:{ports['gateway']}/gateway/healthz")
+        _wait(f"http://127.0.0.1:{ports['litellm']}/health/liveliness", seconds=180)
+
+        def targets(kind):
+            return {
+                "direct": ((f"http://127.0.0.1:{ports[kind]}/v1/chat/completions", None, kind), upstream_pids[kind]),
+                "gateway": ((f"http://127.0.0.1:{ports['gateway']}{services[kind][0]}", token, kind), gateway.pid),
+                "litellm": ((f"http://127.0.0.1:{ports['litellm']}/v1/chat/completions", LITELLM_KEY, kind),
+                            litellm.pid),
+            }
+
+        for kind in ("paced", "fast"):  # warm-up: caches, connection pools, imports
+            for target, _ in targets(kind).values():
+                load(target, 8, 2, True)
+                load(target, 8, 1, False)
+        print(f"host speed {host_speed()}, load average {load_average()}; {seconds} s per measure", flush=True)
         results = {}
-        for label, concurrency, stream in (("1 stream", 1, True), ("64 streams", 64, True),
-                                           ("512 streams", 512, True), ("64 non-streamed", 64, False)):
-            for name, (url, key, pid) in targets.items():
-                results[(label, name)] = measured(pid, url, key, concurrency, seconds, stream)
+        paced = PACED_TOKENS * PACED_MS / 1000  # an answer's length: the callers' starts spread over it
+        for label, kind, concurrency, stream, tokens, stagger in (
+                ("1 stream", "paced", 1, True, PACED_TOKENS, 0), ("64 streams", "paced", 64, True, PACED_TOKENS, paced),
+                ("512 streams", "paced", 512, True, PACED_TOKENS, paced),
+                ("64 streams, no pace", "fast", 64, True, FAST_TOKENS, 0),
+                ("64 non-streamed, no pace", "fast", 64, False, FAST_TOKENS, 0)):
+            for name, (target, pid) in targets(kind).items():
+                results[(label, name)] = measured(pid, target, concurrency, seconds, stream, tokens,
+                                                  stagger=stagger)
             _print(label, results)
-        held = load_held(f"http://127.0.0.1:{gateway_port}{path}", token, gateway, slow_port, gateway_env)
+        slow = (f"http://127.0.0.1:{{port}}{services['slow'][0]}", token, "slow")
+        held = load_held(slow, gateway_env)
         processes.append(held.pop("process"))
-        print(f"\n1,000 concurrent streams through one gateway process (60 tokens, 1 s apart): {held}", flush=True)
-        api = _start([str(VENV / "gunicorn"), "aiplatform.wsgi", "--bind", f"127.0.0.1:{api_port}", "--workers", "2"],
-                     cwd=ROOT, env={"LOG_LEVEL": "WARNING"})
+        print(f"\n1,000 concurrent streams through one gateway process, fresh (60 tokens, 1 s apart): {held}",
+              flush=True)
+        api = _start([str(VENV / "gunicorn"), "aiplatform.wsgi", "--bind", f"127.0.0.1:{ports['api']}", "--workers",
+                      "2"], cwd=ROOT, env={"LOG_LEVEL": "WARNING"})
         processes.append(api)
-        _wait(f"http://127.0.0.1:{api_port}/healthz")
+        _wait(f"http://127.0.0.1:{ports['api']}/healthz")
         print("\nthe API while streams are open:", api_under_streams(
-            api_port, token, f"http://127.0.0.1:{gateway_port}{path}", slow_port), flush=True)
+            ports["api"], token, (slow[0].format(port=ports["gateway"]), token, "slow")), flush=True)
     finally:
         for process in processes:
             _stop(process)
+
+
+def start_gateway(port: int, env: dict) -> subprocess.Popen:
+    return _start([str(VENV / "uvicorn"), "bench.gateway_app:application", "--host", "127.0.0.1", "--port",
+                   str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
+                   "--timeout-keep-alive", "75"], env=env, cwd=ROOT)
 
 
 def _print(label, results) -> None:
@@ -347,14 +379,11 @@ def _print(label, results) -> None:
               f"{r['errors']} {r['error_samples'] or ''}", flush=True)
 
 
-def load_held(url, token, gateway, slow_port, env) -> dict:
-    """1,000 streams at once through a gateway whose instance is the slow upstream."""
+def load_held(slow, env) -> dict:
+    """1,000 streams at once through a gateway process that starts cold."""
     port = free_port()
-    process = _start([str(VENV / "uvicorn"), "bench.gateway_app:application", "--host", "127.0.0.1", "--port",
-                      str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level",
-                      "warning"], env={**env, "BENCH_UPSTREAM": f"http://127.0.0.1:{slow_port}"}, cwd=ROOT)
+    process = start_gateway(port, env)
     _wait(f"http://127.0.0.1:{port}/gateway/healthz")
-    url = url.replace(url.split("/api/")[0], f"http://127.0.0.1:{port}")
     in_flight = []
 
     def watch():
@@ -367,7 +396,7 @@ def load_held(url, token, gateway, slow_port, env) -> dict:
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    result = load(url, token, 1000, 0, True, tokens=60, requests_each=1)
+    result = load((slow[0].format(port=port), *slow[1:]), 1000, 0, True, tokens=60, requests_each=1)
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/gateway/healthz", timeout=5) as answer:
         after = json.loads(answer.read())["in_flight"]
     return {"process": process, "completed": result["requests"], "errors": result["errors"],
@@ -376,8 +405,9 @@ def load_held(url, token, gateway, slow_port, env) -> dict:
             "ttft_p50_ms": round(result["ttft_p50_ms"], 1), "ttft_p99_ms": round(result["ttft_p99_ms"], 1)}
 
 
-def api_under_streams(api_port, token, stream_url, slow_port) -> dict:
-    """The API's health check and a list request, alone and while 500 streams are open."""
+def api_under_streams(api_port, token, slow) -> dict:
+    """The API's health check and a list request, alone and while 500 streams (60 s each) are open
+    through the gateway."""
     import requests
 
     def timings(n=40):
@@ -396,12 +426,13 @@ def api_under_streams(api_port, token, stream_url, slow_port) -> dict:
                 "list_max_ms": round(1000 * max(lists), 2)}
 
     alone = timings()
+    url, key, model = slow
     streams = subprocess.Popen([str(VENV / "python"), __file__, "--load", json.dumps({
-        "url": stream_url, "token": token, "concurrency": 500, "seconds": 0, "stream": True, "tokens": 30,
-        "requests_each": 1})], stdout=subprocess.PIPE, text=True)
-    time.sleep(5)  # the 500 streams are open (30 s each)
+        "url": url, "token": key, "concurrency": 500, "seconds": 0, "stream": True, "tokens": 60,
+        "requests_each": 1, "model": model})], stdout=subprocess.PIPE, text=True)
+    time.sleep(5)  # the 500 streams are open now, for a minute
     during = timings()
-    result = json.loads(streams.communicate(timeout=120)[0])
+    result = json.loads(streams.communicate(timeout=180)[0])
     return {"alone": alone, "with 500 streams open": during, "streams completed": result["requests"],
             "stream errors": result["errors"]}
 
@@ -412,7 +443,8 @@ if __name__ == "__main__":
 
         spec = json.loads(sys.argv[2])
         print(json.dumps(uvloop.run(_load(spec["url"], spec["token"], spec["concurrency"], spec["seconds"],
-                                          spec["stream"], spec["tokens"], spec["requests_each"]))))
+                                          spec["stream"], spec["tokens"], spec["requests_each"], spec["model"],
+                                          spec.get("stagger", 0.0)))))
     else:
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         parser.add_argument("--quick", action="store_true", help="4 s per measure instead of 8")

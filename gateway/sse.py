@@ -3,6 +3,7 @@ forwarded as soon as each is complete (a chunk that ends an event goes out as it
 read on the way for the tokens used and the time to the first token."""
 
 import math
+import re
 
 import orjson
 
@@ -68,7 +69,14 @@ class StreamMeter:
         return rest
 
     def _read(self, event: bytes, now: float) -> bool:
-        """Reads one event; False for one to leave out."""
+        """Reads one event; False for one to leave out. Most events are a token's text: those are
+        recognised by their bytes, and only the others (usage, errors) are parsed."""
+        if b'"usage"' not in event and b'"error"' not in event:
+            if _TEXT.search(event):
+                self.content_events += 1
+                if self.first_token_at is None:
+                    self.first_token_at = now
+            return True
         for line in event.splitlines():
             if not line.startswith(b"data:"):
                 continue
@@ -97,6 +105,10 @@ class StreamMeter:
             elif self.strip_usage and isinstance(usage, dict):
                 return False
         return True
+
+
+# A non-empty text in a chunk: a delta's content or reasoning, or a completion's text.
+_TEXT = re.compile(rb'"(?:content|reasoning_content|text)"\s*:\s*"[^"]|"tool_calls"\s*:\s*\[\s*\{')
 
 
 def _has_text(choice: dict) -> bool:
