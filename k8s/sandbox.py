@@ -167,7 +167,7 @@ class Sandbox:
     def _probe(self) -> None:
         user = User(self.uids[0], self.uids[0])
         args = [self.bwrap, *self._system(), *NAMESPACES, "--unshare-net", *self._user_namespace(), "--proc", "/proc",
-                "--", *self._drop(user), "true"]
+                "--size", str(FORWARDER_TMP_BYTES), "--tmpfs", "/tmp", "--", *self._drop(user), "true"]
         try:
             probe = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30,
                                    env=CHAIN_ENV)

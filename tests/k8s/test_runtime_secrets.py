@@ -7,7 +7,7 @@ import time
 import pytest
 from django.core.management import call_command
 
-from aiplatform.models import Role
+from aiplatform.models import Role, StorageConnection
 from aiplatform.storage import StorageError
 from datasets import services as datasets_services
 from inference import services as inference_services
@@ -21,7 +21,7 @@ from resourcepools.admission import admit_workloads
 from resourcepools.models import Phase, Workload
 from tests.conftest import client_for
 from tests.datasets.factories import SampleFactory
-from tests.factories import cpu_flavor, make_pool, make_workload, member_of
+from tests.factories import connect_bucket, cpu_flavor, make_pool, make_workload, member_of
 from tests.k8s.test_kubernetes_backend import namespace
 from training.models import Algorithm, MetricPoint
 
@@ -93,6 +93,18 @@ def test_secrets_that_cannot_be_made_fail_the_workload_and_outages_are_retried(w
                                 "s3://team-data/: AccessDenied.")
     assert not cluster.batch.list_namespaced_job(namespace(workload)).items
     assert not cluster.core.list_namespaced_secret(namespace(workload)).items
+
+
+def test_a_connection_whose_key_no_longer_decrypts_fails_the_workload(workspace, kube_backend, cluster, s3):
+    connection = connect_bucket(workspace.account, "team-data")
+    StorageConnection.objects.filter(pk=connection.pk).update(secret_access_key_encrypted="made with a lost key")
+    pool = make_pool(name="cpu", flavor=cpu_flavor(), nodes=1)
+    workload = make_workload(workspace, pool, flavor=cpu_flavor(), accelerators=0, image="busybox", command=["true"])
+    admit_workloads()
+    assert compute.submit_workload(workload_id=workload.pk) is False
+    workload.refresh_from_db()
+    assert (workload.phase, workload.reason) == (Phase.FAILED, "SecretsUnavailable")
+    assert workload.message.startswith("Its secrets could not be made: A stored secret cannot be decrypted")
 
 
 def test_a_resubmit_replaces_the_runtime_secrets_values(workspace, kube_backend, cluster, secret_providers):
