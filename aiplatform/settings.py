@@ -372,8 +372,9 @@ LOCAL_BACKEND_SINGLE_TENANT = env_bool("LOCAL_BACKEND_SINGLE_TENANT", False)
 # When the platform runs as root, each workspace's sandboxed commands run as a user (and group) of
 # their own from this range, which no account of the machine may use (systemd leaves it unused).
 LOCAL_BACKEND_SANDBOX_UIDS = os.environ.get("LOCAL_BACKEND_SANDBOX_UIDS", "1879048192-1879113727")
-# A replica's /tmp (memory) holds at most this, and never more than the replica's memory.
-LOCAL_BACKEND_SANDBOX_TMP_MIB = int(os.environ.get("LOCAL_BACKEND_SANDBOX_TMP_MIB", "1024"))
+# A replica's /tmp (memory) holds at most its memory share, or this many MiB if less (empty: its share).
+LOCAL_BACKEND_SANDBOX_TMP_MIB = int(os.environ["LOCAL_BACKEND_SANDBOX_TMP_MIB"]) \
+    if os.environ.get("LOCAL_BACKEND_SANDBOX_TMP_MIB") else None
 LOCAL_BACKEND_SANDBOX_NOFILE = int(os.environ.get("LOCAL_BACKEND_SANDBOX_NOFILE", "65536"))
 LOCAL_BACKEND_SANDBOX_NPROC = int(os.environ.get("LOCAL_BACKEND_SANDBOX_NPROC", "4096"))
 # auto: a cgroup v2 per replica under /sys/fs/cgroup/aiplatform where the machine has one; a path:

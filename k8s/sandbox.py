@@ -140,7 +140,7 @@ class Sandbox:
     uids: tuple[int, int]  # the first and last uid (and gid) that workspaces' users take, when privileged
     nofile: int
     nproc: int
-    tmp_bytes: int
+    tmp_bytes: int | None  # at most; None: the replica's memory
     cgroup_parent: Path | None
 
     @classmethod
@@ -155,11 +155,12 @@ class Sandbox:
         for tool, path in tools.items():
             if path is None:
                 raise SandboxUnavailable(f"'{tool}' (util-linux) is not installed.")
+        tmp_mib = settings.LOCAL_BACKEND_SANDBOX_TMP_MIB
         sandbox = cls(
             bwrap=bwrap, privileged=privileged, prlimit=tools["prlimit"], nsenter=tools["nsenter"],
             setpriv=tools["setpriv"], uids=_uid_range(settings.LOCAL_BACKEND_SANDBOX_UIDS),
             nofile=settings.LOCAL_BACKEND_SANDBOX_NOFILE, nproc=settings.LOCAL_BACKEND_SANDBOX_NPROC,
-            tmp_bytes=settings.LOCAL_BACKEND_SANDBOX_TMP_MIB * 2**20, cgroup_parent=_cgroup_parent(privileged),
+            tmp_bytes=tmp_mib and tmp_mib * 2**20, cgroup_parent=_cgroup_parent(privileged),
         )
         sandbox._probe()
         return sandbox
@@ -207,8 +208,8 @@ class Sandbox:
         return User(uid, uid)
 
     def tmp_size(self, memory_gib: int) -> int:
-        """Bytes the replica's /tmp may hold: the setting, at most the replica's memory (tmpfs is memory)."""
-        return min(self.tmp_bytes, memory_gib * 2**30)
+        """Bytes the replica's /tmp may hold: its memory share (tmpfs is memory), or the setting if less."""
+        return min(memory_gib * 2**30, self.tmp_bytes or memory_gib * 2**30)
 
     def _drop(self, user: User, *keep: str) -> list[str]:
         """Inside the sandbox, as root: become the workspace's user with no capability (but `keep`)."""

@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -623,6 +624,15 @@ def test_cgroup_limits_follow_the_pod_set(tmp_path):
     path = sandbox.replica_cgroup("wl-worker-0", vcpus=3, memory_gib=2)
     assert {f.name: f.read_text() for f in path.iterdir()} == {
         "memory.max": str(2 * 2**30), "memory.swap.max": "0", "cpu.max": "300000 100000", "pids.max": "512"}
+
+
+
+def test_tmp_is_the_replicas_memory_share_or_the_setting_if_less():
+    sandbox = Sandbox(bwrap="bwrap", privileged=True, prlimit="prlimit", nsenter="nsenter", setpriv="setpriv",
+                      uids=(1879048192, 1879048192), nofile=1024, nproc=512, tmp_bytes=None, cgroup_parent=None)
+    assert sandbox.tmp_size(2) == 2 * 2**30
+    assert replace(sandbox, tmp_bytes=3 * 2**30).tmp_size(2) == 2 * 2**30
+    assert replace(sandbox, tmp_bytes=2**20).tmp_size(2) == 2**20
 
 
 # --- where no sandbox can be made -------------------------------------------------------------------
