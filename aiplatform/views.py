@@ -251,6 +251,7 @@ class RawBodyParser(parsers.BaseParser):
         return stream
 
 
+@extend_schema(parameters=[OpenApiParameter("workspace_id", OpenApiTypes.UUID, OpenApiParameter.PATH)])
 class UploadViews(WorkspaceViewSet):
     """Uploads in parts into the workspace's own locations: start one (POST), PUT its parts where
     it says (presigned S3/OBS links, or this API's part endpoint for the embedded storage), ask
@@ -343,6 +344,7 @@ class CachedSchemaView(SpectacularAPIView):
     """The OpenAPI schema, generated once per process and format (it takes seconds and is the same
     for every caller) and served from memory after, with an ETag for revalidation."""
 
+    schema = None  # not an operation of the API it describes
     _rendered: dict[tuple, tuple[bytes, str, str]] = {}
     _lock = threading.Lock()
 

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PACKAGE = Path(__file__).resolve().parents[1] / "src" / "aiplatform_sdk" / "_generated"
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "aiplatform_sdk"
 PREFIX = "/api/v1/"
+API = "/api/"
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 # operationId -> (resource path, method name) where the path does not say it well.
 OVERRIDES: dict[str, tuple[tuple[str, ...] | None, str]] = {
@@ -250,7 +251,7 @@ def write_models(types: Types) -> str:
               'objects nested in bodies are TypedDicts (pass plain dicts)."""', "",
               "from __future__ import annotations", "", *standard, "",
               *[f"{line}\n" for line in imports(body, [("pydantic", "Field")])],
-              "from .._models import APIModel, WaitableModel", ""]
+              "from ._models import APIModel, WaitableModel", ""]
     return "\n".join(header) + body
 
 
@@ -290,7 +291,7 @@ def is_param(segment: str) -> bool:
 
 def build_tree(paths: dict) -> Node:
     operations = [Operation(method, path, op) for path, ops in paths.items() for method, op in ops.items()
-                  if method in HTTP_METHODS and path.startswith(PREFIX)]
+                  if method in HTTP_METHODS and path.startswith(API)]
     split = {id(o): scoped_segments(o.path) for o in operations}
     prefixes: dict[tuple[str, ...], list[Operation]] = defaultdict(list)
     for o in operations:
@@ -378,7 +379,7 @@ def prune(node: Node) -> bool:
 
 
 def scoped_segments(path: str) -> list[str]:
-    segs = path[len(PREFIX):].strip("/").split("/")
+    segs = path[len(PREFIX if path.startswith(PREFIX) else API):].strip("/").split("/")
     if segs[0] == "workspaces" and len(segs) > 2:
         return segs[2:]
     return segs
@@ -407,7 +408,7 @@ class ResourceWriter:
                   "from .. import _extras", "from .._pagination import Paginator",
                   "from .._resource import Resource, operation",
                   "from .._types import NOT_GIVEN, IdLike, NotGiven, RequestOptions, id_of",
-                  "from .models import (", *[f"    {name}," for name in models], ")", "",
+                  "from ..models import (", *[f"    {name}," for name in models], ")", "",
                   "if TYPE_CHECKING:", "    from .._client import Client"]
         return "\n".join(header) + body
 
@@ -446,7 +447,8 @@ class ResourceWriter:
     def _method(self, o: Operation, bound: list[str], is_root: bool) -> list[str]:
         op = o.op
         params = op.get("parameters", [])
-        workspace_scoped = scoped_segments(o.path) != o.path[len(PREFIX):].strip("/").split("/")
+        # Paths below a workspace take the client's; the workspaces' own paths take theirs as an argument.
+        workspace_scoped = o.path.startswith(PREFIX + "workspaces/") and scoped_segments(o.path)[0] != "workspaces"
         path_params = re.findall(r"{(\w+)}", o.path)
         if workspace_scoped:
             path_params.remove("workspace_id")
@@ -599,15 +601,14 @@ def generate(schema: dict) -> dict[str, str]:
     registry = ["", "", "# Every API operation the resources above call, as (method, path) of the schema.",
                 "OPERATIONS: frozenset[tuple[str, str]] = frozenset({"]
     registry += [f'    ("{m}", "{p}"),' for m, p in sorted(writer.registry)] + ["})"]
-    return {"models.py": write_models(types), "resources.py": resources + "\n".join(registry) + "\n",
-            "__init__.py": '"""Generated from the OpenAPI schema by sdk/tools/generate.py; do not edit."""\n'}
+    return {"models.py": write_models(types), "_generated/resources.py": resources + "\n".join(registry) + "\n",
+            "_generated/__init__.py": '"""Generated from the OpenAPI schema by sdk/tools/generate.py."""\n'}
 
 
 def main(argv: list[str]) -> None:
     if len(argv) != 2:
         raise SystemExit("usage: generate.py SCHEMA.json")
     schema: dict[str, Any] = json.loads(Path(argv[1]).read_text())
-    PACKAGE.mkdir(parents=True, exist_ok=True)
     for name, text in generate(schema).items():
         (PACKAGE / name).write_text(text)
         print(f"wrote {PACKAGE / name} ({text.count(chr(10))} lines)")

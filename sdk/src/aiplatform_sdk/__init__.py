@@ -1,5 +1,6 @@
 """The AI Platform's Python SDK: `Client`, typed models, errors. The `aip` command is in `cli`."""
 
+from . import models
 from ._client import Client
 from ._errors import (
     AIPlatformError,
@@ -22,7 +23,6 @@ from ._errors import (
     WaitTimeoutError,
 )
 from ._extras import ChatCompletion, ChatCompletionChunk
-from ._generated import models
 from ._generated.resources import OPERATIONS
 from ._models import APIModel
 from ._pagination import Page, Paginator

@@ -30,7 +30,7 @@ from ._waiters import (
 
 if TYPE_CHECKING:
     from ._client import Client
-    from ._generated.models import (
+    from .models import (
         BenchmarkRun,
         DatasetVersion,
         ExportTask,

@@ -21,7 +21,7 @@ from ._types import RequestOptions
 
 if TYPE_CHECKING:
     from ._client import Client
-    from ._generated.models import Upload, UploadedObject
+    from .models import Upload, UploadedObject
 
 MD5_HEX = re.compile(r"[0-9a-f]{32}")
 

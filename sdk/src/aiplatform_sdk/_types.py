@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Final, Protocol, TypedDict
+from uuid import UUID
 
 
 class NotGiven:
@@ -31,7 +32,7 @@ class HasId(Protocol):
 
 
 # A resource named by its id, or the resource itself.
-IdLike = str | int | HasId
+IdLike = str | int | UUID | HasId
 
 
 class RequestOptions(TypedDict, total=False):
@@ -46,6 +47,6 @@ class RequestOptions(TypedDict, total=False):
 
 def id_of(value: IdLike) -> str:
     """The id of a resource given as an id or as the resource."""
-    if isinstance(value, (str, int)):
+    if isinstance(value, (str, int, UUID)):
         return str(value)
     return str(value.id)

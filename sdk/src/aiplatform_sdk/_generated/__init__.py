@@ -1,1 +1,1 @@
-"""Generated from the OpenAPI schema by sdk/tools/generate.py; do not edit."""
+"""Generated from the OpenAPI schema by sdk/tools/generate.py."""

@@ -13,7 +13,7 @@ from .. import _extras
 from .._pagination import Paginator
 from .._resource import Resource, operation
 from .._types import NOT_GIVEN, IdLike, NotGiven, RequestOptions, id_of
-from .models import (
+from ..models import (
     AcceleratorKindEnum,
     Algorithm,
     AnnotationItem,
@@ -3739,7 +3739,9 @@ class Workloads(_extras.WorkloadsExtras, Resource):
         request_options: RequestOptions | None = None,
     ) -> WorkloadLogs:
         """The output of a workload's replicas, from whichever backend runs it: the last lines as JSON, or with
-        follow=true a text/plain stream of new lines until the replica ends.
+        follow=true a text/plain stream of new lines until the replica ends. Follows are the gateway's
+        (gateway.app: `make run` and production send them there, so they hold no API worker); one that
+        reaches the API directly is still answered, by the worker, as before.
         """
         return self._model(
             WorkloadLogs,

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
-from .._models import APIModel, WaitableModel
+from ._models import APIModel, WaitableModel
 
 AcceleratorKindEnum: TypeAlias = Literal["none", "nvidia_gpu", "ascend_npu"]
 
