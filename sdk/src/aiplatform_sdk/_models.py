@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Self
+import logging
+from typing import Any, Self, cast
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
 
 from ._errors import AIPlatformError
+
+logger = logging.getLogger("aiplatform_sdk")
 
 
 class APIModel(BaseModel):
@@ -19,6 +22,27 @@ class APIModel(BaseModel):
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+    @classmethod
+    def from_api(cls, data: Any) -> Self:
+        """The model of an answer. A field whose value does not fit its type (a server newer than
+        this SDK, or a schema that says less than the server does) is kept as sent, with a
+        warning in the log, instead of failing the call; the other fields are typed as usual."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError:
+            if not isinstance(data, dict):
+                raise
+        found = cast(Self, cls.model_construct(**data))
+        for name, value in data.items():
+            if name not in cls.model_fields:
+                continue
+            try:
+                cls.__pydantic_validator__.validate_assignment(found, name, value)
+            except ValidationError as exc:
+                logger.warning("%s.%s kept as the server sent it: %s", cls.__name__, name,
+                               exc.errors()[0].get("msg", "does not fit its type"))
+        return found
 
 
 class WaitableModel(APIModel):

@@ -59,7 +59,7 @@ class Resource:
         return response.content
 
     def _bound(self, model: type[M], data: Any) -> M:
-        found = model.model_validate(data)
+        found = model.from_api(data)
         found._resource = self
         return found
 

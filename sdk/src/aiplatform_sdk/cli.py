@@ -7,6 +7,7 @@ job, import, version or service failed."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -136,23 +137,47 @@ def fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
-def pick(kind: str, value: str, lister: Callable[..., Iterable[Any]]) -> str:
-    """An id from an id or a name (looked up with the list's `name` filter)."""
+def pick(kind: str, value: str, items: Callable[[], Iterable[Any]], *, newest: bool = False) -> str:
+    """An id from an id or a name; with `newest`, names may repeat (re-run jobs) and the newest wins."""
     if UUID.fullmatch(value):
         return value
-    found = [item for item in lister(name=value) if getattr(item, "name", None) == value]
+    found = [item for item in items() if getattr(item, "name", None) == value]
+    if newest:
+        found = sorted(found, key=lambda item: str(item.created_at), reverse=True)[:1]
     if len(found) != 1:
         fail(f"{'no' if not found else 'more than one'} {kind} named {value!r}; give its id.", EXIT_USAGE)
     return str(found[0].id)
 
 
-def pick_pool(value: str) -> str:
+def pick_dataset(value: str) -> str:
+    return pick("dataset", value, lambda: state.client().datasets.list(name=value))
+
+
+def pick_job(value: str) -> str:
+    return pick("training job", value, lambda: state.client().training_jobs.list(), newest=True)
+
+
+def pick_model(value: str) -> str:
+    return pick("model", value, lambda: state.client().models.list(name=value))
+
+
+def pick_service(value: str) -> str:
+    return pick("service", value, lambda: state.client().services.list(name=value))
+
+
+def pick_version(value: str) -> str:
+    """A dataset version from its id or `dataset:version` names (news:v1)."""
     if UUID.fullmatch(value):
         return value
-    found = [pool for pool in state.client().resource_pools.list() if pool.name == value]
-    if len(found) != 1:
-        fail(f"no pool named {value!r}; `aip pools list` shows them.", EXIT_USAGE)
-    return str(found[0].id)
+    dataset, sep, version = value.partition(":")
+    if not sep:
+        raise typer.BadParameter("give a version id or DATASET:VERSION, e.g. news:v1", param_hint="--dataset-version")
+    versions = state.client().datasets.versions(pick_dataset(dataset))
+    return pick("dataset version", version, lambda: versions.list(name=version))
+
+
+def pick_pool(value: str) -> str:
+    return pick("pool", value, lambda: state.client().resource_pools.list())
 
 
 def pairs(values: list[str] | None, what: str) -> dict[str, Any]:
@@ -238,12 +263,14 @@ def datasets_import(
     if (manifest is None) == (folder is None):
         raise typer.BadParameter("give --manifest FILE or --folder DIR", param_hint="--manifest/--folder")
     client = state.client()
-    dataset_id = pick("dataset", dataset, client.datasets.list)
+    dataset_id = pick_dataset(dataset)
     if manifest is not None:
         task = client.datasets.import_manifest(dataset_id, manifest, wait=wait, timeout=wait_timeout)
     else:
         task = client.datasets.import_folder(dataset_id, folder, wait=wait, timeout=wait_timeout)  # type: ignore[arg-type]
     emit(task)
+    if task.failed:
+        progress_note(f"{task.failed} of {task.total or task.processed} lines were refused: `errors` says why.")
 
 
 @datasets_app.command("publish")
@@ -256,7 +283,7 @@ def datasets_publish(
 ) -> None:
     """Publishes a version of the dataset (an immutable manifest that training jobs take)."""
     client = state.client()
-    versions = client.datasets.versions(pick("dataset", dataset, client.datasets.list))
+    versions = client.datasets.versions(pick_dataset(dataset))
     version = versions.create(name=name, train_ratio=train_ratio if train_ratio else NOT_GIVEN)
     emit(versions.wait(version) if wait else version)
 
@@ -270,7 +297,8 @@ def jobs_create(
     pool: Annotated[str, typer.Option(help="Pool id or name, e.g. local.")],
     flavor: Annotated[str, typer.Option(help="Flavor name, e.g. cpu.2u8g.")],
     name: Annotated[str | None, typer.Option(help="The job's name (default: the algorithm's).")] = None,
-    dataset_version: Annotated[str | None, typer.Option(help="A dataset version id as the `data` input.")] = None,
+    dataset_version: Annotated[str | None, typer.Option(help="The `data` input: a version id, or DATASET:VERSION "
+                                                        "names (news:v1).")] = None,
     input: Annotated[list[str] | None, typer.Option("--input", help="channel=uri (repeat).")] = None,
     hyperparameter: Annotated[list[str] | None, typer.Option("--hyperparameter", "-p", help="name=value (repeat).")]
     = None,
@@ -280,10 +308,10 @@ def jobs_create(
 ) -> None:
     """Creates a training job (it queues for its pool), optionally waiting for it to finish."""
     client = state.client()
-    algorithm_id = pick("algorithm", algorithm, client.algorithms.list)
+    algorithm_id = pick("algorithm", algorithm, lambda: client.algorithms.list(name=algorithm))
     inputs: list[InputRequest] = [{"channel": k, "uri": str(v)} for k, v in pairs(input, "--input").items()]
     if dataset_version:
-        inputs.append({"channel": "data", "dataset_version": dataset_version})
+        inputs.append({"channel": "data", "dataset_version": pick_version(dataset_version)})
     job = client.training_jobs.create(name=name or algorithm, algorithm=algorithm_id, pool=pick_pool(pool),
                                       flavor=flavor, node_count=nodes, inputs=inputs,
                                       hyperparameters=pairs(hyperparameter, "--hyperparameter"))
@@ -305,13 +333,13 @@ def jobs_list(phase: Annotated[str | None, typer.Option(help="Only jobs in this 
 @jobs_app.command("get")
 def jobs_get(job: str) -> None:
     """A training job: phase, status, throughput."""
-    emit(state.client().training_jobs.retrieve(job))
+    emit(state.client().training_jobs.retrieve(pick_job(job)))
 
 
 @jobs_app.command("wait")
 def jobs_wait(job: str, timeout: Annotated[float, typer.Option(help="Seconds to wait.")] = 3600.0) -> None:
     """Waits for the job to end; exit 5 if it failed."""
-    emit(state.client().training_jobs.wait(job, timeout=timeout))
+    emit(state.client().training_jobs.wait(pick_job(job), timeout=timeout))
 
 
 @jobs_app.command("logs")
@@ -323,6 +351,7 @@ def jobs_logs(
 ) -> None:
     """The job's log lines."""
     client = state.client()
+    job = pick_job(job)
     if follow:
         for line in client.training_jobs.logs(job, follow=True, replica=replica):
             print(line, flush=True)
@@ -338,14 +367,14 @@ def jobs_logs(
 def jobs_metrics(job: str, name: Annotated[str | None, typer.Option(help="Only this metric, e.g. loss.")] = None
                  ) -> None:
     """The metrics the job reported, step by step."""
-    points = state.client().training_jobs.metrics(job, name=name if name else NOT_GIVEN)
+    points = state.client().training_jobs.metrics(pick_job(job), name=name if name else NOT_GIVEN)
     emit(points, [("name", lambda p: p.name), ("step", lambda p: p.step), ("value", lambda p: p.value)])
 
 
 @jobs_app.command("stop")
 def jobs_stop(job: str) -> None:
     """Stops a job."""
-    emit(state.client().training_jobs.stop(job))
+    emit(state.client().training_jobs.stop(pick_job(job)))
 
 
 # --- models and services -----------------------------------------------------------------------
@@ -364,7 +393,7 @@ def models_create(
     source = "training_job" if training_job else "storage"
     model = state.client().models.create(
         name=name, source=source, runtime=runtime,  # type: ignore[arg-type]
-        training_job=training_job if training_job else NOT_GIVEN, uri=uri if uri else NOT_GIVEN)
+        training_job=pick_job(training_job) if training_job else NOT_GIVEN, uri=uri if uri else NOT_GIVEN)
     emit(model)
 
 
@@ -389,7 +418,7 @@ def services_create(
 ) -> None:
     """Deploys a model as an online service (the memory planner checks it fits first)."""
     client = state.client()
-    service = client.services.create(name=name, model=pick("model", model, client.models.list), pool=pick_pool(pool),
+    service = client.services.create(name=name, model=pick_model(model), pool=pick_pool(pool),
                                      flavor=flavor, instance_count=instances, **pairs(option, "--set"))
     if wait:
         progress_note(f"service {service.id} deploying; waiting…")
@@ -406,7 +435,7 @@ def services_plan(
 ) -> None:
     """The memory planner's answer: weights, KV cache and what fits per card."""
     client = state.client()
-    emit(client.services.plan(model=pick("model", model, client.models.list), flavor=flavor,
+    emit(client.services.plan(model=pick_model(model), flavor=flavor,
                               **pairs(option, "--set")))
 
 
@@ -421,7 +450,7 @@ def services_list() -> None:
 @services_app.command("stop")
 def services_stop(service: str) -> None:
     """Stops a service."""
-    emit(state.client().services.stop(service))
+    emit(state.client().services.stop(pick_service(service)))
 
 
 @services_app.command("chat")
@@ -433,6 +462,7 @@ def services_chat(
 ) -> None:
     """Sends one message to a running service through the gateway and prints the answer."""
     client = state.client()
+    service = pick_service(service)
     extra = {"max_tokens": max_tokens} if max_tokens else {}
     messages = [{"role": "user", "content": message}]
     if stream and not state.json:
@@ -516,6 +546,10 @@ def main() -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except Exception as exc:  # a bug of aip's own: one line, the traceback on request
+        if os.environ.get("AIP_DEBUG"):
+            raise
+        _die(f"unexpected {type(exc).__name__}: {exc} (AIP_DEBUG=1 shows where)", EXIT_API)
 
 
 def _die(message: str, code: int) -> NoReturn:
