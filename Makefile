@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test lint services sandbox schema bench recipe-env
+.PHONY: run test lint services sandbox schema bench recipe-env sdk-typecheck sdk-generate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# The Python SDK and the `aip` command (sdk/, a distribution of its own), editable in the venv.
+$(VENV)/.sdk: $(VENV)/.runtime sdk/pyproject.toml
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ./sdk
+	touch $@
+
 # The LLM recipe's own environment (torch, transformers, peft, TensorBoard), beside the code so that
 # the local backend's sandbox sees it; the recipe's entry point hands over to it (training/recipes).
 LLM_VENV := .venv-llm
@@ -28,7 +33,7 @@ $(LLM_VENV)/.recipe: requirements-llm.txt
 
 recipe-env: $(LLM_VENV)/.recipe
 
-run: $(VENV)/.runtime sandbox recipe-env
+run: $(VENV)/.runtime $(VENV)/.sdk sandbox recipe-env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py bootstrap_demo
@@ -51,7 +56,7 @@ sandbox:
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 
-test: $(VENV)/.dev recipe-env services sandbox lint
+test: $(VENV)/.dev $(VENV)/.sdk recipe-env services sandbox lint sdk-typecheck
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest -n 2 -p no:cacheprovider
 
 # Every benchmark of bench/, each on a database of its own; figures go to the README by hand.
@@ -72,3 +77,12 @@ bench: $(VENV)/.dev services
 
 schema: $(VENV)/.runtime
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file var/schema.yaml
+
+# The SDK is type-checked strictly (mypy, pydantic's plugin), and its models and resource methods
+# are generated from the live schema (tests/sdk fails when an operation has no method).
+sdk-typecheck: $(VENV)/.dev $(VENV)/.sdk
+	cd sdk && $(BIN)/mypy src/aiplatform_sdk
+
+sdk-generate: $(VENV)/.runtime
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --format openapi-json --file var/schema.json
+	$(BIN)/python sdk/tools/generate.py var/schema.json
