@@ -363,7 +363,7 @@ def main(quick: bool) -> None:
 def start_gateway(port: int, env: dict) -> subprocess.Popen:
     return _start([str(VENV / "uvicorn"), "bench.gateway_app:application", "--host", "127.0.0.1", "--port",
                    str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
-                   "--timeout-keep-alive", "75"], env=env, cwd=ROOT)
+                   "--timeout-keep-alive", "75", "--no-server-header", "--no-date-header"], env=env, cwd=ROOT)
 
 
 def _print(label, results) -> None:
