@@ -1,7 +1,9 @@
 """The gateway as `python -m gateway` runs it, for bench/gateway.py: the same application, with
-the benchmark's fake upstream (BENCH_UPSTREAM) as every service's instance instead of the compute
-backend's endpoints (found in the background either way, so off the measured path)."""
+the benchmark's fake upstreams (BENCH_UPSTREAMS: {workload name: URL}) as the services' instances
+instead of the compute backend's endpoints (read in the background either way, off the measured
+path)."""
 
+import json
 import os
 
 import django
@@ -11,5 +13,5 @@ django.setup()
 
 from gateway.app import Gateway  # noqa: E402  (after Django is set up)
 
-UPSTREAMS = os.environ["BENCH_UPSTREAM"].split(",")
-application = Gateway(endpoints=lambda spec, role: UPSTREAMS)
+UPSTREAMS = json.loads(os.environ["BENCH_UPSTREAMS"])
+application = Gateway(endpoints=lambda spec, role: [UPSTREAMS[spec.name]])
