@@ -4,6 +4,7 @@ the API behind the gateway, a Celery worker with beat, the sandboxed local backe
 change made to the scripts is the platform's address. The gateway also answers the `openai`
 package, pointed at a service's base URL."""
 
+import json
 import os
 import re
 import subprocess
@@ -65,9 +66,17 @@ def test_the_readmes_first_run_with_the_cli_then_the_sdk(platform_with_worker, r
     assert "done: accuracy" in said
     assert re.search(r"^sport$", said, flags=re.M), said[-2000:]
 
-    # The Python, in a second workspace of the demo account (the names are the same).
+    # Importing the same manifest again adds nothing twice; the job's log follows through the gateway.
+    again = run(["aip", "--json", "datasets", "import", "news", "--manifest", "news.manifest", "--wait"], cwd=tmp_path,
+                env=env, what="the import run again", platform=platform)
+    assert (json.loads(again)["added"], json.loads(again)["skipped"]) == (0, 12)
     client = Client(base_url=platform.url, api_key=(platform.var / "demo-api-key.txt").read_text().strip())
     demo = client.workspaces.list().first()
+    job = client.training_jobs.list().first()
+    followed = list(client.training_jobs.logs(job, follow=True))
+    assert followed[-1].startswith("done: accuracy") and followed == client.training_jobs.logs(job)
+
+    # The Python, in a second workspace of the demo account (the names are the same).
     second = client.workspaces.create(name="second")
     (tmp_path / "first_run.py").write_text(blocks["python"])
     said = run([sys.executable, "first_run.py"], cwd=tmp_path, env={**env, "AIP_WORKSPACE": second.id},

@@ -88,7 +88,9 @@ class TrainingJobsExtras(Resource):
              tail: int | None = None) -> list[str] | Iterator[str]:
         """The job's log lines (its first replica's unless `replica`); with `follow`, an iterator
         that yields lines as they are written until the replica ends (it waits for the job to start)."""
-        workloads = WorkloadsExtras(self._client, **self._scope)
+        from ._generated.resources import Workloads
+
+        workloads = Workloads(self._client, **self._scope)
         workload = self.retrieve(id_of(job)).workload
         if workload is None:
             raise AIPlatformError("The job has no workload yet; try again in a moment.")
