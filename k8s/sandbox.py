@@ -294,8 +294,9 @@ class Sandbox:
 
     def _forwarder(self, network: Network, pairs, run_dir: Path, log, until_eof: int, *, user: User,
                    own_network: bool, reach: list[Reach] = (), keep=()) -> list[str]:
-        args = [self.bwrap, *self._system(), *self._code(), "--dev-bind", "/dev/null", "/dev/null",
-                "--proc", "/proc", "--perms", "1777", "--size", str(FORWARDER_TMP_BYTES), "--tmpfs", "/tmp",
+        # The private /tmp goes first: the platform's code may itself lie under /tmp.
+        args = [self.bwrap, *self._system(), "--perms", "1777", "--size", str(FORWARDER_TMP_BYTES), "--tmpfs", "/tmp",
+                *self._code(), "--dev-bind", "/dev/null", "/dev/null", "--proc", "/proc",
                 "--perms", "0755", "--dir", "/aip", "--bind", str(run_dir), RUN_DIR]
         if reach:
             args += ["--perms", "0755", "--dir", REACH_DIR]
@@ -340,8 +341,8 @@ class Sandbox:
         fds = network.namespace_fds
         join = [self.nsenter, *([f"--user=/proc/self/fd/{fds[0]}", "--preserve-credentials"] if len(fds) == 2 else []),
                 f"--net=/proc/self/fd/{fds[-1]}", "--"]
-        args = [self.bwrap, *self._system(), *self._code(), "--ro-bind", str(hosts_file), "/etc/hosts",
-                "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/tmp",
+        args = [self.bwrap, *self._system(), "--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/tmp",
+                *self._code(), "--ro-bind", str(hosts_file), "/etc/hosts", "--proc", "/proc", "--dev", "/dev",
                 *_parents([WORK_DIR, *(m.dest for m in storage)]), "--bind", str(work_dir), WORK_DIR]
         for mount in sorted(storage, key=lambda m: m.dest):
             args += ["--bind-fd" if mount.writable else "--ro-bind-fd", str(mount.fd), mount.dest]
