@@ -564,8 +564,11 @@ class Gateway:
             router.succeeded(instance)
 
     async def _pump(self, send, response, content_type, streaming, strip_usage, outcome) -> None:
+        # A tenant's runtime answers on the platform's origin: whatever it sends (HTML, say) is
+        # neither sniffed nor run there as the platform's page.
         await send({"type": "http.response.start", "status": response.status, "headers": [
             (b"content-type", content_type.encode("latin-1")), (b"cache-control", b"no-cache"),
+            (b"x-content-type-options", b"nosniff"), (b"content-security-policy", b"sandbox; default-src 'none'"),
             *([(b"x-accel-buffering", b"no")] if streaming else [])]})
         reader = sse.StreamMeter(strip_usage=strip_usage) if streaming else None
         kept = bytearray() if not streaming and content_type.startswith("application/json") else None

@@ -43,7 +43,11 @@ def test_bad_calls_answer_in_the_one_error_shape(gateway, upstream, tenant, sett
     service, workload = tenant.service()
     gateway.endpoints[str(workload.pk)] = [upstream.url]
     url = tenant.url(gateway, service)
-    assert post(url, tenant.token).status_code == 200
+    answered = post(url, tenant.token)
+    assert answered.status_code == 200
+    # What a tenant's runtime sends is never sniffed nor run as one of the platform's pages.
+    assert answered.headers["X-Content-Type-Options"] == "nosniff"
+    assert answered.headers["Content-Security-Policy"].startswith("sandbox")
     assert error(post(url, None)) == (401, "not_authenticated")
     assert error(post(url, "aip_nothing_here")) == (401, "authentication_failed")
     unknown = url.replace(service["id"], "00000000-0000-0000-0000-000000000000")
