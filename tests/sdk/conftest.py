@@ -99,7 +99,6 @@ def start_platform(tmp_path_factory, *, worker: bool) -> Platform:
         "COMPUTE_BACKEND": "local", "PLATFORM_URL": f"http://127.0.0.1:{api_port}",
         "ADMISSION_INTERVAL_SECONDS": "1", "RECONCILE_INTERVAL_SECONDS": "1", "OUTBOX_RELAY_INTERVAL_SECONDS": "2",
         "GATEWAY_CACHE_SECONDS": "1", "GATEWAY_ENDPOINTS_REFRESH_SECONDS": "1", "LOG_LEVEL": "WARNING",
-        "GATEWAY_REDIS_URL": settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/14",
     }
     platform = Platform(url=f"http://127.0.0.1:{front_port}", api_url=f"http://127.0.0.1:{api_port}", env=env,
                         var=var, queue=queue)

@@ -92,7 +92,9 @@ def test_the_readmes_first_run_with_the_cli_then_the_sdk(platform_with_worker, r
     service = scoped.services.list().first()
     scoped.services.start(service)
     scoped.services.wait(service, timeout=120)
-    chat = openai.OpenAI(base_url=scoped.services.openai_base_url(service), api_key=client.api_key, max_retries=0)
+    # The gateway learns of the restarted instance within GATEWAY_ENDPOINTS_REFRESH_SECONDS: a 503
+    # until then is retried, as OpenAI's client does.
+    chat = openai.OpenAI(base_url=scoped.services.openai_base_url(service), api_key=client.api_key, max_retries=6)
     stream = chat.chat.completions.create(model="news", stream=True,
                                           messages=[{"role": "user", "content": "rain and wind tomorrow"}])
     assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices) == "weather"
