@@ -12,9 +12,11 @@ from .models import (
     Package,
     PackageOffer,
     Price,
+    RatedTokenUsage,
     RatedUsage,
     Subscription,
     SubscriptionEvent,
+    TokenUsageRecord,
     UsageRecord,
 )
 
@@ -128,3 +130,20 @@ class BillAdmin(ReadOnlyAdmin):
     list_filter = ["closed", "period"]
     list_select_related = ["account"]
     inlines = [BillLineInline]
+
+
+@admin.register(TokenUsageRecord)
+class TokenUsageRecordAdmin(ReadOnlyAdmin):
+    """Tokens the gateway metered, per service and metering batch (a batch written twice adds nothing)."""
+
+    list_display = ["key", "account", "service_name", "started_at", "ended_at", "input_tokens", "output_tokens"]
+    list_select_related = ["account"]
+    search_fields = ["key", "service_name"]
+
+
+@admin.register(RatedTokenUsage)
+class RatedTokenUsageAdmin(ReadOnlyAdmin):
+    """What each rating run charged an account for metered tokens."""
+
+    list_display = ["account", "first_period", "last_period", "after", "through", "pay_per_use", "created_at"]
+    list_select_related = ["account"]
