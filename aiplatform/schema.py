@@ -25,6 +25,12 @@ class AutoSchema(StandardAutoSchema):
             return True
         return super()._should_add_error_response(responses, status_code)
 
+    def _is_list_view(self, serializer=None):
+        # A view whose collection GET answers one object (a workload's logs) says so.
+        if getattr(self.view, "answers_one_object", False):
+            return False
+        return super()._is_list_view(serializer)
+
     def get_override_parameters(self):
         params = super().get_override_parameters()
         if self.method == "POST":

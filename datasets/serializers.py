@@ -1,7 +1,6 @@
 from datetime import UTC
 
 import orjson
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -17,6 +16,10 @@ def _datetime(value):
         return None
     text = value.astimezone(UTC).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+# A download link, or null while there is nothing to download (or the caller may not).
+NULLABLE_URI = serializers.URLField(allow_null=True)
 
 
 def download_url(serializer, uri: str) -> str | None:
@@ -212,7 +215,7 @@ class DatasetVersionSerializer(RunHistoryMixin, serializers.ModelSerializer):
         read_only_fields = [f for f in fields if f not in ("name", "description", "train_ratio")]
         validators = []
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(NULLABLE_URI)
     def get_manifest_url(self, version) -> str | None:
         return download_url(self, version.manifest_uri) if version.status == DatasetVersion.Status.READY else None
 
@@ -263,7 +266,7 @@ class ExportTaskSerializer(RunHistoryMixin, serializers.ModelSerializer):
         if dataset is not None:
             self.fields["version"].queryset = DatasetVersion.objects.filter(dataset=dataset)
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(NULLABLE_URI)
     def get_result_url(self, task) -> str | None:
         return download_url(self, task.result_uri)
 

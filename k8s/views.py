@@ -25,6 +25,8 @@ class WorkloadLogViews(WorkspaceViewSet):
     the gateway's (gateway.app: `make run` and production send them there, so they hold no API
     worker); one that reaches the API directly is still answered, by the worker, as before."""
 
+    answers_one_object = True  # the collection GET is one WorkloadLogs answer, not a list
+
     queryset = Workload.objects.none()
     serializer_class = WorkloadLogsSerializer
     pagination_class = None

@@ -36,11 +36,8 @@ OVERRIDES: dict[str, tuple[tuple[str, ...] | None, str]] = {
     "billing_notifications_read_create": (None, "mark_read"),
     "workspaces_uploads_parts_update": (("uploads",), "put_part"),
 }
-# Operations whose schema says a list where the server answers one object (a list action that
-# answers its own shape; fixed here until the schema says so).
-ONE_OBJECT = {"workspaces_workloads_logs_list": "WorkloadLogs"}
 # Query parameters a generated method leaves out: hand-written methods stream those answers.
-HIDDEN_QUERY = {"workspaces_workloads_logs_list": {"follow", "download"}}
+HIDDEN_QUERY = {"workspaces_workloads_logs_retrieve": {"follow", "download"}}
 # Resource classes that take hand-written methods from aiplatform_sdk._extras.
 EXTRAS = {
     "TrainingJobs": "TrainingJobsExtras", "Workloads": "WorkloadsExtras", "Services": "ServicesExtras",
@@ -457,8 +454,6 @@ class ResourceWriter:
         query = [p for p in params if p["in"] == "query" and p["name"] not in hidden]
         body_kind, body_props, body_required = self._body(op)
         returns, helper = self._returns(op)
-        if o.operation_id in ONE_OBJECT:
-            returns, helper = ONE_OBJECT[o.operation_id], "_model"
         if helper == "_page":
             query = [p for p in query if p["name"] not in PAGE_PARAMS]
         keyword_names = {p["name"] for p in query} | set(body_props)

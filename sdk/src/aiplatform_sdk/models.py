@@ -363,7 +363,7 @@ class DatasetVersion(WaitableModel):
     eval_count: int
     label_stats: Any
     manifest_uri: str
-    manifest_url: str
+    manifest_url: str | None
     error: str
     attempts: int
     history: list[RunHistory]
@@ -397,7 +397,7 @@ class ExportTask(WaitableModel):
     status: str
     sample_count: int
     result_uri: str
-    result_url: str
+    result_url: str | None
     error: str
     attempts: int
     history: list[RunHistory]
