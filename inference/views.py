@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from aiplatform.api import PlatformViewSet, WorkspaceViewSet
+from aiplatform.filters import FilterSet
 from resourcepools.serializers import WorkloadEventSerializer
 
 from . import selectors, services
@@ -56,7 +57,7 @@ class ModelViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destro
         services.delete_model(model=instance)
 
 
-class ServiceFilter(django_filters.FilterSet):
+class ServiceFilter(FilterSet):
     phase = django_filters.CharFilter(field_name="workload__phase")
 
     class Meta:
@@ -118,17 +119,12 @@ class ServiceViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Dest
     @action(detail=False, methods=["post"])
     def plan(self, request, *args, **kwargs):
         """Memory per card for a model on a flavor: weights, KV cache per token, KV-token capacity
-        and concurrent sequences at max length, with every number and, when it does not fit,
-        suggestions."""
+        per card and per instance (× DP) and concurrent sequences at max length, with every number
+        and, when it does not fit, suggestions naming flavors and node counts the pool has. Every
+        check that creating the service runs answers the same 400 here."""
         data = PlanRequestSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
-        v = data.validated_data
-        return Response(services.plan_for(
-            model=v["model"], flavor=v["flavor"], tp=v["tensor_parallel"], pp=v["pipeline_parallel"],
-            dp=v["data_parallel"], ep=v["expert_parallel"], quantization=v["quantization"],
-            kv_cache_dtype=v["kv_cache_dtype"], memory_utilisation=v["memory_utilisation"],
-            max_model_len=v["max_model_len"],
-        ))
+        return Response(services.plan_request(workspace=self.workspace, **data.validated_data))
 
 
 SERVICE_PATH = [

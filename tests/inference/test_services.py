@@ -75,7 +75,12 @@ def test_unified_service_deploys_as_a_workload(workspace, developer_client, llam
     service = response.json()
     assert service["state"]["status"] == "deploying"
     assert service["plan"]["fits"] is True
-    assert service["launch"]["server"]["command"][:3] == ["vllm", "serve", f"file://ws-{workspace.pk}/models/llama"]
+    # The launcher brings the model to a local path, then runs vLLM's own server on it.
+    command = service["launch"]["server"]["command"]
+    assert command[:6] == ["python3", "-m", "inference.runtime.serve", "--model-uri",
+                           f"file://ws-{workspace.pk}/models/llama", "--"]
+    assert command[6:11] == ["python3", "-m", "vllm.entrypoints.openai.api_server", "--model", "{model}"]
+    assert service["launch"]["server"]["env"]["AIP_HEALTH_PATH"] == "/health"
     workload = Workload.objects.get(pk=service["workload"])
     assert workload.kind == "inference"
     assert [(p.name, p.replicas, p.accelerators) for p in workload.pod_sets.all()] == [("server", 2, 8)]
@@ -102,9 +107,13 @@ def test_disaggregated_service_has_prefill_decode_and_router(workspace, develope
     pod_sets = {p.name: p for p in workload.pod_sets.all()}
     assert {n: (p.replicas, p.flavor.name) for n, p in pod_sets.items()} == {
         "prefill": (1, "npu.910b.8"), "decode": (2, "npu.910b.8"), "router": (1, "cpu.8u32g")}
-    assert "kv_producer" in pod_sets["prefill"].command[-1]
-    assert "kv_consumer" in pod_sets["decode"].command[-1]
-    assert pod_sets["router"].command[0] == "vllm-router"
+    prefill, decode = pod_sets["prefill"].command, pod_sets["decode"].command
+    assert json.loads(prefill[prefill.index("--kv-transfer-config") + 1])["kv_connector"] == "NixlConnector"
+    assert pod_sets["decode"].env["VLLM_NIXL_SIDE_CHANNEL_HOST"] == "$(AIP_POD_IP)"
+    assert "--kv-transfer-config" in decode
+    router = pod_sets["router"].command
+    assert router[0] == "vllm-router" and "--vllm-pd-disaggregation" in router
+    assert pod_sets["router"].env["AIP_DISCOVERS_PODS"] == "true"
 
 
 def test_an_instance_larger_than_a_node_spans_nodes(workspace, developer_client, llama, npu_pool):
@@ -143,7 +152,8 @@ def test_only_vllm_instances_span_nodes(workspace, developer_client, npu_pool, l
         ({"min_instances": 0, "max_instances": 2}, "min_instances", "Keep at least one instance"),
         ({"min_instances": 2, "max_instances": 1}, "min_instances", "is above max_instances"),
         ({"expert_parallel": 2}, "expert_parallel", "dense model uses 1"),
-        ({"flavor": "cpu.8u32g"}, "flavor", "has no accelerators"),
+        ({"flavor": "cpu.8u32g"}, "tensor_parallel", "On the CPU flavor 'cpu.8u32g' an instance is one process"),
+        ({"tensor_parallel": 64}, "tensor_parallel", "spans 8 'npu.910b.8' nodes and pool 'npu' has 4"),
     ],
 )
 def test_bad_services_are_refused_and_nothing_is_deployed(workspace, developer_client, llama, npu_pool, changes,
