@@ -52,16 +52,17 @@ class ServiceLimitsViews(WorkspaceViewSet):
     pagination_class = None
     filter_backends = []
 
-    def _service(self):
+    def get_object(self):
+        # Also what OPTIONS looks up to describe the PUT; the route has no `pk`.
         return inference_selectors.service(workspace=self.workspace, service_id=self.kwargs["service_id"])
 
     @extend_schema(responses={200: ServiceGatewaySerializer})
     def retrieve(self, request, *args, **kwargs):
-        return Response(ServiceGatewaySerializer(selectors.gateway_of(service=self._service())).data)
+        return Response(ServiceGatewaySerializer(selectors.gateway_of(service=self.get_object())).data)
 
     @extend_schema(request=ServiceGatewaySerializer, responses={200: ServiceGatewaySerializer})
     def update(self, request, *args, **kwargs):
-        service = self._service()
+        service = self.get_object()
         data = ServiceGatewaySerializer(data=request.data, partial=request.method == "PATCH")
         data.is_valid(raise_exception=True)
         config = services.set_service_gateway(service=service, **data.validated_data)
