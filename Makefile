@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test lint services sandbox schema bench recipe-env serve-env sdk-typecheck sdk-generate
+.PHONY: run test lint services sandbox browser schema bench recipe-env serve-env sdk-typecheck sdk-generate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,7 @@ run: $(VENV)/.runtime $(VENV)/.sdk sandbox recipe-env serve-env
 	$(BIN)/python manage.py bootstrap_demo
 	$(BIN)/python manage.py bootstrap_local_pool
 	$(BIN)/python manage.py bootstrap_training_presets
+	$(BIN)/python manage.py bootstrap_demo_billing
 	PATH="$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 services:
@@ -67,7 +68,13 @@ sandbox:
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 
-test: $(VENV)/.dev $(VENV)/.sdk recipe-env serve-env services sandbox lint sdk-typecheck
+# The console's browser tests drive Debian's Chromium through Playwright (no browser is downloaded).
+browser:
+	@command -v chromium >/dev/null || apt-get install -y -q chromium >/dev/null 2>&1 \
+		|| (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null) \
+		|| echo "no chromium: the console's browser tests cannot run (apt-get install chromium)" >&2
+
+test: $(VENV)/.dev $(VENV)/.sdk recipe-env serve-env services sandbox browser lint sdk-typecheck
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest -n 2 -p no:cacheprovider
 
 # Every benchmark of bench/, each on a database of its own; figures go to the README by hand.

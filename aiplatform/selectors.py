@@ -105,6 +105,10 @@ def memberships(*, workspace) -> QuerySet[Membership]:
     return Membership.objects.filter(workspace=workspace).select_related("user")
 
 
+def account_users(*, account_id) -> QuerySet[AccountMember]:
+    return AccountMember.objects.filter(account_id=account_id).select_related("user").order_by("user__username")
+
+
 def api_keys(*, user) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(user=user)
 

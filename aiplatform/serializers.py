@@ -3,7 +3,7 @@ from django.db.models import Q
 from django.utils import timezone
 from rest_framework import serializers
 
-from .models import ApiKey, AuditEvent, Membership, Role, StorageConnection, Workspace
+from .models import AccountMember, ApiKey, AuditEvent, Membership, Role, StorageConnection, Workspace
 from .storage import workspace_root_uri
 
 User = get_user_model()
@@ -47,6 +47,42 @@ class MembershipCreateSerializer(serializers.Serializer):
 
 class MembershipUpdateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
+
+
+class InvitationCreateSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150, required=False, allow_blank=True,
+                                     help_text="Their user name; empty: their e-mail address.")
+    email = serializers.EmailField(required=False, allow_blank=True,
+                                   help_text="Where the set-password link is mailed (INVITATION_EMAILS).")
+    is_admin = serializers.BooleanField(default=False, help_text="An account admin.")
+    workspace = serializers.UUIDField(required=False, allow_null=True,
+                                      help_text="A workspace of the account they join at once, with `role`.")
+    role = serializers.ChoiceField(choices=Role.choices, required=False, allow_null=True)
+
+
+class InvitationSerializer(serializers.Serializer):
+    user = UserSummarySerializer()
+    is_admin = serializers.BooleanField()
+    set_password_url = serializers.URLField(help_text="The link with which they choose a password and sign in; "
+                                            "it works once, until PASSWORD_RESET_TIMEOUT.")
+    expires_at = serializers.DateTimeField()
+    emailed = serializers.BooleanField(help_text="Whether the link was mailed to them.")
+
+
+class AccountUserSerializer(serializers.ModelSerializer):
+    id = serializers.IntegerField(source="user.id", read_only=True)
+    username = serializers.CharField(source="user.username", read_only=True)
+    email = serializers.CharField(source="user.email", read_only=True)
+    has_password = serializers.SerializerMethodField(help_text="False until they used their invitation.")
+    last_login = serializers.DateTimeField(source="user.last_login", read_only=True)
+
+    class Meta:
+        model = AccountMember
+        fields = ["id", "username", "email", "is_admin", "has_password", "last_login", "created_at"]
+        read_only_fields = ["id", "username", "email", "has_password", "last_login", "created_at"]
+
+    def get_has_password(self, member) -> bool:
+        return member.user.has_usable_password()
 
 
 class ApiKeySerializer(serializers.ModelSerializer):

@@ -10,8 +10,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.tokens import default_token_generator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from rest_framework.exceptions import ValidationError
 
 from . import crypto, locations, selectors
@@ -73,6 +76,50 @@ def add_account_user(*, account: Account, username: str, email: str = "", passwo
     user.save()
     AccountMember.objects.create(account=account, user=user, is_admin=is_admin)
     return user
+
+
+@transaction.atomic
+def invite_user(*, account: Account, username: str = "", email: str = "", is_admin: bool = False,
+                workspace: Workspace | None = None, role: str | None = None):
+    """A person joins the account: a user without a password (they choose one through the link
+    `invitation_token` makes), optionally a member of one of the account's workspaces at once."""
+    username = username or email
+    if not username:
+        raise ValidationError({"username": "Give the person's user name, their e-mail address, or both."})
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": f"The user name '{username}' is taken; choose another (people already "
+                                           "in your account are added to a workspace from its members page)."})
+    if workspace is not None and workspace.account_id != account.pk:
+        raise ValidationError({"workspace": "Workspace not found."})
+    if (workspace is None) != (role is None):
+        raise ValidationError({"role": "Give a workspace and a role together, or neither."})
+    user = add_account_user(account=account, username=username, email=email, is_admin=is_admin)
+    if workspace is not None:
+        membership = Membership(workspace=workspace, user=user, role=role)
+        membership.full_clean()
+        membership.save()
+    return user
+
+
+def invitation_token(*, user) -> tuple[str, str]:
+    """(uidb64, token) of the user's set-password link: Django's password-reset token, which dies
+    once a password is set or after PASSWORD_RESET_TIMEOUT."""
+    if user.has_usable_password():
+        raise ValidationError({"user": f"'{user.username}' has set a password already; they can reset it from the "
+                                       "sign-in page if they forgot it."})
+    return urlsafe_base64_encode(force_bytes(user.pk)), default_token_generator.make_token(user)
+
+
+@transaction.atomic
+def change_account_admin(*, member: AccountMember, is_admin: bool) -> AccountMember:
+    member = AccountMember.objects.select_for_update().get(pk=member.pk)
+    if member.is_admin and not is_admin:
+        admins = AccountMember.objects.select_for_update().filter(account_id=member.account_id, is_admin=True)
+        if len(admins) <= 1:
+            raise ValidationError({"is_admin": "An account needs at least one admin; make someone else admin first."})
+    member.is_admin = is_admin
+    member.save(update_fields=["is_admin"])
+    return member
 
 
 @transaction.atomic

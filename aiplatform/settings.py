@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "k8s",
     "billing",
     "gateway",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -108,6 +109,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "console.context.console",
             ],
         },
     },
@@ -201,6 +203,23 @@ AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOGIN_COOLOFF_MINUTE
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_CLIENT_IP_CALLABLE = "aiplatform.network.client_address"
 AXES_RESET_ON_SUCCESS = True
+
+# --- Console ----------------------------------------------------------------------------------
+# The tenants' web pages (console/): session logins through django-axes, invitations and password
+# resets by Django's set-password links, which work once and die after INVITATION_LINK_HOURS.
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:home"
+LOGOUT_REDIRECT_URL = "console:login"
+PASSWORD_RESET_TIMEOUT = int(float(os.environ.get("INVITATION_LINK_HOURS", "72")) * 3600)
+# Mail invited people their set-password link (else the admin who invited them hands it over).
+INVITATION_EMAILS = env_bool("INVITATION_EMAILS", False)
+# The chat playground calls the gateway, which takes API keys only: the console gives the page a key
+# of the signed-in user that expires after this many minutes (and is revoked at sign-out).
+CONSOLE_PLAYGROUND_KEY_MINUTES = int(os.environ.get("CONSOLE_PLAYGROUND_KEY_MINUTES", "15"))
+# Nodes of `make run`'s public pool 'local' (bootstrap_local_pool): a job, a service and its benchmark at once.
+LOCAL_POOL_NODES = int(os.environ.get("LOCAL_POOL_NODES", "3"))
+# How often the console's live parts (progress, logs, curves, queues) ask the API again.
+CONSOLE_POLL_SECONDS = float(os.environ.get("CONSOLE_POLL_SECONDS", "2"))
 
 # --- Celery -----------------------------------------------------------------------------------
 # The embedded default is kombu's filesystem transport: no broker server to install.
@@ -433,7 +452,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "aiplatform.pagination.Pagination",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "aiplatform.negotiation.ContentNegotiation",
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "aiplatform.filters.FilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "aiplatform.schema.AutoSchema",

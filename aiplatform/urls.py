@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
 from billing import views as billing_views
+from console.views import workspace as console_views
 from datasets import views as dataset_views
 from gateway import views as gateway_views
 from inference import views as inference_views
@@ -23,6 +24,8 @@ SERVICE = rf"{WORKSPACE}/services/(?P<service_id>[^/.]+)"
 router = SimpleRouter()
 router.register(r"workspaces", views.WorkspaceViews, basename="workspace")
 router.register(r"api-keys", views.ApiKeyViews, basename="api-key")
+router.register(r"invitations", views.InvitationViews, basename="invitation")
+router.register(r"account-users", views.AccountUserViews, basename="account-user")
 router.register(r"storage-connections", views.StorageConnectionViews, basename="storage-connection")
 router.register(r"flavors", pool_views.FlavorViews, basename="flavor")
 router.register(r"resource-pools", pool_views.ResourcePoolViews, basename="resource-pool")
@@ -87,6 +90,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", console_views.root, name="root"),
+    path("console/", include("console.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),

@@ -1,9 +1,14 @@
 import hashlib
+import logging
 import threading
+from datetime import timedelta
 
 import django_filters
+from django.conf import settings
+from django.core.mail import send_mail
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotModified
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_spectacular.views import SpectacularAPIView
@@ -15,12 +20,15 @@ from rest_framework.response import Response
 from . import locations, selectors, services, uploads
 from .api import PlatformViewSet, WorkspaceViewSet
 from .filters import created_between
-from .models import ApiKey, AuditEvent, Capability, Membership, Role, StorageConnection, Workspace
+from .models import AccountMember, ApiKey, AuditEvent, Capability, Membership, Role, StorageConnection, Workspace
 from .serializers import (
+    AccountUserSerializer,
     ApiKeyCreatedSerializer,
     ApiKeyCreateSerializer,
     ApiKeySerializer,
     AuditEventSerializer,
+    InvitationCreateSerializer,
+    InvitationSerializer,
     MembershipCreateSerializer,
     MembershipSerializer,
     MembershipUpdateSerializer,
@@ -33,6 +41,8 @@ from .serializers import (
     UploadSerializer,
     WorkspaceSerializer,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class WorkspaceFilter(django_filters.FilterSet):
@@ -143,6 +153,87 @@ class AuditEventViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, Workspac
 
     def get_queryset(self):
         return selectors.audit_events(workspace=self.workspace)
+
+
+class IsAccountAdmin(BasePermission):
+    message = "Only account admins manage the account's people; ask your account admin."
+
+    def has_permission(self, request, view):
+        view.account_member = selectors.account_member(user=request.user)
+        return view.account_member is not None and view.account_member.is_admin
+
+
+def _invitation(request, user) -> dict:
+    """The set-password link of an invited user, mailed to them where that is set up."""
+    uidb64, token = services.invitation_token(user=user)
+    url = request.build_absolute_uri(reverse("console:set-password", kwargs={"uidb64": uidb64, "token": token}))
+    emailed = False
+    if settings.INVITATION_EMAILS and user.email:
+        try:
+            send_mail("You are invited to the AI Platform",
+                      f"Choose a password and sign in as '{user.username}' here (the link works once, until "
+                      f"{timezone.now() + timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT):%Y-%m-%d %H:%M} UTC):"
+                      f"\n\n{url}\n", None, [user.email])
+            emailed = True
+        except OSError:
+            logger.warning("the invitation of %s could not be mailed", user.username, exc_info=True)
+    return {"user": user, "is_admin": user.account_member.is_admin, "set_password_url": url, "emailed": emailed,
+            "expires_at": timezone.now() + timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT)}
+
+
+class InvitationViews(PlatformViewSet):
+    """Account admins invite people: a user of the account without a password, optionally a member
+    of a workspace at once, and a set-password link for them (mailed with INVITATION_EMAILS)."""
+
+    permission_classes = [IsAuthenticated, IsAccountAdmin]
+    serializer_class = InvitationSerializer
+
+    @extend_schema(request=InvitationCreateSerializer, responses={201: InvitationSerializer})
+    def create(self, request, *args, **kwargs):
+        data = InvitationCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        account = self.account_member.account
+        if fields.get("workspace"):
+            fields["workspace"] = account.workspaces.filter(pk=fields["workspace"]).first()
+            if fields["workspace"] is None:
+                raise exceptions.ValidationError({"workspace": "Workspace not found."})
+        user = services.invite_user(account=account, **fields)
+        return Response(InvitationSerializer(_invitation(request, user)).data, status=status.HTTP_201_CREATED)
+
+
+class AccountUserViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformViewSet):
+    """The people of the caller's account (account admins): who is an admin, who has not used their
+    invitation yet. PATCH `is_admin`; POST …/invitation/ makes a new set-password link for someone
+    who has not chosen a password yet."""
+
+    queryset = AccountMember.objects.none()
+    serializer_class = AccountUserSerializer
+    permission_classes = [IsAuthenticated, IsAccountAdmin]
+    lookup_field = "user_id"
+    lookup_url_kwarg = "user_id"
+    ordering = ["user__username"]
+    ordering_fields = ["created_at"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.account_users(account_id=self.account_member.account_id)
+
+    @extend_schema(request=AccountUserSerializer, responses={200: AccountUserSerializer})
+    def partial_update(self, request, *args, **kwargs):
+        serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        member = serializer.instance
+        if "is_admin" in serializer.validated_data:
+            member = services.change_account_admin(member=member, is_admin=serializer.validated_data["is_admin"])
+        return Response(self.get_serializer(member).data)
+
+    @extend_schema(request=None, responses={201: InvitationSerializer})
+    @action(detail=True, methods=["post"])
+    def invitation(self, request, *args, **kwargs):
+        """A new set-password link for someone who has not chosen a password yet."""
+        body = InvitationSerializer(_invitation(request, self.get_object().user)).data
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class CanManageApiKeys(BasePermission):
@@ -264,6 +355,10 @@ class UploadViews(WorkspaceViewSet):
     def _upload(self) -> uploads.Upload:
         return uploads.find_upload(workspace=self.workspace, user=self.request.user,
                                    upload_id=self.kwargs["upload_id"])
+
+    def get_object(self) -> uploads.Upload:
+        # What OPTIONS looks up to describe a part's PUT; an upload is no row of a queryset.
+        return self._upload()
 
     def _state(self, upload: uploads.Upload) -> Response:
         def api_part_url(number: int) -> str:

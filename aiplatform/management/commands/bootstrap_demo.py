@@ -1,4 +1,4 @@
-"""Creates (or reuses) a demo operator, account, workspace and API key for `make run`."""
+"""Creates (or reuses) a demo operator, account, workspace, console password and API key for `make run`."""
 
 import secrets
 
@@ -29,9 +29,11 @@ class Command(BaseCommand):
             if not Workspace.objects.filter(account=account, name="demo").exists():
                 services.create_workspace(account=account, name="demo", description="Demo workspace", created_by=user)
             token = self._api_key(user)
+            console_password = self._console_password(user)
         workspace = Workspace.objects.get(account=account, name="demo")
         self.stdout.write(
             "\nDemo ready.\n"
+            f"  console        http://127.0.0.1:8000/   user 'demo', password {console_password}\n"
             f"  admin console  http://127.0.0.1:8000/admin/   user 'admin', password {operator_password}\n"
             f"  API docs       http://127.0.0.1:8000/api/docs/\n"
             f"  workspace      demo ({workspace.id})\n"
@@ -49,6 +51,17 @@ class Command(BaseCommand):
         operator, _ = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
         operator.set_password(password)
         operator.save()
+        write_private(password_file, password)
+        return password
+
+    def _console_password(self, user) -> str:
+        # The demo account admin signs in to the console with it (var/demo-password.txt, 0600).
+        password_file = settings.VAR_DIR / "demo-password.txt"
+        if user.has_usable_password() and password_file.exists():
+            return read_private(password_file)
+        password = secrets.token_urlsafe(12)
+        user.set_password(password)
+        user.save(update_fields=["password"])
         write_private(password_file, password)
         return password
 
