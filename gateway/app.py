@@ -224,6 +224,7 @@ class Gateway:
             logger.warning("gateway: the compute backend cannot be reached; service %s keeps its instances", service_id)
             return
         router.update(list(urls))
+        router.workload_id = facts.workload_id
 
     async def flush_meter(self) -> int:
         return await metering.flush(self.store, lambda batch_id, sums: self.run(
@@ -467,7 +468,8 @@ class Gateway:
         if router is None:
             router = self.routers[facts.id] = ServiceRouter(ejection=self.ejection)
             await self._update_endpoints(facts.id, facts)
-        elif not router.instances:
+        elif not router.instances or router.workload_id != facts.workload_id:
+            # A rollout's new deployment takes the requests as soon as the service names it.
             await self._update_endpoints(facts.id, facts)
         if not router.instances:
             raise _unavailable("No instance of the service is up right now; retry shortly.")
@@ -478,7 +480,7 @@ class Gateway:
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
                    if name.decode("latin-1") in PASSED_TO_INSTANCE}
         headers["X-Request-Id"] = REQUEST_ID.get()
-        tried, response = set(), None
+        tried, response, refreshed = set(), None, False
         while response is None:
             try:
                 instance = router.pick(exclude=tried, max_outstanding=facts.limits.max_streams_per_instance,
@@ -488,6 +490,15 @@ class Gateway:
                 raise GatewayError(429, "throttled", "Every instance of the service has its maximum of requests "
                                                      "in flight; retry shortly.",
                                    headers=[(b"retry-after", b"1")]) from None
+            if instance is None and not refreshed:
+                # Every instance it knew is gone (a rollout stopped them): ask once where the service runs now.
+                refreshed = True
+                self.services.forget(lambda key, _, service_id=facts.id: key == service_id)
+                fresh = await self.services.get(facts.id)
+                if fresh is not None and fresh.running:
+                    facts = fresh
+                    await self._update_endpoints(facts.id, facts)
+                continue
             if instance is None:
                 outcome.status = 503
                 raise _unavailable("No instance of the service answered; retry shortly.")

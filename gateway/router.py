@@ -77,6 +77,8 @@ class ServiceRouter:
     ejection: Ejection = field(default_factory=Ejection)
     instances: dict[str, Instance] = field(default_factory=dict)
     prefixes: PrefixIndex = field(default_factory=PrefixIndex)
+    # The deployment (workload) the instances were read for.
+    workload_id: str | None = None
     _turn: itertools.count = field(default_factory=itertools.count)
 
     def update(self, urls: list[str]) -> None:

@@ -6,6 +6,7 @@ writes the exit code even when the process that started the replica is gone, and
 reading the directory sees the same state. The sandboxed command sees none of that directory."""
 
 import fcntl
+import http.client
 import json
 import os
 import shutil
@@ -69,6 +70,9 @@ REFUSED = ("Tenant code runs here only in a sandbox: install bubblewrap (Debian:
            "allow user namespaces, or, if a single tenant uses this installation, set LOCAL_BACKEND_SINGLE_TENANT=true "
            "to run workloads unsandboxed.")
 STOP_GRACE_SECONDS = 5
+# The pod set's readiness path (as a readinessProbe's httpGet on Kubernetes), and how long a probe waits.
+HEALTH_PATH_ENV = "AIP_HEALTH_PATH"
+PROBE_TIMEOUT_SECONDS = 1.0
 FOLLOW_POLL_SECONDS = 0.3
 SECRET_MAX_BYTES = 1 << 20  # as a Kubernetes Secret
 
@@ -156,6 +160,20 @@ def _read_secret(root: Path, parts: tuple[str, ...]) -> bytes:
         return data
     finally:
         os.close(fd)
+
+
+def _ready(endpoint: dict) -> bool:
+    """Whether a serving replica answers 200 on its health path (one without a path: always)."""
+    if not endpoint.get("health"):
+        return True
+    connection = http.client.HTTPConnection("127.0.0.1", endpoint["port"], timeout=PROBE_TIMEOUT_SECONDS)
+    try:
+        connection.request("GET", endpoint["health"])
+        return connection.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
 
 
 def _signal_name(code: int) -> str:
@@ -276,8 +294,10 @@ class LocalBackend(ComputeBackend):
             (directory / "sandbox" / "hosts").write_text(hosts_file_text(sandboxing.platform[0]))
         else:
             ports = {name: _free_port() for name in serving}
-        endpoints = {name: {"role": pod_set.name, "port": ports[name]} for name, pod_set, *_ in replicas
-                     if name in ports}
+        # A serving replica takes requests once its runtime's health path answers (a readiness probe).
+        endpoints = {name: {"role": pod_set.name, "port": ports[name],
+                            "health": dict(spec.env_for(pod_set)).get(HEALTH_PATH_ENV, "")}
+                     for name, pod_set, *_ in replicas if name in ports}
         cgroups = {name: sandbox.replica_cgroup(f"{spec.id}-{name}", vcpus=pod_set.vcpus,
                                                 memory_gib=pod_set.memory_gib) if sandbox else None
                    for name, pod_set, *_ in replicas}
@@ -443,9 +463,21 @@ class LocalBackend(ComputeBackend):
     def endpoints(self, spec: WorkloadSpec, role: str) -> list[str]:
         directory = self._dir(spec.id)
         meta = _read_json(directory / "workload.json") or {}
-        serving = [(name, e["port"]) for name, e in (meta.get("endpoints") or {}).items() if e["role"] == role]
+        serving = [(name, e) for name, e in (meta.get("endpoints") or {}).items() if e["role"] == role]
         live = set(self._live_replicas(directory, [name for name, _ in serving]))
-        return [f"http://127.0.0.1:{port}" for name, port in serving if name in live]
+        return [f"http://127.0.0.1:{e['port']}" for name, e in serving if name in live and _ready(e)]
+
+    @staticmethod
+    def _unready(meta: dict, alive: list[str]) -> list[str]:
+        """Per serving role whose live replicas do not all answer their health path: "server: 1 of 2
+        instances ready" (as Kubernetes' Deployments tell it)."""
+        counts = defaultdict(lambda: [0, 0])
+        for name, endpoint in (meta.get("endpoints") or {}).items():
+            counts[endpoint["role"]][1] += 1
+            if name in alive and _ready(endpoint):
+                counts[endpoint["role"]][0] += 1
+        return [f"{role}: {ready} of {wanted} instances ready" for role, (ready, wanted) in counts.items()
+                if ready < wanted]
 
     def _live_replicas(self, directory: Path, replicas: list[str]) -> list[str]:
         live = []
@@ -535,7 +567,8 @@ class LocalBackend(ComputeBackend):
             if alive:  # one failed replica fails the gang: stop the others
                 self._stop(directory, replicas, "gang-failed", wait=False)
         elif alive and len(alive) + len([n for n in replicas if (directory / f"{n}.exit").exists()]) == len(replicas):
-            observation.state = RUNNING
+            observation.unready = self._unready(meta, alive)
+            observation.state = PENDING if observation.unready else RUNNING
         elif not alive and all((directory / f"{n}.exit").exists() for n in replicas):
             observation.state = SUCCEEDED
         else:
