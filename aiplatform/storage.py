@@ -46,6 +46,9 @@ LOCAL_SCHEME = "file"
 PART_SIZE = 8 * 1024 * 1024
 DOWNLOAD_SALT = "aiplatform.storage.download"
 BUCKET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+# A leading '/', an empty segment ('//'), or a '.' or '..' segment: what could leave the bucket.
+UNSAFE_KEY = re.compile(r"^/|//|(?:^|/)\.\.?(?:/|$)")
 
 
 class StorageError(Exception):
@@ -94,10 +97,9 @@ def parse_uri(uri: str) -> Location:
         raise StorageError(f"'{uri}' names no bucket; use {scheme}://bucket/path.")
     if not BUCKET_NAME.fullmatch(bucket):
         raise StorageError(f"'{uri}': '{bucket}' is not a bucket name; use letters, digits, '.', '-' and '_'.")
-    if any(ord(c) < 32 or c == "\x7f" for c in key):
+    if CONTROL_CHARACTER.search(key):
         raise StorageError(f"'{uri}' contains control characters.")
-    segments = key.split("/")
-    if key and any(segment in ("", ".", "..") for segment in (segments[:-1] if key.endswith("/") else segments)):
+    if UNSAFE_KEY.search(key):
         raise StorageError(f"'{uri}': a path may not start with '/' or contain '//', '.' or '..' segments.")
     return Location(scheme, bucket, key)
 
@@ -683,10 +685,15 @@ def workspace_root_uri(workspace_id) -> str:
     return f"{base.rstrip('/')}/ws-{workspace_id}/"
 
 
+@lru_cache(maxsize=4)
+def _platform_base(platform_storage_uri: str) -> Location:
+    return parse_uri(workspace_root_uri("x"))
+
+
 def in_platform_area(location) -> bool:
     """Whether a location lies where the platform keeps workspaces' own locations: an embedded
     bucket named ws-…, or anywhere in the bucket of an S3/OBS PLATFORM_STORAGE_URI."""
-    base = parse_uri(workspace_root_uri("x"))
+    base = _platform_base(settings.PLATFORM_STORAGE_URI)
     if base.scheme == LOCAL_SCHEME:
         return location.scheme == LOCAL_SCHEME and location.bucket.startswith("ws-")
     return location.scheme in S3_SCHEMES and location.bucket == base.bucket
