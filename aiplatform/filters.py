@@ -44,7 +44,7 @@ class FilterSet(rest_framework.FilterSet):
         if isinstance(field, models.ForeignKey) and lookup_expr in (None, "exact"):
             by_id = django_filters.UUIDFilter if isinstance(field.target_field, models.UUIDField) \
                 else django_filters.NumberFilter
-            return by_id(field_name=field_name, label=f"{field.verbose_name} (id)")
+            return by_id(field_name=field_name)
         return super().filter_for_field(field, field_name, lookup_expr)
 
 
