@@ -39,6 +39,7 @@ from .backend import (
 logger = logging.getLogger(__name__)
 
 INDEX_LABEL = "batch.kubernetes.io/job-completion-index"
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"  # on a Service's EndpointSlices
 OWNED = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
 PULL_FAILURES = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName")
 CONFIG_FAILURES = ("CreateContainerConfigError", "CreateContainerError")
@@ -77,6 +78,8 @@ class KubernetesBackend(ComputeBackend):
         self.apps = client.AppsV1Api(api_client)
         self.autoscaling = client.AutoscalingV2Api(api_client)
         self.networking = client.NetworkingV1Api(api_client)
+        self.rbac = client.RbacAuthorizationV1Api(api_client)
+        self.discovery = client.DiscoveryV1Api(api_client)
         try:
             self.conventions = manifests.ClusterConventions(
                 namespace_prefix=settings.K8S_NAMESPACE_PREFIX, pool_label=settings.K8S_POOL_LABEL,
@@ -116,19 +119,25 @@ class KubernetesBackend(ComputeBackend):
         return {"Job": self.batch.create_namespaced_job, "Service": self.core.create_namespaced_service,
                 "Secret": self.core.create_namespaced_secret,
                 "Deployment": self.apps.create_namespaced_deployment,
-                "HorizontalPodAutoscaler": self.autoscaling.create_namespaced_horizontal_pod_autoscaler}[kind]
+                "HorizontalPodAutoscaler": self.autoscaling.create_namespaced_horizontal_pod_autoscaler,
+                "ServiceAccount": self.core.create_namespaced_service_account, "Role": self.rbac.create_namespaced_role,
+                "RoleBinding": self.rbac.create_namespaced_role_binding}[kind]
 
     def _deleter(self, kind: str):
         return {"Job": self.batch.delete_namespaced_job, "Service": self.core.delete_namespaced_service,
                 "Secret": self.core.delete_namespaced_secret,
                 "Deployment": self.apps.delete_namespaced_deployment,
-                "HorizontalPodAutoscaler": self.autoscaling.delete_namespaced_horizontal_pod_autoscaler}[kind]
+                "HorizontalPodAutoscaler": self.autoscaling.delete_namespaced_horizontal_pod_autoscaler,
+                "ServiceAccount": self.core.delete_namespaced_service_account, "Role": self.rbac.delete_namespaced_role,
+                "RoleBinding": self.rbac.delete_namespaced_role_binding}[kind]
 
     def _reader(self, kind: str):
         return {"Job": self.batch.read_namespaced_job, "Service": self.core.read_namespaced_service,
                 "Secret": self.core.read_namespaced_secret,
                 "Deployment": self.apps.read_namespaced_deployment,
-                "HorizontalPodAutoscaler": self.autoscaling.read_namespaced_horizontal_pod_autoscaler}[kind]
+                "HorizontalPodAutoscaler": self.autoscaling.read_namespaced_horizontal_pod_autoscaler,
+                "ServiceAccount": self.core.read_namespaced_service_account, "Role": self.rbac.read_namespaced_role,
+                "RoleBinding": self.rbac.read_namespaced_role_binding}[kind]
 
     # --- submit / cancel ---------------------------------------------------------------------
 
@@ -198,8 +207,9 @@ class KubernetesBackend(ComputeBackend):
     def remove(self, observation: Observation) -> None:
         for kind, namespace, name in observation.objects:
             self._delete(kind, namespace, name)
-            if kind == "Deployment":  # its autoscaler, if it has one, bears its name (not listed: one call less)
-                self._delete("HorizontalPodAutoscaler", namespace, name)
+            if kind == "Deployment":  # its autoscaler and a router's account bear its name (not listed: fewer calls)
+                for companion in ("HorizontalPodAutoscaler", "RoleBinding", "Role", "ServiceAccount"):
+                    self._delete(companion, namespace, name)
         if is_uuid(observation.workload_id):  # objects labelled with no workload have no Secret of theirs
             for namespace in {namespace for _, namespace, _ in observation.objects}:
                 self._delete("Secret", namespace, manifests.runtime_secret_name(observation.workload_id))
@@ -207,12 +217,25 @@ class KubernetesBackend(ComputeBackend):
     # --- status ------------------------------------------------------------------------------
 
     def endpoints(self, spec: WorkloadSpec, role: str) -> list[str]:
-        # The role's Service spreads requests over its ready pods; the cluster DNS names it.
-        return [
-            f"http://{manifests.object_name(spec, p)}.{manifests.namespace_name(spec, self.conventions)}.svc:"
-            f"{manifests.SERVING_PORT}"
-            for p in spec.pod_sets if p.name == role
-        ]
+        """Each ready pod of the role, from its Service's EndpointSlices (the gateway balances over
+        pods itself); the Service's own name where the slices cannot be read."""
+        namespace = manifests.namespace_name(spec, self.conventions)
+        urls = []
+        for pod_set in (p for p in spec.pod_sets if p.name == role):
+            name = manifests.object_name(spec, pod_set)
+            try:
+                slices = self._list(self.discovery.list_namespaced_endpoint_slice, namespace,
+                                    label_selector=f"{SERVICE_NAME_LABEL}={name}")
+            except BackendUnavailable:
+                logger.warning("EndpointSlices of %s/%s cannot be read; its Service takes the requests.", namespace,
+                               name)
+                urls.append(f"http://{name}.{namespace}.svc:{manifests.SERVING_PORT}")
+                continue
+            urls += sorted({f"http://{_bracket(address)}:{manifests.SERVING_PORT}" for item in slices
+                            for endpoint in item.get("endpoints") or ()
+                            if (endpoint.get("conditions") or {}).get("ready", True) is not False
+                            for address in endpoint.get("addresses") or ()})
+        return urls
 
     def list_owned(self) -> dict[str, Observation]:
         """Four label-selected lists and one of warning events, whatever the number of workloads."""
@@ -359,6 +382,10 @@ class KubernetesBackend(ComputeBackend):
 
 
 # --- reading what the cluster says ---------------------------------------------------------------
+
+
+def _bracket(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
 
 
 def _replica(pod: dict) -> str:

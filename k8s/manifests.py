@@ -38,6 +38,17 @@ LEADER_GROUP_PORT = 6379
 CONCURRENCY_METRIC = "aiplatform_concurrent_requests"
 INDEX_ANNOTATION = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
 NETWORK_POLICY_NAME = "aip-workspace-isolation"
+# The service a serving pod belongs to (its workload's AIP_SERVICE_ID): a prefill/decode router
+# selects its pods by it, with the workload and the role.
+SERVICE_LABEL = "aiplatform.io/service"
+# A serving pod set whose process lists its deployment's pods (a prefill/decode router) gets a
+# ServiceAccount whose Role may only read pods in the namespace.
+DISCOVERS_PODS_ENV = "AIP_DISCOVERS_PODS"
+HEALTH_PATH_ENV = "AIP_HEALTH_PATH"
+# The pod's own address and namespace, first in every serving container's environment so that
+# later values and the command may name them as $(AIP_POD_IP) and $(AIP_POD_NAMESPACE).
+POD_FIELDS = (("AIP_POD_IP", "status.podIP"), ("AIP_POD_NAMESPACE", "metadata.namespace"))
+POD_READER_RULES = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
 
 
 @dataclass(frozen=True)
@@ -99,7 +110,30 @@ def labels(spec: WorkloadSpec, pod_set: PodSetSpec | None = None) -> dict:
     }
     if pod_set is not None:
         result[ROLE_LABEL] = role_name(pod_set.name)
+    service_id = dict(spec.env).get("AIP_SERVICE_ID")
+    if spec.serves and service_id:
+        result[SERVICE_LABEL] = service_id
     return result
+
+
+def discovers_pods(spec: WorkloadSpec, pod_set: PodSetSpec) -> bool:
+    return spec.kind == "inference" and dict(spec.env_for(pod_set)).get(DISCOVERS_PODS_ENV) == "true"
+
+
+def pod_reader(spec: WorkloadSpec, pod_set: PodSetSpec, conventions: ClusterConventions) -> list[dict]:
+    """The ServiceAccount of a pod set that lists its deployment's pods, a Role that may read pods
+    in the workspace's namespace and nothing else, and the RoleBinding between them."""
+    name, namespace = object_name(spec, pod_set), namespace_name(spec, conventions)
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(spec, name, namespace, pod_set),
+         "automountServiceAccountToken": True},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+         "metadata": _metadata(spec, name, namespace, pod_set), "rules": POD_READER_RULES},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": _metadata(spec, name, namespace, pod_set),
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]},
+    ]
 
 
 def _metadata(spec, name, namespace, pod_set=None) -> dict:
@@ -167,7 +201,9 @@ def rank_env(spec: WorkloadSpec, pod_set: PodSetSpec, *, master_addr: str, maste
 
 def _container(spec, pod_set, conventions, rank: dict, ports: list | None = None, probe: bool = False) -> dict:
     secret_names = {name for name, _ in spec.secrets}
-    env = [env_var(k, v) for k, v in spec.env_for(pod_set) if k not in rank and k not in secret_names]
+    env = [{"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}} for name, path in POD_FIELDS] \
+        if spec.serves else []
+    env += [env_var(k, v) for k, v in spec.env_for(pod_set) if k not in rank and k not in secret_names]
     env += [{"name": k, "value": v} for k, v in rank.items()]
     # Runtime secrets by reference: the manifest (which anyone who may read the Job sees) holds none.
     env += [{"name": name, "valueFrom": {"secretKeyRef": {"name": runtime_secret_name(spec.id), "key": name}}}
@@ -186,9 +222,11 @@ def _container(spec, pod_set, conventions, rank: dict, ports: list | None = None
     if ports:
         container["ports"] = ports
     if probe:
-        container["readinessProbe"] = {
-            "tcpSocket": {"port": SERVING_PORT}, "initialDelaySeconds": 5, "periodSeconds": 10,
-        }
+        # Ready when the runtime says so (vLLM's /health answers once the model is loaded), else
+        # when its port takes connections.
+        health = dict(spec.env_for(pod_set)).get(HEALTH_PATH_ENV)
+        check = {"httpGet": {"path": health, "port": SERVING_PORT}} if health else {"tcpSocket": {"port": SERVING_PORT}}
+        container["readinessProbe"] = {**check, "initialDelaySeconds": 5, "periodSeconds": 10}
     return container
 
 
@@ -270,6 +308,9 @@ def deployment(spec: WorkloadSpec, pod_set: PodSetSpec, conventions: ClusterConv
         # Workers join their leader's group (e.g. a Ray cluster) through its Service.
         rank["LEADER_ADDR"] = f"{object_name(spec, leader)}.{namespace_name(spec, conventions)}.svc"
     selector = {WORKLOAD_LABEL: spec.id, ROLE_LABEL: role_name(pod_set.name)}
+    # Only a router that lists pods gets a token, of its own ServiceAccount (pod_reader).
+    account = {"serviceAccountName": name, "automountServiceAccountToken": True} if discovers_pods(spec, pod_set) \
+        else {"automountServiceAccountToken": False}
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": _metadata(spec, name, namespace_name(spec, conventions), pod_set),
@@ -279,7 +320,7 @@ def deployment(spec: WorkloadSpec, pod_set: PodSetSpec, conventions: ClusterConv
             "template": {
                 "metadata": {"labels": labels(spec, pod_set)},
                 "spec": {
-                    "automountServiceAccountToken": False,
+                    **account,
                     # Workers of a multi-node instance serve nothing themselves: no readiness probe.
                     "containers": [_container(spec, pod_set, conventions, rank, probe=leader is None,
                                               ports=[{"name": "http", "containerPort": SERVING_PORT}])],
@@ -334,6 +375,8 @@ def manifests(spec: WorkloadSpec, conventions: ClusterConventions) -> list[dict]
     result = [runtime_secret(spec, conventions)] if spec.secrets else []
     if spec.serves:
         for pod_set in spec.pod_sets:
+            if discovers_pods(spec, pod_set):
+                result += pod_reader(spec, pod_set, conventions)
             result += [service(spec, pod_set, conventions), deployment(spec, pod_set, conventions)]
             if pod_set.max_replicas:
                 result.append(autoscaler(spec, pod_set, conventions))
