@@ -42,3 +42,17 @@ def test_a_session_posting_more_form_fields_than_allowed_gets_a_4xx(tenant):
     url = f"/api/v1/workspaces/{tenant.workspace.pk}/datasets/{tenant.ids['dataset']}/samples/batch-delete/"
     response = client.post(url, "&".join(["ids=1"] * 1001), content_type="application/x-www-form-urlencoded")
     assert 400 <= response.status_code < 500, (response.status_code, response.content[:300])
+
+
+def test_options_on_routes_with_a_put_and_no_model_of_their_own_answers(tenant):
+    """DRF's OPTIONS looks up the object of a route that takes PUT, to say what may be sent to it:
+    a service's gateway limits and an upload's part, whose objects are no rows of a queryset."""
+    client = Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Bearer {tenant.token}")
+    workspace = f"/api/v1/workspaces/{tenant.workspace.pk}"
+    for url in (
+        f"{workspace}/services/{tenant.ids['service']}/limits/",
+        f"{workspace}/uploads/{tenant.ids['upload']}/parts/1/",
+        f"{workspace}/uploads/0/parts/1/",  # an upload that does not exist: described without its PUT
+    ):
+        response = client.options(url)
+        assert response.status_code == 200, (url, response.status_code, response.content[:300])

@@ -90,7 +90,7 @@ def workspace_schema(workspace_id: str):
 
 
 def not_a_server_error(response) -> bool:
-    # 503 is the answer that says "not now" (no instance of a service up, backend unreachable).
+    # 503 is the answer that says "not now" (a TensorBoard not running yet, the compute backend unreachable).
     return response.status_code < 500 or response.status_code == 503
 
 

@@ -5,12 +5,14 @@
   its parent's scope is caught too) must answer 404, as an id that never existed does.
 - Bodies: B's id (or B's storage location, or B's user) in each body field that names a resource
   must answer a 4xx naming that field, exactly as an id that never existed does.
+- Queries: B's id in each query parameter that names a resource (a list's filter, the jobs a
+  comparison reads) must answer as an id that never existed does, and show nothing of B's.
 - Reads: nothing A reads (its own lists and resources) may show B's names or ids.
 
-The parameters and body fields are taken from the schema; one that the matrix cannot fill fails
-the test until it is taught here, so the matrix cannot fall behind the API. Every request runs in
-a savepoint rolled back after it, so each one meets the same two tenants. All failures are listed
-in one assertion."""
+The parameters, query parameters and body fields are taken from the schema; one that the matrix
+cannot fill fails the test until it is taught here, so the matrix cannot fall behind the API.
+Every request runs in a savepoint rolled back after it, so each one meets the same two tenants.
+All failures are listed in one assertion."""
 
 import json
 import re
@@ -18,13 +20,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from types import SimpleNamespace
+from urllib.parse import urlencode
 
 import pytest
 from django.db import transaction
 from django.test import Client
 
 from tests.api.openapi import body_fields, operations
-from tests.api.world import STATIC_BENCHMARK, build_platform, build_tenant
+from tests.api.world import STATIC_BENCHMARK, UPLOAD_SIZE, build_platform, build_tenant
 
 pytestmark = pytest.mark.django_db
 
@@ -37,10 +40,12 @@ PATH_KINDS = {
     "export-tasks": "export_task", "annotation-tasks": "annotation_task", "cost-tags": "cost_tag",
     "api-keys": "api_key", "resource-pools": "dedicated_pool", "nodes": "dedicated_node", "accounts": "account",
     "bills": "bill", "notifications": "notification", "subscriptions": "subscription", "packages": "package",
-    "usage-records": "usage_record", "storage-connections": "storage_connection",
+    "usage-records": "usage_record", "storage-connections": "storage_connection", "uploads": "upload",
+    "visualizations": "visualization", "account-users": "account_user",
 }
-# Path parameters that name no resource: the gateway passes the rest of the path to the runtime.
-FREE_PARAMETERS = {"path": "v1/models"}
+# Path parameters that name no resource: TensorBoard's own path behind the platform's proxy, and
+# a part's number within its upload.
+FREE_PARAMETERS = {"path": "data/runs", "number": 1}
 # Platform resources that every tenant reads by design and only operators change: no tenant owns
 # one, so there is no other tenant's id to put in their paths. (Public pools are shared too;
 # /resource-pools/{id} is still checked, with B's dedicated pool.)
@@ -82,7 +87,9 @@ BODY_REFERENCES = {
     "version": ident("dataset_version"),
     "inputs.*.dataset_version": ident("dataset_version"),
     "training_job": ident("finished_job"),
+    "training_jobs.*": ident("finished_job"),
     "username": username("account_admin"),  # in the account, not yet in the workspace
+    ("post", "/invitations/", "workspace"): ident("workspace"),
     "assignees.*": username("annotator"),
     "source_uri": (ident("manifest_uri"), connection("data/v1.manifest")),
     "inputs.*.uri": (location("datasets/"), connection("datasets/")),
@@ -90,9 +97,11 @@ BODY_REFERENCES = {
     "output_uri": (location("out/"), connection("out/")),
     "target_uri": (location("exports/new/"), connection("exports/new/")),
     "uri": (location("models/m/"), connection("models/m/")),
+    "adapter_uri": (location("models/lora/"), connection("models/lora/")),
     "kv_scales_uri": (location("models/m/kv-scales.json"), connection("models/m/kv-scales.json")),
     "quantized_weights_uri": (location("models/m-w8a8/"), connection("models/m-w8a8/")),
     "samples.*.source": (location("raw/1.txt"), connection("raw/1.txt")),
+    ("post", "/uploads/", "uri"): (location("uploads/new.bin"), connection("uploads/new.bin")),
     ("post", "/samples/batch-delete/", "ids.*"): ident("sample"),
     ("post", "/samples/batch-annotate/", "items.*.id"): ident("sample"),
     ("post", "/items/annotate/", "items.*.id"): ident("assigned_item"),
@@ -113,6 +122,35 @@ NOT_REFERENCES = {
     "access_key_id": "the account's own cloud credential, not a resource of the platform",
     ("post", "/models/", "source"): "the kind of source (training_job, storage, image)",
     ("post", "/models/", "version"): "the model's own version label",
+    ("post", "/invitations/", "username"): "a new person's login name: login names are the platform's, one "
+                                           "taken is refused as on any sign-up page",
+}
+
+# What a query parameter refers to, as in BODY_REFERENCES. In a comma-separated list (a comparison's
+# jobs) B's value takes the last place, after A's.
+QUERY_REFERENCES = {
+    "account": ident("account"),
+    "workspace": ident("workspace"),
+    "pool": ident("dedicated_pool"),
+    "workload": ident("workload"),
+    "model": ident("model"),
+    "algorithm": ident("algorithm"),
+    "target_id": ident("dataset"),  # what the audit event is about
+    "actor": username("owner"),
+    "assignee": username("owner"),
+    "api_key": ident("api_key_prefix"),
+    ("get", "/training-jobs/compare/", "jobs"): ident("finished_job"),
+}
+# Query parameters that look like references but name nothing of another tenant's, and why.
+NOT_QUERY_REFERENCES = {
+    "flavor": "flavors are public", "flavor__name": "flavors are public",
+    ("get", "/samples/", "source"): "a filter on the dataset's own samples (a prefix of their sources)",
+    ("get", "/models/", "source"): "the kind of source (training_job, storage, image)",
+}
+# Query parameters an operation needs from A to answer 200 (the rest are left out).
+VALID_QUERIES = {
+    ("get", "/training-jobs/compare/"): lambda t: {
+        "jobs": f"{t.ids['training_job']},{t.ids['finished_job']}", "metric": "loss"},
 }
 
 
@@ -161,6 +199,9 @@ def _workspace(t):
 
 VALID_BODIES = {
     ("post", "/api-keys/"): lambda t: {"name": "second"},
+    ("post", "/invitations/"): lambda t: {"username": f"invited{uuid.uuid4().hex[:8]}", "role": "viewer",
+                                          "workspace": str(t.ids["workspace"])},
+    ("patch", "/account-users/{user_id}/"): lambda t: {"is_admin": True},
     ("post", "/storage-connections/"): lambda t: {"name": "second", "scheme": "s3", "bucket": "second",
                                                   "access_key_id": "second-key-id", "secret_access_key": "secret"},
     ("patch", "/storage-connections/{id}/"): lambda t: {"region": "us-east-1"},
@@ -215,6 +256,8 @@ VALID_BODIES = {
                                      "training_job": str(t.ids["finished_job"])},
     ("post", "/models/", "uri"): lambda t: {"name": "second", "source": "storage", "runtime": "builtin",
                                             "uri": t.uri("models/m/")},
+    ("post", "/models/", "adapter_uri"): lambda t: {"name": "second", "source": "storage", "runtime": "vllm",
+                                                    "uri": t.uri("models/llm/"), "adapter_uri": t.uri("models/lora/")},
     ("patch", "/models/{id}/"): lambda t: {"description": "changed"},
     ("post", "/quotas/"): lambda t: {"pool": str(t.ids["dedicated_pool"]), "max_workloads": 10},
     ("patch", "/quotas/{id}/"): lambda t: {"max_workloads": 20},
@@ -222,14 +265,21 @@ VALID_BODIES = {
     ("patch", "/services/{id}/"): lambda t: {
         "model": str(t.ids["model"]), "pool": str(t.ids["dedicated_pool"]),
         "kv_scales_uri": t.uri("models/m/kv-scales.json"), "quantized_weights_uri": t.uri("models/m-w8a8/")},
-    ("post", "/services/plan/"): lambda t: {"model": str(t.ids["model"]), "flavor": "npu.910b.8"},
+    ("post", "/services/plan/"): lambda t: {"model": str(t.ids["llm_model"]), "flavor": "npu.910b.8"},
     ("post", "/benchmarks/"): lambda t: {"mode": "static", "config": STATIC_BENCHMARK},
-    ("post", "/invoke/{path}"): lambda t: {"prompt": "hello"},
-    ("post", "/v1/chat/completions"): lambda t: {"messages": [{"role": "user", "content": "hello"}]},
+    ("put", "/limits/"): lambda t: {"requests_per_minute": 1200, "key_requests_per_minute": 120,
+                                    "routing": "prefix"},
+    ("patch", "/limits/"): lambda t: {"tokens_per_minute": 100_000},
     ("post", "/training-jobs/"): _training_job,
     ("post", "/training-jobs/", "inputs.*.uri"): _training_job_from_location,
     ("post", "/copy/"): _training_job,
     ("post", "/copy/", "inputs.*.uri"): _training_job_from_location,
+    ("post", "/visualizations/"): lambda t: {"name": "second", "training_jobs": [str(t.ids["finished_job"])],
+                                             "pool": str(t.ids["dedicated_pool"])},
+    ("post", "/tensorboard/{path}"): lambda t: {},
+    ("post", "/uploads/"): lambda t: {"uri": t.uri("uploads/new.bin"), "size": UPLOAD_SIZE},
+    # The part's bytes (application/octet-stream), not JSON.
+    ("put", "/parts/{number}/"): lambda t: b"p" * UPLOAD_SIZE,
     ("post", "/workloads/"): lambda t: {"name": "second", "pool": str(t.ids["dedicated_pool"]),
                                         "pod_sets": [{"name": "worker", "replicas": 1, "flavor": "cpu.8u32g"}]},
 }
@@ -241,6 +291,21 @@ def valid_body(method, path, field=None):
              and (len(key) == 2 or key[2] == field)]
     found.sort(key=lambda key: (len(key), len(key[1])), reverse=True)
     return VALID_BODIES[found[0]] if found else None
+
+
+def valid_query(method, path, tenant) -> dict:
+    found = [key for key in VALID_QUERIES if key[0] == method and path.endswith(key[1])]
+    return VALID_QUERIES[found[0]](tenant) if found else {}
+
+
+def with_query(url, query: dict) -> str:
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def _set_query(query: dict, name, value) -> dict:
+    """A copy of the query with the parameter set to `value` (the last item of a comma-separated list)."""
+    items = str(query.get(name, "")).split(",")
+    return {**query, name: ",".join([*items[:-1], str(value)]) if len(items) > 1 else value}
 
 
 def _set(body, dotted, value):
@@ -320,10 +385,12 @@ class Caller:
         credential = self.credential(operation)
         if credential:
             extra["HTTP_AUTHORIZATION"] = credential
-        data = json.dumps(body, default=str) if body is not None else ""
+        if isinstance(body, bytes):
+            data, content_type = body, "application/octet-stream"
+        else:
+            data, content_type = json.dumps(body, default=str) if body is not None else "", "application/json"
         with transaction.atomic():
-            response = self.client.generic(method.upper(), url, data=data, content_type="application/json",
-                                           **extra)
+            response = self.client.generic(method.upper(), url, data=data, content_type=content_type, **extra)
             content = b"".join(response.streaming_content) if response.streaming else response.content
             transaction.set_rollback(True)
         return Answer(response.status_code, content.decode(errors="replace"))
@@ -393,7 +460,8 @@ def test_another_tenants_ids_answer_as_ids_that_do_not_exist(tenants):
         if make_body is None and "requestBody" in operation:
             fail(method, path, "no valid body of A's to send: teach VALID_BODIES")
             continue
-        own_url = fill(path, parameters, [a] * len(parameters))
+        query = valid_query(method, path, a)
+        own_url = with_query(fill(path, parameters, [a] * len(parameters)), query)
         own = call(method, own_url, operation, make_body(a) if make_body else None)
         if own.status == 404 and parameters:
             fail(method, path, f"A's own ids answer 404, so the matrix proves nothing here: {own}")
@@ -407,8 +475,10 @@ def test_another_tenants_ids_answer_as_ids_that_do_not_exist(tenants):
         for position, (name, kind) in enumerate(parameters):
             if kind is None:
                 continue
-            theirs_url = fill(path, parameters, [a if i < position else b for i in range(len(parameters))])
-            never_url = fill(path, parameters, [a if i < position else nobody for i in range(len(parameters))])
+            theirs_url = with_query(fill(path, parameters, [a if i < position else b for i in range(len(parameters))]),
+                                    query)
+            never_url = with_query(
+                fill(path, parameters, [a if i < position else nobody for i in range(len(parameters))]), query)
             theirs = call(method, theirs_url, operation, make_body(a) if make_body else None)
             never = call(method, never_url, operation, make_body(a) if make_body else None)
             checked += 1
@@ -453,6 +523,37 @@ def test_another_tenants_ids_answer_as_ids_that_do_not_exist(tenants):
                 elif theirs.signature != never.signature:
                     fail(method, path, f"{where} answers {theirs}, but one that never existed answers {never}: "
                                        "the difference tells that B's exists")
+
+        # Queries: B's reference in each query parameter that names a resource.
+        for parameter in operation.get("parameters", []):
+            name = parameter["name"]
+            if parameter["in"] != "query" or _for(NOT_QUERY_REFERENCES, method, path, name):
+                continue
+            refer = _for(QUERY_REFERENCES, method, path, name)
+            if refer is None:
+                if _looks_like_reference(name, parameter.get("schema", {})):
+                    fail(method, path, f"query parameter '{name}' looks like a reference the matrix does not know: "
+                                       "teach QUERY_REFERENCES (or NOT_QUERY_REFERENCES, with the reason)")
+                continue
+            base = fill(path, parameters, [a] * len(parameters))
+            control = call(method, with_query(base, _set_query(query, name, refer(a))), operation,
+                           make_body(a) if make_body else None)
+            if control.status >= 300:
+                fail(method, path, f"A's own {name} answers {control}: teach VALID_QUERIES, the check proves nothing")
+                continue
+            checked += 1
+            theirs = call(method, with_query(base, _set_query(query, name, refer(b))), operation,
+                          make_body(a) if make_body else None)
+            never = call(method, with_query(base, _set_query(query, name, refer(nobody))), operation,
+                         make_body(a) if make_body else None)
+            where = f"B's {name} {refer(b)}"
+            if theirs.status >= 500 or theirs.status == 403:
+                fail(method, path, f"{where} answers {theirs}")
+            elif theirs.signature != never.signature:
+                fail(method, path, f"{where} answers {theirs}, but one that never existed answers {never}: "
+                                   "the difference tells that B's exists")
+            elif theirs.status < 300 and any(secret in theirs.text for secret in secrets):
+                fail(method, path, f"{where} shows B's data: {theirs}")
 
     assert not failures, f"{len(failures)} of the matrix's checks failed:\n" + "\n".join(failures)
     assert checked > 150 and public, (checked, public)

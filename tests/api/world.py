@@ -4,6 +4,7 @@ Built through the services a user's calls reach (a few things no API call makes,
 record or an audit event, come from the code that makes them in production: metering, rating,
 the audit trail). Users get no password, so building a world costs no password hashing."""
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -15,6 +16,7 @@ from django.test import Client
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
+from aiplatform import locations, uploads
 from aiplatform import services as platform
 from aiplatform.models import AuditEvent, Role
 from aiplatform.storage import local_directory, workspace_root_uri
@@ -22,6 +24,7 @@ from billing import services as billing
 from billing.models import Price, UsageRecord
 from datasets import services as datasets
 from datasets.models import AnnotationItem
+from gateway import services as gateway
 from inference import services as inference
 from inference.models import BenchmarkRun
 from resourcepools import services as pools
@@ -31,6 +34,8 @@ from training import services as training
 
 LABELS = [{"name": "sport"}, {"name": "weather"}]
 STATIC_BENCHMARK = {"input_len": 8, "output_len": 4, "concurrencies": [1], "requests_per_level": 1}
+# An upload of one part of this many bytes (the parts' size is far larger).
+UPLOAD_SIZE = 16
 # The matrix and the fuzzers call the API far more often than a person: the accounts' plan allows it.
 REQUESTS_PER_MINUTE = 1_000_000
 
@@ -124,7 +129,9 @@ def build_team(name: str, shared: Platform) -> Tenant:
     ids["workspace"] = workspace.pk
     ids["account"] = account.pk
     ids["membership"] = memberships[Role.DEVELOPER].pk
+    ids["account_user"] = users[Role.DEVELOPER].pk
     ids["api_key"] = owner.api_keys.get().pk
+    ids["api_key_prefix"] = owner.api_keys.get().prefix
     return tenant
 
 
@@ -198,9 +205,14 @@ def build_tenant(name: str, shared: Platform) -> Tenant:
         output_uri=tenant.uri("jobs/done/"), image="python:3.11-slim", command=["python", "-c", "pass"],
     )
     _run(done.workload, ended=True)
-    training.record_metrics(job=job, points=[{"name": "loss", "step": 1, "value": 0.5}])
+    for run in (job, done):  # both logged the loss, so they can be compared
+        training.record_metrics(job=run, points=[{"name": "loss", "step": 1, "value": 0.5}])
     tenant.job_token = training.job_token(job)
     ids.update(algorithm=algorithm.pk, training_job=job.pk, finished_job=done.pk)
+    # A TensorBoard over both jobs, not running yet (its pages answer 503 until it does).
+    ids["visualization"] = training.create_visualization(workspace=workspace, created_by=owner,
+                                                         name=f"{marker}-board", training_jobs=[job, done],
+                                                         pool=pool).pk
 
     # A model, a running service (by the backend's report) and a benchmark run of it.
     model = inference.create_model(workspace=workspace, created_by=owner, name=f"{marker}-model",
@@ -220,6 +232,19 @@ def build_tenant(name: str, shared: Platform) -> Tenant:
     run.save(update_fields=["workload"])
     tenant.benchmark_token = inference.benchmark_token(run)
     ids.update(model=model.pk, service=service.pk, benchmark_run=run.pk)
+    # An LLM served by vLLM with a LoRA adapter of its workspace (memory plans are for LLM runtimes).
+    adapter = tenant.uri("models/lora/")
+    locations.storage_at(workspace=workspace, uri=adapter, write=True).write(
+        adapter + "adapter_config.json", [json.dumps({"r": 8, "peft_type": "LORA"}).encode()])
+    ids["llm_model"] = inference.create_model(
+        workspace=workspace, created_by=owner, name=f"{marker}-llm", source="storage", uri=tenant.uri("models/llm/"),
+        adapter_uri=adapter, runtime="vllm", parameters=1_000_000, layers=2, hidden_size=64, attention_heads=4,
+        kv_heads=4, head_dim=16, vocab_size=1000).pk
+    gateway.set_service_gateway(service=service, requests_per_minute=600, key_requests_per_minute=60)
+
+    # The owner's upload into the workspace's location, started, no part sent yet.
+    ids["upload"] = uploads.start_upload(workspace=workspace, user=owner, uri=tenant.uri("uploads/data.bin"),
+                                         size=UPLOAD_SIZE).id
 
     # A custom workload with a cost tag; usage metered from the finished job and billed this month.
     workload = pools.create_workload(workspace=workspace, pool=pool, name=f"{marker}-workload", created_by=owner,
