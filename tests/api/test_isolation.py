@@ -41,7 +41,7 @@ PATH_KINDS = {
     "api-keys": "api_key", "resource-pools": "dedicated_pool", "nodes": "dedicated_node", "accounts": "account",
     "bills": "bill", "notifications": "notification", "subscriptions": "subscription", "packages": "package",
     "usage-records": "usage_record", "storage-connections": "storage_connection", "uploads": "upload",
-    "visualizations": "visualization", "account-users": "account_user",
+    "visualizations": "visualization", "account-users": "account_user", "quantization-jobs": "quantization_job",
 }
 # Path parameters that name no resource: TensorBoard's own path behind the platform's proxy, and
 # a part's number within its upload.
@@ -98,6 +98,7 @@ BODY_REFERENCES = {
     "target_uri": (location("exports/new/"), connection("exports/new/")),
     "uri": (location("models/m/"), connection("models/m/")),
     "adapter_uri": (location("models/lora/"), connection("models/lora/")),
+    "calibration_uri": (location("calibration.jsonl"), connection("calibration.jsonl")),
     "kv_scales_uri": (location("models/m/kv-scales.json"), connection("models/m/kv-scales.json")),
     "quantized_weights_uri": (location("models/m-w8a8/"), connection("models/m-w8a8/")),
     "samples.*.source": (location("raw/1.txt"), connection("raw/1.txt")),
@@ -274,6 +275,11 @@ VALID_BODIES = {
     ("post", "/training-jobs/", "inputs.*.uri"): _training_job_from_location,
     ("post", "/copy/"): _training_job,
     ("post", "/copy/", "inputs.*.uri"): _training_job_from_location,
+    ("post", "/quantization-jobs/"): lambda t: {"model": str(t.ids["model"]), "pool": str(t.ids["dedicated_pool"]),
+                                                 "scheme": "w4a16", "output_uri": t.uri("quantized/new/")},
+    ("post", "/quantization-jobs/", "calibration_uri"): lambda t: {
+        "model": str(t.ids["model"]), "pool": str(t.ids["dedicated_pool"]), "scheme": "w8a8", "kv_cache_dtype": "fp8",
+        "calibration_uri": t.uri("calibration.jsonl")},
     ("post", "/visualizations/"): lambda t: {"name": "second", "training_jobs": [str(t.ids["finished_job"])],
                                              "pool": str(t.ids["dedicated_pool"])},
     ("post", "/tensorboard/{path}"): lambda t: {},

@@ -241,6 +241,8 @@ def build_tenant(name: str, shared: Platform) -> Tenant:
         adapter_uri=adapter, runtime="vllm", parameters=1_000_000, layers=2, hidden_size=64, attention_heads=4,
         kv_heads=4, head_dim=16, vocab_size=1000).pk
     gateway.set_service_gateway(service=service, requests_per_minute=600, key_requests_per_minute=60)
+    ids["quantization_job"] = inference.create_quantization_job(workspace=workspace, created_by=owner, model=model,
+                                                                pool=pool, scheme="w8a8").pk
 
     # The owner's upload into the workspace's location, started, no part sent yet.
     ids["upload"] = uploads.start_upload(workspace=workspace, user=owner, uri=tenant.uri("uploads/data.bin"),
