@@ -358,13 +358,17 @@ CELERY_BEAT_SCHEDULE["stop-idle-visualizations"] = {
 # --- Inference ---------------------------------------------------------------------------------
 # Memory a serving runtime keeps per card beyond weights and KV cache (activations, graphs).
 INFERENCE_RUNTIME_RESERVE_GIB = float(os.environ.get("INFERENCE_RUNTIME_RESERVE_GIB", "2"))
+# Serving images carry the platform's launcher (inference/runtime/Dockerfile builds vLLM's) that
+# brings a model to a local path before the runtime starts.
 INFERENCE_RUNTIME_IMAGES = {
-    "vllm": os.environ.get("INFERENCE_IMAGE_VLLM", "vllm/vllm-openai:v0.11.0"),
+    "vllm": os.environ.get("INFERENCE_IMAGE_VLLM", "aiplatform/vllm-serve:0.32.0"),
     "sglang": os.environ.get("INFERENCE_IMAGE_SGLANG", "lmsysorg/sglang:v0.5.4"),
     "mindie": os.environ.get("INFERENCE_IMAGE_MINDIE", "swr.cn-south-1.myhuaweicloud.com/ascendhub/mindie:2.1.RC1"),
     "tgi": os.environ.get("INFERENCE_IMAGE_TGI", "ghcr.io/huggingface/text-generation-inference:3.3.6"),
     "builtin": os.environ.get("INFERENCE_IMAGE_BUILTIN", "python:3.11-slim"),
 }
+# The quantization job's image (llm-compressor; inference/runtime/Dockerfile.quantize).
+INFERENCE_QUANTIZATION_IMAGE = os.environ.get("INFERENCE_QUANTIZATION_IMAGE", "aiplatform/quantize:0.14")
 # --- Compute backends (k8s app) ----------------------------------------------------------------
 COMPUTE_BACKEND = os.environ.get("COMPUTE_BACKEND", "local")  # local | kubernetes
 # Empty: in-cluster config when running in a pod, else ~/.kube/config.

@@ -58,6 +58,7 @@ workspace_router.register(r"training-jobs", training_views.TrainingJobViews, bas
 workspace_router.register(r"visualizations", training_views.VisualizationViews, basename="visualization")
 workspace_router.register(r"models", inference_views.ModelViews, basename="model")
 workspace_router.register(r"services", inference_views.ServiceViews, basename="service")
+workspace_router.register(r"quantization-jobs", inference_views.QuantizationJobViews, basename="quantization-job")
 workspace_router.register(r"services/(?P<service_id>[^/.]+)/benchmarks", inference_views.BenchmarkRunViews,
                           basename="benchmark-run")
 workspace_router.register(r"datasets", dataset_views.DatasetViews, basename="dataset")

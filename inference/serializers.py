@@ -12,6 +12,7 @@ from .models import (
     KvCacheDtype,
     Model,
     Quantization,
+    QuantizationJob,
     Service,
     ServiceState,
     ServiceTraffic,
@@ -29,8 +30,9 @@ class ModelSerializer(serializers.ModelSerializer):
         model = Model
         fields = [
             "id", "name", "version", "description", "source", "training_job", "uri", "adapter_uri", "lora_rank",
-            "image", "command", "runtime", "parameters", "expert_parameters", "layers", "hidden_size", "attention_heads", "kv_heads", "head_dim",
-            "vocab_size", "dtype", "moe_experts", "experts_per_token", "plannable", "created_at",
+            "image", "command", "runtime", "parameters", "expert_parameters", "layers", "hidden_size",
+            "attention_heads", "kv_heads", "head_dim", "vocab_size", "dtype", "moe_experts", "experts_per_token",
+            "plannable", "created_at",
         ]
         read_only_fields = ["id", "lora_rank", "plannable", "created_at"]
         validators = []
@@ -124,7 +126,7 @@ class ServiceSerializer(serializers.ModelSerializer):
             "decode_instances", "prefill_flavor", "decode_flavor", "router_flavor", "tensor_parallel",
             "pipeline_parallel", "data_parallel", "expert_parallel", "prefix_caching", "kv_cache_dtype",
             "kv_scales_uri", "max_model_len", "max_num_seqs", "max_num_batched_tokens", "chunked_prefill",
-            "kv_connector", "memory_utilisation", "quantization",
+            "kv_connector", "enforce_eager", "memory_utilisation", "quantization",
             "quantized_weights_uri", "min_instances", "max_instances", "target_concurrency", "state", "phase",
             "workload", "next_workload", "plan", "launch", "created_at",
         ]
@@ -198,3 +200,45 @@ class BenchmarkResultSerializer(serializers.Serializer):
     result = serializers.DictField(help_text="inference.loadgen's answer: mode, levels (per concurrency: requests, "
                                              "errors, tokens/s, requests/s, latency percentiles), and for dynamic "
                                              "runs targets and highest_concurrency_meeting_targets.")
+
+
+def quantization_status(job) -> dict:
+    workload = job.workload
+    status = {Phase.SUCCEEDED: "succeeded", Phase.FAILED: "failed", Phase.STOPPED: "stopped",
+              Phase.STOPPING: "stopping", Phase.RUNNING: "running"}.get(workload.phase, "queued")
+    return {"status": status, "message": workload.message}
+
+
+class QuantizationJobSerializer(serializers.ModelSerializer):
+    model = WorkspaceResourceField(model=Model)
+    pool = serializers.PrimaryKeyRelatedField(queryset=ResourcePool.objects.all(), write_only=True)
+    flavor = serializers.SlugRelatedField(slug_field="name", queryset=Flavor.objects.all(), required=False,
+                                         allow_null=True, write_only=True,
+                                         help_text="Default: the pool's flavor with the fewest cards.")
+    output_uri = serializers.CharField(required=False, allow_blank=True,
+                                       help_text="Default: the workspace's quantized/<model>-<version>-<scheme>/.")
+    state = serializers.SerializerMethodField()
+    phase = serializers.CharField(source="workload.phase", read_only=True, default=None)
+    quantized_weights_uri = serializers.SerializerMethodField(help_text="What a service's quantized_weights_uri "
+                                                                        "takes, once the job succeeded.")
+    kv_scales_uri = serializers.SerializerMethodField(help_text="The calibrated KV-cache scales' file (fp8/int8).")
+
+    class Meta:
+        model = QuantizationJob
+        fields = ["id", "model", "pool", "flavor", "scheme", "kv_cache_dtype", "calibration_uri",
+                  "calibration_samples", "output_uri", "state", "phase", "workload", "quantized_weights_uri",
+                  "kv_scales_uri", "created_at"]
+        read_only_fields = ["id", "state", "phase", "workload", "quantized_weights_uri", "kv_scales_uri",
+                            "created_at"]
+
+    @extend_schema_field(ServiceStatusSerializer)
+    def get_state(self, job):
+        return quantization_status(job)
+
+    def get_quantized_weights_uri(self, job) -> str | None:
+        return job.output_uri if job.workload and job.workload.phase == Phase.SUCCEEDED else None
+
+    def get_kv_scales_uri(self, job) -> str | None:
+        if job.kv_cache_dtype == "auto" or not job.workload or job.workload.phase != Phase.SUCCEEDED:
+            return None
+        return job.output_uri.rstrip("/") + "/kv_scales.json"

@@ -12,7 +12,7 @@ from rest_framework.exceptions import ValidationError
 from aiplatform import locations
 from aiplatform.errors import Conflict
 from aiplatform.services import save_changes
-from aiplatform.storage import StorageError
+from aiplatform.storage import StorageError, workspace_root_uri
 from k8s.backend import BackendUnavailable, get_compute_backend
 from k8s.services import workload_spec
 from resourcepools import services as pool_services
@@ -21,7 +21,16 @@ from training import services as training_services
 
 from . import launch, planner
 from .gateway import entry_role
-from .models import BenchmarkMode, BenchmarkRun, DeploymentMode, Model, ModelSource, Runtime, Service
+from .models import (
+    BenchmarkMode,
+    BenchmarkRun,
+    DeploymentMode,
+    Model,
+    ModelSource,
+    QuantizationJob,
+    Runtime,
+    Service,
+)
 
 ARCHITECTURE_FIELDS = ("parameters", "expert_parameters", "layers", "hidden_size", "attention_heads", "kv_heads",
                        "head_dim", "vocab_size", "dtype", "moe_experts", "experts_per_token")
@@ -341,7 +350,8 @@ def _launch_spec(s: dict, model: Model, role: str, plan: dict | None) -> launch.
         max_num_batched_tokens=s.get("max_num_batched_tokens"), chunked_prefill=s.get("chunked_prefill", True),
         memory_utilisation=s["memory_utilisation"], prefix_caching=s["prefix_caching"],
         kv_cache_dtype=s["kv_cache_dtype"], kv_scales_uri=s.get("kv_scales_uri", ""), quantization=s["quantization"],
-        kv_connector=s.get("kv_connector") or "nixl", adapter=bool(model.adapter_uri),
+        kv_connector=s.get("kv_connector") or "nixl", enforce_eager=s.get("enforce_eager", False),
+        adapter=bool(model.adapter_uri),
         lora_rank=_lora_rank(model.lora_rank), cpu_kv_cache_gib=(plan or {}).get("kv_cache_gib"),
     )
 
@@ -437,7 +447,7 @@ def _deploy(*, service: Service, fields: dict, created_by, priority: int = 0):
 SERVICE_FIELDS = (
     "name", "description", "instance_count", "mode", "prefill_instances", "decode_instances", "tensor_parallel",
     "pipeline_parallel", "data_parallel", "expert_parallel", "prefix_caching", "kv_cache_dtype", "kv_scales_uri",
-    "max_model_len", "max_num_seqs", "max_num_batched_tokens", "chunked_prefill", "kv_connector",
+    "max_model_len", "max_num_seqs", "max_num_batched_tokens", "chunked_prefill", "kv_connector", "enforce_eager",
     "memory_utilisation", "quantization", "quantized_weights_uri", "min_instances", "max_instances",
     "target_concurrency",
 )
@@ -541,6 +551,7 @@ def delete_service(*, service: Service) -> None:
 
 BENCHMARK_TOKEN_SALT = "inference.benchmark-token"
 MAX_CONCURRENCY = 1024
+MAX_ARRIVAL_RATE = 1000
 MAX_LEVELS = 32
 MAX_REQUESTS_PER_LEVEL = 10_000
 MAX_TOTAL_REQUESTS = 50_000
@@ -592,8 +603,22 @@ def check_benchmark_config(*, mode: str, config: dict, service: Service) -> dict
         checked = {"input_len": input_len, "output_len": output_len, "concurrencies": concurrencies}
         levels = len(concurrencies)
     else:
-        low, high, step = _range(config, "concurrency_range", 1, MAX_CONCURRENCY, size=3)
-        levels = len(range(low, high + 1, step))
+        rates = config.get("arrival_rates")
+        if rates is not None and "concurrency_range" in config:
+            raise ValidationError({"config.arrival_rates": "Give either arrival_rates (an open loop of Poisson "
+                                                           "arrivals) or concurrency_range, not both."})
+        if rates is not None:
+            if not isinstance(rates, list) or not rates or len(rates) > MAX_LEVELS:
+                raise ValidationError({"config.arrival_rates": f"Give 1 to {MAX_LEVELS} rates in requests per "
+                                                               "second, e.g. [0.5, 1, 2]."})
+            for i, rate in enumerate(rates):
+                if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= MAX_ARRIVAL_RATE:
+                    raise ValidationError({f"config.arrival_rates.{i}": f"Give a rate above 0 and at most "
+                                                                        f"{MAX_ARRIVAL_RATE} requests per second."})
+            levels, load = len(rates), {"arrival_rates": rates}
+        else:
+            low, high, step = _range(config, "concurrency_range", 1, MAX_CONCURRENCY, size=3)
+            levels, load = len(range(low, high + 1, step)), {"concurrency_range": [low, high, step]}
         if levels > MAX_LEVELS:
             raise ValidationError({"config.concurrency_range": f"That is {levels} levels; use a larger step for at "
                                                                f"most {MAX_LEVELS}."})
@@ -607,8 +632,7 @@ def check_benchmark_config(*, mode: str, config: dict, service: Service) -> dict
                 raise ValidationError({f"config.targets.{name}": "Targets are ttft_seconds and tpot_seconds."})
             if isinstance(targets[name], bool) or not isinstance(targets[name], int | float) or targets[name] <= 0:
                 raise ValidationError({f"config.targets.{name}": "Give a positive number of seconds."})
-        checked = {"concurrency_range": [low, high, step], "input_len_range": inputs, "output_len_range": outputs,
-                   "targets": targets}
+        checked = {**load, "input_len_range": inputs, "output_len_range": outputs, "targets": targets}
     if requests * levels > MAX_TOTAL_REQUESTS:
         raise ValidationError({"config.requests_per_level": f"{requests} requests × {levels} levels exceed "
                                                             f"{MAX_TOTAL_REQUESTS} in all; send fewer."})
@@ -709,3 +733,66 @@ def record_benchmark_result(*, run: BenchmarkRun, result: dict) -> BenchmarkRun:
     run.full_clean()
     run.save(update_fields=["result", "result_received_at"])
     return run
+
+
+# --- quantization jobs --------------------------------------------------------------------------
+
+QUANTIZATION_FOLDER = "quantized"
+
+
+def _quantization_flavor(pool, flavor):
+    if flavor is not None:
+        return flavor
+    node = Node.objects.filter(pool=pool).select_related("flavor").order_by("flavor__accelerators").first()
+    if node is None:
+        raise ValidationError({"pool": f"Pool '{pool.name}' has no nodes."})
+    return node.flavor
+
+
+@transaction.atomic
+def create_quantization_job(*, workspace, created_by, model: Model, pool, scheme: str, kv_cache_dtype: str = "auto",
+                            calibration_uri: str = "", calibration_samples: int = 64, output_uri: str = "",
+                            flavor=None) -> QuantizationJob:
+    """Quantize a model's weights (and calibrate KV-cache scales) as a workload on the pool; the
+    output goes to the workspace's own quantized/<model>-<version>-<scheme>/ unless given."""
+    if model.workspace_id != workspace.pk:
+        raise ValidationError({"model": "No such model in this workspace."})
+    if not model.uri or model.source == ModelSource.IMAGE:
+        raise ValidationError({"model": "Only a model with weights in storage (a training job's output or a storage "
+                                        "location) can be quantized."})
+    if model.adapter_uri:
+        raise ValidationError({"model": "This model is a LoRA adapter on its base: quantize a model with merged "
+                                        "weights (train with merge_lora true)."})
+    if kv_cache_dtype != "auto" and not calibration_uri:
+        raise ValidationError({"calibration_uri": "An fp8 or int8 KV cache is calibrated on sample texts: give a "
+                                                  "location of JSON lines with a \"text\" field."})
+    if calibration_uri:
+        locations.check(workspace=workspace, uri=calibration_uri, field="calibration_uri")
+    output_uri = output_uri or (f"{workspace_root_uri(workspace.pk)}{QUANTIZATION_FOLDER}/{model.name}-"
+                                f"{model.version}-{scheme}/")
+    locations.check(workspace=workspace, uri=output_uri, field="output_uri", write=True)
+    flavor = _quantization_flavor(pool, flavor)
+    job = QuantizationJob(workspace=workspace, model=model, scheme=scheme, kv_cache_dtype=kv_cache_dtype,
+                          calibration_uri=calibration_uri, calibration_samples=calibration_samples,
+                          output_uri=output_uri, created_by=created_by)
+    job.full_clean(exclude=["workload"])
+    job.save()
+    command = ["python3", "-m", "inference.runtime.quantize", "--model-uri", model.uri, "--output-uri", output_uri,
+               "--scheme", scheme, "--kv-cache-dtype", kv_cache_dtype, "--calibration-samples",
+               str(calibration_samples)] + (["--calibration-uri", calibration_uri] if calibration_uri else [])
+    job.workload = pool_services.create_workload(
+        workspace=workspace, pool=pool, name=f"quantize-{model.name}", kind=WorkloadKind.CUSTOM,
+        created_by=created_by, image=settings.INFERENCE_QUANTIZATION_IMAGE, command=command,
+        env={"AIP_QUANTIZATION_JOB_ID": str(job.pk)},
+        pod_sets=[{"name": "quantizer", "replicas": 1, "flavor": flavor,
+                   "accelerators": min(1, flavor.accelerators)}],
+    )
+    job.save(update_fields=["workload"])
+    return job
+
+
+@transaction.atomic
+def stop_quantization_job(*, job: QuantizationJob, stopped_by) -> QuantizationJob:
+    if job.workload is not None and job.workload.phase not in TERMINAL_PHASES:
+        pool_services.stop_workload(workload=job.workload, stopped_by=stopped_by)
+    return job

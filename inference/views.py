@@ -13,7 +13,7 @@ from resourcepools.serializers import WorkloadEventSerializer
 
 from . import selectors, services
 from .authentication import BenchmarkTokenAuthentication
-from .models import BenchmarkRun, Model, Service
+from .models import BenchmarkRun, Model, QuantizationJob, Service
 from .serializers import (
     BenchmarkResultSerializer,
     BenchmarkRunSerializer,
@@ -21,6 +21,7 @@ from .serializers import (
     ModelUpdateSerializer,
     PlanRequestSerializer,
     PlanSerializer,
+    QuantizationJobSerializer,
     ServiceSerializer,
     ServiceUpdateSerializer,
 )
@@ -191,3 +192,31 @@ class BenchmarkResultViews(PlatformViewSet):
         data.is_valid(raise_exception=True)
         services.record_benchmark_result(run=run, result=data.validated_data["result"])
         return Response(status=status.HTTP_202_ACCEPTED)
+
+
+class QuantizationJobViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceViewSet):
+    """Quantization jobs: a model's weights to W8A8 or W4A16 with llm-compressor, as a workload on a
+    pool; with an fp8 or int8 KV cache, its scales calibrated on sample texts. Once it succeeds,
+    `quantized_weights_uri` (and `kv_scales_uri`) go into a service's options."""
+
+    queryset = QuantizationJob.objects.none()
+    serializer_class = QuantizationJobSerializer
+    filterset_fields = ["model", "scheme"]
+    ordering_fields = ["created_at"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self):
+        return selectors.quantization_jobs_of(workspace=self.workspace)
+
+    def create(self, request, *args, **kwargs):
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = services.create_quantization_job(workspace=self.workspace, created_by=request.user,
+                                               **data.validated_data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=job.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: QuantizationJobSerializer})
+    @action(detail=True, methods=["post"])
+    def stop(self, request, *args, **kwargs):
+        job = services.stop_quantization_job(job=self.get_object(), stopped_by=request.user)
+        return Response(self.get_serializer(self.get_queryset().get(pk=job.pk)).data)

