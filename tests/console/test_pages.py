@@ -14,6 +14,7 @@ from aiplatform.models import Role
 from tests.aiplatform.test_content_security_policy import assert_runs_under_the_policy
 from tests.conftest import client_for
 from tests.factories import UserFactory, member_of
+from training.models import Algorithm
 
 pytestmark = pytest.mark.django_db
 
@@ -115,7 +116,9 @@ def test_forms_name_the_apis_fields_and_show_its_errors_at_them(tenant):
     html = browser.get(tenant.url(f"training/new/?algorithm={tenant.ids['algorithm']}")).content.decode()
     assert {"name", "pool", "flavor", "node_count", "hyperparameters.epochs", "inputs.0.channel",
             "inputs.0.dataset_version", "inputs.0.uri"} <= fields_of(html)
-    assert 'value="5"' in html or "hyperparameters.epochs" in html  # the schema's default is shown
+    default = next(h["default"] for h in Algorithm.objects.get(pk=tenant.ids["algorithm"]).hyperparameters
+                   if h["name"] == "epochs")
+    assert re.search(rf'name="hyperparameters.epochs" type="number" value="{default}"', html)  # the default, shown
     refused = api.post(f"{base}/training-jobs/", {"name": "", "algorithm": tenant.ids["algorithm"], "pool": "",
                                                   "flavor": "cpu.8u32g", "hyperparameters": {"epochs": -3}},
                        format="json").json()
