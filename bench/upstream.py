@@ -77,7 +77,7 @@ def make_app(options: Options) -> web.Application:
             stats.in_flight -= 1
 
     async def _chat(request, body):
-        mode = body.get("model") if body.get("model") in ("hang", "hang-before", "reset", "error") else options.mode
+        mode = body.get("model") if body.get("model") in ("hang", "hang-before", "reset", "error", "linger") else options.mode
         tokens = int(body.get("max_tokens") or 16)
         prompt = prompt_of(body)
         if options.keep_prompts:
@@ -130,6 +130,8 @@ def make_app(options: Options) -> web.Application:
                     "choices": [], "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": tokens,
                                              "total_tokens": prompt_tokens + tokens}}).encode() + b"\n\n")
             await response.write(b"data: [DONE]\n\n")
+            if mode == "linger":  # some runtimes hold the connection a while after the stream's end
+                await asyncio.sleep(3600)
             await response.write_eof()
             stats.completed += 1
         except (asyncio.CancelledError, ConnectionResetError):

@@ -557,13 +557,13 @@ class Gateway:
             done, _ = await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
             if pump not in done:
                 pump.cancel()
-                outcome.client_gone = True
-                outcome.error = True
             try:
                 await pump
             except (asyncio.CancelledError, ClientGone, OSError):
-                outcome.client_gone = True
-                outcome.error = True
+                # A caller that hangs up once the stream's end has reached it got the whole answer.
+                if not outcome.complete:
+                    outcome.client_gone = True
+                    outcome.error = True
         finally:
             watch.cancel()
             response.close()  # a no-op once read whole; else the instance sees the connection end
@@ -589,6 +589,9 @@ class Gateway:
                     chunk = reader.feed(chunk, time.perf_counter())
                     if not chunk:
                         continue
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    outcome.complete = reader.finished
+                    continue
                 elif kept is not None and len(kept) + len(chunk) <= JSON_USAGE_LIMIT:
                     kept += chunk
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -745,7 +748,7 @@ class _RoleKey(tuple):
 
 class _Outcome:
     __slots__ = ("status", "error", "client_gone", "upstream_broke", "usage", "content_events", "first_token_at",
-                 "service_label")
+                 "service_label", "complete")
 
     def __init__(self, service_label: str):
         self.service_label = service_label
@@ -753,6 +756,7 @@ class _Outcome:
         self.error = False
         self.client_gone = False
         self.upstream_broke = False
+        self.complete = False
         self.usage = None
         self.content_events = 0
         self.first_token_at = None

@@ -21,9 +21,10 @@ class StreamMeter:
     runtime reported them; `content_events` counts the events that carried text (a token each,
     as runtimes stream); `first_token_at` is when the first of them passed. With `strip_usage`,
     the usage-only event the gateway asked for on the caller's behalf is left out of what the
-    caller gets."""
+    caller gets. `finished` once the stream's `data: [DONE]` has passed."""
 
-    __slots__ = ("pending", "usage", "content_events", "first_token_at", "strip_usage", "error", "separator")
+    __slots__ = ("pending", "usage", "content_events", "first_token_at", "strip_usage", "error", "separator",
+                 "finished")
 
     def __init__(self, *, strip_usage: bool = False):
         self.pending = b""
@@ -33,6 +34,7 @@ class StreamMeter:
         self.strip_usage = strip_usage
         self.error = None
         self.separator = None
+        self.finished = False
 
     def feed(self, chunk: bytes, now: float) -> bytes:
         """What of the stream so far can go to the caller now."""
@@ -72,7 +74,9 @@ class StreamMeter:
         """Reads one event; False for one to leave out. Most events are a token's text: those are
         recognised by their bytes, and only the others (usage, errors) are parsed."""
         if b'"usage"' not in event and b'"error"' not in event:
-            if _TEXT.search(event):
+            if event.endswith(b"[DONE]") and event.strip() in (b"data: [DONE]", b"data:[DONE]"):
+                self.finished = True
+            elif _TEXT.search(event):
                 self.content_events += 1
                 if self.first_token_at is None:
                     self.first_token_at = now

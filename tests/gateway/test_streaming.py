@@ -100,6 +100,23 @@ def test_a_caller_that_leaves_cancels_the_upstream_request(gateway, tenant):
     assert gateway.app.in_flight == 0
 
 
+def test_a_caller_that_hangs_up_once_the_stream_has_ended_got_a_whole_answer(gateway, upstream, tenant):
+    """The upstream holds its connection after `data: [DONE]`; the OpenAI client leaves as soon as it
+    reads it. That is an answered request, not an error, and not an instance to eject."""
+    service, workload = tenant.service()
+    gateway.endpoints[str(workload.pk)] = [upstream.url]
+    client = openai.OpenAI(api_key=tenant.token, base_url=f"{gateway.url}{tenant.base}/services/{service['id']}/v1",
+                           max_retries=0)
+    chunks = list(client.chat.completions.create(model="linger", messages=CHAT["messages"], max_tokens=3,
+                                                 stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "tok " * 3
+    client.close()
+    gateway.wait_idle()
+    assert gateway.call(lambda: _push_and_flush(gateway)) == 1
+    traffic = TrafficMinute.objects.get(service_id=service["id"])
+    assert (traffic.requests, traffic.errors, traffic.completion_tokens, traffic.streams) == (1, 0, 3, 1)
+
+
 @pytest.mark.parametrize("mode, code", [("hang", "upstream_timeout"), ("reset", "upstream_error")])
 def test_an_upstream_that_hangs_or_resets_mid_stream_ends_it_with_an_error_event(gateway, upstream, tenant, mode,
                                                                                     code):
