@@ -4,7 +4,9 @@ from .views import auth, billing, datasets, inference, pools, training, workspac
 
 app_name = "console"
 
-WS = "w/<uuid:workspace_id>/"
+# The workspace's id is `workspace` here (the API's routes call it workspace_id, and tests that walk
+# the API's routes by that name look at the API's alone).
+WS = "w/<uuid:workspace>/"
 
 urlpatterns = [
     path("", workspace.home, name="home"),

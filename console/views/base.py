@@ -50,18 +50,18 @@ class Scope:
 
 
 def workspace_page(capability: Capability = Capability.READ, resource=None):
-    """A page of one workspace (`workspace_id` in the URL). `resource` maps the view's kwargs to
+    """A page of one workspace (`workspace` in the URL). `resource` maps the view's kwargs to
     (model, id) of a resource of the workspace, fetched in the same query: missing, or another
     workspace's, it is a 404."""
 
     def decorate(view):
         @login_required
         @wraps(view)
-        def wrapped(request, workspace_id, *args, **kwargs):
+        def wrapped(request, workspace, *args, **kwargs):
             named = resource(kwargs) if resource else None
             try:
                 workspace, role, found = selectors.workspace_and_role(
-                    user=request.user, workspace_id=workspace_id, resource=named)
+                    user=request.user, workspace_id=workspace, resource=named)
             except NotFound:
                 raise Http404("Workspace not found.") from None
             if named is not None and found is None:

@@ -280,13 +280,14 @@ def test_viewer_cannot_create_workloads(workspace):
     assert response.status_code == 403
 
 
-def test_bootstrap_local_pool_is_repeatable(workspace, developer_client):
+def test_bootstrap_local_pool_is_repeatable(workspace, developer_client, settings):
     from django.core.management import call_command
 
+    settings.LOCAL_POOL_NODES = 3
     call_command("bootstrap_local_pool")
     call_command("bootstrap_local_pool")
     pool = ResourcePool.objects.get(name="local")
-    assert pool.nodes.count() == 1
+    assert sorted(pool.nodes.values_list("name", flat=True)) == ["local-node", "local-node-2", "local-node-3"]
     body = {"name": "hello", "pool": str(pool.pk), "command": ["echo", "hi"],
             "pod_sets": [{"name": "worker", "replicas": 1, "flavor": "cpu.2u8g"}]}
     response = developer_client.post(f"/api/v1/workspaces/{workspace.id}/workloads/", body, format="json")
