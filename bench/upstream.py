@@ -46,6 +46,8 @@ class Options:
 
 
 STATS = web.AppKey("stats", Stats)
+# What a request's model may ask of the fake runtime instead of its normal answer.
+MODES = ("hang", "hang-before", "reset", "error", "linger")
 
 
 def _chunk(created: int, content: str | None, finish: str | None = None) -> bytes:
@@ -77,7 +79,7 @@ def make_app(options: Options) -> web.Application:
             stats.in_flight -= 1
 
     async def _chat(request, body):
-        mode = body.get("model") if body.get("model") in ("hang", "hang-before", "reset", "error", "linger") else options.mode
+        mode = body.get("model") if body.get("model") in MODES else options.mode
         tokens = int(body.get("max_tokens") or 16)
         prompt = prompt_of(body)
         if options.keep_prompts:
