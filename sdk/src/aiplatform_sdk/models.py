@@ -31,6 +31,8 @@ ImportTaskKindEnum: TypeAlias = Literal["prefix", "manifest"]
 
 KvCacheDtypeEnum: TypeAlias = Literal["auto", "fp8", "int8"]
 
+KvConnectorEnum: TypeAlias = Literal["nixl", "mooncake"]
+
 LabelAttributeTypeEnum: TypeAlias = Literal["boolean", "text", "number", "choice"]
 
 MembershipRoleEnum: TypeAlias = Literal["owner", "developer", "annotator", "viewer"]
@@ -40,6 +42,8 @@ PeriodEnum: TypeAlias = Literal["monthly", "yearly"]
 PoolStatusEnum: TypeAlias = Literal["creating", "running", "scaling", "abnormal", "frozen", "deleting"]
 
 QuantizationEnum: TypeAlias = Literal["none", "w8a8", "w4a16"]
+
+QuantizationJobSchemeEnum: TypeAlias = Literal["w8a8", "w4a16"]
 
 ResourcePoolCreateKindEnum: TypeAlias = Literal["public", "dedicated"]
 
@@ -51,9 +55,9 @@ RuntimeEnum: TypeAlias = Literal["vllm", "mindie", "sglang", "tgi", "builtin", "
 
 SampleStatusEnum: TypeAlias = Literal["unlabelled", "labelled", "under_review", "accepted", "rejected"]
 
-SchemeEnum: TypeAlias = Literal["s3", "obs"]
-
 SourceEnum: TypeAlias = Literal["training_job", "storage", "image"]
+
+StorageConnectionSchemeEnum: TypeAlias = Literal["s3", "obs"]
 
 UsageEnum: TypeAlias = Literal["train", "eval", "inference", "none"]
 
@@ -142,6 +146,16 @@ class SampleInputRequest(TypedDict):
     metadata: NotRequired[dict[str, Any]]
     usage: NotRequired[UsageEnum]
     annotations: NotRequired[list[AnnotationRequest]]
+
+
+class AccountUser(APIModel):
+    id: int
+    username: str
+    email: str
+    is_admin: bool | None = None
+    has_password: bool
+    last_login: datetime
+    created_at: datetime
 
 
 class Algorithm(APIModel):
@@ -451,6 +465,14 @@ class Input(APIModel):
     dataset_version: str | None = None
 
 
+class Invitation(APIModel):
+    user: UserSummary
+    is_admin: bool
+    set_password_url: str
+    expires_at: datetime
+    emailed: bool
+
+
 class ItemBatchResult(APIModel):
     count: int
     items: list[AnnotationItem]
@@ -520,6 +542,8 @@ class Model(APIModel):
     source: str
     training_job: str | None = None
     uri: str | None = None
+    adapter_uri: str | None = None
+    lora_rank: int | None
     image: str | None = None
     command: list[str] | None = None
     runtime: str
@@ -592,6 +616,10 @@ class Plan(APIModel):
     kv_tokens_per_device: int
     kv_tokens_per_instance: int
     max_concurrent_sequences: int
+    cards_per_instance: int
+    data_parallel: int
+    kv_cache_gib: int | None
+    flavor: str
     card_memory_gib: float
     runtime_reserve_gib: float
     max_model_len: int
@@ -619,6 +647,22 @@ class Price(APIModel):
     output_tokens_per_million: Decimal | None = None
     currency: str | None = None
     effective_from: datetime | None = None
+    created_at: datetime
+
+
+class QuantizationJob(APIModel):
+    id: str
+    model: str
+    scheme: str
+    kv_cache_dtype: str | None = None
+    calibration_uri: str | None = None
+    calibration_samples: int | None = None
+    output_uri: str | None = None
+    state: ServiceStatus
+    phase: str
+    workload: str | None
+    quantized_weights_uri: str | None
+    kv_scales_uri: str | None
     created_at: datetime
 
 
@@ -724,6 +768,10 @@ class Service(WaitableModel):
     kv_scales_uri: str | None = None
     max_model_len: int | None = None
     max_num_seqs: int | None = None
+    max_num_batched_tokens: int | None = None
+    chunked_prefill: bool | None = None
+    kv_connector: str | None = None
+    enforce_eager: bool | None = None
     memory_utilisation: float | None = None
     quantization: str | None = None
     quantized_weights_uri: str | None = None

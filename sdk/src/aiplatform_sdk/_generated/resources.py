@@ -15,6 +15,7 @@ from .._resource import Resource, operation
 from .._types import NOT_GIVEN, IdLike, NotGiven, RequestOptions, id_of
 from ..models import (
     AcceleratorKindEnum,
+    AccountUser,
     Algorithm,
     AnnotationItem,
     AnnotationTask,
@@ -41,10 +42,12 @@ from ..models import (
     ImportTask,
     ImportTaskKindEnum,
     InputRequest,
+    Invitation,
     ItemAnnotationRequest,
     ItemBatchResult,
     JobEvent,
     KvCacheDtypeEnum,
+    KvConnectorEnum,
     LabelRequest,
     LedgerEntry,
     Me,
@@ -64,6 +67,8 @@ from ..models import (
     PoolStatusEnum,
     Price,
     QuantizationEnum,
+    QuantizationJob,
+    QuantizationJobSchemeEnum,
     Quota,
     ResourcePool,
     ResourcePoolCreateKindEnum,
@@ -75,12 +80,12 @@ from ..models import (
     SampleBatchResult,
     SampleFiltersRequest,
     SampleInputRequest,
-    SchemeEnum,
     Service,
     ServiceGateway,
     SourceEnum,
     StorageConnection,
     StorageConnectionCheck,
+    StorageConnectionSchemeEnum,
     Subscription,
     SubscriptionEvent,
     Traffic,
@@ -98,6 +103,75 @@ from ..models import (
 
 if TYPE_CHECKING:
     from .._client import Client
+
+class AccountUsers(Resource):
+    """Account users: invitation, list, retrieve, update."""
+
+    @operation("POST", "/api/v1/account-users/{user_id}/invitation/")
+    def invitation(self, user_id: IdLike, *, request_options: RequestOptions | None = None) -> Invitation:
+        """A new set-password link for someone who has not chosen a password yet."""
+        return self._model(
+            Invitation,
+            "POST",
+            "/api/v1/account-users/{user_id}/invitation/",
+            path={"user_id": id_of(user_id)},
+            options=request_options,
+        )
+
+    @operation("GET", "/api/v1/account-users/")
+    def list(
+        self,
+        *,
+        ordering: str | NotGiven = NOT_GIVEN,
+        page_size: int | NotGiven = NOT_GIVEN,
+        request_options: RequestOptions | None = None,
+    ) -> Paginator[AccountUser]:
+        """The people of the caller's account (account admins): who is an admin, who has not used their
+        invitation yet. PATCH `is_admin`; POST …/invitation/ makes a new set-password link for someone who
+        has not chosen a password yet.
+        """
+        return self._page(
+            AccountUser,
+            "/api/v1/account-users/",
+            query={"ordering": ordering, "page_size": page_size},
+            options=request_options,
+        )
+
+    @operation("GET", "/api/v1/account-users/{user_id}/")
+    def retrieve(self, user_id: IdLike, *, request_options: RequestOptions | None = None) -> AccountUser:
+        """The people of the caller's account (account admins): who is an admin, who has not used their
+        invitation yet. PATCH `is_admin`; POST …/invitation/ makes a new set-password link for someone who
+        has not chosen a password yet.
+        """
+        return self._model(
+            AccountUser,
+            "GET",
+            "/api/v1/account-users/{user_id}/",
+            path={"user_id": id_of(user_id)},
+            options=request_options,
+        )
+
+    @operation("PATCH", "/api/v1/account-users/{user_id}/")
+    def update(
+        self,
+        user_id: IdLike,
+        *,
+        is_admin: bool | NotGiven = NOT_GIVEN,
+        request_options: RequestOptions | None = None,
+    ) -> AccountUser:
+        """The people of the caller's account (account admins): who is an admin, who has not used their
+        invitation yet. PATCH `is_admin`; POST …/invitation/ makes a new set-password link for someone who
+        has not chosen a password yet.
+        """
+        return self._model(
+            AccountUser,
+            "PATCH",
+            "/api/v1/account-users/{user_id}/",
+            path={"user_id": id_of(user_id)},
+            body={"is_admin": is_admin},
+            options=request_options,
+        )
+
 
 class ApiKeys(Resource):
     """Api keys: create, delete, list, retrieve."""
@@ -962,6 +1036,32 @@ class Flavors(Resource):
         )
 
 
+class Invitations(Resource):
+    """Invitations: create."""
+
+    @operation("POST", "/api/v1/invitations/")
+    def create(
+        self,
+        *,
+        username: str | NotGiven = NOT_GIVEN,
+        email: str | NotGiven = NOT_GIVEN,
+        is_admin: bool | NotGiven = NOT_GIVEN,
+        workspace: str | None | NotGiven = NOT_GIVEN,
+        role: MembershipRoleEnum | None | NotGiven = NOT_GIVEN,
+        request_options: RequestOptions | None = None,
+    ) -> Invitation:
+        """Account admins invite people: a user of the account without a password, optionally a member of a
+        workspace at once, and a set-password link for them (mailed with INVITATION_EMAILS).
+        """
+        return self._model(
+            Invitation,
+            "POST",
+            "/api/v1/invitations/",
+            body={"username": username, "email": email, "is_admin": is_admin, "workspace": workspace, "role": role},
+            options=request_options,
+        )
+
+
 class Prices(Resource):
     """Prices: create, delete, estimate, list, retrieve."""
 
@@ -1264,7 +1364,7 @@ class StorageConnections(Resource):
         *,
         name: str,
         bucket: str,
-        scheme: SchemeEnum | NotGiven = NOT_GIVEN,
+        scheme: StorageConnectionSchemeEnum | NotGiven = NOT_GIVEN,
         prefix: str | NotGiven = NOT_GIVEN,
         endpoint_url: str | NotGiven = NOT_GIVEN,
         region: str | NotGiven = NOT_GIVEN,
@@ -1353,7 +1453,7 @@ class StorageConnections(Resource):
         id: IdLike,
         *,
         name: str | NotGiven = NOT_GIVEN,
-        scheme: SchemeEnum | NotGiven = NOT_GIVEN,
+        scheme: StorageConnectionSchemeEnum | NotGiven = NOT_GIVEN,
         bucket: str | NotGiven = NOT_GIVEN,
         prefix: str | NotGiven = NOT_GIVEN,
         endpoint_url: str | NotGiven = NOT_GIVEN,
@@ -2721,6 +2821,7 @@ class Models(Resource):
         description: str | NotGiven = NOT_GIVEN,
         training_job: str | None | NotGiven = NOT_GIVEN,
         uri: str | NotGiven = NOT_GIVEN,
+        adapter_uri: str | NotGiven = NOT_GIVEN,
         image: str | NotGiven = NOT_GIVEN,
         command: builtins.list[str] | NotGiven = NOT_GIVEN,
         parameters: int | None | NotGiven = NOT_GIVEN,
@@ -2750,6 +2851,7 @@ class Models(Resource):
                 "source": source,
                 "training_job": training_job,
                 "uri": uri,
+                "adapter_uri": adapter_uri,
                 "image": image,
                 "command": command,
                 "runtime": runtime,
@@ -2855,6 +2957,94 @@ class Models(Resource):
                 "moe_experts": moe_experts,
                 "experts_per_token": experts_per_token,
             },
+            options=request_options,
+        )
+
+
+class QuantizationJobs(Resource):
+    """Quantization jobs: create, list, retrieve, stop."""
+
+    @operation("POST", "/api/v1/workspaces/{workspace_id}/quantization-jobs/")
+    def create(
+        self,
+        *,
+        model: str,
+        pool: str,
+        scheme: QuantizationJobSchemeEnum,
+        flavor: str | None | NotGiven = NOT_GIVEN,
+        kv_cache_dtype: KvCacheDtypeEnum | NotGiven = NOT_GIVEN,
+        calibration_uri: str | NotGiven = NOT_GIVEN,
+        calibration_samples: int | NotGiven = NOT_GIVEN,
+        output_uri: str | NotGiven = NOT_GIVEN,
+        request_options: RequestOptions | None = None,
+    ) -> QuantizationJob:
+        """Quantization jobs: a model's weights to W8A8 or W4A16 with llm-compressor, as a workload on a pool;
+        with an fp8 or int8 KV cache, its scales calibrated on sample texts. Once it succeeds,
+        `quantized_weights_uri` (and `kv_scales_uri`) go into a service's options.
+        """
+        return self._model(
+            QuantizationJob,
+            "POST",
+            "/api/v1/workspaces/{workspace_id}/quantization-jobs/",
+            body={
+                "model": model,
+                "pool": pool,
+                "flavor": flavor,
+                "scheme": scheme,
+                "kv_cache_dtype": kv_cache_dtype,
+                "calibration_uri": calibration_uri,
+                "calibration_samples": calibration_samples,
+                "output_uri": output_uri,
+            },
+            options=request_options,
+        )
+
+    @operation("GET", "/api/v1/workspaces/{workspace_id}/quantization-jobs/")
+    def list(
+        self,
+        *,
+        model: str | NotGiven = NOT_GIVEN,
+        ordering: str | NotGiven = NOT_GIVEN,
+        page_size: int | NotGiven = NOT_GIVEN,
+        scheme: Literal["w4a16", "w8a8"] | NotGiven = NOT_GIVEN,
+        request_options: RequestOptions | None = None,
+    ) -> Paginator[QuantizationJob]:
+        """Quantization jobs: a model's weights to W8A8 or W4A16 with llm-compressor, as a workload on a pool;
+        with an fp8 or int8 KV cache, its scales calibrated on sample texts. Once it succeeds,
+        `quantized_weights_uri` (and `kv_scales_uri`) go into a service's options.
+        """
+        return self._page(
+            QuantizationJob,
+            "/api/v1/workspaces/{workspace_id}/quantization-jobs/",
+            query={"model": model, "ordering": ordering, "page_size": page_size, "scheme": scheme},
+            options=request_options,
+        )
+
+    @operation("GET", "/api/v1/workspaces/{workspace_id}/quantization-jobs/{id}/")
+    def retrieve(self, id: IdLike, *, request_options: RequestOptions | None = None) -> QuantizationJob:
+        """Quantization jobs: a model's weights to W8A8 or W4A16 with llm-compressor, as a workload on a pool;
+        with an fp8 or int8 KV cache, its scales calibrated on sample texts. Once it succeeds,
+        `quantized_weights_uri` (and `kv_scales_uri`) go into a service's options.
+        """
+        return self._model(
+            QuantizationJob,
+            "GET",
+            "/api/v1/workspaces/{workspace_id}/quantization-jobs/{id}/",
+            path={"id": id_of(id)},
+            options=request_options,
+        )
+
+    @operation("POST", "/api/v1/workspaces/{workspace_id}/quantization-jobs/{id}/stop/")
+    def stop(self, id: IdLike, *, request_options: RequestOptions | None = None) -> QuantizationJob:
+        """Quantization jobs: a model's weights to W8A8 or W4A16 with llm-compressor, as a workload on a pool;
+        with an fp8 or int8 KV cache, its scales calibrated on sample texts. Once it succeeds,
+        `quantized_weights_uri` (and `kv_scales_uri`) go into a service's options.
+        """
+        return self._model(
+            QuantizationJob,
+            "POST",
+            "/api/v1/workspaces/{workspace_id}/quantization-jobs/{id}/stop/",
+            path={"id": id_of(id)},
             options=request_options,
         )
 
@@ -3141,6 +3331,10 @@ class Services(_extras.ServicesExtras, Resource):
         kv_scales_uri: str | NotGiven = NOT_GIVEN,
         max_model_len: int | NotGiven = NOT_GIVEN,
         max_num_seqs: int | NotGiven = NOT_GIVEN,
+        max_num_batched_tokens: int | None | NotGiven = NOT_GIVEN,
+        chunked_prefill: bool | NotGiven = NOT_GIVEN,
+        kv_connector: KvConnectorEnum | NotGiven = NOT_GIVEN,
+        enforce_eager: bool | NotGiven = NOT_GIVEN,
         memory_utilisation: float | NotGiven = NOT_GIVEN,
         quantization: QuantizationEnum | NotGiven = NOT_GIVEN,
         quantized_weights_uri: str | NotGiven = NOT_GIVEN,
@@ -3179,6 +3373,10 @@ class Services(_extras.ServicesExtras, Resource):
                 "kv_scales_uri": kv_scales_uri,
                 "max_model_len": max_model_len,
                 "max_num_seqs": max_num_seqs,
+                "max_num_batched_tokens": max_num_batched_tokens,
+                "chunked_prefill": chunked_prefill,
+                "kv_connector": kv_connector,
+                "enforce_eager": enforce_eager,
                 "memory_utilisation": memory_utilisation,
                 "quantization": quantization,
                 "quantized_weights_uri": quantized_weights_uri,
@@ -3274,6 +3472,13 @@ class Services(_extras.ServicesExtras, Resource):
         *,
         model: str,
         flavor: str,
+        pool: str | None | NotGiven = NOT_GIVEN,
+        mode: DeploymentModeEnum | NotGiven = NOT_GIVEN,
+        prefill_instances: int | NotGiven = NOT_GIVEN,
+        decode_instances: int | NotGiven = NOT_GIVEN,
+        max_num_seqs: int | NotGiven = NOT_GIVEN,
+        max_num_batched_tokens: int | None | NotGiven = NOT_GIVEN,
+        chunked_prefill: bool | NotGiven = NOT_GIVEN,
         tensor_parallel: int | NotGiven = NOT_GIVEN,
         pipeline_parallel: int | NotGiven = NOT_GIVEN,
         data_parallel: int | NotGiven = NOT_GIVEN,
@@ -3284,8 +3489,10 @@ class Services(_extras.ServicesExtras, Resource):
         max_model_len: int | NotGiven = NOT_GIVEN,
         request_options: RequestOptions | None = None,
     ) -> Plan:
-        """Memory per card for a model on a flavor: weights, KV cache per token, KV-token capacity and
-        concurrent sequences at max length, with every number and, when it does not fit, suggestions.
+        """Memory per card for a model on a flavor: weights, KV cache per token, KV-token capacity per card and
+        per instance (× DP) and concurrent sequences at max length, with every number and, when it does not
+        fit, suggestions naming flavors and node counts the pool has. Every check that creating the service
+        runs answers the same 400 here.
         """
         return self._model(
             Plan,
@@ -3294,6 +3501,13 @@ class Services(_extras.ServicesExtras, Resource):
             body={
                 "model": model,
                 "flavor": flavor,
+                "pool": pool,
+                "mode": mode,
+                "prefill_instances": prefill_instances,
+                "decode_instances": decode_instances,
+                "max_num_seqs": max_num_seqs,
+                "max_num_batched_tokens": max_num_batched_tokens,
+                "chunked_prefill": chunked_prefill,
                 "tensor_parallel": tensor_parallel,
                 "pipeline_parallel": pipeline_parallel,
                 "data_parallel": data_parallel,
@@ -3395,6 +3609,10 @@ class Services(_extras.ServicesExtras, Resource):
         kv_scales_uri: str | NotGiven = NOT_GIVEN,
         max_model_len: int | NotGiven = NOT_GIVEN,
         max_num_seqs: int | NotGiven = NOT_GIVEN,
+        max_num_batched_tokens: int | None | NotGiven = NOT_GIVEN,
+        chunked_prefill: bool | NotGiven = NOT_GIVEN,
+        kv_connector: KvConnectorEnum | NotGiven = NOT_GIVEN,
+        enforce_eager: bool | NotGiven = NOT_GIVEN,
         memory_utilisation: float | NotGiven = NOT_GIVEN,
         quantization: QuantizationEnum | NotGiven = NOT_GIVEN,
         quantized_weights_uri: str | NotGiven = NOT_GIVEN,
@@ -3433,6 +3651,10 @@ class Services(_extras.ServicesExtras, Resource):
                 "kv_scales_uri": kv_scales_uri,
                 "max_model_len": max_model_len,
                 "max_num_seqs": max_num_seqs,
+                "max_num_batched_tokens": max_num_batched_tokens,
+                "chunked_prefill": chunked_prefill,
+                "kv_connector": kv_connector,
+                "enforce_eager": enforce_eager,
                 "memory_utilisation": memory_utilisation,
                 "quantization": quantization,
                 "quantized_weights_uri": quantized_weights_uri,
@@ -3783,6 +4005,10 @@ class RootResources(_extras.RootExtras):
     """The API resources of a client."""
 
     @property
+    def account_users(self) -> AccountUsers:
+        return AccountUsers(cast("Client", self))
+
+    @property
     def api_keys(self) -> ApiKeys:
         return ApiKeys(cast("Client", self))
 
@@ -3797,6 +4023,10 @@ class RootResources(_extras.RootExtras):
     @property
     def flavors(self) -> Flavors:
         return Flavors(cast("Client", self))
+
+    @property
+    def invitations(self) -> Invitations:
+        return Invitations(cast("Client", self))
 
     @property
     def prices(self) -> Prices:
@@ -3841,6 +4071,10 @@ class RootResources(_extras.RootExtras):
     @property
     def models(self) -> Models:
         return Models(cast("Client", self))
+
+    @property
+    def quantization_jobs(self) -> QuantizationJobs:
+        return QuantizationJobs(cast("Client", self))
 
     @property
     def quotas(self) -> Quotas:
@@ -3889,6 +4123,8 @@ OPERATIONS: frozenset[tuple[str, str]] = frozenset({
     ("DELETE", "/api/v1/workspaces/{workspace_id}/training-jobs/{id}/"),
     ("DELETE", "/api/v1/workspaces/{workspace_id}/uploads/{upload_id}/"),
     ("DELETE", "/api/v1/workspaces/{workspace_id}/visualizations/{id}/"),
+    ("GET", "/api/v1/account-users/"),
+    ("GET", "/api/v1/account-users/{user_id}/"),
     ("GET", "/api/v1/api-keys/"),
     ("GET", "/api/v1/api-keys/{id}/"),
     ("GET", "/api/v1/billing/accounts/"),
@@ -3946,6 +4182,8 @@ OPERATIONS: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/api/v1/workspaces/{workspace_id}/members/{id}/"),
     ("GET", "/api/v1/workspaces/{workspace_id}/models/"),
     ("GET", "/api/v1/workspaces/{workspace_id}/models/{id}/"),
+    ("GET", "/api/v1/workspaces/{workspace_id}/quantization-jobs/"),
+    ("GET", "/api/v1/workspaces/{workspace_id}/quantization-jobs/{id}/"),
     ("GET", "/api/v1/workspaces/{workspace_id}/quotas/"),
     ("GET", "/api/v1/workspaces/{workspace_id}/quotas/{id}/"),
     ("GET", "/api/v1/workspaces/{workspace_id}/services/"),
@@ -3968,6 +4206,7 @@ OPERATIONS: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/api/v1/workspaces/{workspace_id}/workloads/{id}/"),
     ("GET", "/api/v1/workspaces/{workspace_id}/workloads/{id}/events/"),
     ("GET", "/api/v1/workspaces/{workspace_id}/workloads/{workload_id}/logs/"),
+    ("PATCH", "/api/v1/account-users/{user_id}/"),
     ("PATCH", "/api/v1/billing/package-offers/{id}/"),
     ("PATCH", "/api/v1/billing/subscriptions/{id}/"),
     ("PATCH", "/api/v1/flavors/{name}/"),
@@ -3982,6 +4221,7 @@ OPERATIONS: frozenset[tuple[str, str]] = frozenset({
     ("PATCH", "/api/v1/workspaces/{workspace_id}/quotas/{id}/"),
     ("PATCH", "/api/v1/workspaces/{workspace_id}/services/{id}/"),
     ("PATCH", "/api/v1/workspaces/{workspace_id}/services/{service_id}/limits/"),
+    ("POST", "/api/v1/account-users/{user_id}/invitation/"),
     ("POST", "/api/v1/api-keys/"),
     ("POST", "/api/v1/benchmark-runs/{run_id}/result/"),
     ("POST", "/api/v1/billing/bills/"),
@@ -3994,6 +4234,7 @@ OPERATIONS: frozenset[tuple[str, str]] = frozenset({
     ("POST", "/api/v1/billing/subscriptions/{id}/unsubscribe/"),
     ("POST", "/api/v1/billing/top-ups/"),
     ("POST", "/api/v1/flavors/"),
+    ("POST", "/api/v1/invitations/"),
     ("POST", "/api/v1/prices/"),
     ("POST", "/api/v1/resource-pools/"),
     ("POST", "/api/v1/resource-pools/{pool_id}/nodes/"),
@@ -4017,6 +4258,8 @@ OPERATIONS: frozenset[tuple[str, str]] = frozenset({
     ("POST", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/versions/"),
     ("POST", "/api/v1/workspaces/{workspace_id}/members/"),
     ("POST", "/api/v1/workspaces/{workspace_id}/models/"),
+    ("POST", "/api/v1/workspaces/{workspace_id}/quantization-jobs/"),
+    ("POST", "/api/v1/workspaces/{workspace_id}/quantization-jobs/{id}/stop/"),
     ("POST", "/api/v1/workspaces/{workspace_id}/quotas/"),
     ("POST", "/api/v1/workspaces/{workspace_id}/services/"),
     ("POST", "/api/v1/workspaces/{workspace_id}/services/plan/"),
