@@ -29,6 +29,7 @@ class ManifestSample:
 class ManifestLineError:
     line: int
     reason: str
+    path: str = ""  # where in the source, for formats other than the manifest (a file, a JSON pointer)
 
 
 def parse_line(text: bytes | str) -> ManifestSample:

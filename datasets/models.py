@@ -222,18 +222,30 @@ class ImportTask(DatasetTask):
     class Kind(models.TextChoices):
         PREFIX = "prefix", "Every object under a prefix"
         MANIFEST = "manifest", "A manifest file"
+        COCO = "coco", "A COCO detection JSON file"
+        VOC = "voc", "A folder of Pascal VOC XML files"
+        YOLO = "yolo", "A YOLO folder: classes.txt or data.yaml, and a label file per image"
+        LABEL_STUDIO = "label_studio", "A Label Studio JSON export"
+        CSV = "csv", "A CSV or TSV file of texts and their labels"
+        AUTO = "auto", "Detected from the source when the import runs"
+
+    class NewLabels(models.TextChoices):
+        ADD = "add", "Labels the source brings join the dataset's label set"
+        REFUSE = "refuse", "A record with a label outside the label set is a bad record"
 
     MAX_REPORTED_ERRORS = 1000
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="import_tasks")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     source_uri = models.CharField(max_length=1024, validators=[validate_storage_uri])
+    options = models.JSONField(default=dict, blank=True, help_text="Format options, e.g. images_uri, text_column.")
+    new_labels = models.CharField(max_length=8, choices=NewLabels.choices, default=NewLabels.ADD)
     total = models.PositiveIntegerField(null=True, blank=True, help_text="Lines or objects to process, once known.")
     processed = models.PositiveIntegerField(default=0)
     added = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0, help_text="Samples already in the dataset (same source).")
     failed = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True, help_text="Bad manifest lines: [{line, reason}].")
+    errors = models.JSONField(default=list, blank=True, help_text="Bad records: [{line, reason, path}].")
     error = models.TextField(blank=True, default="", help_text="Why the whole import failed.")
 
     def __str__(self):

@@ -227,10 +227,17 @@ class ImportTaskSerializer(RunHistoryMixin, serializers.ModelSerializer):
     class Meta:
         model = ImportTask
         fields = [
-            "id", "kind", "source_uri", "status", "total", "processed", "added", "skipped", "failed", "errors",
-            "error", "attempts", "history", "created_by", "created_at", "started_at", "finished_at",
+            "id", "kind", "source_uri", "options", "new_labels", "status", "total", "processed", "added", "skipped",
+            "failed", "errors", "error", "attempts", "history", "created_by", "created_at", "started_at",
+            "finished_at",
         ]
-        read_only_fields = [f for f in fields if f not in ("kind", "source_uri")]
+        read_only_fields = [f for f in fields if f not in ("kind", "source_uri", "options", "new_labels")]
+        extra_kwargs = {
+            "options": {"help_text": "Format options: images_uri (coco, voc, label_studio: where relative image "
+                                     "paths point), text_column, label_column, delimiter (csv)."},
+            "new_labels": {"help_text": "add: labels the source brings join the label set; refuse: a record with "
+                                        "a label outside it is reported as bad."},
+        }
 
 
 class SampleFiltersSerializer(serializers.Serializer):

@@ -23,7 +23,7 @@ from aiplatform.errors import Conflict
 from aiplatform.models import ROLE_CAPABILITIES, Capability, Membership
 from aiplatform.storage import StorageError, parse_uri
 
-from . import selectors, tasks
+from . import formats, selectors, tasks
 from .bulk import SampleText, insert_samples, label_rows, sample_text
 from .domain import (
     ANNOTATION_TYPES,
@@ -415,20 +415,38 @@ def delete_version(*, version: DatasetVersion) -> None:
 
 
 @transaction.atomic
-def create_import_task(*, dataset: Dataset, created_by, kind: str, source_uri: str) -> ImportTask:
+def create_import_task(*, dataset: Dataset, created_by, kind: str, source_uri: str, options: dict | None = None,
+                       new_labels: str = ImportTask.NewLabels.ADD) -> ImportTask:
     if source_uri:
         locations.check(workspace=dataset.workspace, uri=source_uri, field="source_uri")
-    task = ImportTask(dataset=dataset, created_by=created_by, kind=kind, source_uri=source_uri)
+    options = options or {}
+    if kind in formats.OPTIONS:
+        errors = formats.option_errors(kind, options)
+        if errors:
+            raise ValidationError(errors)
+    elif options:
+        raise ValidationError({"options": f"A {kind} import takes no options."})
+    accepted = formats.DATASET_TYPES.get(kind)
+    if accepted and dataset.type not in accepted:
+        raise ValidationError({"kind": f"A {kind} import fills a dataset of type {' or '.join(accepted)}; this "
+                                       f"dataset is {dataset.type}."})
+    if options.get("images_uri"):
+        locations.check(workspace=dataset.workspace, uri=options["images_uri"], field="options.images_uri")
+    task = ImportTask(dataset=dataset, created_by=created_by, kind=kind, source_uri=source_uri, options=options,
+                      new_labels=new_labels)
     task.full_clean()
     task.save()
     enqueue_on_commit(tasks.run_import, str(task.pk))
     return task
 
 
-def _import_items(storage, places: locations.WorkspaceLocations, task: ImportTask, dataset: Dataset
-                  ) -> Iterator[tuple[int, ManifestSample | ManifestLineError]]:
-    """What the source holds: (line or object number, sample or bad line), streamed. A prefix
-    lists only objects the workspace may name (`data` also matches `data-theirs/…`)."""
+def _import_items(storage, places: locations.WorkspaceLocations, task: ImportTask, dataset: Dataset,
+                  source: formats.FormatSource | None) -> Iterator[tuple[int, ManifestSample | ManifestLineError]]:
+    """What the source holds: (line, object or record number, sample or bad record), streamed. A
+    prefix lists only objects the workspace may name (`data` also matches `data-theirs/…`)."""
+    if source is not None:
+        yield from source.items()
+        return
     if task.kind == ImportTask.Kind.MANIFEST:
         yield from read_manifest(storage.read_lines(task.source_uri))
         return
@@ -445,7 +463,7 @@ def _count_items(storage, places: locations.WorkspaceLocations, task: ImportTask
     Progress only: None when the count stops (`stop`) or the source cannot be read, which the
     import itself reports."""
     try:
-        if task.kind == ImportTask.Kind.MANIFEST:
+        if task.kind in (ImportTask.Kind.MANIFEST, ImportTask.Kind.CSV):
             last = b"\n"
             lines = 0
             for chunk in storage.read_chunks(task.source_uri):
@@ -453,7 +471,8 @@ def _count_items(storage, places: locations.WorkspaceLocations, task: ImportTask
                     return None
                 lines += chunk.count(b"\n")
                 last = chunk[-1:] or last
-            return lines + (last != b"\n")
+            # A CSV's header is no record.
+            return lines + (last != b"\n") - (task.kind == ImportTask.Kind.CSV)
         count = 0
         for item in storage.list(task.source_uri):
             if stop.is_set():
@@ -465,15 +484,15 @@ def _count_items(storage, places: locations.WorkspaceLocations, task: ImportTask
 
 
 def _sample_row(dataset: Dataset, places: locations.WorkspaceLocations, item: ManifestSample, now,
-                created: str) -> tuple[dict | None, str | None]:
-    """The fields of a new sample from a manifest line, or what is wrong with the line."""
+                created: str, label_names: set | None) -> tuple[dict | None, str | None]:
+    """The fields of a new sample from a manifest line, or what is wrong with the line.
+    `label_names` None lets the line's labels join the label set."""
     problem = _source_error(dataset, places, item.source)
     if problem:
         return None, f"source: {problem}"
     for index, annotation in enumerate(item.annotation):
-        # Labels a manifest brings join the label set; everything else must fit the dataset.
         problem = annotation_error(dataset_type=dataset.type, annotation=annotation, metadata=item.property,
-                                   label_names=None)
+                                   label_names=label_names)
         if problem:
             return None, f"annotation {index}: {problem}"
         annotator = annotation.get("annotated-by", "")
@@ -495,27 +514,29 @@ class _ImportBatch:
 
     size: int
     candidates: dict[str, tuple[dict, SampleText | None]]
-    failures: list[tuple[int, str]]
+    failures: list[ManifestLineError]
     repeats: int
 
 
 def _import_batches(storage, places: locations.WorkspaceLocations, task: ImportTask, dataset: Dataset, *,
-                    copy_text: bool, skip: int = 0) -> Iterator[_ImportBatch]:
+                    copy_text: bool, skip: int = 0, source: formats.FormatSource | None = None
+                    ) -> Iterator[_ImportBatch]:
     """The source's items in batches, read and checked, after the first `skip` (those an earlier
     attempt wrote); this is what runs beside the writing of the batch before, so it touches no
     database."""
-    items = islice(_import_items(storage, places, task, dataset), skip, None)
+    items = islice(_import_items(storage, places, task, dataset, source), skip, None)
+    label_names = dataset.label_names if task.new_labels == ImportTask.NewLabels.REFUSE else None
     while batch := list(islice(items, IMPORT_BATCH)):
         now = timezone.now()
         created = creation_time(now)
         prepared = _ImportBatch(size=len(batch), candidates={}, failures=[], repeats=0)
         for number, item in batch:
             if isinstance(item, ManifestLineError):
-                prepared.failures.append((number, item.reason))
+                prepared.failures.append(item)
                 continue
-            row, problem = _sample_row(dataset, places, item, now, created)
+            row, problem = _sample_row(dataset, places, item, now, created, label_names)
             if problem:
-                prepared.failures.append((number, problem))
+                prepared.failures.append(ManifestLineError(line=number, reason=problem))
             elif row["source"] in prepared.candidates:
                 prepared.repeats += 1
             else:
@@ -529,8 +550,8 @@ def _import_batch(task: ImportTask, dataset: Dataset, batch: _ImportBatch, tally
     look their sources up first. Until one batch brings a source the dataset has, none looks:
     the dataset's unique (dataset, source) constraint refuses such a batch, which is then written
     again, looked up, and so is every batch after it (a re-run finds its sources at once)."""
-    for number, reason in batch.failures:
-        _report(task, tally, number, reason)
+    for failure in batch.failures:
+        _report(task, tally, failure)
     try:
         rows, counts = _write_batch(task, dataset, batch, tally, total=total, look_up=look_up, lease=lease)
     except IntegrityError as exc:
@@ -571,10 +592,11 @@ def _write_batch(task: ImportTask, dataset: Dataset, batch: _ImportBatch, tally:
     return rows, counts
 
 
-def _report(task: ImportTask, tally: Counter, number: int, reason: str) -> None:
+def _report(task: ImportTask, tally: Counter, failure: ManifestLineError) -> None:
     tally["failed"] += 1
     if len(task.errors) < ImportTask.MAX_REPORTED_ERRORS:
-        task.errors.append({"line": number, "reason": reason})
+        task.errors.append({"line": failure.line, "reason": failure.reason,
+                            **({"path": failure.path} if failure.path else {})})
 
 
 def run_import(*, task_id) -> ImportTask | None:
@@ -605,20 +627,31 @@ def run_import(*, task_id) -> ImportTask | None:
         # Resolved here: the readers' threads touch no database.
         places = locations.WorkspaceLocations(dataset.workspace).loaded()
         storage = places.storage_at(task.source_uri)
-        counting = readers.submit(_count_items, storage, places, task, dataset, stop)
+        task = _detected(task, storage, places)
+        source = None
+        if task.kind in formats.DATASET_TYPES:
+            _check_format_fits(task, dataset)
+            source = formats.open_source(kind=task.kind, storage=storage, uri=task.source_uri, options=task.options,
+                                         dataset_type=dataset.type, admits=lambda uri: places.refusal(uri) is None)
+        if source is None or task.kind == ImportTask.Kind.CSV:
+            counting = readers.submit(_count_items, storage, places, task, dataset, stop)
         postgres = connection.vendor == "postgresql"
-        batches = _import_batches(storage, places, task, dataset, copy_text=postgres, skip=task.processed)
+        batches = _import_batches(storage, places, task, dataset, copy_text=postgres, skip=task.processed,
+                                  source=source)
         upcoming = readers.submit(next, batches, None)
         look_up = not postgres  # elsewhere no constraint error tells which one failed
         while (batch := _awaited(upcoming, lease)) is not None:
             upcoming = readers.submit(next, batches, None)
-            total = counting.result() if counting.done() else None
+            if source is not None and task.kind != ImportTask.Kind.CSV:
+                total = source.total  # known once the reader has read the file or listed the folder
+            else:
+                total = counting.result() if counting.done() else None
             look_up = _import_batch(task, dataset, batch, tally, new_labels, total=total, look_up=look_up,
                                     lease=lease)
     except leases.LeaseLost:
         logger.warning("import %s was taken over by another worker; this one stops", task.pk)
         return task
-    except StorageError as exc:
+    except (StorageError, formats.SourceError) as exc:
         outcome = {"status": TaskStatus.FAILED, "error": str(exc)}
     except Exception:
         # Left RUNNING, the task would never end: acks_late redelivers a killed worker's task, not
@@ -641,6 +674,27 @@ def run_import(*, task_id) -> ImportTask | None:
     task = _finish_import(task=task, dataset=dataset, tally=tally, new_labels=new_labels, **outcome)
     lease.release(outcome=task.status)
     return task
+
+
+def _detected(task: ImportTask, storage, places: locations.WorkspaceLocations) -> ImportTask:
+    """The task with its kind told from the source when it was `auto` (recorded, so that a
+    resumed run reads the source the same way)."""
+    if task.kind != ImportTask.Kind.AUTO:
+        return task
+    kind = formats.detect(storage=storage, uri=task.source_uri, admits=lambda uri: places.refusal(uri) is None)
+    ImportTask.objects.filter(pk=task.pk).update(kind=kind)
+    task.kind = kind
+    return task
+
+
+def _check_format_fits(task: ImportTask, dataset: Dataset) -> None:
+    accepted = formats.DATASET_TYPES[task.kind]
+    if dataset.type not in accepted:
+        raise formats.SourceError(f"The source is in {task.kind} format, which fills a dataset of type "
+                                  f"{' or '.join(accepted)}; this dataset is {dataset.type}.")
+    errors = formats.option_errors(task.kind, task.options)
+    if errors:
+        raise formats.SourceError(f"The options do not fit a {task.kind} import: {errors['options']}.")
 
 
 def _awaited(future, lease: leases.Lease):

@@ -197,7 +197,10 @@ class DatasetVersionViews(
 class ImportTaskViews(DatasetScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceViewSet):
     """Imports into a dataset, run in the background: `prefix` takes every object under a
     storage prefix whose extension fits the dataset type; `manifest` reads a manifest file with
-    labels. Samples already in the dataset are skipped, bad manifest lines listed in `errors`."""
+    labels; `coco`, `voc` (a folder of XML files), `yolo` (a folder with classes.txt or data.yaml),
+    `label_studio` (a JSON export) and `csv` (texts and labels, CSV or TSV) read those formats;
+    `auto` tells the format from the source. Samples already in the dataset are skipped, bad
+    records listed in `errors` with their line and where they are (`path`)."""
 
     queryset = ImportTask.objects.none()
     serializer_class = ImportTaskSerializer
