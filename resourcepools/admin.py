@@ -50,7 +50,11 @@ class ResourcePoolAdmin(admin.ModelAdmin):
 
 @admin.register(Quota)
 class QuotaAdmin(admin.ModelAdmin):
-    list_display = ["workspace", "pool", "max_accelerators", "max_vcpus", "max_memory_gib", "max_workloads"]
+    """A workspace's queue in a pool: nominal shares (max_*), borrowing and lending limits, weight."""
+
+    list_display = ["workspace", "pool", "max_accelerators", "max_vcpus", "max_memory_gib", "max_workloads",
+                    "borrowing_limit_accelerators", "lending_limit_accelerators", "weight"]
+    list_filter = ["pool"]
     list_select_related = ["workspace", "pool"]
 
 

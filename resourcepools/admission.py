@@ -18,7 +18,16 @@ Holding is limited in time: a gang that has held its flavors for `max_hold_secon
 fitting (say, behind a service that never ends) stops holding for `hold_cooldown_seconds`, so
 the capacity it kept idle is used meanwhile; then it may hold again. It keeps its place in the
 queue throughout and is admitted whenever it fits.
-Quota refusals hold nothing: a workspace over its quota does not block other workspaces."""
+Quota refusals hold nothing: a workspace over its quota does not block other workspaces.
+
+Queues and cohorts: a workspace's quota in a pool is its queue, the pool's queues its cohort. A
+queue's `max_*` is its nominal (guaranteed) share; work within it is decided in line as above.
+Work that would take its queue above its nominal share borrows idle capacity of the cohort, up to
+the queue's borrowing limit, and never what another queue keeps for itself (the part of its unused
+nominal share above its lending limit). Borrowers are decided after the work within its share, in
+order of their queue's weighted dominant-resource share once admitted (the largest fraction of
+the pool's capacity of any resource it would borrow, divided by its weight; lowest first, then
+priority, then FIFO), so no queue takes all idle capacity; borrowers hold nothing."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -34,6 +43,7 @@ from aiplatform import sql
 
 from .models import (
     ADMITTING_POOL_STATUSES,
+    SHARED_RESOURCES,
     Allocation,
     Node,
     NodeHealth,
@@ -80,10 +90,36 @@ class QueuedWorkload:
 
 @dataclass
 class Budget:
-    """A workspace's quota in the pool and what it uses; limits of None are unlimited."""
+    """A workspace's queue in the pool and what it uses. `limits` are its nominal shares
+    (max_<resource>, None: unlimited); `borrowing` (resource -> amount above nominal it may use;
+    missing: 0, None: unlimited) and `lending` (resource -> most of its unused nominal share others
+    may use; missing or None: all of it)."""
 
     limits: dict
     used: dict = field(default_factory=lambda: {"accelerators": 0, "vcpus": 0, "memory_gib": 0, "workloads": 0})
+    borrowing: dict = field(default_factory=dict)
+    lending: dict = field(default_factory=dict)
+    weight: float = 1.0
+
+    def nominal(self, resource: str) -> int | None:
+        return self.limits.get(f"max_{resource}")
+
+    def above_nominal(self, resource: str, extra: int = 0) -> int:
+        nominal = self.nominal(resource)
+        return 0 if nominal is None else max(0, self.used[resource] + extra - nominal)
+
+    def reserved(self, resource: str) -> int:
+        """What of its unused nominal share the queue keeps for itself (lends to nobody)."""
+        nominal, lending = self.nominal(resource), self.lending.get(resource)
+        if nominal is None or lending is None:
+            return 0
+        return max(0, nominal - self.used[resource] - lending)
+
+    def share(self, extra: dict, capacity: dict) -> float:
+        """Weighted dominant-resource share of what it borrows once `extra` is added."""
+        fractions = [self.above_nominal(r, extra.get(r, 0)) / capacity[r] for r in SHARED_RESOURCES
+                     if capacity.get(r)]
+        return max(fractions, default=0.0) / self.weight
 
 
 @dataclass
@@ -135,29 +171,85 @@ def hold_expired_text(max_hold_seconds: float, until: datetime) -> str:
             f"other work may use them until {until:%Y-%m-%d %H:%M:%S} UTC")
 
 
-def _quota_refusal(workload: QueuedWorkload, budget: Budget | None) -> str | None:
+def _quota_refusal(workload: QueuedWorkload, budget: Budget | None) -> tuple[str, str] | None:
+    """Why the queue may not take this workload at all: its nominal share (with no borrowing) or
+    nominal share plus borrowing limit would be exceeded."""
     if budget is None:
         return None
     asked = {**workload.totals(), "workloads": 1}
     for resource, amount in asked.items():
         limit = budget.limits.get(f"max_{resource}")
-        if limit is not None and budget.used[resource] + amount > limit:
-            return (
-                f"Workspace quota exceeded: needs {amount} {resource.replace('_', ' ')}, "
+        if limit is None or budget.used[resource] + amount <= limit:
+            continue
+        borrowing = budget.borrowing.get(resource, 0)
+        name = resource.replace("_", " ")
+        if borrowing == 0:
+            return "QuotaExceeded", (
+                f"Workspace quota exceeded: needs {amount} {name}, "
                 f"{budget.used[resource]} of {limit} in use in this pool. Wait for running work to end "
                 "or ask your account admin for a larger quota."
+            )
+        if borrowing is not None and budget.used[resource] + amount > limit + borrowing:
+            return "BorrowingLimitReached", (
+                f"Borrowing limit reached: needs {amount} {name}, {budget.used[resource]} in use in this pool "
+                f"against a nominal share of {limit} plus a borrowing limit of {borrowing}. Wait for running work "
+                "to end or ask your account admin for a larger share."
             )
     return None
 
 
+def _borrowable(capacity_free: dict, budgets: dict, own) -> dict:
+    """Idle capacity of the cohort that work beyond a guaranteed share may take: what is free
+    less what the other queues keep for their own unused nominal share."""
+    return {r: capacity_free[r] - sum(b.reserved(r) for ws, b in budgets.items() if ws != own)
+            for r in SHARED_RESOURCES}
+
+
+def _borrowing_refusal(workload: QueuedWorkload, budget: Budget | None, free: dict, budgets: dict) -> str | None:
+    """Why the cohort cannot lend what this workload needs beyond its queue's nominal share (the
+    whole workload when its workspace has no queue)."""
+    totals = workload.totals()
+    borrowable = _borrowable(free, budgets, workload.workspace_id)
+    for resource in SHARED_RESOURCES:
+        need = totals[resource] if budget is None else (
+            budget.above_nominal(resource, totals[resource]) - budget.above_nominal(resource))
+        if need <= borrowable[resource] or (budget is None and need > free[resource]):
+            # Work without a queue short of idle capacity itself waits (and holds) as before.
+            continue
+        name = resource.replace("_", " ")
+        kept = free[resource] - borrowable[resource]
+        if budget is None:
+            return (f"Waiting for capacity no queue keeps for its guaranteed share: needs {need} {name}; "
+                    f"{free[resource]} idle, of which other queues keep {kept} for their nominal shares")
+        return (f"Borrowing exhausted: needs to borrow {need} {name} above its nominal share of "
+                f"{budget.nominal(resource)}; the cohort has {max(borrowable[resource], 0)} to lend "
+                f"({free[resource]} idle, of which other queues keep {kept} for their nominal shares)")
+    return None
+
+
+def _take(workload: QueuedWorkload, budget: Budget | None, free: dict) -> None:
+    totals = workload.totals()
+    for resource in SHARED_RESOURCES:
+        free[resource] -= totals[resource]
+    if budget is not None:
+        for resource, amount in {**totals, "workloads": 1}.items():
+            budget.used[resource] += amount
+
+
 def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], queue: list[QueuedWorkload],
                    budgets: dict, now: datetime, starvation_seconds: float, max_hold_seconds: float | None = None,
-                   hold_cooldown_seconds: float = 0, refusals: dict | None = None) -> list[Decision]:
-    """Decide for one pool's queue, in order. `refusals` maps workspace ids to a reason their
-    work may not start (from registered admission checks). `max_hold_seconds` None: holds last
-    until the gang fits."""
+                   hold_cooldown_seconds: float = 0, refusals: dict | None = None,
+                   capacity: dict | None = None) -> list[Decision]:
+    """Decide for one pool's queue, in order. `budgets` holds every queue of the pool's cohort
+    (by workspace id). `refusals` maps workspace ids to a reason their work may not start (from
+    registered admission checks). `max_hold_seconds` None: holds last until the gang fits.
+    `capacity`: the pool's capacity per resource, which fair shares are fractions of (default:
+    what the nodes have free)."""
     refusals = refusals or {}
-    decisions = []
+    free = {r: sum(getattr(n, r) for n in nodes) for r in SHARED_RESOURCES}
+    capacity = capacity or dict(free)
+    decisions: list[Decision | None] = []
+    borrowers: dict[object, list[tuple[int, QueuedWorkload, int]]] = defaultdict(list)
     holds: dict[int, tuple[int, bool, str]] = {}  # flavor id -> (priority, starving, holder name)
     ahead = 0
     admitting = pool_status in ADMITTING_POOL_STATUSES
@@ -191,7 +283,19 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
         budget = budgets.get(workload.workspace_id)
         refusal = _quota_refusal(workload, budget)
         if refusal:
-            decisions.append(Decision(workload.id, False, "QuotaExceeded", f"{refusal} ({ahead} ahead)", **waiting))
+            decisions.append(Decision(workload.id, False, refusal[0], f"{refusal[1]} ({ahead} ahead)", **waiting))
+            ahead += 1
+            continue
+        totals = workload.totals()
+        if budget is not None and any(budget.above_nominal(r, totals[r]) for r in SHARED_RESOURCES):
+            # Decided after the work within its share, by fair share (below).
+            borrowers[workload.workspace_id].append((len(decisions), workload, ahead))
+            decisions.append(None)
+            ahead += 1
+            continue
+        if budget is None and (refusal := _borrowing_refusal(workload, None, free, budgets)):
+            decisions.append(Decision(workload.id, False, "BorrowingExhausted", f"{refusal}; {ahead} workload(s) "
+                                      "ahead.", **waiting))
             ahead += 1
             continue
         placements = place_gang(workload.pod_sets, nodes)
@@ -217,12 +321,51 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
                         holds[f] = (workload.priority, starving, workload.name)
             ahead += 1
             continue
-        if budget is not None:
-            for resource, amount in {**workload.totals(), "workloads": 1}.items():
-                budget.used[resource] += amount
+        _take(workload, budget, free)
         decisions.append(Decision(workload.id, True, "Admitted", f"Admitted to pool {pool_name}.",
                                   placements=placements))
+    _decide_borrowers(borrowers, decisions, pool_name=pool_name, nodes=nodes, budgets=budgets, free=free,
+                      capacity=capacity, now=now, max_hold_seconds=max_hold_seconds)
     return decisions
+
+
+def _decide_borrowers(borrowers: dict, decisions: list, *, pool_name, nodes, budgets, free, capacity, now,
+                      max_hold_seconds) -> None:
+    """Idle capacity to the borrowing queues by weighted dominant-resource share: each round the
+    queue whose share would be lowest with its next workload admitted goes first."""
+    def turn(workspace_id):
+        _, workload, _ = borrowers[workspace_id][0]
+        return (budgets[workspace_id].share(workload.totals(), capacity), -workload.priority, workload.queued_at,
+                str(workload.id))
+
+    while borrowers:
+        workspace_id = min(borrowers, key=turn)
+        index, workload, ahead = borrowers[workspace_id].pop(0)
+        if not borrowers[workspace_id]:
+            del borrowers[workspace_id]
+        budget = budgets[workspace_id]
+        paused_until = workload.hold_paused_until
+        if max_hold_seconds is None or (paused_until is not None and paused_until <= now):
+            paused_until = None
+        waiting = {"queue_position": ahead + 1, "hold_paused_until": paused_until}
+        refusal = _quota_refusal(workload, budget)
+        if refusal:
+            decisions[index] = Decision(workload.id, False, refusal[0], f"{refusal[1]} ({ahead} ahead)", **waiting)
+            continue
+        if message := _borrowing_refusal(workload, budget, free, budgets):
+            decisions[index] = Decision(workload.id, False, "BorrowingExhausted",
+                                        f"{message}; {ahead} workload(s) ahead.", **waiting)
+            continue
+        placements = place_gang(workload.pod_sets, nodes)
+        if placements is None:
+            decisions[index] = Decision(
+                workload.id, False, "BorrowingExhausted", f"Borrowing exhausted: no idle capacity of the cohort "
+                f"fits; it {_capacity_detail(workload, pool_name, nodes)}; {ahead} workload(s) ahead.", **waiting)
+            continue
+        _take(workload, budget, free)
+        decisions[index] = Decision(workload.id, True, "Admitted",
+                                    f"Admitted to pool {pool_name}, borrowing idle capacity of its cohort.",
+                                    placements=placements)
 
 
 @dataclass
@@ -251,7 +394,7 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
         if not pools:
             return report
 
-        nodes_by_pool = _node_states(pools)
+        nodes_by_pool, capacity_by_pool = _node_states(pools)
         queue_rows = list(
             Workload.objects.filter(phase=Phase.QUEUED, pool_id__in=pools)
             .annotate(rank=Window(RowNumber(), partition_by=[F("pool_id")],
@@ -271,7 +414,7 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
                 ps["id"], ps["name"], ps["replicas"], ps["flavor_id"], ps["flavor__name"],
                 ps["flavor__accelerator_kind"], ps["vcpus"], ps["memory_gib"], ps["accelerators"]))
         pairs = {(r["pool_id"], r["workspace_id"]) for r in queue_rows}
-        budgets = _budgets(pools, pairs)
+        budgets = _budgets(pools)
         refused = {}
         for check in _admission_checks:
             refused.update(check(pools=list(pools.values()), workspace_ids={ws for _, ws in pairs}))
@@ -292,6 +435,7 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
                 max_hold_seconds=settings.ADMISSION_MAX_HOLD_SECONDS,
                 hold_cooldown_seconds=settings.ADMISSION_HOLD_COOLDOWN_SECONDS,
                 refusals={ws: reason for (p, ws), reason in refused.items() if p == pool_id},
+                capacity=capacity_by_pool[pool_id],
             )
             rows_by_id.update({r["id"]: r for r in rows})
 
@@ -345,13 +489,15 @@ def _record_pending(decisions: list[Decision]) -> None:
             )
 
 
-def _node_states(pools) -> dict[object, list[NodeState]]:
+def _node_states(pools) -> tuple[dict[object, list[NodeState]], dict[object, dict]]:
+    """The free capacity of each pool's schedulable, healthy nodes, and their whole capacity."""
     used = {
         row["node_id"]: row
         for row in Allocation.objects.filter(pool_id__in=pools).values("node_id").annotate(
             vcpus=Sum("vcpus"), memory_gib=Sum("memory_gib"), accelerators=Sum("accelerators"))
     }
     states = defaultdict(list)
+    capacity = defaultdict(lambda: dict.fromkeys(SHARED_RESOURCES, 0))
     for n in Node.objects.filter(pool_id__in=pools, schedulable=True, health=NodeHealth.HEALTHY).values(
         "id", "pool_id", "flavor_id", "flavor__vcpus", "flavor__memory_gib", "flavor__accelerators"
     ).order_by("id"):
@@ -362,16 +508,27 @@ def _node_states(pools) -> dict[object, list[NodeState]]:
             n["flavor__memory_gib"] - (u.get("memory_gib") or 0),
             n["flavor__accelerators"] - (u.get("accelerators") or 0),
         ))
-    return states
+        for resource in SHARED_RESOURCES:
+            capacity[n["pool_id"]][resource] += n[f"flavor__{resource}"]
+    return states, capacity
 
 
-def _budgets(pools, pairs) -> dict:
-    workspaces = {ws for _, ws in pairs}
-    budgets = {}
-    for q in Quota.objects.filter(pool_id__in=pools, workspace_id__in=workspaces).values():
-        budgets[(q["pool_id"], q["workspace_id"])] = Budget(
-            limits={k: q[k] for k in ("max_accelerators", "max_vcpus", "max_memory_gib", "max_workloads")})
-    for row in Allocation.objects.filter(pool_id__in=pools, workspace_id__in=workspaces).values(
+def budget_of(quota: dict) -> Budget:
+    """A queue's budget from its quota row (as `values()` gives it), with nothing used yet."""
+    return Budget(
+        limits={k: quota[k] for k in ("max_accelerators", "max_vcpus", "max_memory_gib", "max_workloads")},
+        borrowing={r: quota[f"borrowing_limit_{r}"] for r in SHARED_RESOURCES},
+        lending={r: quota[f"lending_limit_{r}"] for r in SHARED_RESOURCES},
+        weight=float(quota["weight"]),
+    )
+
+
+def _budgets(pools) -> dict:
+    """Every queue of the pools' cohorts with what it uses: lending limits of queues with nothing
+    queued still bound what others may borrow."""
+    budgets = {(q["pool_id"], q["workspace_id"]): budget_of(q)
+               for q in Quota.objects.filter(pool_id__in=pools).values()}
+    for row in Allocation.objects.filter(pool_id__in=pools, workspace_id__in={ws for _, ws in budgets}).values(
         "pool_id", "workspace_id"
     ).annotate(accelerators=Sum("accelerators"), vcpus=Sum("vcpus"), memory_gib=Sum("memory_gib"),
                workloads=Count("workload_id", distinct=True)):
@@ -379,4 +536,3 @@ def _budgets(pools, pairs) -> dict:
         if budget is not None:
             budget.used = {k: row[k] or 0 for k in ("accelerators", "vcpus", "memory_gib", "workloads")}
     return budgets
-

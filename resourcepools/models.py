@@ -2,6 +2,7 @@
 
 import re
 import uuid
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
@@ -155,15 +156,31 @@ class Node(models.Model):
         return self.name
 
 
+# The resources a queue shares in its cohort, each with a nominal share, a borrowing and a lending limit.
+SHARED_RESOURCES = ("accelerators", "vcpus", "memory_gib")
+
+
 class Quota(models.Model):
-    """Limits of one workspace in one pool. An absent limit (null) is no limit."""
+    """A workspace's queue in one pool. `max_*` are its nominal (guaranteed) share; an absent
+    (null) share is no limit. The queues of a pool form its cohort: a queue may use idle capacity
+    of the cohort up to `borrowing_limit_*` above its nominal share, and lends at most
+    `lending_limit_*` of its unused nominal share to others (null: all of it)."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="quotas")
     pool = models.ForeignKey(ResourcePool, on_delete=models.CASCADE, related_name="quotas")
-    max_accelerators = models.PositiveIntegerField(null=True, blank=True)
-    max_vcpus = models.PositiveIntegerField(null=True, blank=True)
-    max_memory_gib = models.PositiveIntegerField(null=True, blank=True)
+    max_accelerators = models.PositiveIntegerField(null=True, blank=True, help_text="Nominal share of accelerators.")
+    max_vcpus = models.PositiveIntegerField(null=True, blank=True, help_text="Nominal share of vCPUs.")
+    max_memory_gib = models.PositiveIntegerField(null=True, blank=True, help_text="Nominal share of memory (GiB).")
     max_workloads = models.PositiveIntegerField(null=True, blank=True, help_text="Concurrently admitted workloads.")
+    borrowing_limit_accelerators = models.PositiveIntegerField(null=True, blank=True, default=0)
+    borrowing_limit_vcpus = models.PositiveIntegerField(null=True, blank=True, default=0)
+    borrowing_limit_memory_gib = models.PositiveIntegerField(null=True, blank=True, default=0)
+    lending_limit_accelerators = models.PositiveIntegerField(null=True, blank=True)
+    lending_limit_vcpus = models.PositiveIntegerField(null=True, blank=True)
+    lending_limit_memory_gib = models.PositiveIntegerField(null=True, blank=True)
+    weight = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal("1"),
+                                 validators=[MinValueValidator(Decimal("0.01"))],
+                                 help_text="Share of idle capacity among borrowing queues (higher gets more).")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -171,6 +188,26 @@ class Quota(models.Model):
 
     def __str__(self):
         return f"{self.workspace} in {self.pool}"
+
+    def clean(self):
+        errors = {}
+        for resource in SHARED_RESOURCES:
+            nominal = getattr(self, f"max_{resource}")
+            borrowing = getattr(self, f"borrowing_limit_{resource}")
+            lending = getattr(self, f"lending_limit_{resource}")
+            if nominal is None and borrowing != 0:
+                errors[f"borrowing_limit_{resource}"] = (
+                    f"max_{resource} is unlimited, so there is nothing to borrow above it; set max_{resource} or "
+                    "leave the borrowing limit at 0.")
+            if lending is not None and nominal is None:
+                errors[f"lending_limit_{resource}"] = (
+                    f"max_{resource} is unlimited, so there is no nominal share to lend; set max_{resource} or "
+                    "leave the lending limit empty.")
+            elif lending is not None and lending > nominal:
+                errors[f"lending_limit_{resource}"] = (
+                    f"A queue lends at most its nominal share ({nominal}); set at most {nominal}.")
+        if errors:
+            raise ValidationError(errors)
 
 
 class Phase(models.TextChoices):

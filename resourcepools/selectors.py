@@ -1,10 +1,23 @@
 """Read queries for flavors, pools, quotas and workloads."""
 
+from collections import defaultdict
+
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 
 from aiplatform.selectors import account_member
 
-from .models import Allocation, Flavor, Node, PodSet, PoolKind, Quota, ResourcePool, Workload, WorkloadEvent
+from .models import (
+    SHARED_RESOURCES,
+    Allocation,
+    Flavor,
+    Node,
+    PodSet,
+    PoolKind,
+    Quota,
+    ResourcePool,
+    Workload,
+    WorkloadEvent,
+)
 
 
 def flavors() -> QuerySet[Flavor]:
@@ -70,6 +83,63 @@ def quota_usage(*, workspace, pool_ids) -> dict:
     ):
         usage[row["pool_id"]] = {k: row[k] or 0 for k in ("accelerators", "vcpus", "memory_gib", "workloads")}
     return usage
+
+
+def lent_by_queues(*, capacity: int, total_used: int, queues: dict) -> dict:
+    """How much of each queue's unused nominal share others use now, for one resource of one
+    pool. `queues` maps a key to (nominal or None, used, lending limit or None). Work beyond the
+    queues' nominal shares first fills the capacity no queue is guaranteed; the rest is lent by
+    the queues with unused nominal share, in proportion to what each may lend."""
+    guaranteed = sum(nominal for nominal, _, _ in queues.values() if nominal is not None)
+    within = sum(min(used, nominal) for nominal, used, _ in queues.values() if nominal is not None)
+    taken = max(0, (total_used - within) - max(0, capacity - guaranteed))
+    lendable = {
+        key: min(max(0, nominal - used), max(0, nominal - used) if lending is None else lending)
+        for key, (nominal, used, lending) in queues.items() if nominal is not None
+    }
+    offered = sum(lendable.values())
+    lent = dict.fromkeys(queues, 0)
+    if not taken or not offered:
+        return lent
+    taken = min(taken, offered)
+    # Whole units in proportion, the remainder to the largest fractions, so the amounts add up.
+    for key, amount in lendable.items():
+        lent[key] = taken * amount // offered
+    by_fraction = sorted(lendable, key=lambda key: (-(taken * lendable[key] % offered), str(key)))
+    for key in by_fraction[:taken - sum(lent.values())]:
+        lent[key] += 1
+    return lent
+
+
+def queue_shares(*, workspace, pool_ids) -> dict:
+    """Per pool, what the workspace's queue borrows (uses above its nominal share) and lends (of
+    its unused nominal share, used by others) now, per resource, in four queries."""
+    zero = dict.fromkeys(SHARED_RESOURCES, 0)
+    capacity = {row["pool_id"]: row for row in Node.objects.filter(pool_id__in=pool_ids).values("pool_id").annotate(
+        **{r: Sum(f"flavor__{r}") for r in SHARED_RESOURCES})}
+    totals = {row["pool_id"]: row for row in Allocation.objects.filter(pool_id__in=pool_ids).values("pool_id")
+              .annotate(**{r: Sum(r) for r in SHARED_RESOURCES})}
+    used = {(row["pool_id"], row["workspace_id"]): row for row in Allocation.objects.filter(pool_id__in=pool_ids)
+            .values("pool_id", "workspace_id").annotate(**{r: Sum(r) for r in SHARED_RESOURCES})}
+    queues = defaultdict(dict)
+    for q in Quota.objects.filter(pool_id__in=pool_ids).values():
+        queues[q["pool_id"]][q["workspace_id"]] = q
+    result = {}
+    for pool_id in pool_ids:
+        mine = queues[pool_id].get(workspace.pk)
+        borrowed, lent = dict(zero), dict(zero)
+        for r in SHARED_RESOURCES:
+            if mine is None or mine[f"max_{r}"] is None:
+                continue
+            use = {ws: (used.get((pool_id, ws)) or {}).get(r) or 0 for ws in queues[pool_id]}
+            borrowed[r] = max(0, use[workspace.pk] - mine[f"max_{r}"])
+            lent[r] = lent_by_queues(
+                capacity=(capacity.get(pool_id) or {}).get(r) or 0,
+                total_used=(totals.get(pool_id) or {}).get(r) or 0,
+                queues={ws: (q[f"max_{r}"], use[ws], q[f"lending_limit_{r}"]) for ws, q in queues[pool_id].items()},
+            )[workspace.pk]
+        result[pool_id] = {"borrowed": borrowed, "lent": lent}
+    return result
 
 
 def workloads(*, workspace) -> QuerySet[Workload]:

@@ -81,29 +81,62 @@ class NodeUpdateSerializer(serializers.ModelSerializer):
         fields = ["schedulable", "health"]
 
 
+QUEUE_FIELDS = [
+    "max_accelerators", "max_vcpus", "max_memory_gib", "max_workloads",
+    "borrowing_limit_accelerators", "borrowing_limit_vcpus", "borrowing_limit_memory_gib",
+    "lending_limit_accelerators", "lending_limit_vcpus", "lending_limit_memory_gib", "weight",
+]
+QUEUE_HELP = {
+    "max_accelerators": {"help_text": "Nominal (guaranteed) share of accelerators; null: no limit."},
+    "max_vcpus": {"help_text": "Nominal (guaranteed) share of vCPUs; null: no limit."},
+    "max_memory_gib": {"help_text": "Nominal (guaranteed) share of memory in GiB; null: no limit."},
+    **{f"borrowing_limit_{r}": {"help_text": f"How much above max_{r} the queue may use of the cohort's idle "
+                                             "capacity; 0 (the default): no borrowing; null: no limit."}
+       for r in ("accelerators", "vcpus", "memory_gib")},
+    **{f"lending_limit_{r}": {"help_text": f"How much of its unused max_{r} other queues may borrow; null (the "
+                                           "default): all of it."}
+       for r in ("accelerators", "vcpus", "memory_gib")},
+    "weight": {"help_text": "The queue's weight in sharing idle capacity among borrowers (default 1)."},
+}
+
+
 class QuotaSerializer(serializers.ModelSerializer):
+    """A workspace's queue in a pool (its quota): nominal shares, borrowing and lending limits,
+    weight, what it uses, borrows and lends now."""
+
     pool = serializers.PrimaryKeyRelatedField(queryset=ResourcePool.objects.all())
     pool_name = serializers.CharField(source="pool.name", read_only=True)
     usage = serializers.SerializerMethodField()
+    borrowed = serializers.SerializerMethodField()
+    lent = serializers.SerializerMethodField()
 
     class Meta:
         model = Quota
-        fields = [
-            "id", "pool", "pool_name", "max_accelerators", "max_vcpus", "max_memory_gib", "max_workloads", "usage",
-            "updated_at",
-        ]
-        read_only_fields = ["id", "pool_name", "usage", "updated_at"]
+        fields = ["id", "pool", "pool_name", *QUEUE_FIELDS, "usage", "borrowed", "lent", "updated_at"]
+        read_only_fields = ["id", "pool_name", "usage", "borrowed", "lent", "updated_at"]
+        extra_kwargs = QUEUE_HELP
         validators = []
 
     @extend_schema_field(serializers.DictField(child=serializers.IntegerField()))
     def get_usage(self, quota):
         return self.context["usage"].get(quota.pool_id, {})
 
+    @extend_schema_field(ResourceAmountsSerializer)
+    def get_borrowed(self, quota):
+        """What the queue uses above its nominal share now."""
+        return self.context.get("shares", {}).get(quota.pool_id, {}).get("borrowed", {})
+
+    @extend_schema_field(ResourceAmountsSerializer)
+    def get_lent(self, quota):
+        """What of its unused nominal share other queues use now."""
+        return self.context.get("shares", {}).get(quota.pool_id, {}).get("lent", {})
+
 
 class QuotaUpdateSerializer(serializers.ModelSerializer):
     class Meta:
         model = Quota
-        fields = ["max_accelerators", "max_vcpus", "max_memory_gib", "max_workloads"]
+        fields = QUEUE_FIELDS
+        extra_kwargs = QUEUE_HELP
 
 
 class PodSetSerializer(serializers.ModelSerializer):

@@ -20,6 +20,7 @@ from aiplatform.services import save_changes
 
 from .models import (
     ADMITTING_POOL_STATUSES,
+    SHARED_RESOURCES,
     TERMINAL_PHASES,
     TRANSITIONS,
     Allocation,
@@ -193,27 +194,57 @@ QUOTA_LIMITS = {
     "max_memory_gib": "memory_gib",
     "max_workloads": "workloads",
 }
+# What else a queue sets: its borrowing and lending limits per resource and its fair-share weight.
+QUEUE_SETTINGS = (
+    *(f"{kind}_limit_{r}" for kind in ("borrowing", "lending") for r in SHARED_RESOURCES), "weight",
+)
+
+
+def check_nominal_fits_pool(*, pool: ResourcePool, quota: Quota) -> None:
+    """The nominal shares of a pool's queues are guaranteed, so together they fit the pool's
+    capacity (every node, cordoned ones too)."""
+    capacity = Node.objects.filter(pool=pool).aggregate(
+        **{r: Sum(f"flavor__{r}") for r in SHARED_RESOURCES})
+    others = Quota.objects.filter(pool=pool).exclude(workspace_id=quota.workspace_id).aggregate(
+        **{r: Sum(f"max_{r}") for r in SHARED_RESOURCES})
+    errors = {}
+    for resource in SHARED_RESOURCES:
+        nominal = getattr(quota, f"max_{resource}")
+        has, taken = capacity[resource] or 0, others[resource] or 0
+        if nominal is not None and nominal + taken > has:
+            name = resource.replace("_", " ")
+            errors[f"max_{resource}"] = (
+                f"The queues of pool '{pool.name}' would be guaranteed {nominal + taken} {name} in sum (this one "
+                f"{nominal}, the others {taken}) but the pool has {has}; set at most {max(has - taken, 0)}.")
+    if errors:
+        raise ValidationError(errors)
 
 
 @transaction.atomic
 def set_quota(*, workspace, pool: ResourcePool, **limits) -> Quota:
+    """Set a workspace's queue in a pool: its nominal shares (`max_*`), borrowing and lending
+    limits and weight; what is not given keeps its value (a new queue: no limit, no borrowing)."""
     # The pool lock orders this against admission, which reads quotas under the same lock.
     ResourcePool.objects.select_for_update().get(pk=pool.pk)
     check_pool_available(workspace=workspace, pool=pool, field="pool")
     usage = workspace_usage(workspace_id=workspace.pk, pool_id=pool.pk)
+    quota = Quota.objects.filter(workspace=workspace, pool=pool).first() or Quota(workspace=workspace, pool=pool)
+    for name in (*QUOTA_LIMITS, *QUEUE_SETTINGS):
+        if name in limits:
+            setattr(quota, name, limits[name])
     errors = {}
     for limit, used_field in QUOTA_LIMITS.items():
-        value = limits.get(limit)
+        value = getattr(quota, limit)
         used = getattr(usage, used_field)
-        if value is not None and value < used:
-            errors[limit] = f"{used} {used_field.replace('_', ' ')} are in use in this pool now; set at least {used}."
+        borrowing = getattr(quota, f"borrowing_limit_{used_field}", 0)
+        if value is not None and borrowing is not None and value + borrowing < used:
+            at_least = f"{used}" if not borrowing else f"{used - borrowing} (with a borrowing limit of {borrowing})"
+            errors[limit] = f"{used} {used_field.replace('_', ' ')} are in use in this pool now; set at least " \
+                            f"{at_least}."
     if errors:
         raise ValidationError(errors)
-    quota, _ = Quota.objects.get_or_create(workspace=workspace, pool=pool)
-    for limit in QUOTA_LIMITS:
-        if limit in limits:
-            setattr(quota, limit, limits[limit])
     quota.full_clean()
+    check_nominal_fits_pool(pool=pool, quota=quota)
     quota.save()
     enqueue_admission(pool_id=pool.pk)
     return quota
@@ -430,10 +461,12 @@ def _timestamps_for(phase: str, now) -> dict:
 
 @transaction.atomic
 def transition_workloads(*, workload_ids, to: str, reason: str, message: str = "",
-                         skip_illegal: bool = False) -> list:
+                         skip_illegal: bool = False, observed_at: dict | None = None) -> list:
     """Move workloads to phase `to`. Locks the rows, refuses (or, with `skip_illegal`, skips)
     moves the lifecycle forbids, records an event per workload, frees capacity of workloads that
-    stop holding it, and announces the change after commit. Returns the ids that moved."""
+    stop holding it, and announces the change after commit. Returns the ids that moved.
+    `observed_at` (workload id → moment) gives the time the backend saw the change happen, kept
+    as its started_at/finished_at instead of now (billing is bounded by them)."""
     rows = list(
         Workload.objects.select_for_update().filter(pk__in=list(workload_ids)).values_list("pk", "phase", "pool_id")
     )
@@ -452,7 +485,12 @@ def transition_workloads(*, workload_ids, to: str, reason: str, message: str = "
     for pk, phase, _ in rows:
         if pk in moved:
             by_from[phase].append(pk)
-    Workload.objects.filter(pk__in=moved).update(phase=to, reason=reason, message=message, **_timestamps_for(to, now))
+    moments = defaultdict(list)
+    for pk in moved:
+        moments[min((observed_at or {}).get(str(pk)) or now, now)].append(pk)
+    for moment, pks in moments.items():
+        Workload.objects.filter(pk__in=pks).update(phase=to, reason=reason, message=message,
+                                                   **_timestamps_for(to, moment))
     WorkloadEvent.objects.bulk_create(
         WorkloadEvent(workload_id=pk, from_phase=from_phase, to_phase=to, reason=reason, message=message)
         for from_phase, pks in by_from.items() for pk in pks

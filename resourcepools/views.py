@@ -144,7 +144,8 @@ class CanSetQuotas(BasePermission):
 
 
 class QuotaViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, WorkspaceViewSet):
-    """The workspace's quota per pool, with current use. POST sets (or replaces) a pool's quota."""
+    """The workspace's queue (quota) per pool: nominal shares, borrowing and lending limits and
+    weight, with current use and what it borrows and lends now. POST sets a pool's queue."""
 
     queryset = Quota.objects.none()
     serializer_class = QuotaSerializer
@@ -159,15 +160,20 @@ class QuotaViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destro
     def get_serializer_context(self):
         context = super().get_serializer_context()
         context["usage"] = getattr(self, "_usage", {})
+        context["shares"] = getattr(self, "_shares", {})
         return context
+
+    def _load(self, pool_ids):
+        self._usage = selectors.quota_usage(workspace=self.workspace, pool_ids=pool_ids)
+        self._shares = selectors.queue_shares(workspace=self.workspace, pool_ids=pool_ids)
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
-        self._usage = selectors.quota_usage(workspace=self.workspace, pool_ids=[q.pool_id for q in page])
+        self._load([q.pool_id for q in page])
         return page
 
     def _respond(self, quota, code=status.HTTP_200_OK):
-        self._usage = selectors.quota_usage(workspace=self.workspace, pool_ids=[quota.pool_id])
+        self._load([quota.pool_id])
         return Response(self.get_serializer(quota).data, status=code)
 
     def retrieve(self, request, *args, **kwargs):

@@ -205,13 +205,14 @@ def test_transitions_are_checked_and_leave_events(workspace):
 
 @pytest.mark.django_db(transaction=True)
 def test_parallel_schedulers_never_over_commit():
-    """Four schedulers run admission passes at the same time over the same queues."""
+    """Four schedulers run admission passes at the same time over the same queues, which borrow
+    from each other."""
     flavor = FlavorFactory()
     pools = [make_pool(name=f"race-{i}", nodes=3, flavor=flavor) for i in range(3)]
     workspaces = [WorkspaceFactory() for _ in range(3)]
     for ws in workspaces:
         for pool in pools:
-            services.set_quota(workspace=ws, pool=pool, max_accelerators=16)
+            services.set_quota(workspace=ws, pool=pool, max_accelerators=8, borrowing_limit_accelerators=4)
     for i in range(60):
         make_workload(workspaces[i % 3], pools[(i // 3) % 3], accelerators=4, name=f"w{i}", priority=i % 2)
     barrier = threading.Barrier(4)
@@ -239,7 +240,7 @@ def test_parallel_schedulers_never_over_commit():
     for quota in Quota.objects.all():
         used = sum(Allocation.objects.filter(workspace=quota.workspace, pool=quota.pool)
                    .values_list("accelerators", flat=True))
-        assert used <= quota.max_accelerators
+        assert used <= quota.max_accelerators + quota.borrowing_limit_accelerators
     # Every pool is full: 3 nodes × 8 cards = 6 workloads of 4 cards each.
     assert Workload.objects.filter(phase=Phase.ADMITTED).count() == 18
 
