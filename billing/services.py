@@ -604,7 +604,10 @@ def _meter_batch(*, workload_ids, now: datetime) -> int:
         pod_sets[ps["workload_id"]].append(ps)
     records, progress = [], []
     for wid, w in workloads.items():
-        end = None if w["phase"] == Phase.RUNNING else (left_running.get(wid) or w["finished_at"] or now)
+        # It stops costing when it leaves RUNNING (a stop request frees its capacity at once), or
+        # earlier when the backend saw it end before the reconciler noticed.
+        ends = [t for t in (left_running.get(wid), w["finished_at"]) if t is not None]
+        end = None if w["phase"] == Phase.RUNNING else min(ends, default=now)
         until = meters.get(wid)
         for piece_start, piece_end in rules.hour_slots(start=w["started_at"], end=end, now=now, since=until):
             seconds = int((piece_end - piece_start).total_seconds())

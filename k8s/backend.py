@@ -7,6 +7,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from importlib import import_module
 
@@ -102,6 +103,10 @@ class Observation:
     objects: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, namespace, name)
     # Serving roles short of ready instances, in words ("decode: 1 of 2 instances ready").
     unready: list[str] = field(default_factory=list)
+    # When the backend saw its replicas start and, once it ended, finish (UTC; None: not seen).
+    # They bound what it is billed for, whenever the reconciler happens to pass.
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 class SubmitError(Exception):

@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 from collections import defaultdict
+from datetime import datetime
 from ipaddress import ip_network
 
 import urllib3
@@ -408,6 +409,7 @@ def _judge(observation: Observation, jobs: list, deployments: list, pods: list) 
     """Job conditions, Deployment replica counts and pod phases → the workload's state, with
     container troubles as events in plain words."""
     observation.events = _pod_events(pods)
+    _observe_times(observation, jobs)
     failed = [c for job in jobs if (c := _condition(job, "Failed"))]
     if failed:
         observation.state = FAILED
@@ -428,6 +430,21 @@ def _judge(observation: Observation, jobs: list, deployments: list, pods: list) 
         observation.state = RUNNING if len(started) >= wanted else PENDING
     else:
         observation.state = GONE
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _observe_times(observation: Observation, jobs: list) -> None:
+    """A run-to-completion workload's start (its Jobs' startTime) and, once every Job has ended,
+    its end (completionTime, or when the Failed condition was set)."""
+    starts = [t for job in jobs if (t := _time((job.get("status") or {}).get("startTime")))]
+    ends = [_time((job.get("status") or {}).get("completionTime")
+                  or (_condition(job, "Failed") or {}).get("lastTransitionTime")) for job in jobs]
+    observation.started_at = min(starts, default=None)
+    if ends and all(ends):
+        observation.finished_at = max(ends)
 
 
 def _failure(condition: dict, jobs: list, events: list[BackendEvent]) -> tuple[str, str]:

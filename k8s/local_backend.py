@@ -18,6 +18,7 @@ import time
 from collections import defaultdict, deque
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from stat import S_ISREG
 
@@ -105,6 +106,25 @@ def _write_json(path: Path, data: dict) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data))
     tmp.replace(path)
+
+
+def _mtime(path: Path) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+    except FileNotFoundError:
+        return None
+
+
+def _observe_times(observation: Observation, directory: Path, meta: dict) -> None:
+    """When the replicas of run-to-completion work started (the first state file, written as its
+    process starts; a server counts from when it is ready, which the reconciler sees) and, once
+    every one has an exit code, finished (the last exit file, written as its process ends)."""
+    replicas = meta["replicas"]
+    starts = [t for name in replicas if (t := _mtime(directory / f"{name}.json"))]
+    ends = [_mtime(directory / f"{name}.exit") for name in replicas]
+    observation.started_at = None if meta["serves"] else min(starts, default=None)
+    if ends and all(ends):
+        observation.finished_at = max(ends)
 
 
 def _proc_start_time(pid: int) -> str | None:
@@ -548,6 +568,7 @@ class LocalBackend(ComputeBackend):
             elif state is not None:
                 lost.append(name)
             # No state file yet: the submit is still starting it.
+        _observe_times(observation, directory, meta)
         if (directory / "gang-failed").exists():
             lost = []  # the replicas stopped because another one failed were not lost
         if (directory / "cancelled").exists():

@@ -172,7 +172,7 @@ def reconcile(*, now=None) -> ReconcileReport:
         report.observed = len(observed)
         active = {
             str(w["id"]): w for w in Workload.objects.filter(phase__in=ACTIVE_PHASES).values(
-                "id", "phase", "reason", "admitted_at", "max_runtime_seconds")
+                "id", "phase", "reason", "admitted_at", "started_at", "max_runtime_seconds")
         }
         by_outcome = {RUNNING: [], SUCCEEDED: [], FAILED: []}
         conditions = []  # (workload id, reason, message) of running work whose health changed
@@ -207,18 +207,27 @@ def reconcile(*, now=None) -> ReconcileReport:
         for workload_id, reason, message in conditions:
             note_workload_condition(workload_id=workload_id, reason=reason, message=message)
         report.events = _record_new_events([o for o in observed.values() if o.workload_id in active])
+        starts, ends = _observed_times(active, observed)
         report.started = transition_workloads(
             workload_ids=[o.workload_id for o in by_outcome[RUNNING]], to=P.RUNNING, reason="Running",
-            message="Every replica has started.", skip_illegal=True)
+            message="Every replica has started.", skip_illegal=True, observed_at=starts)
+        # Work that ended between two passes was never seen running, yet it ran: it is RUNNING from
+        # its observed start (or its admission) first, so that billing meters it.
+        unseen = [o.workload_id for o in by_outcome[SUCCEEDED] + by_outcome[FAILED]
+                  if active[o.workload_id]["phase"] == P.ADMITTED]
+        transition_workloads(
+            workload_ids=unseen, to=P.RUNNING, reason="Running",
+            message="It started and ended between two looks at the backend.", skip_illegal=True,
+            observed_at={w: starts.get(w) or active[w]["admitted_at"] for w in unseen})
         report.succeeded = transition_workloads(
             workload_ids=[o.workload_id for o in by_outcome[SUCCEEDED]], to=P.SUCCEEDED, reason="Completed",
-            message="Every replica finished successfully.", skip_illegal=True)
+            message="Every replica finished successfully.", skip_illegal=True, observed_at=ends)
         failures = defaultdict(list)  # one transition per distinct reason, not per workload
         for observation in by_outcome[FAILED]:
             failures[observation.reason or "Failed", observation.message].append(observation.workload_id)
         for (reason, message), workload_ids in failures.items():
             report.failed += transition_workloads(workload_ids=workload_ids, to=P.FAILED, reason=reason,
-                                                  message=message, skip_illegal=True)
+                                                  message=message, skip_illegal=True, observed_at=ends)
         for observation in report.overran:
             backend.remove(observation)
         report.stopped = transition_workloads(
@@ -243,6 +252,22 @@ def reconcile(*, now=None) -> ReconcileReport:
             for workload_id in report.resubmitted:
                 enqueue_on_commit(tasks.submit_workload, workload_id)
     return report
+
+
+def _observed_times(active: dict, observed: dict) -> tuple[dict, dict]:
+    """Each active workload's start and end as the backend saw them (by id), kept within what the
+    database knows: nothing starts before its admission, nor ends before it started."""
+    starts, ends = {}, {}
+    for workload_id, row in active.items():
+        observation = observed.get(workload_id)
+        if observation is None or row["admitted_at"] is None:
+            continue
+        start = row["started_at"] or observation.started_at
+        if start is not None:
+            starts[workload_id] = max(start, row["admitted_at"])
+        if observation.finished_at is not None:
+            ends[workload_id] = max(observation.finished_at, starts.get(workload_id) or row["admitted_at"])
+    return starts, ends
 
 
 def _overran(row: dict, observation: Observation, now) -> bool:

@@ -11,7 +11,7 @@ from aiplatform.celery import app as celery_app
 from billing import services, tasks
 from billing.models import BillingAccount, Price, UsageRecord
 from resourcepools import services as pool_services
-from resourcepools.models import Phase, Workload, WorkloadEvent
+from resourcepools.models import Phase, Workload
 from tests.billing.helpers import at, priced_cpu_flavor, public_pool, ran
 from tests.factories import FlavorFactory
 
@@ -70,7 +70,7 @@ def test_leaving_running_meters_and_rates_at_once(workspace, eager_celery, djang
     Workload.objects.filter(pk=workload.pk).update(started_at=started)
     with django_capture_on_commit_callbacks(execute=True):
         pool_services.transition_workloads(workload_ids=[workload.pk], to=Phase.SUCCEEDED, reason="Completed")
-    left = WorkloadEvent.objects.get(workload=workload, from_phase=Phase.RUNNING).created_at
+    left = Workload.objects.get(pk=workload.pk).finished_at
     records = list(UsageRecord.objects.filter(workload=workload).order_by("started_at"))
     assert (records[0].started_at, records[-1].ended_at) == (started, left)
     assert BillingAccount.objects.get(pk=workspace.account_id).rated_through_id == max(r.pk for r in records)
