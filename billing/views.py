@@ -9,6 +9,7 @@ import io
 from functools import cached_property
 
 import django_filters
+from django.db.models import F
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -19,6 +20,7 @@ from rest_framework.response import Response
 
 from aiplatform.api import IsOperatorOrReadOnly, PlatformViewSet, WorkspaceViewSet
 from aiplatform.selectors import account_member
+from aiplatform.sql import JSONKeyEquals
 
 from . import selectors, services
 from .models import (
@@ -373,7 +375,7 @@ class BillLineFilter(django_filters.FilterSet):
         key, sep, tag_value = value.partition(":")
         if not sep or not key:
             raise exceptions.ValidationError({"tag": "Give a tag as key:value, e.g. team:nlp."})
-        return queryset.filter(tags__contains={key: tag_value})
+        return queryset.filter(JSONKeyEquals(F("tags"), (key, tag_value)))
 
 
 class BillLineViews(mixins.ListModelMixin, BillingViewSet):
