@@ -132,6 +132,8 @@ def vllm_arguments(s: LaunchSpec) -> tuple[list[str], dict]:
     args += ["--shutdown-timeout", str(SHUTDOWN_SECONDS)]
     if s.cpu_kv_cache_gib is not None:
         env["VLLM_CPU_KVCACHE_SPACE"] = str(s.cpu_kv_cache_gib)
+        # Its own share of a node's cores, not the first core that every instance would pin itself to.
+        env["VLLM_CPU_OMP_THREADS_BIND"] = "nobind"
     return args, env
 
 

@@ -130,7 +130,7 @@ def test_vllm_data_and_expert_parallel_batching_and_cpu():
     args, env = launch.vllm_arguments(spec)
     assert args[args.index("--data-parallel-size") + 1] == "4" and "--enable-expert-parallel" in args
     assert "--no-enable-chunked-prefill" in args and args[args.index("--max-num-batched-tokens") + 1] == "2048"
-    assert env == {"VLLM_CPU_KVCACHE_SPACE": "3"}
+    assert env == {"VLLM_CPU_KVCACHE_SPACE": "3", "VLLM_CPU_OMP_THREADS_BIND": "nobind"}
 
 
 def test_vllm_lora_adapter_under_the_served_name():
