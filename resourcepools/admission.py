@@ -171,7 +171,7 @@ def hold_expired_text(max_hold_seconds: float, until: datetime) -> str:
             f"other work may use them until {until:%Y-%m-%d %H:%M:%S} UTC")
 
 
-def _quota_refusal(workload: QueuedWorkload, budget: Budget | None) -> tuple[str, str] | None:
+def quota_refusal(workload: QueuedWorkload, budget: Budget | None) -> tuple[str, str] | None:
     """Why the queue may not take this workload at all: its nominal share (with no borrowing) or
     nominal share plus borrowing limit would be exceeded."""
     if budget is None:
@@ -281,7 +281,7 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
             ahead += 1
             continue
         budget = budgets.get(workload.workspace_id)
-        refusal = _quota_refusal(workload, budget)
+        refusal = quota_refusal(workload, budget)
         if refusal:
             decisions.append(Decision(workload.id, False, refusal[0], f"{refusal[1]} ({ahead} ahead)", **waiting))
             ahead += 1
@@ -348,7 +348,7 @@ def _decide_borrowers(borrowers: dict, decisions: list, *, pool_name, nodes, bud
         if max_hold_seconds is None or (paused_until is not None and paused_until <= now):
             paused_until = None
         waiting = {"queue_position": ahead + 1, "hold_paused_until": paused_until}
-        refusal = _quota_refusal(workload, budget)
+        refusal = quota_refusal(workload, budget)
         if refusal:
             decisions[index] = Decision(workload.id, False, refusal[0], f"{refusal[1]} ({ahead} ahead)", **waiting)
             continue
@@ -394,7 +394,7 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
         if not pools:
             return report
 
-        nodes_by_pool, capacity_by_pool = _node_states(pools)
+        nodes_by_pool, capacity_by_pool = node_states(pools)
         queue_rows = list(
             Workload.objects.filter(phase=Phase.QUEUED, pool_id__in=pools)
             .annotate(rank=Window(RowNumber(), partition_by=[F("pool_id")],
@@ -414,7 +414,7 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
                 ps["id"], ps["name"], ps["replicas"], ps["flavor_id"], ps["flavor__name"],
                 ps["flavor__accelerator_kind"], ps["vcpus"], ps["memory_gib"], ps["accelerators"]))
         pairs = {(r["pool_id"], r["workspace_id"]) for r in queue_rows}
-        budgets = _budgets(pools)
+        budgets = queue_budgets(pools)
         refused = {}
         for check in _admission_checks:
             refused.update(check(pools=list(pools.values()), workspace_ids={ws for _, ws in pairs}))
@@ -489,7 +489,7 @@ def _record_pending(decisions: list[Decision]) -> None:
             )
 
 
-def _node_states(pools) -> tuple[dict[object, list[NodeState]], dict[object, dict]]:
+def node_states(pools) -> tuple[dict[object, list[NodeState]], dict[object, dict]]:
     """The free capacity of each pool's schedulable, healthy nodes, and their whole capacity."""
     used = {
         row["node_id"]: row
@@ -523,7 +523,7 @@ def budget_of(quota: dict) -> Budget:
     )
 
 
-def _budgets(pools) -> dict:
+def queue_budgets(pools) -> dict:
     """Every queue of the pools' cohorts with what it uses: lending limits of queues with nothing
     queued still bound what others may borrow."""
     budgets = {(q["pool_id"], q["workspace_id"]): budget_of(q)

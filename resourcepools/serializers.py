@@ -160,18 +160,36 @@ class WorkloadSerializer(serializers.ModelSerializer):
     created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
     command = serializers.ListField(child=serializers.CharField(), required=False, default=list)
     env = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
+    estimated_start_at = serializers.SerializerMethodField(
+        help_text="Queued work: when it is expected to start (UTC); null when no estimate can be given.")
+    estimate_basis = serializers.SerializerMethodField(
+        help_text="Queued work: what the estimate rests on, in words (or why there is none).")
 
     class Meta:
         model = Workload
         fields = [
             "id", "name", "kind", "pool", "pool_name", "priority", "pod_sets", "image", "command", "env",
-            "max_runtime_seconds", "phase", "reason", "message", "queue_position", "created_by", "created_at",
-            "queued_at", "admitted_at", "started_at", "finished_at",
+            "max_runtime_seconds", "phase", "reason", "message", "queue_position", "estimated_start_at",
+            "estimate_basis", "created_by", "created_at", "queued_at", "admitted_at", "started_at", "finished_at",
         ]
         read_only_fields = [
             "id", "kind", "pool_name", "phase", "reason", "message", "queue_position", "created_by", "created_at",
             "queued_at", "admitted_at", "started_at", "finished_at",
         ]
+
+    def _estimate(self, workload):
+        return self.context.get("estimates", {}).get(workload.pk)
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_estimated_start_at(self, workload):
+        estimate = self._estimate(workload)
+        return serializers.DateTimeField().to_representation(estimate.starts_at) if estimate and \
+            estimate.starts_at else None
+
+    @extend_schema_field(serializers.CharField())
+    def get_estimate_basis(self, workload):
+        estimate = self._estimate(workload)
+        return estimate.basis if estimate else ""
 
 
 class WorkloadEventSerializer(serializers.ModelSerializer):

@@ -199,8 +199,9 @@ class QuotaViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destro
 
 
 class WorkloadViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceViewSet):
-    """Everything that uses pool capacity in the workspace: phase, pending reason and queue
-    position, pod sets. Training jobs and services create theirs; POST creates a custom one."""
+    """Everything that uses pool capacity in the workspace: phase, pending reason, queue position
+    and, while queued, when it is expected to start and why then; pod sets. Training jobs and
+    services create theirs; POST creates a custom one."""
 
     queryset = Workload.objects.none()
     serializer_class = WorkloadSerializer
@@ -211,6 +212,23 @@ class WorkloadViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceV
     def get_queryset(self):
         return selectors.workloads(workspace=self.workspace)
 
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "estimates": getattr(self, "_estimates", {})}
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if self.action == "list":  # `events` pages events, not workloads
+            self._estimates = selectors.start_estimates(workloads=page)
+        return page
+
+    def _one(self, workload):
+        workload = selectors.workloads(workspace=self.workspace).get(pk=workload.pk)
+        self._estimates = selectors.start_estimates(workloads=[workload])
+        return self.get_serializer(workload).data
+
+    def retrieve(self, request, *args, **kwargs):
+        return Response(self._one(self.get_object()))
+
     def create(self, request, *args, **kwargs):
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -219,14 +237,13 @@ class WorkloadViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceV
             workspace=self.workspace, created_by=request.user, pod_sets=[dict(p) for p in fields.pop("pod_sets")],
             **fields,
         )
-        return Response(self.get_serializer(selectors.workloads(workspace=self.workspace).get(pk=workload.pk)).data,
-                        status=status.HTTP_201_CREATED)
+        return Response(self._one(workload), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: WorkloadSerializer})
     @action(detail=True, methods=["post"])
     def stop(self, request, *args, **kwargs):
         workload = services.stop_workload(workload=self.get_object(), stopped_by=request.user)
-        return Response(self.get_serializer(selectors.workloads(workspace=self.workspace).get(pk=workload.pk)).data)
+        return Response(self._one(workload))
 
     @extend_schema(responses={200: WorkloadEventSerializer(many=True)})
     @action(detail=True, methods=["get"])
