@@ -389,7 +389,8 @@ def _yolo(source: FormatSource, *, storage, uri, options, dataset_type, admits):
               if item.uri.endswith(".txt") and posixpath.basename(item.uri) != "classes.txt"}
     images = [item for item in listing if item.uri.lower().endswith(IMAGE_EXTENSIONS)]
     paired = {_yolo_label_uri(item.uri) for item in images}
-    orphans = [label for label in labels if label not in paired]
+    # Other text files (lists of images such as train.txt) are no label files unless under labels/.
+    orphans = [label for label in labels if label not in paired and "/labels/" in label]
     source.total = len(images) + len(orphans)
     number = 0
     for image in images:

@@ -130,13 +130,15 @@ class Sample(models.Model):
 class SampleLabel(models.Model):
     """One label a sample carries, kept beside its annotations to filter and count by label.
 
-    Services write these rows with their samples and delete them first; they carry no database
-    foreign keys, because checking two keys per row at commit doubled the cost of an import."""
+    Services write these rows with their samples and delete a sample's rows before the sample;
+    they carry no database foreign keys, because checking two keys per row at commit doubled the
+    cost of an import. Deleting a dataset (or its workspace) deletes them with one statement by
+    dataset, through the ORM's cascade, before the samples go."""
 
     sample = models.ForeignKey(Sample, on_delete=models.DO_NOTHING, related_name="label_rows", db_constraint=False)
     # Indexed by samplelabel_dataset_name, which leads with the dataset.
     dataset = models.ForeignKey(
-        Dataset, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
+        Dataset, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
     name = models.CharField(max_length=100)
 
@@ -257,9 +259,21 @@ class ExportTask(DatasetTask):
     version = models.ForeignKey(
         DatasetVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="export_tasks"
     )
+    class Format(models.TextChoices):
+        MANIFEST = "manifest", "The platform's manifest (JSON lines)"
+        COCO = "coco", "COCO detection JSON"
+        VOC = "voc", "Pascal VOC XML files, in a tar archive"
+        YOLO = "yolo", "YOLO label files, data.yaml and images.txt, in a tar archive"
+        LABEL_STUDIO = "label_studio", "Label Studio JSON export"
+        CSV = "csv", "CSV of texts and labels"
+
     filters = models.JSONField(default=dict, blank=True, help_text="Sample filters when no version is given.")
+    format = models.CharField(max_length=16, choices=Format.choices, default=Format.MANIFEST)
     target_uri = models.CharField(max_length=1024, validators=[validate_storage_uri])
     sample_count = models.PositiveIntegerField(default=0)
+    incomplete_count = models.PositiveIntegerField(
+        default=0, help_text="Samples written without what the format cannot express (a box on an image of "
+                             "unknown size, in YOLO or Label Studio).")
     result_uri = models.CharField(max_length=1024, blank=True, default="")
     error = models.TextField(blank=True, default="")
 

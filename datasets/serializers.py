@@ -255,16 +255,19 @@ class ExportTaskSerializer(RunHistoryMixin, serializers.ModelSerializer):
         help_text="Export this published version; omit to export the samples the filters select.",
     )
     filters = SampleFiltersSerializer(required=False)
-    result_url = serializers.SerializerMethodField(help_text="Presigned download link of the exported manifest.")
+    result_url = serializers.SerializerMethodField(
+        help_text="A time-limited download link of the export (presigned for S3/OBS; signed and served by the "
+                  "platform for its local storage).")
     created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
 
     class Meta:
         model = ExportTask
         fields = [
-            "id", "version", "filters", "target_uri", "status", "sample_count", "result_uri", "result_url", "error",
-            "attempts", "history", "created_by", "created_at", "started_at", "finished_at",
+            "id", "version", "filters", "format", "target_uri", "status", "sample_count", "incomplete_count",
+            "result_uri", "result_url", "error", "attempts", "history", "created_by", "created_at", "started_at",
+            "finished_at",
         ]
-        read_only_fields = [f for f in fields if f not in ("version", "filters", "target_uri")]
+        read_only_fields = [f for f in fields if f not in ("version", "filters", "format", "target_uri")]
         extra_kwargs = {"target_uri": {"required": False, "help_text": "Where the manifest is written; defaults "
                                        "to the workspace's own location (its exports/ folder)."}}
 

@@ -23,7 +23,7 @@ from aiplatform.errors import Conflict
 from aiplatform.models import ROLE_CAPABILITIES, Capability, Membership
 from aiplatform.storage import StorageError, parse_uri
 
-from . import formats, selectors, tasks
+from . import formats, selectors, tasks, writers
 from .bulk import SampleText, insert_samples, label_rows, sample_text
 from .domain import (
     ANNOTATION_TYPES,
@@ -401,10 +401,15 @@ def publish_version(*, version_id) -> DatasetVersion | None:
 
 @transaction.atomic
 def delete_version(*, version: DatasetVersion) -> None:
-    """Deletes the version and its manifest (the platform wrote it; the user's sources stay)."""
+    """Deletes the version and, once that is committed, its manifest (the platform wrote it; the
+    user's sources stay): a rolled-back delete keeps a version whose manifest is still there."""
     uri = version.manifest_uri
     workspace = version.dataset.workspace
     version.delete()
+    transaction.on_commit(lambda: _delete_manifest(workspace=workspace, uri=uri))
+
+
+def _delete_manifest(*, workspace, uri: str) -> None:
     try:
         locations.storage_at(workspace=workspace, uri=uri, write=True).delete(uri)
     except StorageError as exc:
@@ -745,9 +750,13 @@ def _add_labels(*, dataset: Dataset, names) -> None:
 
 @transaction.atomic
 def create_export_task(*, dataset: Dataset, created_by, target_uri: str = "", version: DatasetVersion | None = None,
-                       filters: dict | None = None) -> ExportTask:
+                       filters: dict | None = None, format: str = ExportTask.Format.MANIFEST) -> ExportTask:
     target_uri = target_uri or locations.default_location(workspace=dataset.workspace, path="exports/")
     locations.check(workspace=dataset.workspace, uri=target_uri, field="target_uri", write=True)
+    accepted = formats.DATASET_TYPES.get(format)
+    if accepted and dataset.type not in accepted:
+        raise ValidationError({"format": f"The {format} format holds datasets of type {' or '.join(accepted)}; "
+                                         f"this dataset is {dataset.type}."})
     if version is not None and version.dataset_id != dataset.pk:
         raise ValidationError({"version": "No such version in this dataset."})
     if version is not None and version.status != DatasetVersion.Status.READY:
@@ -756,16 +765,28 @@ def create_export_task(*, dataset: Dataset, created_by, target_uri: str = "", ve
     form = SampleFilter(data=filters, queryset=Sample.objects.none())
     if not form.is_valid():
         raise ValidationError({"filters": {field: " ".join(e) for field, e in form.errors.items()}})
-    task = ExportTask(dataset=dataset, created_by=created_by, target_uri=target_uri, version=version, filters=filters)
+    task = ExportTask(dataset=dataset, created_by=created_by, target_uri=target_uri, version=version, filters=filters,
+                      format=format)
     task.full_clean()
     task.save()
     enqueue_on_commit(tasks.run_export, str(task.pk))
     return task
 
 
+def _export_location(task: ExportTask) -> str:
+    """The target itself when it names a file of the format; else a file named after the task under it."""
+    extension = writers.EXTENSIONS[task.format]
+    location = parse_uri(task.target_uri)
+    if location.key.endswith(extension) or task.format == ExportTask.Format.MANIFEST and location.key.endswith(
+            ".jsonl"):
+        return location.uri
+    return location.child(f"{task.dataset.name}-{task.pk}{extension}").uri
+
+
 def run_export(*, task_id) -> ExportTask | None:
-    """Writes a version's manifest, or the manifest of the filtered samples, to the target. A
-    task whose worker died is written again from the start; one a live worker runs is left to it."""
+    """Writes a version, or the filtered samples, to the target in the task's format, streamed
+    (the version's manifest as it is, for the manifest format). A task whose worker died is written
+    again from the start; one a live worker runs is left to it."""
     with transaction.atomic():
         task, lease = _claimed(ExportTask.objects.select_related("dataset__workspace", "version"), pk=task_id,
                                kind="export", active={TaskStatus.PENDING, TaskStatus.RUNNING})
@@ -773,26 +794,35 @@ def run_export(*, task_id) -> ExportTask | None:
             return task
         started = {} if task.status == TaskStatus.RUNNING else {"started_at": timezone.now()}
         task = transition(instance=task, to=TaskStatus.RUNNING, **started)
-    result_uri = _manifest_location(task.target_uri, f"{task.dataset.name}-{task.pk}.manifest")
+    result_uri = _export_location(task)
     count = 0
+    tally = writers.Tally()
 
-    def counted(lines):
+    def counted(items):
         nonlocal count
-        for line in lines:
+        for item in items:
             lease.beat()
             count += 1
-            yield line
+            yield item
 
     try:
+        workspace = task.dataset.workspace
         if task.version is not None:
             source = task.version.manifest_uri
-            lines = (line for line in locations.storage_at(workspace=task.dataset.workspace, uri=source).read_lines(
-                source) if line.strip())
-            chunks = (line + b"\n" for line in counted(lines))
+            lines = (line for line in locations.storage_at(workspace=workspace, uri=source).read_lines(source)
+                     if line.strip())
+            if task.format == ExportTask.Format.MANIFEST:
+                chunks = (line + b"\n" for line in counted(lines))
+            else:
+                # The platform wrote the version's manifest; a line it cannot read is a fault, not input.
+                samples = (item for _, item in read_manifest(lines) if not isinstance(item, ManifestLineError))
+                chunks = writers.write(task.format, counted(samples), labels=_label_order(task.dataset),
+                                       dataset_type=task.dataset.type, tally=tally)
         else:
             queryset = SampleFilter(data=task.filters, queryset=Sample.objects.filter(dataset=task.dataset)).qs
-            chunks = write_manifest(counted(manifest_sample(row) for row in _rows(queryset)))
-        locations.storage_at(workspace=task.dataset.workspace, uri=result_uri, write=True).write(result_uri, chunks)
+            chunks = writers.write(task.format, counted(manifest_sample(row) for row in _rows(queryset)),
+                                   labels=_label_order(task.dataset), dataset_type=task.dataset.type, tally=tally)
+        locations.storage_at(workspace=workspace, uri=result_uri, write=True).write(result_uri, chunks)
     except leases.LeaseLost:
         logger.warning("export %s was taken over by another worker; this one stops", task.pk)
         return task
@@ -800,9 +830,14 @@ def run_export(*, task_id) -> ExportTask | None:
         task = transition(instance=task, to=TaskStatus.FAILED, error=str(exc), finished_at=timezone.now())
     else:
         task = transition(instance=task, to=TaskStatus.SUCCEEDED, result_uri=result_uri, sample_count=count,
-                          finished_at=timezone.now())
+                          incomplete_count=tally.partial, finished_at=timezone.now())
     lease.release(outcome=task.status)
     return task
+
+
+def _label_order(dataset: Dataset) -> list[str]:
+    """The label set's names in its order: COCO's category ids and YOLO's class indexes follow it."""
+    return [label["name"] for label in Dataset.objects.values_list("labels", flat=True).get(pk=dataset.pk)]
 
 
 # --- workers that died -------------------------------------------------------------------------

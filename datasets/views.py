@@ -223,8 +223,10 @@ class ImportTaskViews(DatasetScoped, mixins.ListModelMixin, mixins.RetrieveModel
 
 @extend_schema(parameters=DATASET_PATH)
 class ExportTaskViews(DatasetScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceViewSet):
-    """Exports a published version, or the samples some filters select, as a manifest to a
-    storage location (a `.manifest` file, or a prefix under which one is named)."""
+    """Exports a published version, or the samples some filters select, to a storage location (a
+    file of the format's extension, or a prefix under which one is named), in a `format`: the
+    platform's `manifest`, `coco` (JSON), `voc` and `yolo` (tar archives), `label_studio` (JSON) or
+    `csv`. The finished task's `result_url` downloads it for a while."""
 
     queryset = ExportTask.objects.none()
     serializer_class = ExportTaskSerializer
