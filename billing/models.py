@@ -98,10 +98,8 @@ class LedgerKind(models.TextChoices):
 class LedgerEntry(models.Model):
     """Every change of a balance. `key` makes each charge happen at most once."""
 
-    # No database constraint: checking one for each of the thousand entries a rating run writes
-    # took a quarter of its commit. The ORM protects the account all the same.
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger_entries",
-                                db_constraint=False)
+    # Money keeps its database constraint: an entry never outlives, or points past, its account.
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger_entries")
     kind = models.CharField(max_length=20, choices=LedgerKind.choices)
     amount = models.DecimalField(**EXACT, help_text="Positive credits, negative debits.")
     balance_after = models.DecimalField(**EXACT)
@@ -184,23 +182,21 @@ class Charge(models.Model):
     its results per run (`RatedUsage`), a resource's rated use in a month: what bill lines are
     made of, with rated usage.
 
-    Its references are kept by the ORM (PROTECT), not by database constraints. Only what reads
-    need is indexed: flavors and packages, which the ORM looks up before deleting one, are
-    deleted by operators, rarely."""
+    Its references are database constraints as well as PROTECT. Only what reads need is
+    indexed: flavors and packages, which the ORM looks up before deleting one, are deleted by
+    operators, rarely."""
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False,
-                                db_constraint=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
     period = models.DateField(help_text="The first day of the month billed.")
-    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-                                  db_constraint=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     resource_type = models.CharField(max_length=20, choices=ResourceType.choices)
     resource_id = models.CharField(max_length=64)
     resource_name = models.CharField(max_length=200)
     mode = models.CharField(max_length=20, choices=ChargeMode.choices)
     flavor = models.ForeignKey(Flavor, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-                               db_index=False, db_constraint=False)
+                               db_index=False)
     package = models.ForeignKey("Package", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-                                db_index=False, db_constraint=False)
+                                db_index=False)
     unit = models.CharField(max_length=20, help_text="node-hour, node-month, node-year or package")
     unit_price = models.DecimalField(**HOURLY)
     node_seconds = models.BigIntegerField(default=0, help_text="Usage lines: the exact quantity.")
@@ -234,8 +230,7 @@ class RatedUsage(models.Model):
     LINE_FIELDS = ("workspace_id", "workload_id", "workload_name", "period", "mode", "flavor_id", "package_id",
                    "unit_price", "node_seconds")
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False,
-                                db_constraint=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
     after = models.BigIntegerField(help_text="The run rated the usage records with ids above this…")
     through = models.BigIntegerField(help_text="…up to and including this.")
     first_period = models.DateField(help_text="The first month its lines are billed in.")
@@ -303,8 +298,7 @@ class RatedTokenUsage(models.Model):
     LINE_FIELDS = ("workspace_id", "service_id", "service_name", "period", "mode", "direction", "flavor_id",
                    "unit_price", "tokens")
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False,
-                                db_constraint=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
     after = models.BigIntegerField()
     through = models.BigIntegerField()
     first_period = models.DateField()
@@ -461,9 +455,7 @@ class Package(models.Model):
 
 
 class Notification(models.Model):
-    # Rating leaves warnings by the thousand: as for ledger entries, no database constraint.
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="notifications",
-                                db_constraint=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=40)
     subject = models.CharField(max_length=200)
     message = models.TextField()
