@@ -69,10 +69,12 @@ def read_json(*, workspace, uri: str, field: str) -> dict | None:
         raise ValidationError({field: f"{uri} is not valid JSON: {exc}."}) from exc
 
 
-@transaction.atomic
 def create_model(*, workspace, created_by, name: str, source: str, runtime: str, version: str = "1",
                  description: str = "", training_job=None, uri: str = "", image: str = "",
                  command: list | None = None, **facts) -> Model:
+    """Register a model. Its storage (config.json, adapter_config.json, a training job's output)
+    is read first, in no transaction: a slow object store holds no connection in one. The row is
+    written with one statement, which the unique (workspace, name, version) keeps single."""
     if source == ModelSource.TRAINING_JOB:
         if training_job is None or training_job.workspace_id != workspace.pk:
             raise ValidationError({"training_job": "Name a training job of this workspace."})
@@ -684,15 +686,32 @@ def _entry_url(service: Service) -> str:
     return urls[0] + "/v1/chat/completions"
 
 
-@transaction.atomic
-def create_benchmark_run(*, service: Service, created_by, mode: str, config: dict) -> BenchmarkRun:
-    service = Service.objects.select_for_update(of=("self",)).select_related("workload", "pool").get(pk=service.pk)
-    checked = check_benchmark_config(mode=mode, config=config, service=service)
+def _require_running(service: Service) -> None:
     if service.workload is None or service.workload.phase != Phase.RUNNING:
         state = service.workload.phase if service.workload is not None else "stopped"
         raise Conflict(f"The service is {state}; benchmark it once it is running.", code="service_not_running")
-    flavor = _cpu_flavor(service.pool)
+
+
+def create_benchmark_run(*, service: Service, created_by, mode: str, config: dict) -> BenchmarkRun:
+    """Ask the compute backend where the service answers first, holding no lock; then, with the
+    service's row locked, check again that it still runs the same workload and create the run."""
+    service = Service.objects.select_related("workload", "pool").get(pk=service.pk)
+    check_benchmark_config(mode=mode, config=config, service=service)
+    _require_running(service)
+    _cpu_flavor(service.pool)
     target = _entry_url(service)
+    with transaction.atomic():
+        return _save_benchmark_run(service=service, created_by=created_by, mode=mode, config=config, target=target)
+
+
+def _save_benchmark_run(*, service: Service, created_by, mode: str, config: dict, target: str) -> BenchmarkRun:
+    seen_workload = service.workload_id
+    service = Service.objects.select_for_update(of=("self",)).select_related("workload", "pool").get(pk=service.pk)
+    checked = check_benchmark_config(mode=mode, config=config, service=service)
+    _require_running(service)
+    if service.workload_id != seen_workload:
+        raise Conflict("The service was redeployed meanwhile; retry.", code="service_not_running")
+    flavor = _cpu_flavor(service.pool)
     run = BenchmarkRun(workspace=service.workspace, service=service, mode=mode, config=checked,
                        created_by=created_by)
     run.full_clean(exclude=["workload"])

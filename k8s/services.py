@@ -158,17 +158,18 @@ def _try_lock() -> bool:
 
 def reconcile(*, now=None) -> ReconcileReport:
     """One pass: list what the backend runs (a fixed number of calls), compare with the active
-    workloads (a fixed number of queries) and repair both ways."""
+    workloads (a fixed number of queries) and repair both ways. The backend is called outside
+    the pass's transaction: listed before it, and what is to be removed removed after it commits."""
     report = ReconcileReport()
+    backend = get_compute_backend()
+    # Listed before reading the database: an object created after this list cannot be mistaken
+    # for an orphan, since its workload is already active when we read it.
+    observed = backend.list_owned()
     with transaction.atomic():
         if not _try_lock():
             report.skipped = True
             return report
         now = now or timezone.now()
-        backend = get_compute_backend()
-        # Listed before reading the database: an object created after this list cannot be
-        # mistaken for an orphan, since its workload is already active when we read it.
-        observed = backend.list_owned()
         report.observed = len(observed)
         active = {
             str(w["id"]): w for w in Workload.objects.filter(phase__in=ACTIVE_PHASES).values(
@@ -228,8 +229,6 @@ def reconcile(*, now=None) -> ReconcileReport:
         for (reason, message), workload_ids in failures.items():
             report.failed += transition_workloads(workload_ids=workload_ids, to=P.FAILED, reason=reason,
                                                   message=message, skip_illegal=True, observed_at=ends)
-        for observation in report.overran:
-            backend.remove(observation)
         report.stopped = transition_workloads(
             workload_ids=report.stopped, to=P.STOPPED, reason="Stopped",
             message=f"Its replicas were stopped by the {backend.name} backend.", skip_illegal=True)
@@ -239,9 +238,10 @@ def reconcile(*, now=None) -> ReconcileReport:
                     "(deleted by someone else, or the backend lost them).", skip_illegal=True)
 
         orphans = _orphans(observed, active, now)
-        for observation in orphans:
-            backend.remove(observation)
-        report.orphans_removed = len(orphans)
+    # What ran past its deadline is failed and committed first, then its objects go with the orphans'.
+    for observation in report.overran + orphans:
+        backend.remove(observation)
+    report.orphans_removed = len(orphans)
     # Outside the pass's transaction, through the outbox: a broker that is down keeps them for the relay.
     if report.cancelled or report.resubmitted:
         from . import tasks  # imported here: tasks imports this module

@@ -184,14 +184,15 @@ def _command(*, algorithm, command, inputs, output_uri, values) -> list[str]:
     return args
 
 
-@transaction.atomic
 def create_training_job(*, workspace, created_by, name: str, flavor, pool, output_uri: str = "",
                         algorithm: Algorithm | None = None, image: str = "", command: list | None = None,
                         inputs: list | None = None, hyperparameters: dict | None = None, node_count: int = 1,
                         env: dict | None = None, max_runtime_seconds: int | None = None, priority: int = 0,
                         tags: list | None = None, description: str = "", copied_from=None,
                         max_retries: int = 0) -> TrainingJob:
-    """Validate the job, create its workload (pod set worker × node count) and queue it."""
+    """Validate the job, create its workload (pod set worker × node count) and queue it. The
+    storage it names is read (listed) first, outside any transaction, and the rows are written
+    after in one."""
     inputs = inputs or []
     if algorithm is not None and algorithm.workspace_id not in (None, workspace.pk):
         raise ValidationError({"algorithm": "No such algorithm in this workspace or among the presets."})
@@ -232,14 +233,21 @@ def create_training_job(*, workspace, created_by, name: str, flavor, pool, outpu
         "AIP_METRICS_URL": f"{settings.PLATFORM_URL}/api/v1/training-jobs/{job.pk}/metrics/",
         **{f"AIP_INPUT_{item['channel'].upper()}": item["uri"] for item in inputs},
     }
+    with transaction.atomic():
+        _save_training_job(job=job, node_count=node_count, runtime_env=runtime_env, values=values)
+    return job
+
+
+def _save_training_job(*, job: TrainingJob, node_count: int, runtime_env: dict, values: dict) -> None:
+    workspace, algorithm, inputs, output_uri = job.workspace, job.algorithm, job.inputs, job.output_uri
     try:
         job.workload = pool_services.create_workload(
-            workspace=workspace, pool=pool, name=name, kind=WorkloadKind.TRAINING, priority=priority,
-            pod_sets=[{"name": "worker", "replicas": node_count, "flavor": flavor}],
-            image=algorithm.image if algorithm else image,
-            command=_command(algorithm=algorithm, command=command or [], inputs=inputs, output_uri=output_uri,
+            workspace=workspace, pool=job.pool, name=job.name, kind=WorkloadKind.TRAINING, priority=job.priority,
+            pod_sets=[{"name": "worker", "replicas": node_count, "flavor": job.flavor}],
+            image=algorithm.image if algorithm else job.image,
+            command=_command(algorithm=algorithm, command=job.command, inputs=inputs, output_uri=output_uri,
                              values=values),
-            env=runtime_env, max_runtime_seconds=max_runtime_seconds, created_by=created_by,
+            env=runtime_env, max_runtime_seconds=job.max_runtime_seconds, created_by=job.created_by,
         )
     except ValidationError as exc:
         # Name the job's own fields, not its workload's pod set.
@@ -247,10 +255,8 @@ def create_training_job(*, workspace, created_by, name: str, flavor, pool, outpu
     job.full_clean()
     job.save()
     TrainingJobAttempt.objects.create(job=job, number=1, workload=job.workload)
-    return job
 
 
-@transaction.atomic
 def copy_training_job(*, job: TrainingJob, created_by, **changes) -> TrainingJob:
     """Re-run with changes: the same settings, overridden by `changes`, as a new job."""
     fields = {

@@ -46,7 +46,8 @@ def annotate(client, dataset, items):
 # --- versions -----------------------------------------------------------------------------------
 
 
-def test_publishing_a_version_writes_its_manifest(workspace, developer_client, buckets):
+def test_publishing_a_version_writes_its_manifest(workspace, developer_client, buckets,
+                                                  django_capture_on_commit_callbacks):
     dataset = DatasetFactory(workspace=workspace, output_uri="s3://work/pets")
     samples = [SampleFactory(dataset=dataset) for _ in range(10)]
     annotate(developer_client, dataset, [
@@ -85,7 +86,8 @@ def test_publishing_a_version_writes_its_manifest(workspace, developer_client, b
     duplicate = developer_client.post(dataset_url(dataset, "versions/"), {"name": "v1"}, format="json")
     assert duplicate.status_code == 400 and duplicate.json()["errors"][0]["attr"] == "name"
     assert developer_client.get(dataset_url(dataset, "versions/")).json()["count"] == 1
-    assert developer_client.delete(dataset_url(dataset, f"versions/{version['id']}/")).status_code == 204
+    with django_capture_on_commit_callbacks(execute=True):  # the manifest goes once the delete is committed
+        assert developer_client.delete(dataset_url(dataset, f"versions/{version['id']}/")).status_code == 204
     assert buckets.list_objects_v2(Bucket="work", Prefix="pets/").get("KeyCount") == 0
 
 
