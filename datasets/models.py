@@ -163,12 +163,21 @@ class DatasetVersion(models.Model):
         validators=[MinValueValidator(0), MaxValueValidator(1)],
         help_text="Share of samples without a usage that the version marks TRAIN; the rest EVAL.",
     )
+    seed = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(2 ** 31 - 1)],
+        help_text="Draws the split from this seed (the same seed, the same split); empty: a split fixed per sample.",
+    )
+    stratified = models.BooleanField(
+        default=False, help_text="Splits each label's samples (by their first label) in the ratio.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PUBLISHING)
     sample_count = models.PositiveIntegerField(default=0)
     labelled_count = models.PositiveIntegerField(default=0)
     train_count = models.PositiveIntegerField(default=0)
     eval_count = models.PositiveIntegerField(default=0)
     label_stats = models.JSONField(default=dict, blank=True, help_text="Samples per label.")
+    statistics = models.JSONField(
+        default=dict, blank=True,
+        help_text="Per split and per label and split, boxes per image, image size ranges, annotations per annotator.")
     manifest_uri = models.CharField(max_length=1024, blank=True, default="")
     error = models.TextField(blank=True, default="")
     created_by = models.ForeignKey(

@@ -208,11 +208,11 @@ class DatasetVersionSerializer(RunHistoryMixin, serializers.ModelSerializer):
     class Meta:
         model = DatasetVersion
         fields = [
-            "id", "name", "description", "train_ratio", "status", "sample_count", "labelled_count", "train_count",
-            "eval_count", "label_stats", "manifest_uri", "manifest_url", "error", "attempts", "history", "created_by",
-            "created_at", "published_at",
+            "id", "name", "description", "train_ratio", "seed", "stratified", "status", "sample_count",
+            "labelled_count", "train_count", "eval_count", "label_stats", "statistics", "manifest_uri", "manifest_url",
+            "error", "attempts", "history", "created_by", "created_at", "published_at",
         ]
-        read_only_fields = [f for f in fields if f not in ("name", "description", "train_ratio")]
+        read_only_fields = [f for f in fields if f not in ("name", "description", "train_ratio", "seed", "stratified")]
         validators = []
 
     @extend_schema_field(NULLABLE_URI)

@@ -23,7 +23,7 @@ from aiplatform.errors import Conflict
 from aiplatform.models import ROLE_CAPABILITIES, Capability, Membership
 from aiplatform.storage import StorageError, parse_uri
 
-from . import formats, selectors, tasks, writers
+from . import formats, selectors, splits, tasks, writers
 from .bulk import SampleText, insert_samples, label_rows, sample_text
 from .domain import (
     ANNOTATION_TYPES,
@@ -339,11 +339,12 @@ def _manifest_location(base_uri: str, name: str) -> str:
 
 @transaction.atomic
 def create_version(*, dataset: Dataset, created_by, name: str, description: str = "",
-                   train_ratio=1) -> DatasetVersion:
+                   train_ratio=1, seed: int | None = None, stratified: bool = False) -> DatasetVersion:
     if DatasetVersion.objects.filter(dataset=dataset, name=name).exists():
         raise ValidationError({"name": f"The dataset already has a version named '{name}'; choose another name."})
     version = DatasetVersion(
         dataset=dataset, created_by=created_by, name=name, description=description, train_ratio=train_ratio,
+        seed=seed, stratified=stratified,
     )
     version.manifest_uri = _manifest_location(dataset.output_uri, f"{dataset.id}/versions/{name}.manifest")
     version.full_clean()
@@ -352,9 +353,16 @@ def create_version(*, dataset: Dataset, created_by, name: str, description: str 
     return version
 
 
-def _split(sample_id: int, train_ratio: float) -> str:
-    """TRAIN or EVAL, fixed for a sample id, so that re-publishing gives the same split."""
-    return "TRAIN" if (sample_id * 2654435761) % 4294967296 < train_ratio * 4294967296 else "EVAL"
+def _splitter(version: DatasetVersion):
+    """The split of a labelled sample without a usage, from its id: stratified (the EVAL samples
+    of each label drawn first, in one pass over the unsplit samples), else drawn per sample."""
+    ratio = float(version.train_ratio)
+    if not version.stratified:
+        return lambda sample_id: splits.hashed_split(sample_id, ratio, version.seed)
+    unsplit = (Sample.objects.filter(dataset_id=version.dataset_id, usage=Sample.Usage.NONE)
+               .exclude(annotations=[]).order_by("position").values_list("id", "annotations").iterator(chunk_size=2000))
+    evaluation = splits.stratified_eval_ids(splits.grouped_ids(unsplit), train_ratio=ratio, seed=version.seed or 0)
+    return lambda sample_id: "EVAL" if sample_id in evaluation else "TRAIN"
 
 
 def publish_version(*, version_id) -> DatasetVersion | None:
@@ -367,9 +375,10 @@ def publish_version(*, version_id) -> DatasetVersion | None:
         return version
     stats = Counter()
     counts = Counter()
-    ratio = float(version.train_ratio)
+    statistics = splits.Statistics()
 
     def samples():
+        split = _splitter(version)
         for row in _rows(Sample.objects.filter(dataset_id=version.dataset_id)):
             lease.beat()
             counts["samples"] += 1
@@ -377,8 +386,9 @@ def publish_version(*, version_id) -> DatasetVersion | None:
             if row["annotations"]:
                 counts["labelled"] += 1
                 stats.update({a["name"] for a in row["annotations"]})
-                usage = USAGE_TO_MANIFEST.get(row["usage"]) or _split(row["id"], ratio)
+                usage = USAGE_TO_MANIFEST.get(row["usage"]) or split(row["id"])
                 counts[usage] += 1
+            statistics.add(metadata=row["metadata"], annotations=row["annotations"], split=usage)
             yield manifest_sample(row, usage)
 
     try:
@@ -393,7 +403,7 @@ def publish_version(*, version_id) -> DatasetVersion | None:
         version = transition(
             instance=version, to=DatasetVersion.Status.READY, published_at=timezone.now(),
             sample_count=counts["samples"], labelled_count=counts["labelled"], train_count=counts["TRAIN"],
-            eval_count=counts["EVAL"], label_stats=dict(sorted(stats.items())),
+            eval_count=counts["EVAL"], label_stats=dict(sorted(stats.items())), statistics=statistics.as_dict(),
         )
     lease.release(outcome=version.status)
     return version
