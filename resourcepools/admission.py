@@ -29,9 +29,11 @@ order of their queue's weighted dominant-resource share once admitted (the large
 the pool's capacity of any resource it would borrow, divided by its weight; lowest first, then
 priority, then FIFO), so no queue takes all idle capacity; borrowers hold nothing."""
 
+import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -81,6 +83,10 @@ class QueuedWorkload:
     hold_paused_until: datetime | None = None
 
     def totals(self) -> dict:
+        return self._totals
+
+    @cached_property
+    def _totals(self) -> dict:
         return {
             "accelerators": sum(p.replicas * p.accelerators for p in self.pod_sets),
             "vcpus": sum(p.replicas * p.vcpus for p in self.pod_sets),
@@ -171,15 +177,19 @@ def hold_expired_text(max_hold_seconds: float, until: datetime) -> str:
             f"other work may use them until {until:%Y-%m-%d %H:%M:%S} UTC")
 
 
+# Each limit of a queue by what it limits (a workload counts 1 towards `workloads`).
+LIMIT_NAMES = {resource: f"max_{resource}" for resource in (*SHARED_RESOURCES, "workloads")}
+
+
 def quota_refusal(workload: QueuedWorkload, budget: Budget | None) -> tuple[str, str] | None:
     """Why the queue may not take this workload at all: its nominal share (with no borrowing) or
     nominal share plus borrowing limit would be exceeded."""
     if budget is None:
         return None
-    asked = {**workload.totals(), "workloads": 1}
-    for resource, amount in asked.items():
-        limit = budget.limits.get(f"max_{resource}")
-        if limit is None or budget.used[resource] + amount <= limit:
+    totals, limits, used = workload.totals(), budget.limits, budget.used
+    for resource, limit_name in LIMIT_NAMES.items():
+        limit, amount = limits.get(limit_name), totals.get(resource, 1)
+        if limit is None or used[resource] + amount <= limit:
             continue
         borrowing = budget.borrowing.get(resource, 0)
         name = resource.replace("_", " ")
@@ -198,42 +208,57 @@ def quota_refusal(workload: QueuedWorkload, budget: Budget | None) -> tuple[str,
     return None
 
 
-def _borrowable(capacity_free: dict, budgets: dict, own) -> dict:
-    """Idle capacity of the cohort that work beyond a guaranteed share may take: what is free
-    less what the other queues keep for their own unused nominal share."""
-    return {r: capacity_free[r] - sum(b.reserved(r) for ws, b in budgets.items() if ws != own)
-            for r in SHARED_RESOURCES}
+class Cohort:
+    """The pool's idle capacity and what its queues keep of it for their own nominal shares,
+    kept up to date as a pass admits work."""
 
+    def __init__(self, free: dict, budgets: dict):
+        self.free, self.budgets = free, budgets
+        self.kept = {r: sum(b.reserved(r) for b in budgets.values()) for r in SHARED_RESOURCES}
 
-def _borrowing_refusal(workload: QueuedWorkload, budget: Budget | None, free: dict, budgets: dict) -> str | None:
-    """Why the cohort cannot lend what this workload needs beyond its queue's nominal share (the
-    whole workload when its workspace has no queue)."""
-    totals = workload.totals()
-    borrowable = _borrowable(free, budgets, workload.workspace_id)
-    for resource in SHARED_RESOURCES:
-        need = totals[resource] if budget is None else (
-            budget.above_nominal(resource, totals[resource]) - budget.above_nominal(resource))
-        if need <= borrowable[resource] or (budget is None and need > free[resource]):
-            # Work without a queue short of idle capacity itself waits (and holds) as before.
-            continue
-        name = resource.replace("_", " ")
-        kept = free[resource] - borrowable[resource]
+    def borrowable(self, own) -> dict:
+        """Idle capacity that work beyond a guaranteed share may take: what is free less what
+        the other queues keep for their own unused nominal share."""
+        mine = self.budgets.get(own)
+        return {r: self.free[r] - self.kept[r] + (mine.reserved(r) if mine is not None else 0)
+                for r in SHARED_RESOURCES}
+
+    def take(self, workload: QueuedWorkload, budget: Budget | None) -> None:
+        totals = workload.totals()
+        for resource in SHARED_RESOURCES:
+            self.free[resource] -= totals[resource]
         if budget is None:
-            return (f"Waiting for capacity no queue keeps for its guaranteed share: needs {need} {name}; "
-                    f"{free[resource]} idle, of which other queues keep {kept} for their nominal shares")
-        return (f"Borrowing exhausted: needs to borrow {need} {name} above its nominal share of "
-                f"{budget.nominal(resource)}; the cohort has {max(borrowable[resource], 0)} to lend "
-                f"({free[resource]} idle, of which other queues keep {kept} for their nominal shares)")
-    return None
-
-
-def _take(workload: QueuedWorkload, budget: Budget | None, free: dict) -> None:
-    totals = workload.totals()
-    for resource in SHARED_RESOURCES:
-        free[resource] -= totals[resource]
-    if budget is not None:
+            return
+        before = {r: budget.reserved(r) for r in SHARED_RESOURCES}
         for resource, amount in {**totals, "workloads": 1}.items():
             budget.used[resource] += amount
+        for resource in SHARED_RESOURCES:
+            self.kept[resource] += budget.reserved(resource) - before[resource]
+
+    def refusal(self, workload: QueuedWorkload, budget: Budget | None) -> str | None:
+        """Why the cohort cannot lend what this workload needs beyond its queue's nominal share
+        (the whole workload when its workspace has no queue)."""
+        totals = workload.totals()
+        borrowable = None
+        for resource in SHARED_RESOURCES:
+            need = totals[resource] if budget is None else (
+                budget.above_nominal(resource, totals[resource]) - budget.above_nominal(resource))
+            if need <= 0:
+                continue
+            borrowable = borrowable or self.borrowable(workload.workspace_id)
+            free = self.free[resource]
+            if need <= borrowable[resource] or (budget is None and need > free):
+                # Work without a queue short of idle capacity itself waits (and holds) as before.
+                continue
+            name = resource.replace("_", " ")
+            kept = free - borrowable[resource]
+            if budget is None:
+                return (f"Waiting for capacity no queue keeps for its guaranteed share: needs {need} {name}; "
+                        f"{free} idle, of which other queues keep {kept} for their nominal shares")
+            return (f"Borrowing exhausted: needs to borrow {need} {name} above its nominal share of "
+                    f"{budget.nominal(resource)}; the cohort has {max(borrowable[resource], 0)} to lend "
+                    f"({free} idle, of which other queues keep {kept} for their nominal shares)")
+        return None
 
 
 def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], queue: list[QueuedWorkload],
@@ -246,8 +271,8 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
     `capacity`: the pool's capacity per resource, which fair shares are fractions of (default:
     what the nodes have free)."""
     refusals = refusals or {}
-    free = {r: sum(getattr(n, r) for n in nodes) for r in SHARED_RESOURCES}
-    capacity = capacity or dict(free)
+    cohort = Cohort({r: sum(getattr(n, r) for n in nodes) for r in SHARED_RESOURCES}, budgets)
+    capacity = capacity or dict(cohort.free)
     decisions: list[Decision | None] = []
     borrowers: dict[object, list[tuple[int, QueuedWorkload, int]]] = defaultdict(list)
     holds: dict[int, tuple[int, bool, str]] = {}  # flavor id -> (priority, starving, holder name)
@@ -293,7 +318,7 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
             decisions.append(None)
             ahead += 1
             continue
-        if budget is None and (refusal := _borrowing_refusal(workload, None, free, budgets)):
+        if budget is None and budgets and (refusal := cohort.refusal(workload, None)):
             decisions.append(Decision(workload.id, False, "BorrowingExhausted", f"{refusal}; {ahead} workload(s) "
                                       "ahead.", **waiting))
             ahead += 1
@@ -321,51 +346,59 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
                         holds[f] = (workload.priority, starving, workload.name)
             ahead += 1
             continue
-        _take(workload, budget, free)
+        cohort.take(workload, budget)
         decisions.append(Decision(workload.id, True, "Admitted", f"Admitted to pool {pool_name}.",
                                   placements=placements))
-    _decide_borrowers(borrowers, decisions, pool_name=pool_name, nodes=nodes, budgets=budgets, free=free,
-                      capacity=capacity, now=now, max_hold_seconds=max_hold_seconds)
+    _decide_borrowers(borrowers, decisions, pool_name=pool_name, nodes=nodes, cohort=cohort, capacity=capacity,
+                      now=now, max_hold_seconds=max_hold_seconds)
     return decisions
 
 
-def _decide_borrowers(borrowers: dict, decisions: list, *, pool_name, nodes, budgets, free, capacity, now,
+def _decide_borrowers(borrowers: dict, decisions: list, *, pool_name, nodes, cohort: Cohort, capacity, now,
                       max_hold_seconds) -> None:
     """Idle capacity to the borrowing queues by weighted dominant-resource share: each round the
-    queue whose share would be lowest with its next workload admitted goes first."""
-    def turn(workspace_id):
-        _, workload, _ = borrowers[workspace_id][0]
-        return (budgets[workspace_id].share(workload.totals(), capacity), -workload.priority, workload.queued_at,
-                str(workload.id))
+    queue whose share would be lowest with its next workload admitted goes first. Only that
+    queue's share changes in a round, so the queues wait in a heap."""
+    budgets = cohort.budgets
 
-    while borrowers:
-        workspace_id = min(borrowers, key=turn)
-        index, workload, ahead = borrowers[workspace_id].pop(0)
-        if not borrowers[workspace_id]:
-            del borrowers[workspace_id]
+    heads = dict.fromkeys(borrowers, 0)
+
+    def turn(workspace_id):
+        _, workload, _ = borrowers[workspace_id][heads[workspace_id]]
+        return (budgets[workspace_id].share(workload.totals(), capacity), -workload.priority, workload.queued_at,
+                str(workload.id), str(workspace_id))
+
+    turns = [(turn(workspace_id), workspace_id) for workspace_id in borrowers]
+    heapq.heapify(turns)
+    while turns:
+        _, workspace_id = heapq.heappop(turns)
+        index, workload, ahead = borrowers[workspace_id][heads[workspace_id]]
+        heads[workspace_id] += 1
         budget = budgets[workspace_id]
-        paused_until = workload.hold_paused_until
-        if max_hold_seconds is None or (paused_until is not None and paused_until <= now):
-            paused_until = None
-        waiting = {"queue_position": ahead + 1, "hold_paused_until": paused_until}
-        refusal = quota_refusal(workload, budget)
-        if refusal:
-            decisions[index] = Decision(workload.id, False, refusal[0], f"{refusal[1]} ({ahead} ahead)", **waiting)
-            continue
-        if message := _borrowing_refusal(workload, budget, free, budgets):
-            decisions[index] = Decision(workload.id, False, "BorrowingExhausted",
-                                        f"{message}; {ahead} workload(s) ahead.", **waiting)
-            continue
-        placements = place_gang(workload.pod_sets, nodes)
-        if placements is None:
-            decisions[index] = Decision(
-                workload.id, False, "BorrowingExhausted", f"Borrowing exhausted: no idle capacity of the cohort "
-                f"fits; it {_capacity_detail(workload, pool_name, nodes)}; {ahead} workload(s) ahead.", **waiting)
-            continue
-        _take(workload, budget, free)
-        decisions[index] = Decision(workload.id, True, "Admitted",
-                                    f"Admitted to pool {pool_name}, borrowing idle capacity of its cohort.",
-                                    placements=placements)
+        decisions[index] = _borrower_decision(workload, budget, ahead, pool_name=pool_name, nodes=nodes,
+                                              cohort=cohort, now=now, max_hold_seconds=max_hold_seconds)
+        if heads[workspace_id] < len(borrowers[workspace_id]):
+            heapq.heappush(turns, (turn(workspace_id), workspace_id))
+
+
+def _borrower_decision(workload, budget, ahead, *, pool_name, nodes, cohort, now, max_hold_seconds) -> Decision:
+    paused_until = workload.hold_paused_until
+    if max_hold_seconds is None or (paused_until is not None and paused_until <= now):
+        paused_until = None
+    waiting = {"queue_position": ahead + 1, "hold_paused_until": paused_until}
+    refusal = quota_refusal(workload, budget)
+    if refusal:
+        return Decision(workload.id, False, refusal[0], f"{refusal[1]} ({ahead} ahead)", **waiting)
+    if message := cohort.refusal(workload, budget):
+        return Decision(workload.id, False, "BorrowingExhausted", f"{message}; {ahead} workload(s) ahead.", **waiting)
+    placements = place_gang(workload.pod_sets, nodes)
+    if placements is None:
+        return Decision(workload.id, False, "BorrowingExhausted", f"Borrowing exhausted: no idle capacity of the "
+                        f"cohort fits; it {_capacity_detail(workload, pool_name, nodes)}; {ahead} workload(s) ahead.",
+                        **waiting)
+    cohort.take(workload, budget)
+    return Decision(workload.id, True, "Admitted", f"Admitted to pool {pool_name}, borrowing idle capacity of its "
+                    "cohort.", placements=placements)
 
 
 @dataclass
