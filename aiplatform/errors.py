@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, InterfaceError, OperationalError, connections
 from django.db.models import ProtectedError
 from django.http import JsonResponse
+from django.utils.log import log_response
 from django.views.defaults import server_error as html_server_error
 from drf_standardized_errors.handler import ExceptionHandler as StandardExceptionHandler
 from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ServerErrorEnum
@@ -40,6 +41,13 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with the current state of the resource."
     default_code = "conflict"
+
+
+class IllegalTransition(Conflict):
+    """A state change the resource's lifecycle forbids (a finished workload started again, a
+    completed annotation task annotated, a cancelled subscription renewed): one code in every app."""
+
+    default_code = "illegal_transition"
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -81,6 +89,15 @@ def service_unavailable(exc) -> ServiceUnavailable | None:
 
 class ExceptionHandler(StandardExceptionHandler):
     """Turns the Django-level errors services raise into the one error shape."""
+
+    def report_exception(self, exc, response) -> None:
+        # A part that cannot be reached is an expected refusal, not a crash: one line in the log,
+        # like a 403 or 404, with no traceback and no signal for error trackers.
+        if isinstance(exc, ServiceUnavailable):
+            request = getattr(self.context.get("request"), "_request", None)
+            log_response("%s: %s", exc.detail, getattr(request, "path", ""), response=response, request=request)
+            return
+        super().report_exception(exc, response)
 
     def convert_known_exceptions(self, exc):
         if isinstance(exc, DjangoValidationError):

@@ -21,7 +21,7 @@ from rest_framework.exceptions import ValidationError
 
 from aiplatform import jsoncodec
 from aiplatform import sql as aiplatform_sql
-from aiplatform.errors import Conflict
+from aiplatform.errors import Conflict, IllegalTransition
 from aiplatform.models import Account, AccountMember, Workspace
 from aiplatform.process import thread_alongside
 from resourcepools import services as pool_services
@@ -266,7 +266,7 @@ def _transition_subscription(*, subscription_id, to: str, reason: str, message: 
     applies `fields` and leaves an event."""
     subscription = Subscription.objects.select_for_update().select_related("pool").get(pk=subscription_id)
     if to not in SUBSCRIPTION_TRANSITIONS[subscription.status]:
-        raise Conflict(f"A subscription that is {subscription.status} cannot become {to}.", code="illegal_transition")
+        raise IllegalTransition(f"A subscription that is {subscription.status} cannot become {to}.")
     from_status = subscription.status
     subscription.status = to
     for name, value in fields.items():
@@ -350,8 +350,7 @@ def renew_subscription(*, subscription: Subscription, periods: int, created_by=N
     _check_counts(periods=periods)
     subscription = Subscription.objects.select_for_update().select_related("pool", "flavor").get(pk=subscription.pk)
     if subscription.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.EXPIRED):
-        raise Conflict(f"A subscription that is {subscription.status} cannot be renewed; buy a new one.",
-                       code="illegal_transition")
+        raise IllegalTransition(f"A subscription that is {subscription.status} cannot be renewed; buy a new one.")
     price = price_in_force(flavor=subscription.flavor, at=now)
     unit_price = price.monthly if subscription.period == SubscriptionPeriod.MONTHLY else price.yearly
     amount = rules.subscription_amount(unit_price=unit_price, periods=periods, nodes=subscription.nodes)
@@ -386,7 +385,7 @@ def add_subscription_nodes(*, subscription: Subscription, nodes: int, created_by
     _check_counts(nodes=nodes)
     subscription = Subscription.objects.select_for_update().select_related("pool", "flavor").get(pk=subscription.pk)
     if subscription.status != SubscriptionStatus.ACTIVE or now >= subscription.ends_at:
-        raise Conflict("Only an active subscription grows; renew it first.", code="illegal_transition")
+        raise IllegalTransition("Only an active subscription grows; renew it first.")
     share = rules.unused_share(start=subscription.starts_at, end=subscription.ends_at, now=now)
     amount = rules.money(subscription.unit_price * subscription.periods * nodes * share)
     billing = locked_billing_account(account_id=subscription.account_id)
@@ -437,7 +436,7 @@ def unsubscribe(*, subscription: Subscription, created_by=None, now: datetime | 
     now = now or timezone.now()
     subscription = Subscription.objects.select_for_update().select_related("pool").get(pk=subscription.pk)
     if subscription.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.EXPIRED):
-        raise Conflict(f"The subscription is already {subscription.status}.", code="illegal_transition")
+        raise IllegalTransition(f"The subscription is already {subscription.status}.")
     share = (rules.unused_share(start=subscription.starts_at, end=subscription.ends_at, now=now)
              if subscription.status == SubscriptionStatus.ACTIVE else Decimal(0))
     refund = rules.money(subscription.paid * share)

@@ -19,7 +19,7 @@ from rest_framework.exceptions import ValidationError
 
 from aiplatform import leases, locations
 from aiplatform.celery import enqueue_on_commit
-from aiplatform.errors import Conflict
+from aiplatform.errors import IllegalTransition
 from aiplatform.models import ROLE_CAPABILITIES, Capability, Membership
 from aiplatform.storage import StorageError, parse_uri
 
@@ -71,8 +71,7 @@ def transition(*, instance, to: str, **fields):
     with transaction.atomic():
         locked = model.objects.select_for_update().get(pk=instance.pk)
         if to not in model.TRANSITIONS.get(locked.status, set()):
-            raise Conflict(f"A {model._meta.verbose_name} that is {locked.status} cannot become {to}.",
-                           code="invalid_status")
+            raise IllegalTransition(f"A {model._meta.verbose_name} that is {locked.status} cannot become {to}.")
         locked.status = to
         for name, value in fields.items():
             setattr(locked, name, value)
@@ -1044,7 +1043,7 @@ def _own_items(task: AnnotationTask, user, ids: list, field: str | None, statuse
 
 def _check_active(task: AnnotationTask) -> None:
     if task.status != AnnotationTask.Status.ACTIVE:
-        raise Conflict("The annotation task is completed.", code="invalid_status")
+        raise IllegalTransition("The annotation task is completed.")
 
 
 @transaction.atomic

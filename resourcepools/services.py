@@ -15,7 +15,7 @@ from rest_framework.relations import PrimaryKeyRelatedField
 
 from aiplatform.celery import app as celery_app
 from aiplatform.celery import enqueue_on_commit
-from aiplatform.errors import Conflict
+from aiplatform.errors import Conflict, IllegalTransition
 from aiplatform.services import save_changes
 
 from .models import (
@@ -477,7 +477,7 @@ def transition_workloads(*, workload_ids, to: str, reason: str, message: str = "
             pools.add(pool_id)
             continue
         if not skip_illegal:
-            raise Conflict(f"A {phase} workload cannot become {to}.", code="illegal_transition")
+            raise IllegalTransition(f"A {phase} workload cannot become {to}.")
     if not moved:
         return []
     now = timezone.now()

@@ -137,7 +137,7 @@ def test_the_full_flow_with_rejection_and_acceptance(workspace, developer_client
     assert cats == 2
     response = alice_client.post(tasks_url(dataset, f"{task['id']}/items/submit/"),
                                  {"ids": [mine[1]["id"]]}, format="json")
-    assert response.status_code == 409
+    assert response.status_code == 409 and response.json()["errors"][0]["code"] == "illegal_transition"
 
 
 def test_assignees_must_be_members_who_may_annotate(workspace, developer_client, dataset, team):
