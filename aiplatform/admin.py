@@ -1,4 +1,6 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework.exceptions import APIException
 
 from . import outbox, services
 from .models import (
@@ -14,6 +16,46 @@ from .models import (
     TaskLease,
     Workspace,
 )
+
+
+class ServiceBackedAdmin(admin.ModelAdmin):
+    """Objects with a lifecycle or money: read-only here, because a form would bypass the services'
+    validation, row locks, lifecycle and events. Operators act through admin actions that call
+    the services (see `act`)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def act(modeladmin, request, queryset, *, operation, done: str) -> None:
+    """Call a service operation for each selected object; what it refuses (a conflict, bad
+    input) is told by name in the operator's words while the others go on."""
+    succeeded, refused = 0, []
+    for obj in queryset:
+        try:
+            operation(obj)
+            succeeded += 1
+        except (APIException, DjangoValidationError) as exc:
+            detail = exc.detail if isinstance(exc, APIException) else exc.messages
+            refused.append(f"{obj}: {_words(detail)}")
+    if succeeded:
+        modeladmin.message_user(request, f"{done}: {succeeded}.", messages.SUCCESS)
+    for refusal in refused:
+        modeladmin.message_user(request, refusal, messages.ERROR)
+
+
+def _words(detail) -> str:
+    if isinstance(detail, dict):
+        return "; ".join(f"{field}: {_words(value)}" for field, value in detail.items())
+    if isinstance(detail, list):
+        return " ".join(_words(item) for item in detail)
+    return str(detail)
 
 
 class AccountMemberInline(admin.TabularInline):

@@ -2,6 +2,9 @@ from django import forms
 from django.contrib import admin
 from rest_framework.exceptions import ValidationError
 
+from aiplatform.admin import ServiceBackedAdmin, act
+
+from . import services
 from .models import Allocation, Flavor, Node, PodSet, Quota, ResourcePool, Workload, WorkloadEvent
 from .services import check_pool_name_available
 
@@ -70,16 +73,43 @@ class WorkloadEventInline(admin.TabularInline):
     can_delete = False
 
 
+@admin.register(Node)
+class NodeAdmin(ServiceBackedAdmin):
+    """Cordoning goes through the node service, which kicks admission for the pool."""
+
+    list_display = ["name", "pool", "flavor", "schedulable", "health"]
+    list_filter = ["schedulable", "health", "pool"]
+    search_fields = ["name", "pool__name"]
+    list_select_related = ["pool", "flavor"]
+    actions = ["cordon", "uncordon"]
+
+    @admin.action(description="Cordon the selected nodes (no new work is placed there)")
+    def cordon(self, request, queryset):
+        act(self, request, queryset, operation=lambda node: services.update_node(node=node, schedulable=False),
+            done="Cordoned")
+
+    @admin.action(description="Uncordon the selected nodes")
+    def uncordon(self, request, queryset):
+        act(self, request, queryset, operation=lambda node: services.update_node(node=node, schedulable=True),
+            done="Uncordoned")
+
+
 @admin.register(Workload)
-class WorkloadAdmin(admin.ModelAdmin):
-    list_display = ["name", "workspace", "pool", "kind", "priority", "phase", "queue_position", "created_at"]
+class WorkloadAdmin(ServiceBackedAdmin):
+    """Phases change only through the transition service: read-only, stopped by an action."""
+
+    list_display = ["name", "workspace", "pool", "kind", "priority", "phase", "reason", "queue_position",
+                    "created_at"]
     list_filter = ["phase", "kind", "pool"]
     search_fields = ["name", "workspace__name"]
     list_select_related = ["workspace", "pool"]
-    # Phases change only through the transition service, never by editing.
-    readonly_fields = ["phase", "reason", "message", "queue_position", "queued_at", "admitted_at", "started_at",
-                       "finished_at"]
     inlines = [PodSetInline, WorkloadEventInline]
+    actions = ["stop"]
+
+    @admin.action(description="Stop the selected workloads")
+    def stop(self, request, queryset):
+        act(self, request, queryset, done="Stopped (or stopping)",
+            operation=lambda workload: services.stop_workload(workload=workload, stopped_by=request.user))
 
 
 @admin.register(Allocation)
