@@ -56,17 +56,21 @@ DATASET_TYPES = {
     Format.CSV: (DatasetType.TEXT_CLASSIFICATION,),
 }
 
-# The options each format takes, with what they mean (for the 400 that names an unknown one).
+MEMBER = {"member": "the file to read inside an archive (a .zip, .tar or .tar.gz source)"}
+
+# The options each import kind takes, with what they mean (for the 400 that names an unknown one).
 OPTIONS = {
-    Format.COCO: {"images_uri": "where the images' file_name values are relative to"},
+    "prefix": {},
+    "manifest": MEMBER,
+    Format.COCO: {"images_uri": "where the images' file_name values are relative to", **MEMBER},
     Format.VOC: {"images_uri": "where the XML files' <filename> values are relative to"},
     Format.YOLO: {},
-    Format.LABEL_STUDIO: {"images_uri": "what relative paths in the tasks' data are relative to"},
+    Format.LABEL_STUDIO: {"images_uri": "what relative paths in the tasks' data are relative to", **MEMBER},
     Format.CSV: {"text_column": "the column holding the text (default 'text')",
                  "label_column": "the column holding the label (default 'label'; empty: unlabelled)",
-                 "delimiter": "one character (default ',' and a tab for .tsv)"},
+                 "delimiter": "one character (default ',' and a tab for .tsv)", **MEMBER},
     Format.AUTO: {"images_uri": "as for the format detected", "text_column": "for CSV", "label_column": "for CSV",
-                  "delimiter": "for CSV"},
+                  "delimiter": "for CSV", **MEMBER},
 }
 
 
@@ -80,14 +84,16 @@ class _BadRecord(Exception):
         self.path = path
 
 
-def option_errors(kind: str, options) -> dict:
+def option_errors(kind: str, options, *, archive: bool = False) -> dict:
     """What is wrong with an import's options, by option name; empty when they are usable."""
     if not isinstance(options, dict):
         return {"options": "Give the options as an object, e.g. {\"images_uri\": \"s3://bucket/images/\"}."}
     known = OPTIONS.get(kind, {})
     errors = {}
     for name, value in options.items():
-        if name not in known:
+        if name == "member" and name in known and not archive:
+            errors[name] = "Only an archive source (.zip, .tar, .tar.gz, .tgz) has members."
+        elif name not in known:
             accepted = ", ".join(f"{k} ({v})" for k, v in known.items()) or "none"
             errors[name] = f"A {kind} import takes no option '{name}'; it takes: {accepted}."
         elif not isinstance(value, str) or not value:

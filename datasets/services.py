@@ -23,7 +23,7 @@ from aiplatform.errors import IllegalTransition
 from aiplatform.models import ROLE_CAPABILITIES, Capability, Membership
 from aiplatform.storage import StorageError, parse_uri
 
-from . import formats, selectors, splits, tasks, writers
+from . import archives, formats, selectors, splits, tasks, writers
 from .bulk import SampleText, insert_samples, label_rows, sample_text
 from .domain import (
     ANNOTATION_TYPES,
@@ -434,12 +434,9 @@ def create_import_task(*, dataset: Dataset, created_by, kind: str, source_uri: s
     if source_uri:
         locations.check(workspace=dataset.workspace, uri=source_uri, field="source_uri")
     options = options or {}
-    if kind in formats.OPTIONS:
-        errors = formats.option_errors(kind, options)
-        if errors:
-            raise ValidationError(errors)
-    elif options:
-        raise ValidationError({"options": f"A {kind} import takes no options."})
+    errors = formats.option_errors(kind, options, archive=archives.is_archive(source_uri))
+    if errors:
+        raise ValidationError(errors)
     accepted = formats.DATASET_TYPES.get(kind)
     if accepted and dataset.type not in accepted:
         raise ValidationError({"kind": f"A {kind} import fills a dataset of type {' or '.join(accepted)}; this "
@@ -641,6 +638,9 @@ def run_import(*, task_id) -> ImportTask | None:
         # Resolved here: the readers' threads touch no database.
         places = locations.WorkspaceLocations(dataset.workspace).loaded()
         storage = places.storage_at(task.source_uri)
+        if archives.is_archive(task.source_uri):
+            task = _unpacked(task, storage, places)
+            storage = places.storage_at(task.source_uri)
         task = _detected(task, storage, places)
         source = None
         if task.kind in formats.DATASET_TYPES:
@@ -690,6 +690,17 @@ def run_import(*, task_id) -> ImportTask | None:
     return task
 
 
+def _unpacked(task: ImportTask, storage, places: locations.WorkspaceLocations) -> ImportTask:
+    """Unpacks an archive source into the workspace's own location (again on a resumed run: the
+    same files land on the same keys) and points the task, in memory, at what is to be read there:
+    its folder, or the file of a file format."""
+    folder = locations.default_location(workspace=task.dataset.workspace, path=f"imports/{task.pk}/")
+    written = archives.unpack(storage=storage, uri=task.source_uri, target=places.storage_at(folder, write=True),
+                              target_uri=folder)
+    task.source_uri = archives.member_for(task.kind, written, folder, task.options.get("member"))
+    return task
+
+
 def _detected(task: ImportTask, storage, places: locations.WorkspaceLocations) -> ImportTask:
     """The task with its kind told from the source when it was `auto` (recorded, so that a
     resumed run reads the source the same way)."""
@@ -706,7 +717,7 @@ def _check_format_fits(task: ImportTask, dataset: Dataset) -> None:
     if dataset.type not in accepted:
         raise formats.SourceError(f"The source is in {task.kind} format, which fills a dataset of type "
                                   f"{' or '.join(accepted)}; this dataset is {dataset.type}.")
-    errors = formats.option_errors(task.kind, task.options)
+    errors = formats.option_errors(task.kind, task.options, archive=True)  # members were checked at creation
     if errors:
         raise formats.SourceError(f"The options do not fit a {task.kind} import: {errors['options']}.")
 

@@ -405,7 +405,10 @@ def test_format_requests_are_checked_before_anything_runs(workspace, developer_c
         ({"kind": "coco", "source_uri": f"{root}/a.json", "options": {"images_uri": "file://ws-0/theirs/"}},
          "options.images_uri"),
         ({"kind": "coco", "source_uri": f"{root}/a.json", "new_labels": "maybe"}, "new_labels"),
-        ({"kind": "manifest", "source_uri": f"{root}/a.manifest", "options": {"images_uri": f"{root}/"}}, "options"),
+        ({"kind": "manifest", "source_uri": f"{root}/a.manifest", "options": {"images_uri": f"{root}/"}},
+         "options.images_uri"),
+        ({"kind": "prefix", "source_uri": f"{root}/a/", "options": {"text_column": "x"}}, "options.text_column"),
+        ({"kind": "coco", "source_uri": f"{root}/a.json", "options": {"member": "a.json"}}, "options.member"),
     ]
     for body, attr in cases:
         response = developer_client.post(url, body, format="json")
