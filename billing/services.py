@@ -793,17 +793,18 @@ def _rate_accounts(*, balances: dict[str, _Balance], after: int, through: int, p
 
 
 def _locked_packages(*, account_ids, since: datetime) -> dict[str, list[rules.PackageBalance]]:
-    """The accounts' packages with something left, valid after `since`, locked, in deduction order."""
+    """The accounts' packages with something left, valid after `since`, locked (in id order, as
+    every rater locks them), each account's in the deduction order of `rules.deduction_order`."""
     packages = defaultdict(list)
     for pk, account_id, family, valid_from, valid_until, purchased_at, total, used in (
             Package.objects.select_for_update().filter(
                 account_id__in=aiplatform_sql.uuids_in(account_ids), valid_until__gt=since,
-                node_seconds_used__lt=F("node_seconds_total")).order_by("valid_until", "purchased_at", "pk")
+                node_seconds_used__lt=F("node_seconds_total")).order_by("pk")
             .values_list("pk", aiplatform_sql.uuid_text("account_id"), "family", "valid_from", "valid_until",
                          "purchased_at", "node_seconds_total", "node_seconds_used")):
         packages[str(account_id)].append(rules.PackageBalance(pk, family, valid_from, valid_until, purchased_at,
                                                               total, used))
-    return packages
+    return {account_id: rules.deduction_order(balances) for account_id, balances in packages.items()}
 
 
 def _rate_some(accounts: list[str], *, balances, usages, packages, pod_sets, prices, first_open, after: int,

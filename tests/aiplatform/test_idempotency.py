@@ -50,12 +50,14 @@ def test_failed_request_releases_its_key(developer_client):
 
 
 def test_key_in_progress_is_refused(developer, developer_client):
-    IdempotencyKey.objects.create(
-        user=developer, key="busy", fingerprint="x", expires_at=timezone.now() + timedelta(hours=1)
-    )
+    # The same request again while the first still runs: its key, with the same body, in progress.
+    assert create_key(developer_client, {"name": "x"}, "busy").status_code == 201
+    IdempotencyKey.objects.filter(key="busy").update(status=IdempotencyKey.Status.IN_PROGRESS,
+                                                     response_status=None, created_at=timezone.now())
     response = create_key(developer_client, {"name": "x"}, "busy")
     assert response.status_code == 409
-    assert response.json()["errors"][0]["code"] in {"idempotency_key_in_progress", "idempotency_key_reused"}
+    assert response.json()["errors"][0]["code"] == "idempotency_key_in_progress"
+    assert ApiKey.objects.filter(user=developer, name="x").count() == 1
 
 
 def test_expired_keys_are_purged_and_may_be_reused(developer, developer_client):
