@@ -10,6 +10,7 @@ A bad record names where it is: `uri#/json/pointer`, `uri:line`, or the file's U
 whole source unusable (not JSON, no class names) raises SourceError, which fails the task."""
 
 import csv
+import math
 import posixpath
 import struct
 import xml.etree.ElementTree as ElementTree
@@ -206,8 +207,11 @@ def _coco(source: FormatSource, *, storage, uri, options, dataset_type, admits):
     if not isinstance(document, dict) or not isinstance(document.get("images"), list):
         raise SourceError(f"'{uri}' is not a COCO file: it needs an object with a list of 'images'.")
     categories = {}
+    if not isinstance(document.get("categories") or [], list):
+        raise SourceError(f"{uri}#/categories: the categories must be a list.")
     for index, category in enumerate(document.get("categories") or []):
-        if not isinstance(category, dict) or not isinstance(category.get("name"), str) or not category["name"]:
+        if (not isinstance(category, dict) or not isinstance(category.get("id"), int | str)
+                or not isinstance(category.get("name"), str) or not category["name"]):
             raise SourceError(f"{uri}#/categories/{index}: a category needs an 'id' and a 'name'.")
         if category.get("id") in categories:
             raise SourceError(f"{uri}#/categories/{index}: category id {category.get('id')!r} is listed twice.")
@@ -284,7 +288,8 @@ def _coco_image(image, where: str, seen: dict, images_uri: str) -> ManifestSampl
 
 
 def _coco_annotation(annotation: dict, categories: dict, metadata: dict, dataset_type: str):
-    name = categories.get(annotation.get("category_id"))
+    category = annotation.get("category_id")
+    name = categories.get(category) if isinstance(category, int | str) else None
     if name is None:
         return None, f"category_id {annotation.get('category_id')!r} is not among the categories"
     bbox = annotation.get("bbox")
@@ -296,7 +301,7 @@ def _coco_annotation(annotation: dict, categories: dict, metadata: dict, dataset
     result = {"name": name, "type": BOX,
               "box": {"xmin": x, "ymin": y, "xmax": _exact(x + w), "ymax": _exact(y + h)}}
     iscrowd = annotation.get("iscrowd", 0)
-    if iscrowd not in (0, 1):
+    if type(iscrowd) is not int or iscrowd not in (0, 1):
         return None, "'iscrowd' must be 0 or 1"
     result["iscrowd"] = iscrowd
     segmentation = annotation.get("segmentation")
@@ -373,9 +378,12 @@ def _voc_sample(storage, item, images_uri: str | None, dataset_type: str) -> Man
 def _voc_number(element, path: str):
     text = (element.findtext(path) or "").strip()
     try:
-        return _exact(float(text)) if text else None
+        value = float(text) if text else None
     except ValueError:
-        raise ValueError(f"<{path}> is not a number: {text[:40]!r}") from None
+        value = math.nan
+    if value is not None and not math.isfinite(value):
+        raise ValueError(f"<{path}> is not a number: {text[:40]!r}")
+    return None if value is None else _exact(value)
 
 
 def _voc_images(xml_uri: str) -> str:
@@ -597,8 +605,10 @@ def _label_studio_sample(task, images_uri: str | None, dataset_type: str) -> Man
         raise ValueError(f"data.{key} '{value[:80]}' is a path, not a storage URI; give the option images_uri "
                          "that it is relative to")
     # The latest annotation that was not cancelled is the one that stands (older exports: completions).
-    annotations = [a for a in (task.get("annotations") or task.get("completions") or [])
-                   if isinstance(a, dict) and not a.get("was_cancelled")]
+    given = task.get("annotations") or task.get("completions") or []
+    if not isinstance(given, list):
+        raise ValueError("the task's 'annotations' must be a list")
+    annotations = [a for a in given if isinstance(a, dict) and not a.get("was_cancelled")]
     results = annotations[-1].get("result") or [] if annotations else []
     if not isinstance(results, list):
         raise ValueError("an annotation's 'result' must be a list")

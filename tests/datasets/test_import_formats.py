@@ -422,3 +422,26 @@ def test_option_errors_name_what_each_format_takes():
     assert "it takes: images_uri" in option_errors("voc", {"delimiter": ","})["options"]["delimiter"]
     assert option_errors("csv", {"delimiter": ";;"})["options"]["delimiter"].startswith("The delimiter is one")
     assert "Give the options as an object" in option_errors("csv", [])["options"]
+
+
+@pytest.mark.parametrize(("kind", "document", "outcome"), [
+    ("coco", {"images": [{"id": 1, "file_name": "a", "width": 1, "height": 1}],
+              "annotations": [{"image_id": 1, "category_id": [1]}], "categories": []}, "category_id [1] is not among"),
+    ("coco", {"images": [], "categories": [{"id": [1], "name": "x"}]}, "a category needs an 'id' and a 'name'"),
+    ("coco", {"images": [], "categories": 7}, "the categories must be a list"),
+    ("coco", {"images": [{"id": 1, "file_name": "a", "width": 9, "height": 9}], "categories": [{"id": 1, "name": "c"}],
+              "annotations": [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "iscrowd": True}]},
+     "'iscrowd' must be 0 or 1"),
+    ("label_studio", [{"data": {"image": "s3://b/a"}, "annotations": 5}], "'annotations' must be a list"),
+    ("label_studio", [{"data": {"image": "s3://b/a"}, "annotations": [{"result": [5]}]}], "needs a 'value' object"),
+    ("label_studio", 5, "it needs a list of tasks"),
+])
+def test_records_of_unexpected_shapes_are_bad_records_or_a_refusal(workspace, developer_client, own, kind, document,
+                                                                   outcome):
+    folder, root = own
+    put(folder, "odd.json", json.dumps(document))
+    dataset = detection_dataset(workspace)
+    task = run_import(developer_client, dataset, {"kind": kind, "source_uri": f"{root}/odd.json"})
+    reasons = task["error"] if task["status"] == "failed" else " ".join(e["reason"] for e in task["errors"])
+    assert outcome in reasons, task
+    assert "unexpected" not in task["error"]
