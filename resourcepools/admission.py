@@ -52,6 +52,7 @@ from .models import (
     Phase,
     PodSet,
     Quota,
+    QuotaFlavor,
     ResourcePool,
     Workload,
     WorkloadEvent,
@@ -87,11 +88,22 @@ class QueuedWorkload:
 
     @cached_property
     def _totals(self) -> dict:
-        return {
+        """What it asks for in all, and on each flavor's nodes (keyed as `flavor_key` names them)."""
+        totals = {
             "accelerators": sum(p.replicas * p.accelerators for p in self.pod_sets),
             "vcpus": sum(p.replicas * p.vcpus for p in self.pod_sets),
             "memory_gib": sum(p.replicas * p.memory_gib for p in self.pod_sets),
         }
+        for p in self.pod_sets:
+            for resource in SHARED_RESOURCES:
+                key = flavor_key(resource, p.flavor_id)
+                totals[key] = totals.get(key, 0) + p.replicas * getattr(p, resource)
+        return totals
+
+
+def flavor_key(resource: str, flavor_id) -> str:
+    """A resource counted on one flavor's nodes only (a queue's per-flavor share)."""
+    return f"{resource}@{flavor_id}"
 
 
 @dataclass
@@ -99,31 +111,51 @@ class Budget:
     """A workspace's queue in the pool and what it uses. `limits` are its nominal shares
     (max_<resource>, None: unlimited); `borrowing` (resource -> amount above nominal it may use;
     missing: 0, None: unlimited) and `lending` (resource -> most of its unused nominal share others
-    may use; missing or None: all of it)."""
+    may use; missing or None: all of it). A resource is one of SHARED_RESOURCES over the pool, or
+    one counted on one flavor's nodes (`flavor_key`), named in `labels` for messages."""
 
     limits: dict
     used: dict = field(default_factory=lambda: {"accelerators": 0, "vcpus": 0, "memory_gib": 0, "workloads": 0})
     borrowing: dict = field(default_factory=dict)
     lending: dict = field(default_factory=dict)
     weight: float = 1.0
+    labels: dict = field(default_factory=dict)
+
+    @cached_property
+    def resources(self) -> tuple:
+        """The resources it shares: the pool's and those of the flavors it has shares of."""
+        return (*SHARED_RESOURCES, *(name[4:] for name in self.limits if "@" in name))
+
+    @cached_property
+    def limit_names(self) -> dict:
+        return {**{resource: f"max_{resource}" for resource in self.resources}, "workloads": "max_workloads"}
+
+    def label(self, resource: str) -> str:
+        return self.labels.get(resource) or resource.replace("_", " ")
 
     def nominal(self, resource: str) -> int | None:
         return self.limits.get(f"max_{resource}")
 
     def above_nominal(self, resource: str, extra: int = 0) -> int:
         nominal = self.nominal(resource)
-        return 0 if nominal is None else max(0, self.used[resource] + extra - nominal)
+        return 0 if nominal is None else max(0, self.used.get(resource, 0) + extra - nominal)
 
     def reserved(self, resource: str) -> int:
         """What of its unused nominal share the queue keeps for itself (lends to nobody)."""
         nominal, lending = self.nominal(resource), self.lending.get(resource)
         if nominal is None or lending is None:
             return 0
-        return max(0, nominal - self.used[resource] - lending)
+        return max(0, nominal - self.used.get(resource, 0) - lending)
+
+    def use(self, amounts: dict, sign: int = 1) -> None:
+        for resource, amount in amounts.items():
+            if resource in self.used or "@" in resource:
+                self.used[resource] = self.used.get(resource, 0) + sign * amount
+        self.used["workloads"] += sign
 
     def share(self, extra: dict, capacity: dict) -> float:
         """Weighted dominant-resource share of what it borrows once `extra` is added."""
-        fractions = [self.above_nominal(r, extra.get(r, 0)) / capacity[r] for r in SHARED_RESOURCES
+        fractions = [self.above_nominal(r, extra.get(r, 0)) / capacity[r] for r in self.resources
                      if capacity.get(r)]
         return max(fractions, default=0.0) / self.weight
 
@@ -177,31 +209,27 @@ def hold_expired_text(max_hold_seconds: float, until: datetime) -> str:
             f"other work may use them until {until:%Y-%m-%d %H:%M:%S} UTC")
 
 
-# Each limit of a queue by what it limits (a workload counts 1 towards `workloads`).
-LIMIT_NAMES = {resource: f"max_{resource}" for resource in (*SHARED_RESOURCES, "workloads")}
-
-
 def quota_refusal(workload: QueuedWorkload, budget: Budget | None) -> tuple[str, str] | None:
     """Why the queue may not take this workload at all: its nominal share (with no borrowing) or
     nominal share plus borrowing limit would be exceeded."""
     if budget is None:
         return None
     totals, limits, used = workload.totals(), budget.limits, budget.used
-    for resource, limit_name in LIMIT_NAMES.items():
-        limit, amount = limits.get(limit_name), totals.get(resource, 1)
-        if limit is None or used[resource] + amount <= limit:
+    for resource, limit_name in budget.limit_names.items():
+        limit, amount = limits.get(limit_name), totals.get(resource, 0) if resource != "workloads" else 1
+        if limit is None or not amount or used.get(resource, 0) + amount <= limit:
             continue
         borrowing = budget.borrowing.get(resource, 0)
-        name = resource.replace("_", " ")
+        name = budget.label(resource)
         if borrowing == 0:
             return "QuotaExceeded", (
                 f"Workspace quota exceeded: needs {amount} {name}, "
-                f"{budget.used[resource]} of {limit} in use in this pool. Wait for running work to end "
+                f"{used.get(resource, 0)} of {limit} in use in this pool. Wait for running work to end "
                 "or ask your account admin for a larger quota."
             )
-        if borrowing is not None and budget.used[resource] + amount > limit + borrowing:
+        if borrowing is not None and used.get(resource, 0) + amount > limit + borrowing:
             return "BorrowingLimitReached", (
-                f"Borrowing limit reached: needs {amount} {name}, {budget.used[resource]} in use in this pool "
+                f"Borrowing limit reached: needs {amount} {name}, {used.get(resource, 0)} in use in this pool "
                 f"against a nominal share of {limit} plus a borrowing limit of {borrowing}. Wait for running work "
                 "to end or ask your account admin for a larger share."
             )
@@ -214,43 +242,49 @@ class Cohort:
 
     def __init__(self, free: dict, budgets: dict):
         self.free, self.budgets = free, budgets
-        self.kept = {r: sum(b.reserved(r) for b in budgets.values()) for r in SHARED_RESOURCES}
+        self.kept = dict.fromkeys(SHARED_RESOURCES, 0)
+        for budget in budgets.values():
+            for r in budget.resources:
+                self.kept[r] = self.kept.get(r, 0) + budget.reserved(r)
+        self.labels = {r: b.label(r) for b in budgets.values() for r in b.resources}
 
     def borrowable(self, own) -> dict:
         """Idle capacity that work beyond a guaranteed share may take: what is free less what
         the other queues keep for their own unused nominal share."""
         mine = self.budgets.get(own)
-        return {r: self.free[r] - self.kept[r] + (mine.reserved(r) if mine is not None else 0)
-                for r in SHARED_RESOURCES}
+        return {r: self.free.get(r, 0) - kept + (mine.reserved(r) if mine is not None else 0)
+                for r, kept in self.kept.items()}
 
     def take(self, workload: QueuedWorkload, budget: Budget | None) -> None:
         totals = workload.totals()
-        for resource in SHARED_RESOURCES:
-            self.free[resource] -= totals[resource]
+        for resource, amount in totals.items():
+            if resource in self.free:
+                self.free[resource] -= amount
         if budget is None:
             return
-        before = {r: budget.reserved(r) for r in SHARED_RESOURCES}
-        for resource, amount in {**totals, "workloads": 1}.items():
-            budget.used[resource] += amount
-        for resource in SHARED_RESOURCES:
-            self.kept[resource] += budget.reserved(resource) - before[resource]
+        before = {r: budget.reserved(r) for r in budget.resources}
+        budget.use(totals)
+        for resource, reserved in before.items():
+            self.kept[resource] += budget.reserved(resource) - reserved
 
     def refusal(self, workload: QueuedWorkload, budget: Budget | None) -> str | None:
         """Why the cohort cannot lend what this workload needs beyond its queue's nominal share
         (the whole workload when its workspace has no queue)."""
         totals = workload.totals()
         borrowable = None
-        for resource in SHARED_RESOURCES:
+        for resource in (self.kept if budget is None else budget.resources):
+            if resource not in totals:
+                continue
             need = totals[resource] if budget is None else (
                 budget.above_nominal(resource, totals[resource]) - budget.above_nominal(resource))
             if need <= 0:
                 continue
             borrowable = borrowable or self.borrowable(workload.workspace_id)
-            free = self.free[resource]
+            free = self.free.get(resource, 0)
             if need <= borrowable[resource] or (budget is None and need > free):
                 # Work without a queue short of idle capacity itself waits (and holds) as before.
                 continue
-            name = resource.replace("_", " ")
+            name = self.labels.get(resource) or resource.replace("_", " ")
             kept = free - borrowable[resource]
             if budget is None:
                 return (f"Waiting for capacity no queue keeps for its guaranteed share: needs {need} {name}; "
@@ -259,6 +293,18 @@ class Cohort:
                     f"{budget.nominal(resource)}; the cohort has {max(borrowable[resource], 0)} to lend "
                     f"({free} idle, of which other queues keep {kept} for their nominal shares)")
         return None
+
+
+def _free(nodes: list[NodeState]) -> dict:
+    """Free capacity over the pool and on each flavor's nodes."""
+    free = dict.fromkeys(SHARED_RESOURCES, 0)
+    for node in nodes:
+        for resource in SHARED_RESOURCES:
+            amount = getattr(node, resource)
+            free[resource] += amount
+            key = flavor_key(resource, node.flavor_id)
+            free[key] = free.get(key, 0) + amount
+    return free
 
 
 def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], queue: list[QueuedWorkload],
@@ -271,7 +317,7 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
     `capacity`: the pool's capacity per resource, which fair shares are fractions of (default:
     what the nodes have free)."""
     refusals = refusals or {}
-    cohort = Cohort({r: sum(getattr(n, r) for n in nodes) for r in SHARED_RESOURCES}, budgets)
+    cohort = Cohort(_free(nodes), budgets)
     capacity = capacity or dict(cohort.free)
     decisions: list[Decision | None] = []
     borrowers: dict[object, list[tuple[int, QueuedWorkload, int]]] = defaultdict(list)
@@ -312,7 +358,7 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
             ahead += 1
             continue
         totals = workload.totals()
-        if budget is not None and any(budget.above_nominal(r, totals[r]) for r in SHARED_RESOURCES):
+        if budget is not None and any(budget.above_nominal(r, totals.get(r, 0)) for r in budget.resources):
             # Decided after the work within its share, by fair share (below).
             borrowers[workload.workspace_id].append((len(decisions), workload, ahead))
             decisions.append(None)
@@ -542,30 +588,53 @@ def node_states(pools) -> tuple[dict[object, list[NodeState]], dict[object, dict
             n["flavor__accelerators"] - (u.get("accelerators") or 0),
         ))
         for resource in SHARED_RESOURCES:
-            capacity[n["pool_id"]][resource] += n[f"flavor__{resource}"]
+            amount = n[f"flavor__{resource}"]
+            capacity[n["pool_id"]][resource] += amount
+            key = flavor_key(resource, n["flavor_id"])
+            capacity[n["pool_id"]][key] = capacity[n["pool_id"]].get(key, 0) + amount
     return states, capacity
 
 
-def budget_of(quota: dict) -> Budget:
-    """A queue's budget from its quota row (as `values()` gives it), with nothing used yet."""
-    return Budget(
+def budget_of(quota: dict, flavor_shares: list[dict] = ()) -> Budget:
+    """A queue's budget from its quota row and its per-flavor shares (as `values()` gives them,
+    a share with its flavor's name as `flavor__name`), with nothing used yet."""
+    budget = Budget(
         limits={k: quota[k] for k in ("max_accelerators", "max_vcpus", "max_memory_gib", "max_workloads")},
         borrowing={r: quota[f"borrowing_limit_{r}"] for r in SHARED_RESOURCES},
         lending={r: quota[f"lending_limit_{r}"] for r in SHARED_RESOURCES},
         weight=float(quota["weight"]),
     )
+    for share in flavor_shares:
+        for r in SHARED_RESOURCES:
+            key = flavor_key(r, share["flavor_id"])
+            budget.limits[f"max_{key}"] = share[f"max_{r}"]
+            budget.borrowing[key] = share[f"borrowing_limit_{r}"]
+            budget.lending[key] = share[f"lending_limit_{r}"]
+            budget.labels[key] = f"{r.replace('_', ' ')} on {share['flavor__name']} nodes"
+    return budget
 
 
 def queue_budgets(pools) -> dict:
-    """Every queue of the pools' cohorts with what it uses: lending limits of queues with nothing
-    queued still bound what others may borrow."""
-    budgets = {(q["pool_id"], q["workspace_id"]): budget_of(q)
+    """Every queue of the pools' cohorts with what it uses, over the pool and per flavor:
+    lending limits of queues with nothing queued still bound what others may borrow."""
+    shares = defaultdict(list)
+    for share in QuotaFlavor.objects.filter(quota__pool_id__in=pools).values().annotate(
+            flavor__name=F("flavor__name")):
+        shares[share["quota_id"]].append(share)
+    budgets = {(q["pool_id"], q["workspace_id"]): budget_of(q, shares[q["id"]])
                for q in Quota.objects.filter(pool_id__in=pools).values()}
-    for row in Allocation.objects.filter(pool_id__in=pools, workspace_id__in={ws for _, ws in budgets}).values(
+    workspaces = {ws for _, ws in budgets}
+    for row in Allocation.objects.filter(pool_id__in=pools, workspace_id__in=workspaces).values(
         "pool_id", "workspace_id"
     ).annotate(accelerators=Sum("accelerators"), vcpus=Sum("vcpus"), memory_gib=Sum("memory_gib"),
                workloads=Count("workload_id", distinct=True)):
         budget = budgets.get((row["pool_id"], row["workspace_id"]))
         if budget is not None:
-            budget.used = {k: row[k] or 0 for k in ("accelerators", "vcpus", "memory_gib", "workloads")}
+            budget.used.update({k: row[k] or 0 for k in ("accelerators", "vcpus", "memory_gib", "workloads")})
+    for row in Allocation.objects.filter(pool_id__in=pools, workspace_id__in=workspaces).values(
+        "pool_id", "workspace_id", "node__flavor_id"
+    ).annotate(accelerators=Sum("accelerators"), vcpus=Sum("vcpus"), memory_gib=Sum("memory_gib")):
+        budget = budgets.get((row["pool_id"], row["workspace_id"]))
+        if budget is not None:
+            budget.used.update({flavor_key(r, row["node__flavor_id"]): row[r] or 0 for r in SHARED_RESOURCES})
     return budgets

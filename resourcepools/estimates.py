@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import count
 
-from .admission import QueuedWorkload, duration_text, quota_refusal
+from .admission import QueuedWorkload, duration_text, flavor_key, quota_refusal
 from .packing import NodeState, place_gang
 
 
@@ -90,16 +90,20 @@ class _Replay:
 
     def release(self, holder: Holder) -> None:
         by_id = {n.id: n for n in self.nodes}
+        amounts = holder.totals()
         for node_id, vcpus, memory_gib, accelerators in holder.placements:
             node = by_id.get(node_id)
             if node is not None:
                 node.vcpus += vcpus
                 node.memory_gib += memory_gib
                 node.accelerators += accelerators
+                for resource, amount in zip(("vcpus", "memory_gib", "accelerators"), (vcpus, memory_gib, accelerators),
+                                            strict=True):
+                    key = flavor_key(resource, node.flavor_id)
+                    amounts[key] = amounts.get(key, 0) + amount
         budget = self.budgets.get(holder.workspace_id)
         if budget is not None:
-            for resource, amount in {**holder.totals(), "workloads": 1}.items():
-                budget.used[resource] -= amount
+            budget.use(amounts, sign=-1)
 
 
 def _at(moment: datetime) -> str:
@@ -144,8 +148,7 @@ def estimate_starts(*, now: datetime, nodes: list[NodeState], holders: list[Hold
                                                     "runs like it).")
             continue
         if budget is not None:
-            for resource, amount in {**workload.totals(), "workloads": 1}.items():
-                budget.used[resource] += amount
+            budget.use(workload.totals())
         state, clock = trial, at
         estimates[workload.id] = Estimate(at, _basis(at, now, waited_for, ahead))
         run = expected.get(workload.id)

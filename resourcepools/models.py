@@ -190,24 +190,57 @@ class Quota(models.Model):
         return f"{self.workspace} in {self.pool}"
 
     def clean(self):
-        errors = {}
-        for resource in SHARED_RESOURCES:
-            nominal = getattr(self, f"max_{resource}")
-            borrowing = getattr(self, f"borrowing_limit_{resource}")
-            lending = getattr(self, f"lending_limit_{resource}")
-            if nominal is None and borrowing != 0:
-                errors[f"borrowing_limit_{resource}"] = (
-                    f"max_{resource} is unlimited, so there is nothing to borrow above it; set max_{resource} or "
-                    "leave the borrowing limit at 0.")
-            if lending is not None and nominal is None:
-                errors[f"lending_limit_{resource}"] = (
-                    f"max_{resource} is unlimited, so there is no nominal share to lend; set max_{resource} or "
-                    "leave the lending limit empty.")
-            elif lending is not None and lending > nominal:
-                errors[f"lending_limit_{resource}"] = (
-                    f"A queue lends at most its nominal share ({nominal}); set at most {nominal}.")
-        if errors:
-            raise ValidationError(errors)
+        check_share_limits(self)
+
+
+def check_share_limits(share) -> None:
+    """A borrowing or lending limit needs a nominal share, and a queue lends at most its share."""
+    errors = {}
+    for resource in SHARED_RESOURCES:
+        nominal = getattr(share, f"max_{resource}")
+        borrowing = getattr(share, f"borrowing_limit_{resource}")
+        lending = getattr(share, f"lending_limit_{resource}")
+        if nominal is None and borrowing != 0:
+            errors[f"borrowing_limit_{resource}"] = (
+                f"max_{resource} is unlimited, so there is nothing to borrow above it; set max_{resource} or "
+                "leave the borrowing limit at 0.")
+        if lending is not None and nominal is None:
+            errors[f"lending_limit_{resource}"] = (
+                f"max_{resource} is unlimited, so there is no nominal share to lend; set max_{resource} or "
+                "leave the lending limit empty.")
+        elif lending is not None and lending > nominal:
+            errors[f"lending_limit_{resource}"] = (
+                f"A queue lends at most its nominal share ({nominal}); set at most {nominal}.")
+    if errors:
+        raise ValidationError(errors)
+
+
+class QuotaFlavor(models.Model):
+    """A queue's share of one flavor's nodes, where its pool has several flavors: nominal,
+    borrowing and lending limits as on the queue, counted on that flavor's nodes only. Both apply:
+    the queue's own over the whole pool, these per flavor."""
+
+    quota = models.ForeignKey(Quota, on_delete=models.CASCADE, related_name="flavor_shares")
+    flavor = models.ForeignKey(Flavor, on_delete=models.PROTECT, related_name="+")
+    max_accelerators = models.PositiveIntegerField(null=True, blank=True)
+    max_vcpus = models.PositiveIntegerField(null=True, blank=True)
+    max_memory_gib = models.PositiveIntegerField(null=True, blank=True)
+    borrowing_limit_accelerators = models.PositiveIntegerField(null=True, blank=True, default=0)
+    borrowing_limit_vcpus = models.PositiveIntegerField(null=True, blank=True, default=0)
+    borrowing_limit_memory_gib = models.PositiveIntegerField(null=True, blank=True, default=0)
+    lending_limit_accelerators = models.PositiveIntegerField(null=True, blank=True)
+    lending_limit_vcpus = models.PositiveIntegerField(null=True, blank=True)
+    lending_limit_memory_gib = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["quota", "flavor"], name="quota_flavor_unique")]
+
+    def __str__(self):
+        return f"{self.quota} on {self.flavor}"
+
+    def clean(self):
+        check_share_limits(self)
 
 
 class Phase(models.TextChoices):

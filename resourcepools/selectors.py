@@ -21,6 +21,7 @@ from .models import (
     PodSet,
     PoolKind,
     Quota,
+    QuotaFlavor,
     ResourcePool,
     Workload,
     WorkloadEvent,
@@ -79,7 +80,8 @@ def nodes(*, pool) -> QuerySet[Node]:
 
 
 def quotas(*, workspace) -> QuerySet[Quota]:
-    return Quota.objects.filter(workspace=workspace).select_related("pool")
+    return Quota.objects.filter(workspace=workspace).select_related("pool").prefetch_related(
+        Prefetch("flavor_shares", queryset=QuotaFlavor.objects.select_related("flavor")))
 
 
 def quota_usage(*, workspace, pool_ids) -> dict:

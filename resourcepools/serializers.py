@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from aiplatform.models import Account
 
-from .models import Flavor, Node, PodSet, Quota, ResourcePool, Workload, WorkloadEvent
+from .models import Flavor, Node, PodSet, Quota, QuotaFlavor, ResourcePool, Workload, WorkloadEvent
 
 
 class FlavorSerializer(serializers.ModelSerializer):
@@ -100,6 +100,18 @@ QUEUE_HELP = {
 }
 
 
+class QuotaFlavorSerializer(serializers.ModelSerializer):
+    """A queue's share of one flavor's nodes, where its pool has several flavors."""
+
+    flavor = serializers.SlugRelatedField(slug_field="name", queryset=Flavor.objects.all())
+
+    class Meta:
+        model = QuotaFlavor
+        fields = ["flavor", *QUEUE_FIELDS[:3], *QUEUE_FIELDS[4:10]]
+        extra_kwargs = QUEUE_HELP
+        validators = []
+
+
 class QuotaSerializer(serializers.ModelSerializer):
     """A workspace's queue in a pool (its quota): nominal shares, borrowing and lending limits,
     weight, what it uses, borrows and lends now."""
@@ -109,10 +121,14 @@ class QuotaSerializer(serializers.ModelSerializer):
     usage = serializers.SerializerMethodField()
     borrowed = serializers.SerializerMethodField()
     lent = serializers.SerializerMethodField()
+    flavors = QuotaFlavorSerializer(
+        many=True, required=False, source="flavor_shares",
+        help_text="Shares per flavor, where the pool has several: each applies on that flavor's nodes, besides "
+                  "the queue's own over the pool. Given, it replaces the queue's flavor shares.")
 
     class Meta:
         model = Quota
-        fields = ["id", "pool", "pool_name", *QUEUE_FIELDS, "usage", "borrowed", "lent", "updated_at"]
+        fields = ["id", "pool", "pool_name", *QUEUE_FIELDS, "flavors", "usage", "borrowed", "lent", "updated_at"]
         read_only_fields = ["id", "pool_name", "usage", "borrowed", "lent", "updated_at"]
         extra_kwargs = QUEUE_HELP
         validators = []
@@ -133,9 +149,11 @@ class QuotaSerializer(serializers.ModelSerializer):
 
 
 class QuotaUpdateSerializer(serializers.ModelSerializer):
+    flavors = QuotaFlavorSerializer(many=True, required=False, source="flavor_shares")
+
     class Meta:
         model = Quota
-        fields = QUEUE_FIELDS
+        fields = [*QUEUE_FIELDS, "flavors"]
         extra_kwargs = QUEUE_HELP
 
 

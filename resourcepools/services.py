@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.dispatch import Signal
@@ -30,6 +31,7 @@ from .models import (
     PodSet,
     PoolKind,
     Quota,
+    QuotaFlavor,
     ResourcePool,
     Workload,
     WorkloadEvent,
@@ -246,8 +248,64 @@ def set_quota(*, workspace, pool: ResourcePool, **limits) -> Quota:
     quota.full_clean()
     check_nominal_fits_pool(pool=pool, quota=quota)
     quota.save()
+    if "flavors" in limits:
+        _set_flavor_shares(quota=quota, pool=pool, shares=limits["flavors"])
     enqueue_admission(pool_id=pool.pk)
     return quota
+
+
+FLAVOR_SHARE_FIELDS = (
+    *(f"max_{r}" for r in SHARED_RESOURCES),
+    *(f"{kind}_limit_{r}" for kind in ("borrowing", "lending") for r in SHARED_RESOURCES),
+)
+
+
+def _set_flavor_shares(*, quota: Quota, pool: ResourcePool, shares: list[dict]) -> None:
+    """Replace the queue's per-flavor shares (each: a flavor of the pool's nodes and its nominal,
+    borrowing and lending limits). Checked as the queue's own are: consistent limits, not below
+    what the queue uses on that flavor now, and nominal shares that fit the flavor's nodes."""
+    flavor_ids = [share["flavor"].pk for share in shares]
+    if len(set(flavor_ids)) != len(flavor_ids):
+        raise ValidationError({"flavors": "Name each flavor once."})
+    capacity = {row["flavor_id"]: row for row in Node.objects.filter(pool=pool).values("flavor_id").annotate(
+        **{r: Sum(f"flavor__{r}") for r in SHARED_RESOURCES})}
+    others = {row["flavor_id"]: row for row in QuotaFlavor.objects.filter(quota__pool=pool).exclude(
+        quota=quota).values("flavor_id").annotate(**{r: Sum(f"max_{r}") for r in SHARED_RESOURCES})}
+    used = {row["node__flavor_id"]: row for row in Allocation.objects.filter(
+        pool=pool, workspace_id=quota.workspace_id).values("node__flavor_id").annotate(
+        **{r: Sum(r) for r in SHARED_RESOURCES})}
+    rows = []
+    for index, spec in enumerate(shares):
+        field, flavor = f"flavors.{index}", spec["flavor"]
+        if flavor.pk not in capacity:
+            offered = sorted(set(Node.objects.filter(pool=pool).values_list("flavor__name", flat=True)))
+            raise ValidationError({f"{field}.flavor": f"Pool '{pool.name}' has no '{flavor.name}' nodes; it offers: "
+                                                      f"{', '.join(offered) or 'no nodes yet'}."})
+        row = QuotaFlavor(quota=quota, flavor=flavor, **{k: spec[k] for k in FLAVOR_SHARE_FIELDS if k in spec})
+        try:
+            row.full_clean(exclude=["quota"], validate_constraints=False)
+        except DjangoValidationError as exc:
+            raise ValidationError({f"{field}.{name}": messages for name, messages in exc.message_dict.items()}) \
+                from None
+        errors = {}
+        for r in SHARED_RESOURCES:
+            nominal, borrowing = getattr(row, f"max_{r}"), getattr(row, f"borrowing_limit_{r}")
+            name = f"{r.replace('_', ' ')} on {flavor.name} nodes"
+            in_use = (used.get(flavor.pk) or {}).get(r) or 0
+            if nominal is not None and borrowing is not None and nominal + borrowing < in_use:
+                errors[f"{field}.max_{r}"] = f"{in_use} {name} are in use now; set at least {in_use - borrowing}."
+                continue
+            has, taken = capacity[flavor.pk][r] or 0, (others.get(flavor.pk) or {}).get(r) or 0
+            if nominal is not None and nominal + taken > has:
+                errors[f"{field}.max_{r}"] = (
+                    f"The queues of pool '{pool.name}' would be guaranteed {nominal + taken} {name} in sum (this "
+                    f"one {nominal}, the others {taken}) but those nodes have {has}; set at most "
+                    f"{max(has - taken, 0)}.")
+        if errors:
+            raise ValidationError(errors)
+        rows.append(row)
+    quota.flavor_shares.all().delete()
+    QuotaFlavor.objects.bulk_create(rows)
 
 
 @transaction.atomic

@@ -143,6 +143,13 @@ class CanSetQuotas(BasePermission):
         return member is not None and member.is_admin and member.account_id == view.workspace.account_id
 
 
+def _queue_settings(validated: dict) -> dict:
+    settings = {k: v for k, v in validated.items() if k not in ("pool", "flavor_shares")}
+    if "flavor_shares" in validated:
+        settings["flavors"] = [dict(share) for share in validated["flavor_shares"]]
+    return settings
+
+
 class QuotaViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, WorkspaceViewSet):
     """The workspace's queue (quota) per pool: nominal shares, borrowing and lending limits and
     weight, with current use and what it borrows and lends now. POST sets a pool's queue."""
@@ -182,7 +189,7 @@ class QuotaViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destro
     def create(self, request, *args, **kwargs):
         data = QuotaSerializer(data=request.data, context={"usage": {}})
         data.is_valid(raise_exception=True)
-        limits = {k: v for k, v in data.validated_data.items() if k != "pool"}
+        limits = _queue_settings(data.validated_data)
         quota = services.set_quota(workspace=self.workspace, pool=data.validated_data["pool"], **limits)
         return self._respond(quota, status.HTTP_201_CREATED)
 
@@ -191,7 +198,7 @@ class QuotaViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destro
         quota = self.get_object()
         data = QuotaUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        quota = services.set_quota(workspace=self.workspace, pool=quota.pool, **data.validated_data)
+        quota = services.set_quota(workspace=self.workspace, pool=quota.pool, **_queue_settings(data.validated_data))
         return self._respond(quota)
 
     def perform_destroy(self, instance):

@@ -116,6 +116,7 @@ NOT_REFERENCES = {
     "flavor": "flavors are public", "nodes.*.flavor": "flavors are public",
     "pod_sets.*.flavor": "flavors are public", "prefill_flavor": "flavors are public",
     "decode_flavor": "flavors are public", "router_flavor": "flavors are public",
+    "flavors.*.flavor": "flavors are public",
     "offer": "package offers are sold to every account",
     "filters.source": "a filter on the dataset's own samples (a prefix of their sources), nothing is read",
     "filters.annotated_by": "a filter on the dataset's own samples",

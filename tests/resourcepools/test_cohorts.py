@@ -115,3 +115,51 @@ def test_lent_amounts_come_from_the_queues_unused_shares_once_unguaranteed_capac
     # A lending limit of 2 caps what b lends.
     capped = {"a": (16, 24, None), "b": (8, 0, 2), "c": (8, 0, None)}
     assert lent_by_queues(capacity=32, total_used=24, queues=capped) == {"a": 0, "b": 2, "c": 6}
+
+
+# --- shares per flavor, where a pool has several -------------------------------------------------
+
+GPU = {"flavor_id": 2, "flavor_name": "gpu.a100.8", "accelerator_kind": "nvidia_gpu"}
+
+
+def gpu_job(name, workspace, seconds=0):
+    demand = PodSetDemand(id=hash(name), name="worker", replicas=1, vcpus=96, memory_gib=1024, accelerators=8, **GPU)
+    return QueuedWorkload(name, name, workspace, 0, T0 + timedelta(seconds=seconds), (demand,))
+
+
+def flavor_queue(nominal, used=0, borrowing=0, lending=None):
+    """A queue with a share of the NPU flavor's accelerators only, using `used` of them."""
+    return Budget(limits={"max_accelerators@1": nominal},
+                  used={"accelerators": used, "vcpus": 0, "memory_gib": 0, "workloads": used // 8,
+                        "accelerators@1": used},
+                  borrowing={"accelerators@1": borrowing}, lending={"accelerators@1": lending},
+                  labels={"accelerators@1": "accelerators on npu.910b.8 nodes"})
+
+
+def mixed_nodes(npu, gpu):
+    return nodes(npu) + [NodeState(50 + i, 2, 96, 1024, 8) for i in range(gpu)]
+
+
+def test_a_flavor_share_limits_work_on_that_flavor_only():
+    queue = [job("npu-1", "a"), job("npu-2", "a", seconds=1), gpu_job("gpu-1", "a", seconds=2)]
+    decisions = plan_admission(pool_name="p", pool_status="running", nodes=mixed_nodes(2, 1), queue=queue,
+                               budgets={"a": flavor_queue(8)}, now=T0, starvation_seconds=600)
+    result = {d.workload_id: d for d in decisions}
+    assert result["npu-1"].admitted and result["gpu-1"].admitted
+    assert result["npu-2"].reason == "QuotaExceeded"
+    assert result["npu-2"].message.startswith(
+        "Workspace quota exceeded: needs 8 accelerators on npu.910b.8 nodes, 8 of 8 in use in this pool.")
+
+
+def test_a_flavor_share_borrows_and_lends_on_that_flavors_nodes():
+    budgets = {"a": flavor_queue(8, used=8, borrowing=8), "b": flavor_queue(8, lending=0)}
+    queue = [job("a-npu", "a"), gpu_job("a-gpu", "a", seconds=1)]
+    decisions = plan_admission(pool_name="p", pool_status="running", nodes=mixed_nodes(1, 1), queue=queue,
+                               budgets=budgets, now=T0, starvation_seconds=600)
+    result = {d.workload_id: d for d in decisions}
+    # b keeps its whole unused NPU share, so a cannot borrow the idle NPU node; GPUs are nobody's share.
+    assert result["a-npu"].reason == "BorrowingExhausted"
+    assert result["a-npu"].message.startswith(
+        "Borrowing exhausted: needs to borrow 8 accelerators on npu.910b.8 nodes above its nominal share of 8; the "
+        "cohort has 0 to lend (8 idle, of which other queues keep 8 for their nominal shares)")
+    assert result["a-gpu"].admitted

@@ -141,3 +141,58 @@ def test_listing_queues_takes_the_same_queries_for_any_page_size(workspace, admi
         counts.append(len(ctx.captured_queries))
         assert len(body["results"]) == size
     assert counts[0] == counts[1]
+
+
+def two_flavor_pool():
+    from tests.factories import FlavorFactory
+
+    pool = make_pool(nodes=2)
+    gpu = FlavorFactory(name="gpu.a100.8", vcpus=96, memory_gib=1024, accelerator_kind="nvidia_gpu",
+                        accelerator_model="A100", accelerators=8, accelerator_memory_gib=80)
+    services.add_node(pool=pool, name="gpu-0", flavor=gpu)
+    return pool, gpu
+
+
+def test_a_queue_has_shares_per_flavor_that_admission_honours(workspace, admin_client):
+    pool, gpu = two_flavor_pool()
+    created = admin_client.post(quotas_url(workspace), {
+        "pool": str(pool.pk), "flavors": [{"flavor": "npu.910b.8", "max_accelerators": 8}],
+    }, format="json")
+    assert created.status_code == 201, created.json()
+    [share] = created.json()["flavors"]
+    assert (share["flavor"], share["max_accelerators"], share["borrowing_limit_accelerators"]) == (
+        "npu.910b.8", 8, 0)
+    npu_jobs = [make_workload(workspace, pool, name=f"npu-{i}") for i in range(2)]
+    on_gpu = make_workload(workspace, pool, name="gpu", flavor=gpu)
+    admit_workloads()
+    phases = [Workload.objects.get(pk=w.pk) for w in (*npu_jobs, on_gpu)]
+    assert [w.phase for w in phases] == [Phase.ADMITTED, Phase.QUEUED, Phase.ADMITTED]
+    assert phases[1].reason == "QuotaExceeded"
+    assert "needs 8 accelerators on npu.910b.8 nodes, 8 of 8 in use" in phases[1].message
+    # PATCH with flavors replaces them; without, keeps them.
+    url = f"{quotas_url(workspace)}{created.json()['id']}/"
+    assert admin_client.patch(url, {"weight": "2"}, format="json").json()["flavors"][0]["max_accelerators"] == 8
+    replaced = admin_client.patch(url, {"flavors": [{"flavor": "npu.910b.8", "max_accelerators": 8,
+                                                     "borrowing_limit_accelerators": 8}]}, format="json")
+    assert replaced.status_code == 200, replaced.json()
+    admit_workloads()
+    assert Workload.objects.get(pk=npu_jobs[1].pk).phase == Phase.ADMITTED
+
+
+@pytest.mark.parametrize(("share", "attr", "detail"), [
+    ({"flavor": "gpu.a100.8", "max_accelerators": 12}, "flavors.0.max_accelerators",
+     "The queues of pool 'p-1' would be guaranteed 12 accelerators on gpu.a100.8 nodes in sum (this one 12, the "
+     "others 0) but those nodes have 8; set at most 8."),
+    ({"flavor": "npu.910b.8", "max_accelerators": 8, "lending_limit_accelerators": 9},
+     "flavors.0.lending_limit_accelerators", "A queue lends at most its nominal share (8); set at most 8."),
+    ({"flavor": "cpu.8u32g", "max_vcpus": 8}, "flavors.0.flavor",
+     "Pool 'p-1' has no 'cpu.8u32g' nodes; it offers: gpu.a100.8, npu.910b.8."),
+])
+def test_bad_flavor_shares_are_refused_naming_the_field(workspace, admin_client, share, attr, detail):
+    from tests.factories import cpu_flavor
+
+    cpu_flavor()
+    pool, _ = two_flavor_pool()
+    response = admin_client.post(quotas_url(workspace), {"pool": str(pool.pk), "flavors": [share]}, format="json")
+    assert error_of(response) == (attr, detail)
+    assert not Quota.objects.exists()
