@@ -5,7 +5,7 @@ from rest_framework.exceptions import ValidationError
 from aiplatform.admin import ServiceBackedAdmin, act
 
 from . import services
-from .models import Allocation, Flavor, Node, PodSet, Quota, ResourcePool, Workload, WorkloadEvent
+from .models import Allocation, Flavor, Node, PodSet, Quota, QuotaFlavor, ResourcePool, Workload, WorkloadEvent
 from .services import check_pool_name_available
 
 
@@ -19,6 +19,9 @@ class FlavorAdmin(admin.ModelAdmin):
 class NodeInline(admin.TabularInline):
     model = Node
     extra = 0
+    # Cordoning goes through the node service (NodeAdmin's actions), which kicks admission.
+    readonly_fields = ["schedulable", "health"]
+    show_change_link = True
 
 
 class ResourcePoolForm(forms.ModelForm):
@@ -51,14 +54,21 @@ class ResourcePoolAdmin(admin.ModelAdmin):
         return [*self.readonly_fields, "name", "kind", "account"] if obj else self.readonly_fields
 
 
+class QuotaFlavorInline(admin.TabularInline):
+    model = QuotaFlavor
+    extra = 0
+
+
 @admin.register(Quota)
 class QuotaAdmin(admin.ModelAdmin):
-    """A workspace's queue in a pool: nominal shares (max_*), borrowing and lending limits, weight."""
+    """A workspace's queue in a pool: nominal shares (max_*), borrowing and lending limits, weight,
+    and its shares per flavor."""
 
     list_display = ["workspace", "pool", "max_accelerators", "max_vcpus", "max_memory_gib", "max_workloads",
                     "borrowing_limit_accelerators", "lending_limit_accelerators", "weight"]
     list_filter = ["pool"]
     list_select_related = ["workspace", "pool"]
+    inlines = [QuotaFlavorInline]
 
 
 class PodSetInline(admin.TabularInline):

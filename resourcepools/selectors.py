@@ -123,32 +123,46 @@ def lent_by_queues(*, capacity: int, total_used: int, queues: dict) -> dict:
 
 def queue_shares(*, workspace, pool_ids) -> dict:
     """Per pool, what the workspace's queue borrows (uses above its nominal share) and lends (of
-    its unused nominal share, used by others) now, per resource, in four queries."""
-    zero = dict.fromkeys(SHARED_RESOURCES, 0)
-    capacity = {row["pool_id"]: row for row in Node.objects.filter(pool_id__in=pool_ids).values("pool_id").annotate(
-        **{r: Sum(f"flavor__{r}") for r in SHARED_RESOURCES})}
-    totals = {row["pool_id"]: row for row in Allocation.objects.filter(pool_id__in=pool_ids).values("pool_id")
-              .annotate(**{r: Sum(r) for r in SHARED_RESOURCES})}
-    used = {(row["pool_id"], row["workspace_id"]): row for row in Allocation.objects.filter(pool_id__in=pool_ids)
-            .values("pool_id", "workspace_id").annotate(**{r: Sum(r) for r in SHARED_RESOURCES})}
-    queues = defaultdict(dict)
-    for q in Quota.objects.filter(pool_id__in=pool_ids).values():
-        queues[q["pool_id"]][q["workspace_id"]] = q
-    result = {}
-    for pool_id in pool_ids:
-        mine = queues[pool_id].get(workspace.pk)
-        borrowed, lent = dict(zero), dict(zero)
+    its unused nominal share, used by others) now, per resource, over the pool and (under
+    "flavors", by flavor id) for each of its flavor shares, in four queries."""
+    capacity, used, totals = defaultdict(int), defaultdict(int), defaultdict(int)
+    for row in Node.objects.filter(pool_id__in=pool_ids).values("pool_id", "flavor_id").annotate(
+            **{r: Sum(f"flavor__{r}") for r in SHARED_RESOURCES}):
         for r in SHARED_RESOURCES:
+            for scope in (None, row["flavor_id"]):
+                capacity[row["pool_id"], scope, r] += row[r] or 0
+    for row in Allocation.objects.filter(pool_id__in=pool_ids).values("pool_id", "workspace_id", "node__flavor_id") \
+            .annotate(**{r: Sum(r) for r in SHARED_RESOURCES}):
+        for r in SHARED_RESOURCES:
+            for scope in (None, row["node__flavor_id"]):
+                used[row["pool_id"], scope, row["workspace_id"], r] += row[r] or 0
+                totals[row["pool_id"], scope, r] += row[r] or 0
+    queues = defaultdict(dict)  # (pool, None or flavor id) -> workspace id -> its limits
+    for q in Quota.objects.filter(pool_id__in=pool_ids).values():
+        queues[q["pool_id"], None][q["workspace_id"]] = q
+    for share in QuotaFlavor.objects.filter(quota__pool_id__in=pool_ids).values(
+            "flavor_id", "quota__pool_id", "quota__workspace_id", *(f"max_{r}" for r in SHARED_RESOURCES),
+            *(f"lending_limit_{r}" for r in SHARED_RESOURCES)):
+        queues[share["quota__pool_id"], share["flavor_id"]][share["quota__workspace_id"]] = share
+
+    def amounts(pool_id, scope):
+        mine, borrowed, lent = queues[pool_id, scope].get(workspace.pk), {}, {}
+        for r in SHARED_RESOURCES:
+            borrowed[r] = lent[r] = 0
             if mine is None or mine[f"max_{r}"] is None:
                 continue
-            use = {ws: (used.get((pool_id, ws)) or {}).get(r) or 0 for ws in queues[pool_id]}
-            borrowed[r] = max(0, use[workspace.pk] - mine[f"max_{r}"])
+            borrowed[r] = max(0, used[pool_id, scope, workspace.pk, r] - mine[f"max_{r}"])
             lent[r] = lent_by_queues(
-                capacity=(capacity.get(pool_id) or {}).get(r) or 0,
-                total_used=(totals.get(pool_id) or {}).get(r) or 0,
-                queues={ws: (q[f"max_{r}"], use[ws], q[f"lending_limit_{r}"]) for ws, q in queues[pool_id].items()},
+                capacity=capacity[pool_id, scope, r], total_used=totals[pool_id, scope, r],
+                queues={ws: (q[f"max_{r}"], used[pool_id, scope, ws, r], q[f"lending_limit_{r}"])
+                        for ws, q in queues[pool_id, scope].items()},
             )[workspace.pk]
-        result[pool_id] = {"borrowed": borrowed, "lent": lent}
+        return {"borrowed": borrowed, "lent": lent}
+
+    result = {}
+    for pool_id in pool_ids:
+        flavors = [scope for (pid, scope), by in queues.items() if pid == pool_id and scope and workspace.pk in by]
+        result[pool_id] = {**amounts(pool_id, None), "flavors": {f: amounts(pool_id, f) for f in flavors}}
     return result
 
 

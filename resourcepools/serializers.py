@@ -104,12 +104,29 @@ class QuotaFlavorSerializer(serializers.ModelSerializer):
     """A queue's share of one flavor's nodes, where its pool has several flavors."""
 
     flavor = serializers.SlugRelatedField(slug_field="name", queryset=Flavor.objects.all())
+    borrowed = serializers.SerializerMethodField()
+    lent = serializers.SerializerMethodField()
 
     class Meta:
         model = QuotaFlavor
-        fields = ["flavor", *QUEUE_FIELDS[:3], *QUEUE_FIELDS[4:10]]
+        fields = ["flavor", *QUEUE_FIELDS[:3], *QUEUE_FIELDS[4:10], "borrowed", "lent"]
+        read_only_fields = ["borrowed", "lent"]
         extra_kwargs = QUEUE_HELP
         validators = []
+
+    def _amounts(self, share, which):
+        pool = self.context.get("shares", {}).get(share.quota.pool_id, {})
+        return pool.get("flavors", {}).get(share.flavor_id, {}).get(which, {})
+
+    @extend_schema_field(ResourceAmountsSerializer)
+    def get_borrowed(self, share):
+        """What the queue uses above this flavor share now."""
+        return self._amounts(share, "borrowed")
+
+    @extend_schema_field(ResourceAmountsSerializer)
+    def get_lent(self, share):
+        """What of this flavor share, unused, other queues use now."""
+        return self._amounts(share, "lent")
 
 
 class QuotaSerializer(serializers.ModelSerializer):

@@ -11,7 +11,7 @@ from resourcepools import services
 from resourcepools.admission import admit_workloads
 from resourcepools.models import Phase, Quota, Workload
 from tests.conftest import client_for
-from tests.factories import WorkspaceFactory, make_pool, make_workload, member_of
+from tests.factories import FlavorFactory, WorkspaceFactory, make_pool, make_workload, member_of
 
 pytestmark = pytest.mark.django_db
 
@@ -130,7 +130,8 @@ def test_a_change_that_leaves_limits_inconsistent_changes_nothing(workspace, adm
 def test_listing_queues_takes_the_same_queries_for_any_page_size(workspace, admin_client):
     for i in range(4):
         pool = make_pool(name=f"pool-{i}", nodes=1)
-        services.set_quota(workspace=workspace, pool=pool, max_accelerators=8, borrowing_limit_accelerators=None)
+        services.set_quota(workspace=workspace, pool=pool, max_accelerators=8, borrowing_limit_accelerators=None,
+                           flavors=[{"flavor": FlavorFactory(), "max_accelerators": 8}])
         make_workload(workspace, pool, name=f"w{i}")
     admit_workloads()
     admin_client.get(quotas_url(workspace))  # the first request of a client looks its caller up once more
@@ -144,8 +145,6 @@ def test_listing_queues_takes_the_same_queries_for_any_page_size(workspace, admi
 
 
 def two_flavor_pool():
-    from tests.factories import FlavorFactory
-
     pool = make_pool(nodes=2)
     gpu = FlavorFactory(name="gpu.a100.8", vcpus=96, memory_gib=1024, accelerator_kind="nvidia_gpu",
                         accelerator_model="A100", accelerators=8, accelerator_memory_gib=80)
@@ -177,6 +176,9 @@ def test_a_queue_has_shares_per_flavor_that_admission_honours(workspace, admin_c
     assert replaced.status_code == 200, replaced.json()
     admit_workloads()
     assert Workload.objects.get(pk=npu_jobs[1].pk).phase == Phase.ADMITTED
+    [share] = admin_client.get(url).json()["flavors"]
+    assert share["borrowed"] == {"accelerators": 8, "vcpus": 0, "memory_gib": 0}
+    assert share["lent"] == {"accelerators": 0, "vcpus": 0, "memory_gib": 0}
 
 
 @pytest.mark.parametrize(("share", "attr", "detail"), [
@@ -196,3 +198,19 @@ def test_bad_flavor_shares_are_refused_naming_the_field(workspace, admin_client,
     response = admin_client.post(quotas_url(workspace), {"pool": str(pool.pk), "flavors": [share]}, format="json")
     assert error_of(response) == (attr, detail)
     assert not Quota.objects.exists()
+
+
+def test_operators_see_a_queues_flavor_shares_in_the_admin(workspace):
+    from django.test import Client
+
+    from tests.factories import UserFactory
+
+    pool, gpu = two_flavor_pool()
+    quota = services.set_quota(workspace=workspace, pool=pool, max_accelerators=16,
+                               flavors=[{"flavor": gpu, "max_accelerators": 8, "lending_limit_accelerators": 4}])
+    client = Client()
+    client.force_login(UserFactory(is_staff=True, is_superuser=True, username="ops"))
+    page = client.get(f"/admin/resourcepools/quota/{quota.pk}/change/")
+    assert page.status_code == 200
+    [share] = page.context["inline_admin_formsets"][0].formset.queryset
+    assert (share.flavor, share.max_accelerators, share.lending_limit_accelerators) == (gpu, 8, 4)
