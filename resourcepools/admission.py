@@ -3,7 +3,8 @@
 `plan_admission` is a pure function over one pool's nodes, queue and quotas. `admit_workloads`
 loads every pool with a queue in a fixed number of queries, plans, and applies the decisions in
 one transaction that holds the pools' row locks, so schedulers running at the same time never
-over-commit a pool or a quota (a pool locked by one scheduler is skipped by the others).
+over-commit a pool or a quota (a pool locked by one scheduler is skipped by the others; work
+being queued into a pool at the same time does not make a pass skip it).
 
 Order and fairness: the queue is ordered by priority (higher first), then FIFO. A gang is
 admitted only when every replica of every pod set fits on a node of its flavor (packed as
@@ -466,7 +467,11 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
             queued = queued.filter(pool_id__in=list(pool_ids))
         wanted = queued.values("pool_id").distinct()
         pools = {
-            p.pk: p for p in ResourcePool.objects.select_for_update(skip_locked=True).filter(pk__in=wanted)
+            # NO KEY UPDATE: a pass still excludes other passes and quota, pool and node changes
+            # (which lock the pool FOR UPDATE), but not the key-share lock that inserting a
+            # workload or an allocation of the pool takes, which would make it skip the pool.
+            p.pk: p for p in ResourcePool.objects.select_for_update(skip_locked=True, no_key=True).filter(
+                pk__in=wanted)
         }
         report.pools = len(pools)
         report.skipped_pools = len(set(queued.values_list("pool_id", flat=True).distinct())) - len(pools)

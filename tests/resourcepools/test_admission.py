@@ -5,7 +5,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from resourcepools import services
@@ -243,6 +243,42 @@ def test_parallel_schedulers_never_over_commit():
         assert used <= quota.max_accelerators + quota.borrowing_limit_accelerators
     # Every pool is full: 3 nodes × 8 cards = 6 workloads of 4 cards each.
     assert Workload.objects.filter(phase=Phase.ADMITTED).count() == 18
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pass_does_not_skip_a_pool_into_which_work_is_being_queued():
+    """Queueing a workload takes a key-share lock on its pool's row (its foreign key's check, at
+    commit; here at once, to hold it open) until it commits; a pass running meanwhile still admits
+    the pool's queue."""
+    pool = make_pool(nodes=2)
+    workspace = WorkspaceFactory()
+    waiting = make_workload(workspace, pool, name="waiting")
+    inserted, release = threading.Event(), threading.Event()
+    errors = []
+
+    def queue_more():
+        try:
+            with transaction.atomic():
+                make_workload(workspace, pool, name="arriving")
+                connection.check_constraints()
+                inserted.set()
+                release.wait(timeout=30)
+        except Exception as exc:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=queue_more)
+    thread.start()
+    try:
+        assert inserted.wait(timeout=30)
+        report = admit_workloads()
+    finally:
+        release.set()
+        thread.join()
+    assert errors == []
+    assert (report.pools, report.skipped_pools, report.admitted) == (1, 0, 1)
+    assert phase(waiting) == Phase.ADMITTED
 
 
 def test_registered_admission_checks_refuse_work_with_their_reason(workspace):
