@@ -122,7 +122,7 @@ def estimate_starts(*, now: datetime, nodes: list[NodeState], holders: list[Hold
                     {ws: replace(b, used=dict(b.used)) for ws, b in budgets.items()},
                     sorted(((h.ends_at, next(sequence), h) for h in holders if h.ends_at is not None),
                            key=lambda e: (e[0], e[1])))
-    endless = [h.name for h in holders if h.ends_at is None]
+    endless = [h for h in holders if h.ends_at is None]
     clock, estimates = now, {}
     for ahead, workload in enumerate(queue):
         if workload.id in not_estimated:
@@ -142,7 +142,7 @@ def estimate_starts(*, now: datetime, nodes: list[NodeState], holders: list[Hold
             trial.release(waited_for)
             trial.next_end += 1
         if placements is None:
-            waiting_on = ", ".join(f"'{name}'" for name in endless[:3]) or "work queued ahead of it"
+            waiting_on = ", ".join(_name(h, workload) for h in endless[:3]) or "work queued ahead of it"
             estimates[workload.id] = Estimate(None, f"No estimate: it waits for capacity held by work with no "
                                                     f"expected end ({waiting_on}: no max runtime and no finished "
                                                     "runs like it).")
@@ -150,14 +150,14 @@ def estimate_starts(*, now: datetime, nodes: list[NodeState], holders: list[Hold
         if budget is not None:
             budget.use(workload.totals())
         state, clock = trial, at
-        estimates[workload.id] = Estimate(at, _basis(at, now, waited_for, ahead))
+        estimates[workload.id] = Estimate(at, _basis(at, now, waited_for, ahead, workload))
         run = expected.get(workload.id)
         holder = Holder(workload.name, workload.workspace_id,
                         tuple((p.node_id, p.vcpus, p.memory_gib, p.accelerators) for p in placements),
                         at + timedelta(seconds=run[0]) if run else None,
                         f"expected from {run[1]}" if run else "it has no max runtime and no finished runs like it")
         if holder.ends_at is None:
-            endless.append(holder.name)
+            endless.append(holder)
         else:
             # Its end comes after every end the replay has used, so it goes in order behind them.
             state.ends = list(state.ends)
@@ -166,12 +166,17 @@ def estimate_starts(*, now: datetime, nodes: list[NodeState], holders: list[Hold
     return estimates
 
 
-def _basis(at: datetime, now: datetime, waited_for: Holder | None, ahead: int) -> str:
+def _name(holder: Holder, viewer: QueuedWorkload) -> str:
+    """Work of the viewer's own workspace by name; another tenant's is never named."""
+    return f"'{holder.name}'" if holder.workspace_id == viewer.workspace_id else "a workload of another workspace"
+
+
+def _basis(at: datetime, now: datetime, waited_for: Holder | None, ahead: int, viewer: QueuedWorkload) -> str:
     before = f"; {ahead} workload(s) ahead of it start first" if ahead else ""
     if at <= now:
         return f"It fits now and starts at the next admission pass{before}."
     if waited_for is None:
         return f"Right after the workload ahead of it starts, about {_at(at)}{before}."
-    return (f"When '{waited_for.name}' ends, about {_at(at)} ({waited_for.end_basis}), enough capacity is "
+    return (f"When {_name(waited_for, viewer)} ends, about {_at(at)} ({waited_for.end_basis}), enough capacity is "
             f"free{before}.")
 

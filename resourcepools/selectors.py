@@ -190,13 +190,13 @@ def _histories(pool_ids, names) -> tuple[dict, dict]:
                                    finished_at__isnull=False)
     by_name = {
         (row["workspace_id"], row["name"]): History(row["runs"], row["average"].total_seconds(),
-                                                    f"runs of '{row['name']}' in this workspace")
+                                                    "runs of the same name in its workspace")
         for row in done.filter(name__in=names).values("workspace_id", "name").annotate(
             runs=Count("id"), average=Avg(run))
     }
     by_kind = {
         (row["pool_id"], row["kind"]): History(row["runs"], row["average"].total_seconds(),
-                                               f"{row['kind']} workloads in this pool")
+                                               f"{row['kind']} workloads in the pool")
         for row in done.values("pool_id", "kind").annotate(runs=Count("id"), average=Avg(run))
     }
     return by_name, by_kind

@@ -202,18 +202,20 @@ QUEUE_SETTINGS = (
 )
 
 
-def check_nominal_fits_pool(*, pool: ResourcePool, quota: Quota) -> None:
+def check_nominal_fits_pool(*, pool: ResourcePool, quota: Quota, before: dict) -> None:
     """The nominal shares of a pool's queues are guaranteed, so together they fit the pool's
-    capacity (every node, cordoned ones too)."""
+    capacity (every node, cordoned ones too). Only a share that grows is checked (`before`: the
+    queue's shares as they were), so a queue made when quotas could exceed the pool still takes
+    changes that do not make it larger."""
     capacity = Node.objects.filter(pool=pool).aggregate(
         **{r: Sum(f"flavor__{r}") for r in SHARED_RESOURCES})
     others = Quota.objects.filter(pool=pool).exclude(workspace_id=quota.workspace_id).aggregate(
         **{r: Sum(f"max_{r}") for r in SHARED_RESOURCES})
     errors = {}
     for resource in SHARED_RESOURCES:
-        nominal = getattr(quota, f"max_{resource}")
+        nominal, was = getattr(quota, f"max_{resource}"), before.get(f"max_{resource}")
         has, taken = capacity[resource] or 0, others[resource] or 0
-        if nominal is not None and nominal + taken > has:
+        if nominal is not None and (was is None or nominal > was) and nominal + taken > has:
             name = resource.replace("_", " ")
             errors[f"max_{resource}"] = (
                 f"The queues of pool '{pool.name}' would be guaranteed {nominal + taken} {name} in sum (this one "
@@ -231,6 +233,7 @@ def set_quota(*, workspace, pool: ResourcePool, **limits) -> Quota:
     check_pool_available(workspace=workspace, pool=pool, field="pool")
     usage = workspace_usage(workspace_id=workspace.pk, pool_id=pool.pk)
     quota = Quota.objects.filter(workspace=workspace, pool=pool).first() or Quota(workspace=workspace, pool=pool)
+    before = {f"max_{r}": getattr(quota, f"max_{r}") if quota.pk else None for r in SHARED_RESOURCES}
     for name in (*QUOTA_LIMITS, *QUEUE_SETTINGS):
         if name in limits:
             setattr(quota, name, limits[name])
@@ -246,7 +249,7 @@ def set_quota(*, workspace, pool: ResourcePool, **limits) -> Quota:
     if errors:
         raise ValidationError(errors)
     quota.full_clean()
-    check_nominal_fits_pool(pool=pool, quota=quota)
+    check_nominal_fits_pool(pool=pool, quota=quota, before=before)
     quota.save()
     if "flavors" in limits:
         _set_flavor_shares(quota=quota, pool=pool, shares=limits["flavors"])

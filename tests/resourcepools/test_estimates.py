@@ -13,7 +13,7 @@ from resourcepools.admission import Budget, QueuedWorkload, admit_workloads
 from resourcepools.estimates import History, estimate_starts, expected_run, running_holder
 from resourcepools.models import Phase, Workload
 from resourcepools.packing import NodeState, PodSetDemand
-from tests.factories import make_pool, make_workload
+from tests.factories import WorkspaceFactory, make_pool, make_workload
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 NPU = {"flavor_id": 1, "flavor_name": "npu.910b.8", "accelerator_kind": "ascend_npu"}
@@ -152,7 +152,21 @@ def test_history_of_similar_finished_runs_sets_the_estimate(workspace, developer
     waiting = make_workload(workspace, pool, name="other")
     body = developer_client.get(f"/api/v1/workspaces/{workspace.id}/workloads/{waiting.pk}/").json()
     assert datetime.fromisoformat(body["estimated_start_at"]) == now + timedelta(minutes=20)
-    assert "the average of 1 finished runs of 'nightly' in this workspace, 20 min" in body["estimate_basis"]
+    assert body["estimate_basis"].startswith("When 'nightly' ends, about ")
+    assert "(expected from the average of 1 finished runs of the same name in its workspace, 20 min)" in \
+        body["estimate_basis"]
+
+
+@pytest.mark.django_db
+def test_an_estimate_never_names_another_tenants_work(workspace, developer_client):
+    pool = make_pool(nodes=1)
+    theirs = make_workload(WorkspaceFactory(), pool, name="secret-project", max_runtime_seconds=HOUR)
+    admit_workloads()
+    start(theirs, timezone.now())
+    waiting = make_workload(workspace, pool, name="mine")
+    body = developer_client.get(f"/api/v1/workspaces/{workspace.id}/workloads/{waiting.pk}/").json()
+    assert body["estimate_basis"].startswith("When a workload of another workspace ends, about ")
+    assert "secret-project" not in body["estimate_basis"]
 
 
 @pytest.mark.django_db

@@ -214,3 +214,15 @@ def test_operators_see_a_queues_flavor_shares_in_the_admin(workspace):
     assert page.status_code == 200
     [share] = page.context["inline_admin_formsets"][0].formset.queryset
     assert (share.flavor, share.max_accelerators, share.lending_limit_accelerators) == (gpu, 8, 4)
+
+
+def test_a_queue_made_above_the_pools_capacity_takes_changes_that_do_not_grow_it(workspace, admin_client):
+    pool = make_pool(nodes=2)
+    # As quotas could be before queues: limits summing above the pool's 16 cards.
+    Quota.objects.create(workspace=WorkspaceFactory(), pool=pool, max_accelerators=16)
+    mine = Quota.objects.create(workspace=workspace, pool=pool, max_accelerators=16)
+    url = f"{quotas_url(workspace)}{mine.pk}/"
+    assert admin_client.patch(url, {"weight": "2", "max_accelerators": 8}, format="json").status_code == 200
+    grown = admin_client.patch(url, {"max_accelerators": 12}, format="json")
+    assert error_of(grown)[0] == "max_accelerators"
+    assert Quota.objects.get(pk=mine.pk).max_accelerators == 8
