@@ -13,11 +13,12 @@ from itertools import islice
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, Count, F, Q, Value, When
+from django.db.models import Case, Count, F, Q, TextField, Value, When
+from django.db.models.functions import Cast
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from aiplatform import leases, locations
+from aiplatform import jsoncodec, leases, locations
 from aiplatform.celery import enqueue_on_commit
 from aiplatform.errors import IllegalTransition
 from aiplatform.models import ROLE_CAPABILITIES, Capability, Membership
@@ -322,8 +323,16 @@ def manifest_sample(row: dict, usage: str = "") -> ManifestSample:
 
 
 def _rows(queryset) -> Iterator[dict]:
-    # A server-side cursor on PostgreSQL: one consistent snapshot, a few thousand rows in memory.
-    return queryset.order_by("position").values(*MANIFEST_FIELDS).iterator(chunk_size=2000)
+    """The samples' MANIFEST_FIELDS, as values() gives them. A server-side cursor on PostgreSQL: one
+    consistent snapshot, a few thousand rows in memory. The JSON columns come as text, decoded
+    by jsoncodec (orjson): the ORM's decoding (the standard library's) took a third of the CPU of
+    an export."""
+    rows = queryset.order_by("position").annotate(
+        metadata_text=Cast("metadata", TextField()), annotations_text=Cast("annotations", TextField()),
+    ).values_list("id", "source", "usage", "metadata_text", "annotations_text").iterator(chunk_size=2000)
+    for sample_id, source, usage, metadata, annotations in rows:
+        yield {"id": sample_id, "source": source, "usage": usage, "metadata": jsoncodec.loads(metadata),
+               "annotations": jsoncodec.loads(annotations)}
 
 
 def _manifest_location(base_uri: str, name: str) -> str:
