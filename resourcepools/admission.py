@@ -308,6 +308,12 @@ def _free(nodes: list[NodeState]) -> dict:
     return free
 
 
+def _holder_name(holder: tuple, workload: QueuedWorkload) -> str:
+    """The workload a queued one waits behind: by name in its own workspace; another tenant's is
+    never named."""
+    return holder[2] if holder[3] == workload.workspace_id else "a workload of another workspace"
+
+
 def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], queue: list[QueuedWorkload],
                    budgets: dict, now: datetime, starvation_seconds: float, max_hold_seconds: float | None = None,
                    hold_cooldown_seconds: float = 0, refusals: dict | None = None,
@@ -322,7 +328,7 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
     capacity = capacity or dict(cohort.free)
     decisions: list[Decision | None] = []
     borrowers: dict[object, list[tuple[int, QueuedWorkload, int]]] = defaultdict(list)
-    holds: dict[int, tuple[int, bool, str]] = {}  # flavor id -> (priority, starving, holder name)
+    holds: dict[int, tuple] = {}  # flavor id -> (priority, starving, holder name, its workspace id)
     ahead = 0
     admitting = pool_status in ADMITTING_POOL_STATUSES
     for workload in queue:
@@ -343,8 +349,8 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
         )
         if holder is not None:
             decisions.append(Decision(workload.id, False, "WaitingForEarlierWorkload",
-                                      f"Waiting behind {holder[2]}, which is earlier in line for the same "
-                                      f"nodes; {ahead} workload(s) ahead.", **waiting))
+                                      f"Waiting behind {_holder_name(holder, workload)}, which is earlier in line "
+                                      f"for the same nodes; {ahead} workload(s) ahead.", **waiting))
             ahead += 1
             continue
         if workload.workspace_id in refusals:
@@ -390,7 +396,7 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
                 starving = (now - workload.queued_at).total_seconds() >= starvation_seconds
                 for f in flavors:
                     if f not in holds or (starving and not holds[f][1]):
-                        holds[f] = (workload.priority, starving, workload.name)
+                        holds[f] = (workload.priority, starving, workload.name, workload.workspace_id)
             ahead += 1
             continue
         cohort.take(workload, budget)

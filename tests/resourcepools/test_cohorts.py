@@ -163,3 +163,15 @@ def test_a_flavor_share_borrows_and_lends_on_that_flavors_nodes():
         "Borrowing exhausted: needs to borrow 8 accelerators on npu.910b.8 nodes above its nominal share of 8; the "
         "cohort has 0 to lend (8 idle, of which other queues keep 8 for their nominal shares)")
     assert result["a-gpu"].admitted
+
+
+def test_work_held_behind_another_tenants_gang_is_not_told_its_name():
+    gang = QueuedWorkload("gang", "their-secret-gang", "other", 5, T0, (PodSetDemand(
+        id=1, name="worker", replicas=2, vcpus=192, memory_gib=1536, accelerators=8, **NPU),))
+    mine, own_gang = job("mine", "a", seconds=1), QueuedWorkload("own", "our-gang", "a", 5, T0, gang.pod_sets)
+    behind_theirs = plan(1, [gang, mine], {})
+    assert behind_theirs["mine"].message == (
+        "Waiting behind a workload of another workspace, which is earlier in line for the same nodes; 1 "
+        "workload(s) ahead.")
+    behind_ours = plan(1, [own_gang, mine], {})
+    assert behind_ours["mine"].message.startswith("Waiting behind our-gang, which is earlier in line")
