@@ -122,13 +122,12 @@ def _coco(samples, *, labels, dataset_type, tally):
 # --- archives (VOC, YOLO) -------------------------------------------------------------------------
 
 
-# A ustar header but for its name, prefix, size and checksum: mode 0644, owner 0, regular file.
-_HEADER = bytearray(BLOCK)
-_HEADER[100:108] = b"0000644\0"
-_HEADER[108:124] = b"0000000\0" * 2
-_HEADER[136:148] = b"00000000000\0"
-_HEADER[156:157] = b"0"
-_HEADER[257:265] = b"ustar\x0000"
+# A ustar header's fixed parts: mode 0644, owner 0, mtime 0, a regular file, the ustar magic; and
+# their sum with the checksum field as spaces, to which a header adds its name, prefix and size.
+_MODE_OWNER = b"0000644\0" + b"0000000\0" * 2
+_MTIME = b"00000000000\0"
+_MAGIC = b"ustar\x0000"
+_FIXED_SUM = sum(_MODE_OWNER) + sum(_MTIME) + 8 * ord(" ") + ord("0") + sum(_MAGIC)
 
 
 def _header(name: str, size: int) -> bytes:
@@ -140,13 +139,10 @@ def _header(name: str, size: int) -> bytes:
         info = tarfile.TarInfo(name)
         info.size, info.mode = size, 0o644
         return info.tobuf(format=tarfile.PAX_FORMAT)
-    header = _HEADER.copy()
-    header[0:len(rest)] = rest
-    header[345:345 + len(prefix)] = prefix
-    header[124:136] = b"%011o\0" % size
-    header[148:156] = b" " * 8
-    header[148:156] = b"%06o\0 " % sum(header)
-    return bytes(header)
+    size_field = b"%011o\0" % size
+    checksum = _FIXED_SUM + sum(rest) + sum(prefix) + sum(size_field)
+    return b"".join((rest.ljust(100, b"\0"), _MODE_OWNER, size_field, _MTIME, b"%06o\0 " % checksum, b"0",
+                     b"\0" * 100, _MAGIC, b"\0" * 80, prefix.ljust(155, b"\0"), b"\0" * 12))
 
 
 def _member(name: str, data: bytes) -> bytes:
