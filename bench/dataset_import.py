@@ -16,6 +16,7 @@ the worker's peak RSS rose over the run:
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -213,6 +214,7 @@ def formats():
     finally:
         server.terminate()
         server.wait()
+        shutil.rmtree(local_root, ignore_errors=True)  # the exports: over a gigabyte
 
 
 if __name__ == "__main__":
