@@ -107,17 +107,42 @@ class JSONKeyEquals(Lookup):
         return compiler.compile(Exact(KeyTextTransform(key, self.lhs), value))
 
 
+# Settings a transaction may tune for itself (SET LOCAL), with the values they may take: a name
+# or value is never taken from outside this list, so the statement built from them is safe.
+_LOCAL_SETTINGS = {"work_mem": ("64MB", "256MB"), "random_page_cost": ("1.1",), "synchronous_commit": ("off",)}
+
+
+def set_local(**settings: str) -> None:
+    """Tune the current transaction on PostgreSQL (SET LOCAL: it ends with the transaction), e.g.
+    set_local(work_mem="64MB"); other databases have no such settings, and nothing is done."""
+    if connection.vendor != "postgresql" or not settings:
+        return
+    if not connection.in_atomic_block:
+        raise RuntimeError("set_local tunes a transaction: call it inside transaction.atomic()")
+    for name, value in settings.items():
+        if value not in _LOCAL_SETTINGS.get(name, ()):
+            raise ValueError(f"{name} = {value!r} is not a setting set_local knows ({_LOCAL_SETTINGS})")
+    with connection.cursor() as cursor:
+        cursor.execute("; ".join(f"SET LOCAL {name} = '{value}'" for name, value in settings.items()))
+
+
+def analyze(model, columns=()) -> None:
+    """Refresh the planner's statistics of a model's table (of some of its columns) on PostgreSQL,
+    e.g. after a bulk load changed its size many times over; SQLite plans without them."""
+    if connection.vendor != "postgresql":
+        return
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(model._meta.get_field(name).column) for name in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {quote(model._meta.db_table)}{f' ({names})' if names else ''}")
+
+
 def chunks(rows: list[tuple]) -> list[list[tuple]]:
     """The rows in slices small enough for one statement each."""
     if not rows:
         return []
     size = max(MAX_PARAMETERS.get(connection.vendor, 32_000) // len(rows[0]), 1)
     return [rows[start:start + size] for start in range(0, len(rows), size)]
-
-
-def prepared(fields, row: tuple) -> tuple:
-    """A row of model values as the database takes them (a UUID, a Decimal or a time on SQLite)."""
-    return tuple(field.get_db_prep_value(value, connection) for field, value in zip(fields, row, strict=True))
 
 
 def values(rows: list[tuple], types: tuple[str | None, ...]) -> tuple[str, list]:

@@ -15,9 +15,10 @@ for every run and interval, which integers do several times faster than aware da
 import heapq
 import itertools
 from bisect import bisect_right
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from . import rules
 
@@ -29,8 +30,43 @@ _MICROSECOND = timedelta(microseconds=1)
 # ChargeMode's values, as the plain strings they equal.
 PACKAGE, PAY_PER_USE, SUBSCRIPTION = "package", "pay_per_use", "subscription"
 
-# {pod set id: {(period, mode, unit price, package id): node-seconds}}; a pod set has one flavor.
-Lines = dict[int, dict[tuple, int]]
+
+
+class UsageSummary(NamedTuple):
+    """A pod set's usage records of one replica count and node-seconds, summed up, with its
+    owners (rating_store.read_summaries). Ids of accounts, workspaces and workloads are text."""
+
+    pod_set_id: int
+    flavor_id: int
+    dedicated: bool
+    replicas: int
+    node_seconds: int
+    records: int
+    first: int  # the first record's start, on rating's clock
+    last: int  # the last record's start
+    family: str
+    account_id: str
+    workspace_id: str
+    workload_id: str
+    workload_name: str
+
+
+class UsageRecordRow(NamedTuple):
+    """One usage record of a pod set whose records are read one by one (rating_store.read_records)."""
+
+    pod_set_id: int
+    flavor_id: int
+    dedicated: bool
+    started: int  # on rating's clock
+    node_seconds: int
+
+
+class Charged(NamedTuple):
+    """What some pod sets were charged, alike for each of them: {(period, mode, unit price,
+    package id): node-seconds}. A pod set has one flavor, and is in one Charged of a rating."""
+
+    pod_set_ids: tuple[int, ...]
+    charges: dict[tuple, int]
 
 
 def micros(moment: datetime) -> int:
@@ -55,7 +91,7 @@ class Usage:
     runs out within an hour; then they are taken one by one, in pod set order."""
 
     __slots__ = ("pod_set_ids", "flavor_id", "family", "dedicated", "first", "count", "node_seconds", "on_the_hour",
-                 "end", "charges")
+                 "end", "charges", "parts")
 
     def __init__(self, pod_set_ids: list[int], flavor_id: int, family: str, dedicated: bool, first: int, count: int,
                  node_seconds: int):
@@ -69,6 +105,7 @@ class Usage:
         self.on_the_hour = not first % HOUR
         self.end = first + count * HOUR if self.on_the_hour else first + 1
         self.charges = None
+        self.parts = None  # its pod sets' usages, one each, once a package ran out within an hour
 
     def one(self, pod_set_id: int) -> "Usage":
         """One pod set of gathered usage, with what it was charged so far."""
@@ -118,22 +155,23 @@ class Gathering:
         self._runs = {key: run for key, run in self._runs.items() if run.pod_set_ids}
 
 
-def gather(summaries: list[tuple]) -> tuple[dict, dict, dict, int]:
-    """The accounts' usage as rating takes it, from the summaries (selectors.usage_to_rate):
-    {account id: Gathering}, their pod sets {pod set id: ((workspace id, workload id, workload
-    name), flavor id)}, the pod sets whose records must be read one by one {pod set id: (account
-    id, family)}, and the records summed up."""
+def gather(summaries: list[UsageSummary]) -> tuple[dict, dict, dict, int]:
+    """The accounts' usage as rating takes it, from the summaries: {account id: Gathering}, the
+    summaries' pod sets {pod set id: a summary of it (its flavor and owners)}, those of them whose
+    records must be read one by one, and the records summed up."""
     pod_sets, scattered, records = {}, {}, 0
     gatherings = defaultdict(Gathering)
-    for (pod_set_id, flavor_id, dedicated, replicas, node_seconds, count, first, last, family, account_id,
-         workspace_id, workload_id, name) in summaries:
-        records += count
-        pod_sets[pod_set_id] = (workspace_id, workload_id, name), flavor_id
-        if is_run(replicas=replicas, node_seconds=node_seconds, count=count, first=first, last=last):
-            gatherings[account_id].add(pod_set_id, flavor_id, family, dedicated, first, count, node_seconds)
+    for summary in summaries:
+        records += summary.records
+        pod_sets[summary.pod_set_id] = summary
+        if is_run(replicas=summary.replicas, node_seconds=summary.node_seconds, count=summary.records,
+                  first=summary.first, last=summary.last):
+            gatherings[summary.account_id].add(summary.pod_set_id, summary.flavor_id, summary.family,
+                                               summary.dedicated, summary.first, summary.records,
+                                               summary.node_seconds)
         else:
-            scattered[pod_set_id] = account_id, family
-    for account_id in {account_id for account_id, _ in scattered.values()}:
+            scattered[summary.pod_set_id] = summary
+    for account_id in {summary.account_id for summary in scattered.values()}:
         gatherings[account_id].drop(scattered)  # runs of theirs gathered before they were found scattered
     return gatherings, pod_sets, scattered, records
 
@@ -158,11 +196,11 @@ class PricesInForce:
 
 
 def rate(*, usages: list[Usage], packages: list[rules.PackageBalance], prices: PricesInForce,
-         first_open: date) -> Lines:
-    """Charge lines of one account's usage. `packages` are the account's, in deduction order;
+         first_open: date) -> list[Charged]:
+    """What one account's usage is charged. `packages` are the account's, in deduction order;
     their `used` grows as usage is taken from them. Usage of a month whose bill has closed goes
     on the first open month (`first_open`). Pod sets whose usage was gathered, and treated alike,
-    share one dict of lines."""
+    come as one Charged; a pod set with several usages has one of its own, their charges summed."""
     streams = defaultdict(list)
     for usage in usages:
         usage.charges = defaultdict(int)
@@ -171,21 +209,18 @@ def rate(*, usages: list[Usage], packages: list[rules.PackageBalance], prices: P
     for (dedicated, family), stream in streams.items():
         mine = [] if dedicated else [_Package(p) for p in packages if p.family == family]
         rated += _Stream(stream, dedicated, mine, prices, first_open).rate()
-    lines, merged = {}, set()
-    for usage in rated:
-        if not usage.charges:
-            continue
+    charged = [usage for usage in rated if usage.charges]
+    usages_of = Counter(pod_set_id for usage in charged for pod_set_id in usage.pod_set_ids)
+    result, summed = [], defaultdict(lambda: defaultdict(int))
+    for usage in charged:
+        alone = tuple(pod_set_id for pod_set_id in usage.pod_set_ids if usages_of[pod_set_id] == 1)
+        if alone:
+            result.append(Charged(alone, usage.charges))
         for pod_set_id in usage.pod_set_ids:
-            mine = lines.get(pod_set_id)
-            if mine is None:
-                lines[pod_set_id] = usage.charges
-                continue
-            if pod_set_id not in merged:  # a pod set with several usages: lines of its own
-                mine = lines[pod_set_id] = defaultdict(int, mine)
-                merged.add(pod_set_id)
-            for key, seconds in usage.charges.items():
-                mine[key] += seconds
-    return lines
+            if usages_of[pod_set_id] > 1:
+                for key, seconds in usage.charges.items():
+                    summed[pod_set_id][key] += seconds
+    return result + [Charged((pod_set_id,), charges) for pod_set_id, charges in summed.items()]
 
 
 class _Package:
@@ -219,7 +254,6 @@ class _Stream:
         self.packages = packages
         self.prices = prices
         self.first_open = first_open
-        self.parts = {}  # {id of a gathered usage taken apart: its parts}
 
     def breakpoints(self) -> list[int]:
         start = min(u.first for u in self.usages)
@@ -265,10 +299,7 @@ class _Stream:
                 if ordered is None:
                     ordered = sorted((u for mine in self.active.values() for u in mine), key=_first_pod_set)
                 ordered = self.take_hours(ordered, hours)
-        if not self.parts:
-            return self.usages
-        return [u for u in self.usages if id(u) not in self.parts] + [
-            part for parts in self.parts.values() for part in parts]
+        return [part for usage in self.usages for part in (usage.parts or (usage,))]
 
     def take_hours(self, runs: list[Usage], hours: int) -> list[Usage]:
         """`hours` identical hours of the runs: whole hours from the package in front, and the
@@ -300,9 +331,9 @@ class _Stream:
         """The runs under way, pod set by pod set, in pod set order."""
         for place, mine in self.active.items():
             if len(mine) == 1 and len(mine[0].pod_set_ids) > 1:
-                self.active[place] = self.parts[id(mine[0])] = [mine[0].one(pod_set_id)
-                                                                for pod_set_id in mine[0].pod_set_ids]
+                self.active[place] = mine[0].parts = [mine[0].one(pod_set_id) for pod_set_id in mine[0].pod_set_ids]
         return sorted((u for mine in self.active.values() for u in mine), key=_first_pod_set)
+
     def take(self, usage: Usage, node_seconds: int) -> None:
         """One record: from the packages valid over the interval, in deduction order (rules.deduct;
         only the hour a package runs out and records started within an hour come here); the rest

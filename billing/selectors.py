@@ -9,14 +9,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from uuid import UUID
 
-from django.db import connection
 from django.db.models import (
     CharField,
-    Count,
     DecimalField,
     Exists,
     F,
-    Max,
     Min,
     OuterRef,
     Q,
@@ -28,8 +25,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from aiplatform import sql as aiplatform_sql
-from aiplatform.models import Account, AccountMember, Membership, Workspace
-from resourcepools.models import Flavor, PodSet, PoolKind, ResourcePool, Workload
+from aiplatform.models import Account, AccountMember, Membership
 
 from .models import (
     MONEY,
@@ -48,7 +44,7 @@ from .models import (
     Subscription,
     UsageRecord,
 )
-from .rating import PricesInForce, micros
+from .rating import PricesInForce
 
 
 @dataclass(frozen=True)
@@ -196,65 +192,6 @@ def _usage_in_range(*, account_ids, after: int, through: int):
     """The records with ids in (after, through], of these accounts or (None) of any."""
     records = UsageRecord.objects.filter(pk__gt=after, pk__lte=through).order_by()
     return records if account_ids is None else records.filter(account_id__in=list(account_ids))
-
-
-def usage_to_rate(*, account_ids, after: int, through: int, whole_range: bool = False) -> list[tuple]:
-    """The accounts' usage records with ids in (after, through], summed up per pod set, replicas
-    and node-seconds, with the pod set's flavor, pool kind and owners: (pod set, flavor,
-    dedicated, replicas, node-seconds, records, first and last start on rating's clock, flavor
-    family, account id, workspace id, workload id, workload name), ids as text. Full hours of a
-    steady pod set come out as one row. With `whole_range` the range is read whole and other
-    accounts' summaries dropped, which beats testing each record's account when the range holds
-    little else.
-
-    A pod set's flavor and its workload's pool never change, so its records' flavor and pool
-    kind are its own: joined to the summaries rather than grouped by, which costs the aggregate
-    a fifth of its time."""
-    accounts = {str(account_id) for account_id in account_ids}
-    records = _usage_in_range(account_ids=None if whole_range else accounts, after=after, through=through)
-    summaries, params = records.values_list("pod_set_id", "replicas", "node_seconds").annotate(
-        Count("id"), Min("started_at"), Max("started_at")).query.sql_with_params()
-    first, last = (f"CAST(EXTRACT(EPOCH FROM summary.{column}) * 1000000 AS bigint)"
-                   if connection.vendor == "postgresql" else f"summary.{column}"
-                   for column in ("started_at__min", "started_at__max"))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT summary.pod_set_id, pod_set.flavor_id, pool.kind = %s, summary.replicas, summary.node_seconds, "
-            f"summary.id__count, {first}, {last}, flavor.family, {_text('workspace.account_id')}, "
-            f"{_text('workload.workspace_id')}, {_text('workload.id')}, workload.name FROM ({summaries}) summary "
-            f"JOIN {PodSet._meta.db_table} pod_set ON pod_set.id = summary.pod_set_id "
-            f"JOIN {Workload._meta.db_table} workload ON workload.id = pod_set.workload_id "
-            f"JOIN {Workspace._meta.db_table} workspace ON workspace.id = workload.workspace_id "
-            f"JOIN {ResourcePool._meta.db_table} pool ON pool.id = workload.pool_id "
-            f"JOIN {Flavor._meta.db_table} flavor ON flavor.id = pod_set.flavor_id", [PoolKind.DEDICATED, *params])
-        rows = cursor.fetchall()
-    if connection.vendor != "postgresql":
-        rows = [_from_embedded(row) for row in rows]
-    return [row for row in rows if row[9] in accounts]  # row[9]: the account id
-
-
-def _text(column: str) -> str:
-    # PostgreSQL writes a uuid as text the way str() does; reading text spares a UUID object per value.
-    return f"CAST({column} AS text)"
-
-
-def _from_embedded(row: tuple) -> tuple:
-    """A summary row as PostgreSQL gives it, from the embedded SQLite: there uuids are 32 hex
-    digits, times text and booleans numbers."""
-    pod_set_id, flavor_id, dedicated, replicas, node_seconds, count, first, last, family, *ids, name = row
-    first, last = (micros(connection.ops.convert_datetimefield_value(value, None, connection))
-                   for value in (first, last))
-    return (pod_set_id, flavor_id, bool(dedicated), replicas, node_seconds, count, first, last, family,
-            *(str(UUID(value)) for value in ids), name)
-
-
-def scattered_usage_records(*, pod_set_ids, account_ids, after: int, through: int) -> list[tuple]:
-    """The records of some pod sets in the range: (pod set, flavor, dedicated, start on rating's
-    clock, node-seconds)."""
-    return [(pod_set_id, flavor_id, dedicated, micros(started_at), node_seconds)
-            for pod_set_id, flavor_id, dedicated, started_at, node_seconds in _usage_in_range(
-                account_ids=account_ids, after=after, through=through).filter(pod_set_id__in=list(pod_set_ids))
-            .values_list("pod_set_id", "flavor_id", "dedicated", "started_at", "node_seconds")]
 
 
 def first_unpriced_usage(*, flavor_ids, account_ids, after: int, through: int) -> dict[str, int]:

@@ -36,7 +36,7 @@ from resourcepools.models import (
     WorkloadEvent,
 )
 
-from . import rating, rules, selectors
+from . import rating, rating_store, rules, selectors
 from .models import (
     SUBSCRIPTION_TRANSITIONS,
     Bill,
@@ -52,7 +52,6 @@ from .models import (
     PackageOffer,
     Price,
     RatedTokenUsage,
-    RatedUsage,
     ResourceType,
     Subscription,
     SubscriptionEvent,
@@ -63,6 +62,7 @@ from .models import (
     UsageRecord,
     WorkloadMeter,
 )
+from .rating_store import Notice
 
 logger = logging.getLogger(__name__)
 
@@ -174,16 +174,6 @@ def top_up(*, account: Account, amount: Decimal, created_by=None, note: str = ""
 # --- notifications ------------------------------------------------------------------------------
 
 
-class Notice(NamedTuple):
-    """A notification to leave (once per key)."""
-
-    account_id: str
-    kind: str
-    subject: str
-    message: str
-    key: str
-
-
 def notify(*, account_id, kind: str, subject: str, message: str, key: str) -> bool:
     """Leave a notification once per key; mail it to the account admins when enabled. Returns
     whether it is new."""
@@ -216,31 +206,10 @@ def _mail_new(*, notices: list[Notice], created: set[str]) -> list[Notice]:
     return new
 
 
-# New notifications from arrays (account ids, kinds, subjects, messages, keys; array_literal), at
-# a time; keys seen before are skipped. Rating runs it inside its own statement (_DEDUCT_MOVE_WARN).
-_NEW_NOTIFICATIONS = f"""
-INSERT INTO {Notification._meta.db_table} (account_id, kind, subject, message, key, created_at)
-SELECT account_id, kind, subject, message, key, %s
-FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[])
-    AS warned(account_id, kind, subject, message, key)
-ON CONFLICT (key) DO NOTHING RETURNING key"""
-
-
 @transaction.atomic(savepoint=False)  # several statements for very many: all or none
 def _insert_new_notifications(*, notices: list[Notice], now: datetime) -> set[str]:
     """Insert the notices whose keys are new; returns their keys."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(_NEW_NOTIFICATIONS, [now, *_columns(notices, len(Notice._fields))])
-            return {key for (key,) in cursor.fetchall()}
-        fields = [Notification._meta.get_field(name) for name in (*Notice._fields, "created_at")]
-        created = set()
-        for chunk in aiplatform_sql.chunks([aiplatform_sql.prepared(fields, (*n, now)) for n in notices]):
-            values, params = aiplatform_sql.values(chunk, (None,) * len(fields))
-            cursor.execute(f"INSERT INTO {Notification._meta.db_table} (account_id, kind, subject, message, key, "
-                           f"created_at) {values} ON CONFLICT (key) DO NOTHING RETURNING key", params)
-            created.update(key for (key,) in cursor.fetchall())
-        return created
+    return rating_store.insert_new_notifications(notices=notices, now=now)
 
 
 @transaction.atomic
@@ -681,13 +650,11 @@ def rate_range(*, account_ids, after: int, through: int, now: datetime, whole_ra
             del accounts[str(account_id)]
     if not accounts:
         return 0
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            # One aggregate over a million records wants more than the default 4 MB to stay in
-            # memory. It reads the usage_runs index from end to end, whose pages the default
-            # random_page_cost (4, made for spinning disks) prices as seeks; at the usual value
-            # for SSDs the planner reads that index rather than the table three times its size.
-            cursor.execute("SET LOCAL work_mem = '64MB'; SET LOCAL random_page_cost = 1.1")
+    # One aggregate over a million records wants more than the default 4 MB to stay in memory.
+    # It reads the usage_runs index from end to end, whose pages the default random_page_cost
+    # (4, made for spinning disks) prices as seeks; at the usual value for SSDs the planner reads
+    # that index rather than the table three times its size.
+    aiplatform_sql.set_local(work_mem="64MB", random_page_cost="1.1")
     prices = selectors.prices_in_force()
     unpriced = list(Flavor.objects.exclude(pk__in=list(prices.changes)).values_list("pk", flat=True))
     waiting = selectors.first_unpriced_usage(flavor_ids=unpriced, account_ids=list(accounts), after=after,
@@ -711,75 +678,36 @@ class _Balance(NamedTuple):
     arrears_since: datetime | None
 
 
-class _Run(NamedTuple):
-    """What a rating run made of one account's usage: a RatedUsage row."""
-
-    account_id: str
-    first_period: date
-    last_period: date
-    lines: list
-    pay_per_use: Decimal
-
-
 # Accounts rated at a time: the next ones are rated (Python) while these are written (the
 # database). The first part is small, so that writing starts soon.
 RATED_FIRST, RATED_TOGETHER = 40, 200
-
-RUN_FIELDS = ("account_id", "after", "through", "first_period", "last_period", "lines", "pay_per_use", "created_at")
-ENTRY_FIELDS = ("account_id", "kind", "amount", "balance_after", "key", "description", "created_at")
-
-
-class _Rated(NamedTuple):
-    """Some accounts' usage rated, ready to write, as rows: rating runs (RUN_FIELDS), ledger
-    entries (ENTRY_FIELDS), packages' new used quantities (id, used), the accounts' balances
-    (account id, balance, arrears since) and warnings. On PostgreSQL `copied` holds each kind of
-    row as COPY text, made beside the writing of others, so that writing takes little Python."""
-
-    runs: list
-    entries: list
-    deducted: list
-    moved: list
-    warnings: list
-    copied: dict | None
-
-
-# On PostgreSQL: packages' deductions, the accounts' balances and cursors, and the warnings, in
-# one statement, its rows bound as arrays (a parameter each, parsed at once) made beside the writing.
-_DEDUCT_MOVE_WARN = f"""
-WITH used AS (
-    UPDATE {Package._meta.db_table} package SET node_seconds_used = deducted.used
-    FROM unnest(%s::bigint[], %s::bigint[]) AS deducted(id, used) WHERE package.id = deducted.id
-), cursors AS (
-    UPDATE {BillingAccount._meta.db_table} billing
-    SET rated_through_id = %s, updated_at = %s, balance = moved.balance, arrears_since = moved.arrears_since
-    FROM unnest(%s::uuid[], %s::numeric[], %s::timestamptz[]) AS moved(account_id, balance, arrears_since)
-    WHERE billing.account_id = moved.account_id
-){_NEW_NOTIFICATIONS}"""
 
 
 def _rate_accounts(*, balances: dict[str, _Balance], after: int, through: int, prices: rating.PricesInForce,
                    now: datetime, whole_range: bool = False) -> int:
     if not balances:
         return 0
-    summaries = selectors.usage_to_rate(account_ids=balances, after=after, through=through, whole_range=whole_range)
+    summaries = rating_store.read_summaries(account_ids=balances, after=after, through=through,
+                                            whole_range=whole_range)
     with thread_alongside("rating") as rater:
         # The summaries are gathered into usages there while the packages are read here.
         gathering = rater.submit(rating.gather, summaries)
-        packages = _locked_packages(account_ids=balances, since=rating.moment(min(row[6] for row in summaries))
+        packages = _locked_packages(account_ids=balances, since=rating.moment(min(s.first for s in summaries))
                                     ) if summaries else {}
         gatherings, pod_sets, scattered, records = gathering.result()
         if scattered:
-            for pod_set_id, flavor_id, dedicated, started_at, node_seconds in selectors.scattered_usage_records(
-                    pod_set_ids=scattered, account_ids=list(balances), after=after, through=through):
-                account_id, family = scattered[pod_set_id]
-                gatherings[account_id].add(pod_set_id, flavor_id, family, dedicated, started_at, 1, node_seconds)
+            for record in rating_store.read_records(pod_set_ids=scattered, account_ids=list(balances), after=after,
+                                                    through=through):
+                summary = scattered[record.pod_set_id]
+                gatherings[summary.account_id].add(record.pod_set_id, record.flavor_id, summary.family,
+                                                   record.dedicated, record.started, 1, record.node_seconds)
         rate_some = functools.partial(
             _rate_some, balances=balances, usages={account_id: g.usages for account_id, g in gatherings.items()},
             packages=packages, pod_sets=pod_sets, prices=prices,
             # Usage rated after its month's bill closed goes on the first open month's bill (at
             # the price of when it ran), so a closed bill never changes.
             first_open=rules.month_start(now - timedelta(hours=settings.BILLING_BILL_SETTLE_HOURS)),
-            after=after, through=through, now=now, copy=connection.vendor == "postgresql")
+            after=after, through=through, now=now, prepare=connection.vendor == "postgresql")
         accounts = list(balances)
         parts = [accounts[:RATED_FIRST]] + [accounts[start:start + RATED_TOGETHER]
                                             for start in range(RATED_FIRST, len(accounts), RATED_TOGETHER)]
@@ -788,7 +716,8 @@ def _rate_accounts(*, balances: dict[str, _Balance], after: int, through: int, p
             rated = upcoming.result()
             if following is not None:
                 upcoming = rater.submit(rate_some, following)
-            _write_rated(rated=rated, through=through, now=now)
+            created = rating_store.write_rated(rated=rated, through=through, now=now, notified_at=timezone.now())
+            _mail_new(notices=rated.warnings, created=created)
     return records
 
 
@@ -808,87 +737,38 @@ def _locked_packages(*, account_ids, since: datetime) -> dict[str, list[rules.Pa
 
 
 def _rate_some(accounts: list[str], *, balances, usages, packages, pod_sets, prices, first_open, after: int,
-               through: int, now: datetime, copy: bool) -> _Rated:
+               through: int, now: datetime, prepare: bool) -> rating_store.Rated:
     """Rate some of the accounts (pure Python: it runs beside the writing of the others). With
-    `copy` (PostgreSQL), the rows also come as that writing takes them (_copied)."""
-    runs, changed, warnings, moved, entries = [], [], [], [], []
+    `prepare` (PostgreSQL), the rows also come as that writing binds them (rating_store.prepare)."""
+    runs, deductions, warnings, moves, entries = [], [], [], [], []
     created_at = timezone.now()
     for account_id in accounts:
         mine = packages.get(account_id, ())
         used_before = [p.used for p in mine]
         debit = None
         if account_id in usages:
-            lines = rating.rate(usages=usages[account_id], packages=mine, prices=prices, first_open=first_open)
-            if lines:
-                run = _run(account_id=account_id, lines=lines, pod_sets=pod_sets)
-                runs.append((account_id, after, through, run.first_period, run.last_period, run.lines,
-                             run.pay_per_use, created_at))
+            charged = rating.rate(usages=usages[account_id], packages=mine, prices=prices, first_open=first_open)
+            if charged:
+                run = _run(account_id=account_id, charged=charged, pod_sets=pod_sets, after=after, through=through,
+                           created_at=created_at)
+                runs.append(run)
                 debit = run.pay_per_use
         for p, before in zip(mine, used_before, strict=True):
             if p.used != before:
-                changed.append((p.id, p.used))
+                deductions.append(rating_store.Deduction(id=p.id, used=p.used))
                 if warning := _package_warning(account_id=account_id, package=p, before=before):
                     warnings.append(warning)
         balance, arrears_since = balances[account_id]
         if debit:
             balance -= debit
             arrears_since = (arrears_since or now) if balance < 0 else None
-            entries.append((account_id, LedgerKind.PAY_PER_USE, -debit, balance, f"usage:{account_id}:{after + 1}-"
-                            f"{through}", f"Pay-per-use of usage records {after + 1}–{through}", created_at))
-        moved.append((account_id, balance, arrears_since))
-    return _Rated(runs, entries, changed, moved, warnings, _copied(runs, entries, changed, moved, warnings,
-                                                                    created_at) if copy else None)
-
-
-def _copied(runs, entries, deducted, moved, warnings, created_at: datetime) -> dict:
-    """_Rated's rows made ready for PostgreSQL: runs and ledger entries as blocks of COPY text,
-    each kind by its own format (looking up each value's converter, copy_text, cost twice the
-    time), and the rest as array literals, column by column."""
-    at, escape = created_at.isoformat(), aiplatform_sql.copy_escape
-    return {
-        "runs": "".join([f"{account}\t{after}\t{through}\t{first}\t{last}\t{escape(jsoncodec.dumps(lines).decode())}"
-                         f"\t{amount}\t{at}\n" for account, after, through, first, last, lines, amount, _ in runs]),
-        "entries": "".join([f"{account}\t{kind}\t{amount}\t{balance}\t{key}\t{description}\t{at}\n"
-                            for account, kind, amount, balance, key, description, _ in entries]),
-        "arrays": (_columns(deducted, 2), _columns(moved, 3), _columns(warnings, 5)),
-    }
-
-
-def _columns(rows: list, width: int) -> list[str]:
-    """Rows as array literals, column by column."""
-    return [aiplatform_sql.array_literal([row[column] for row in rows]) for column in range(width)]
-
-
-def _write_rated(*, rated: _Rated, through: int, now: datetime) -> None:
-    """Write what rating made of some accounts: its runs, the debits with their ledger entries,
-    the packages' deductions and warnings, and the accounts' cursors moved to `through`."""
-    if rated.copied is not None:
-        with connection.cursor() as cursor:
-            aiplatform_sql.copy_block_into(cursor, RatedUsage, RUN_FIELDS, rated.copied["runs"])
-            deducted, moved, warned = rated.copied["arrays"]
-            cursor.execute(_DEDUCT_MOVE_WARN, [*deducted, through, now, *moved, timezone.now(), *warned])
-            created = {key for (key,) in cursor.fetchall()}
-            aiplatform_sql.copy_block_into(cursor, LedgerEntry, ENTRY_FIELDS, rated.copied["entries"])
-        _mail_new(notices=rated.warnings, created=created)
-        return
-    aiplatform_sql.insert_rows(RatedUsage, RUN_FIELDS, rated.runs)
-    for chunk in aiplatform_sql.chunks(rated.deducted):
-        rows, params = aiplatform_sql.values(chunk, ("bigint", "bigint"))
-        with connection.cursor() as cursor:
-            cursor.execute(f"WITH deducted(id, used) AS ({rows}) UPDATE billing_package SET node_seconds_used = "
-                           "deducted.used FROM deducted WHERE billing_package.id = deducted.id", params)
-    notify_many(notices=rated.warnings)
-    fields = [BillingAccount._meta.get_field(name) for name in ("account", "balance", "arrears_since")]
-    table = BillingAccount._meta.db_table
-    updated_at = BillingAccount._meta.get_field("updated_at").get_db_prep_value(now, connection)
-    for chunk in aiplatform_sql.chunks([aiplatform_sql.prepared(fields, row) for row in rated.moved]):
-        rows, params = aiplatform_sql.values(chunk, ("uuid", "numeric", "timestamptz"))
-        with connection.cursor() as cursor:
-            cursor.execute(f"WITH rated(account_id, balance, arrears_since) AS ({rows}) UPDATE {table} SET "
-                           "rated_through_id = %s, updated_at = %s, balance = rated.balance, arrears_since = "
-                           f"rated.arrears_since FROM rated WHERE {table}.account_id = rated.account_id",
-                           [*params, through, updated_at])
-    aiplatform_sql.insert_rows(LedgerEntry, ENTRY_FIELDS, rated.entries)
+            entries.append(rating_store.EntryRow(
+                account_id=account_id, kind=LedgerKind.PAY_PER_USE, amount=-debit, balance_after=balance,
+                key=f"usage:{account_id}:{after + 1}-{through}",
+                description=f"Pay-per-use of usage records {after + 1}–{through}", created_at=created_at))
+        moves.append(rating_store.AccountMove(account_id=account_id, balance=balance, arrears_since=arrears_since))
+    rated = rating_store.Rated(runs=runs, entries=entries, deductions=deductions, moves=moves, warnings=warnings)
+    return rating_store.prepare(rated) if prepare else rated
 
 
 def _package_warning(*, account_id: str, package: rules.PackageBalance, before: int) -> Notice | None:
@@ -911,38 +791,37 @@ def _minute(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M}"
 
 
-def _run(*, account_id: str, lines: rating.Lines, pod_sets: dict) -> _Run:
-    """An account's lines per pod set as one run's lines per workload (RatedUsage.lines), with its
-    pay-per-use amount exact to 10 decimal places. Pod sets rated alike share their lines, which
-    are made (and written as JSON) once."""
-    workloads, written = {}, {}
-    for pod_set_id, charges in lines.items():
-        owner, flavor_id = pod_sets[pod_set_id]
-        made = written.get(id(charges))
-        if made is None:
-            made = written[id(charges)] = [charges, 0, [
-                [_month_text(period), mode, flavor_id, package_id, str(unit_price), seconds]
-                for (period, mode, unit_price, package_id), seconds in charges.items()]]
-        made[1] += 1
-        if owner[1] in workloads:  # another role of the same workload
-            workloads[owner[1]][3] = _merged(workloads[owner[1]][3], made[2])
-        else:
-            workloads[owner[1]] = [*owner, made[2]]
+def _run(*, account_id: str, charged: list[rating.Charged], pod_sets: dict[int, rating.UsageSummary], after: int,
+         through: int, created_at: datetime) -> rating_store.RunRow:
+    """An account's charged pod sets as one run's lines per workload (RatedUsage.lines), with its
+    pay-per-use amount exact to 10 decimal places. The lines of pod sets charged alike are made
+    once, and written as JSON once (a fragment) where several workloads show them unchanged."""
+    workloads = {}  # {workload id: [workspace id, workload id, name, lines, the group's fragment or None]}
     by_price, periods = defaultdict(int), set()
-    for charges, pod_set_count, _ in written.values():
-        for (period, mode, unit_price, _), seconds in charges.items():
+    for group in charged:
+        flavor_id = pod_sets[group.pod_set_ids[0]].flavor_id  # pod sets charged alike share their flavor
+        lines = [[_month_text(period), mode, flavor_id, package_id, str(unit_price), seconds]
+                 for (period, mode, unit_price, package_id), seconds in group.charges.items()]
+        fragment = jsoncodec.fragment(lines) if len(group.pod_set_ids) > 1 else None
+        for (period, mode, unit_price, _), seconds in group.charges.items():
             periods.add(period)
             if mode == rating.PAY_PER_USE:
-                by_price[unit_price] += seconds * pod_set_count
+                by_price[unit_price] += seconds * len(group.pod_set_ids)
+        for pod_set_id in group.pod_set_ids:
+            owner = pod_sets[pod_set_id]
+            row = workloads.get(owner.workload_id)
+            if row is None:
+                workloads[owner.workload_id] = [owner.workspace_id, owner.workload_id, owner.workload_name, lines,
+                                                fragment]
+            else:  # another role of the same workload: lines of its own
+                row[3], row[4] = _merged(row[3], lines), None
     debit = sum((rules.usage_amount(hourly=price, node_seconds=seconds) for price, seconds in by_price.items()),
                 Decimal(0))
-    # Lines that several workloads share are written as JSON once, and that text reused.
-    shared = {id(mine): jsoncodec.fragment(mine) for _, count, mine in written.values() if count > 1}
-    rows = list(workloads.values())
-    if shared:
-        for row in rows:
-            row[3] = shared.get(id(row[3]), row[3])
-    return _Run(account_id, min(periods), max(periods), rows, rules.exact(debit))
+    return rating_store.RunRow(
+        account_id=account_id, after=after, through=through, first_period=min(periods), last_period=max(periods),
+        lines=[[workspace_id, workload_id, name, lines if fragment is None else fragment]
+               for workspace_id, workload_id, name, lines, fragment in workloads.values()],
+        pay_per_use=rules.exact(debit), created_at=created_at)
 
 
 def _merged(lines: list, more: list) -> list:

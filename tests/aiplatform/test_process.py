@@ -38,3 +38,17 @@ def test_an_error_drops_work_not_started_and_restores_the_interval():
         raise RuntimeError("the writer failed")
     assert ran == []
     assert sys.getswitchinterval() == before
+
+
+@pytest.mark.django_db
+def test_the_helper_thread_has_no_database_and_the_callers_connection_stays():
+    from aiplatform.models import Account
+    from aiplatform.process import DatabaseInHelperThread
+    from tests.factories import AccountFactory
+
+    AccountFactory()
+    with thread_alongside("reader") as pool:
+        with pytest.raises(DatabaseInHelperThread, match="the helper thread 'reader.*' used the database 'default'"):
+            pool.submit(Account.objects.count).result()
+        assert pool.submit(sum, [1, 2]).result() == 3  # plain work still runs there
+        assert Account.objects.count() == 1  # the caller's connection and transaction are its own

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from django.db import connection, models
+from django.db import connection, models, transaction
 
 from aiplatform import sql
 from billing.models import LedgerEntry
@@ -99,3 +99,33 @@ def test_array_literals_read_back_as_the_values_they_were_made_of(kind, values):
         cursor.execute(f"SELECT %s::{kind}[]", [sql.array_literal(values)])
         (read,) = cursor.fetchone()
     assert [str(v) if kind == "uuid" else v for v in read] == values
+
+
+@pytest.mark.django_db(transaction=True)
+def test_set_local_tunes_one_transaction_and_knows_its_settings():
+    def setting(name):
+        with connection.cursor() as cursor:
+            cursor.execute(f"SHOW {name}")
+            return cursor.fetchone()[0]
+
+    before = setting("work_mem")
+    with transaction.atomic():
+        sql.set_local(work_mem="64MB", synchronous_commit="off")
+        assert (setting("work_mem"), setting("synchronous_commit")) == ("64MB", "off")
+    assert setting("work_mem") == before
+    with pytest.raises(RuntimeError, match="inside transaction.atomic"):
+        sql.set_local(work_mem="64MB")
+    with transaction.atomic(), pytest.raises(ValueError, match="statement_timeout"):
+        sql.set_local(statement_timeout="0")
+
+
+@pytest.mark.django_db
+def test_analyze_gathers_statistics_of_the_columns_named():
+    account = WorkspaceFactory().account
+    for number in range(3):
+        LedgerEntry.objects.create(account=account, kind="top_up", amount=Decimal(number), balance_after=0,
+                                   key=f"k{number}")
+    sql.analyze(LedgerEntry, ["kind", "amount"])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT attname FROM pg_stats WHERE tablename = %s", [LedgerEntry._meta.db_table])
+        assert {name for (name,) in cursor.fetchall()} == {"kind", "amount"}

@@ -37,9 +37,11 @@ def summarised(records: list[Record], rng: random.Random | None = None) -> list[
     groups = defaultdict(list)
     for r in records:
         groups[(r.pod_set_id, r.flavor_id, r.family, r.dedicated, r.replicas, r.node_seconds)].append(r)
-    summaries = [(pod_set_id, flavor_id, dedicated, replicas, node_seconds, len(mine),
-                  rating.micros(min(r.started_at for r in mine)), rating.micros(max(r.started_at for r in mine)),
-                  family, "account", "workspace", f"workload-{pod_set_id}", "job")
+    summaries = [rating.UsageSummary(
+        pod_set_id=pod_set_id, flavor_id=flavor_id, dedicated=dedicated, replicas=replicas, node_seconds=node_seconds,
+        records=len(mine), first=rating.micros(min(r.started_at for r in mine)),
+        last=rating.micros(max(r.started_at for r in mine)), family=family, account_id="account",
+        workspace_id="workspace", workload_id=f"workload-{pod_set_id}", workload_name="job")
                  for (pod_set_id, flavor_id, family, dedicated, replicas, node_seconds), mine in groups.items()]
     records = list(records)
     if rng is not None:
@@ -51,6 +53,16 @@ def summarised(records: list[Record], rng: random.Random | None = None) -> list[
             gatherings["account"].add(r.pod_set_id, r.flavor_id, r.family, r.dedicated, rating.micros(r.started_at),
                                       1, r.node_seconds)
     return gatherings["account"].usages
+
+
+def per_pod_set(charged: list[rating.Charged]) -> dict:
+    """Rating's result per pod set; each pod set is in one Charged."""
+    lines = {}
+    for pod_set_ids, charges in charged:
+        for pod_set_id in pod_set_ids:
+            assert pod_set_id not in lines
+            lines[pod_set_id] = dict(charges)
+    return lines
 
 
 def one_by_one(records, packages, prices, first_open):
@@ -104,7 +116,7 @@ def test_packages_run_out_within_an_hour_in_pod_set_order():
     records = hours(7, "2023-04-10T00:00:00", 10) + hours(3, "2023-04-10T00:00:00", 10, replicas=2)
     packages = [package(1, "2023-04-01T00:00:00", "2023-05-01T00:00:00", 10),
                 package(2, "2023-04-01T00:00:00", "2023-06-01T00:00:00", 5)]
-    lines = rating.rate(usages=summarised(records), packages=packages, prices=PRICES, first_open=APRIL)
+    lines = per_pod_set(rating.rate(usages=summarised(records), packages=packages, prices=PRICES, first_open=APRIL))
     # 3 node-hours an hour: package 1 lasts 3 hours and a third; pod set 3 (2 nodes) comes first
     # in the fourth hour and takes its last node-hour, pod set 7 the first of package 2.
     assert lines == {
@@ -157,6 +169,7 @@ def test_equals_taking_every_record_in_turn(seed):
     expected_packages = [rules.PackageBalance(**vars(p)) for p in packages]
 
     expected = one_by_one(records, expected_packages, prices, first_open)
-    lines = rating.rate(usages=summarised(records, rng), packages=packages, prices=prices, first_open=first_open)
+    lines = per_pod_set(rating.rate(usages=summarised(records, rng), packages=packages, prices=prices,
+                                    first_open=first_open))
     assert lines == expected
     assert [p.used for p in packages] == [p.used for p in expected_packages]
