@@ -130,10 +130,11 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory):
     started.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def platform_with_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     """The platform with a Celery worker running beat's schedule: background work and workloads
-    on the local backend (sandboxed, under the worker) happen for real."""
+    on the local backend (sandboxed, under the worker) happen for real. One per test: it stops
+    before the test's tables are emptied, which beat's passes, still writing, would deadlock."""
     started = start_platform(tmp_path_factory, worker=True)
     yield started
     started.stop()
