@@ -34,10 +34,11 @@ UUID = "[0-9a-f-]{36}"
 STEP_MS = 120_000  # the longest one step may take (a job's run, a service's start)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def platform(django_db_setup, django_db_blocker, tmp_path_factory):
     """The platform with its static files collected, as `make run` has it: gunicorn is started again
-    after collectstatic, since WhiteNoise lists the files it serves when it starts."""
+    after collectstatic, since WhiteNoise lists the files it serves when it starts. One per test, so
+    that its worker stops before the test's tables are emptied (beat's writes would deadlock that)."""
     started = start_platform(tmp_path_factory, worker=True)
     try:
         collected = subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT,
