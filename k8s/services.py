@@ -17,7 +17,13 @@ from aiplatform.celery import enqueue_on_commit
 from aiplatform.storage import StorageError, workload_bindings
 from resourcepools.models import TERMINAL_PHASES, PoolKind, Workload, WorkloadEvent
 from resourcepools.models import Phase as P
-from resourcepools.services import note_workload_condition, record_workload_event, transition_workloads
+from resourcepools.services import (
+    PREEMPTED,
+    finish_stops,
+    note_workload_condition,
+    record_workload_event,
+    transition_workloads,
+)
 
 from .backend import (
     FAILED,
@@ -109,15 +115,16 @@ def submit_workload(*, workload_id) -> bool:
 
 
 def cancel_workload(*, workload_id) -> None:
-    """Finish a stop: delete what the workload runs, then mark it STOPPED."""
+    """Finish a stop: delete what the workload runs, then mark it STOPPED (or, when it was
+    preempted, remove its objects whole, so that it can be submitted again, and queue it again)."""
     workload = _workloads().filter(pk=workload_id).first()
     if workload is None:
         return
     backend = get_compute_backend()
     backend.cancel(workload_spec(workload))
-    transition_workloads(workload_ids=[workload.pk], to=P.STOPPED, reason="Stopped",
-                         message=f"Its replicas were stopped by the {backend.name} backend.",
-                         skip_illegal=True)
+    if workload.phase == P.STOPPING and workload.reason == PREEMPTED:
+        backend.remove(Observation(workload_id=str(workload.pk)))
+    finish_stops(workload_ids=[workload.pk], stopped_by=backend.name)
 
 
 def workload_logs(*, workload: Workload, replica: str | None = None, tail: int | None = None,
@@ -141,6 +148,7 @@ class ReconcileReport:
     failed: list = field(default_factory=list)
     vanished: list = field(default_factory=list)
     stopped: list = field(default_factory=list)
+    requeued: list = field(default_factory=list)  # preempted work, stopped and queued again
     cancelled: list = field(default_factory=list)
     resubmitted: list = field(default_factory=list)
     overran: list = field(default_factory=list)
@@ -229,9 +237,7 @@ def reconcile(*, now=None) -> ReconcileReport:
         for (reason, message), workload_ids in failures.items():
             report.failed += transition_workloads(workload_ids=workload_ids, to=P.FAILED, reason=reason,
                                                   message=message, skip_illegal=True, observed_at=ends)
-        report.stopped = transition_workloads(
-            workload_ids=report.stopped, to=P.STOPPED, reason="Stopped",
-            message=f"Its replicas were stopped by the {backend.name} backend.", skip_illegal=True)
+        report.stopped, report.requeued = finish_stops(workload_ids=report.stopped, stopped_by=backend.name)
         report.vanished = transition_workloads(
             workload_ids=report.vanished, to=P.FAILED, reason="ObjectsVanished",
             message=f"Its objects disappeared from the {backend.name} backend while it was running "
@@ -239,7 +245,9 @@ def reconcile(*, now=None) -> ReconcileReport:
 
         orphans = _orphans(observed, active, now)
     # What ran past its deadline is failed and committed first, then its objects go with the orphans'.
-    for observation in report.overran + orphans:
+    # Preempted work queued again is submitted afresh: nothing of its last run may be adopted.
+    requeued = [observed.get(str(w)) or Observation(workload_id=str(w)) for w in report.requeued]
+    for observation in report.overran + orphans + requeued:
         backend.remove(observation)
     report.orphans_removed = len(orphans)
     # Outside the pass's transaction, through the outbox: a broker that is down keeps them for the relay.

@@ -59,7 +59,8 @@ from .models import (
     WorkloadEvent,
 )
 from .packing import UNITS, NodeState, Placement, PodSetDemand, place_gang
-from .services import transition_workloads
+from .preemption import AdmittedWorkload, Preemption, plan_preemption
+from .services import preempt_workloads, transition_workloads
 
 # Checks other apps register (billing refuses pay-per-use work of accounts in arrears). Each is
 # called once per pass as check(pools=..., workspace_ids=...) and returns
@@ -83,6 +84,7 @@ class QueuedWorkload:
     # Since when it holds its flavors, blocked for capacity; until when it may not hold again.
     holding_since: datetime | None = None
     hold_paused_until: datetime | None = None
+    kind: str = "custom"
 
     def totals(self) -> dict:
         return self._totals
@@ -121,6 +123,7 @@ class Budget:
     lending: dict = field(default_factory=dict)
     weight: float = 1.0
     labels: dict = field(default_factory=dict)
+    preemption_policy: str = "never"
 
     @cached_property
     def resources(self) -> tuple:
@@ -173,6 +176,9 @@ class Decision:
     holding_since: datetime | None = None
     hold_paused_until: datetime | None = None
     hold_expired: bool = False
+    # Admitted by preempting these: (victim id, the victim's reason in words).
+    preempted: list[tuple[object, str]] = field(default_factory=list)
+    preempted_summary: str = ""
 
 
 def _capacity_detail(workload, pool_name, nodes) -> str:
@@ -257,14 +263,20 @@ class Cohort:
                 for r, kept in self.kept.items()}
 
     def take(self, workload: QueuedWorkload, budget: Budget | None) -> None:
-        totals = workload.totals()
+        self._count(workload.totals(), budget, 1)
+
+    def give_back(self, totals: dict, budget: Budget | None) -> None:
+        """What preempted work used is free again, and no longer its queue's."""
+        self._count(totals, budget, -1)
+
+    def _count(self, totals: dict, budget: Budget | None, sign: int) -> None:
         for resource, amount in totals.items():
             if resource in self.free:
-                self.free[resource] -= amount
+                self.free[resource] -= sign * amount
         if budget is None:
             return
         before = {r: budget.reserved(r) for r in budget.resources}
-        budget.use(totals)
+        budget.use(totals, sign)
         for resource, reserved in before.items():
             self.kept[resource] += budget.reserved(resource) - reserved
 
@@ -314,16 +326,67 @@ def _holder_name(holder: tuple, workload: QueuedWorkload) -> str:
     return holder[2] if holder[3] == workload.workspace_id else "a workload of another workspace"
 
 
+def _amount_text(totals: dict, pod_sets) -> str:
+    kinds = {p.accelerator_kind for p in pod_sets if p.accelerators}
+    if totals.get("accelerators"):
+        unit = UNITS.get(kinds.pop(), "accelerators") if len(kinds) == 1 else "accelerators"
+        return f"{totals['accelerators']} {unit}"
+    return f"{totals['vcpus']} vCPUs"
+
+
+def _guaranteed(budget: Budget, totals: dict) -> bool:
+    """A queue reclaims only for work of resources it has a nominal share of."""
+    return any(totals.get(r) and budget.nominal(r) is not None for r in budget.resources)
+
+
+def _preempt(workload: QueuedWorkload, budget: Budget, preemption: Preemption, *, pool_name, nodes, cohort,
+             admitted: dict) -> Decision:
+    """Apply a preemption plan: the victims' capacity and usage go back, the workload takes its
+    place. Each victim is told why in words; another workspace's work is never named to it."""
+    by_id = {n.id: n for n in nodes}
+    own, others = [], 0
+    preempted = []
+    amount = _amount_text(workload.totals(), workload.pod_sets)
+    for victim in preemption.victims:
+        admitted.pop(victim.id, None)
+        for node_id, vcpus, memory_gib, accelerators in victim.allocations:
+            if (node := by_id.get(node_id)) is not None:
+                node.vcpus += vcpus
+                node.memory_gib += memory_gib
+                node.accelerators += accelerators
+        cohort.give_back(victim.totals, cohort.budgets.get(victim.workspace_id))
+        if victim.id in preemption.reclaimed:
+            others += 1
+            why = (f"Preempted to give back capacity its queue borrowed above its nominal share: a workload of "
+                   f"another workspace needs {amount} within its own queue's guaranteed share in pool {pool_name}")
+        else:
+            own.append(victim.name)
+            than = "a higher priority" if victim.priority < workload.priority else "the same priority, queued earlier"
+            why = (f"Preempted by {workload.kind} workload '{workload.name}' of this workspace ({than}: "
+                   f"{workload.priority} against {victim.priority}), which needs {amount} in pool {pool_name}")
+        preempted.append((victim.id, f"{why}; it will be queued again with its original queue time."))
+    placements = place_gang(workload.pod_sets, nodes)
+    cohort.take(workload, budget)
+    parts = ([", ".join(f"'{name}'" for name in own) + " of this workspace"] if own else []) + (
+        [f"{others} workload(s) of other workspaces that borrowed above their queues' nominal shares"]
+        if others else [])
+    summary = f"Admitted to pool {pool_name} by preempting {' and '.join(parts)}."
+    return Decision(workload.id, True, "Admitted", summary, placements=placements, preempted=preempted,
+                    preempted_summary=summary)
+
+
 def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], queue: list[QueuedWorkload],
                    budgets: dict, now: datetime, starvation_seconds: float, max_hold_seconds: float | None = None,
                    hold_cooldown_seconds: float = 0, refusals: dict | None = None,
-                   capacity: dict | None = None) -> list[Decision]:
+                   capacity: dict | None = None, admitted: list[AdmittedWorkload] = ()) -> list[Decision]:
     """Decide for one pool's queue, in order. `budgets` holds every queue of the pool's cohort
     (by workspace id). `refusals` maps workspace ids to a reason their work may not start (from
     registered admission checks). `max_hold_seconds` None: holds last until the gang fits.
     `capacity`: the pool's capacity per resource, which fair shares are fractions of (default:
-    what the nodes have free)."""
+    what the nodes have free). `admitted`: the pool's admitted and running work, which queued
+    work within its queue's nominal share may preempt (resourcepools.preemption)."""
     refusals = refusals or {}
+    candidates = {a.id: a for a in admitted}
     cohort = Cohort(_free(nodes), budgets)
     capacity = capacity or dict(cohort.free)
     decisions: list[Decision | None] = []
@@ -360,6 +423,12 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
             continue
         budget = budgets.get(workload.workspace_id)
         refusal = quota_refusal(workload, budget)
+        if refusal and candidates and budget.preemption_policy != "never" and (preemption := plan_preemption(
+                workload=workload, budget=budget, budgets=budgets, policy=budget.preemption_policy, nodes=nodes,
+                candidates=list(candidates.values()), reclaim=False)):
+            decisions.append(_preempt(workload, budget, preemption, pool_name=pool_name, nodes=nodes, cohort=cohort,
+                                      admitted=candidates))
+            continue
         if refusal:
             decisions.append(Decision(workload.id, False, refusal[0], f"{refusal[1]} ({ahead} ahead)", **waiting))
             ahead += 1
@@ -377,6 +446,12 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
             ahead += 1
             continue
         placements = place_gang(workload.pod_sets, nodes)
+        if placements is None and budget is not None and candidates and (preemption := plan_preemption(
+                workload=workload, budget=budget, budgets=budgets, policy=budget.preemption_policy, nodes=nodes,
+                candidates=list(candidates.values()), reclaim=_guaranteed(budget, totals))):
+            decisions.append(_preempt(workload, budget, preemption, pool_name=pool_name, nodes=nodes, cohort=cohort,
+                                      admitted=candidates))
+            continue
         if placements is None:
             detail = f"Waiting for capacity: {_capacity_detail(workload, pool_name, nodes)}"
             since = workload.holding_since or now
@@ -491,7 +566,7 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
                                   order_by=[F("priority").desc(), F("queued_at").asc(), F("id").asc()]))
             .filter(rank__lte=lookahead)
             .order_by("pool_id", "rank")
-            .values("id", "name", "workspace_id", "pool_id", "priority", "queued_at", "reason", "message",
+            .values("id", "name", "kind", "workspace_id", "pool_id", "priority", "queued_at", "reason", "message",
                     "queue_position", "holding_since", "hold_paused_until")
         )
         report.considered = len(queue_rows)
@@ -505,6 +580,7 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
                 ps["flavor__accelerator_kind"], ps["vcpus"], ps["memory_gib"], ps["accelerators"]))
         pairs = {(r["pool_id"], r["workspace_id"]) for r in queue_rows}
         budgets = queue_budgets(pools)
+        admitted_by_pool = preemption_candidates({p for p, _ in budgets})
         refused = {}
         for check in _admission_checks:
             refused.update(check(pools=list(pools.values()), workspace_ids={ws for _, ws in pairs}))
@@ -516,7 +592,7 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
         for pool_id, rows in rows_by_pool.items():
             pool = pools[pool_id]
             queue = [QueuedWorkload(r["id"], r["name"], r["workspace_id"], r["priority"], r["queued_at"],
-                                    tuple(demands[r["id"]]), r["holding_since"], r["hold_paused_until"])
+                                    tuple(demands[r["id"]]), r["holding_since"], r["hold_paused_until"], r["kind"])
                      for r in rows]
             decisions += plan_admission(
                 pool_name=pool.name, pool_status=pool.status, nodes=nodes_by_pool[pool_id], queue=queue,
@@ -525,11 +601,17 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
                 max_hold_seconds=settings.ADMISSION_MAX_HOLD_SECONDS,
                 hold_cooldown_seconds=settings.ADMISSION_HOLD_COOLDOWN_SECONDS,
                 refusals={ws: reason for (p, ws), reason in refused.items() if p == pool_id},
-                capacity=capacity_by_pool[pool_id],
+                capacity=capacity_by_pool[pool_id], admitted=admitted_by_pool[pool_id],
             )
             rows_by_id.update({r["id"]: r for r in rows})
 
         admitted = [d for d in decisions if d.admitted]
+        victims = defaultdict(list)
+        for d in admitted:
+            for victim_id, message in d.preempted:
+                victims[message].append(victim_id)
+        for message, workload_ids in victims.items():
+            preempt_workloads(workload_ids=workload_ids, message=message)
         moved = set(transition_workloads(workload_ids=[d.workload_id for d in admitted], to=Phase.ADMITTED,
                                          reason="Admitted", message="Admitted; capacity reserved.",
                                          skip_illegal=True)) if admitted else set()
@@ -541,6 +623,9 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
             for d in admitted if d.workload_id in moved for p in d.placements
         )
         report.admitted = len(moved)
+        WorkloadEvent.objects.bulk_create(
+            WorkloadEvent(workload_id=d.workload_id, reason="Preempting", message=d.preempted_summary)
+            for d in admitted if d.preempted and d.workload_id in moved)
         _record_pending([d for d in decisions if not d.admitted and _changed(rows_by_id[d.workload_id], d)])
         max_hold = settings.ADMISSION_MAX_HOLD_SECONDS
         WorkloadEvent.objects.bulk_create(
@@ -606,6 +691,30 @@ def node_states(pools) -> tuple[dict[object, list[NodeState]], dict[object, dict
     return states, capacity
 
 
+def preemption_candidates(pool_ids) -> dict[object, list[AdmittedWorkload]]:
+    """The admitted and running work of pools with queues, with what it holds on which node
+    (two queries)."""
+    if not pool_ids:
+        return defaultdict(list)
+    allocations = defaultdict(list)
+    for row in Allocation.objects.filter(pool_id__in=pool_ids).values_list(
+            "workload_id", "node_id", "vcpus", "memory_gib", "accelerators", "node__flavor_id").order_by("id"):
+        allocations[row[0]].append(row[1:])
+    found = defaultdict(list)
+    for w in Workload.objects.filter(pool_id__in=pool_ids, phase__in=(Phase.ADMITTED, Phase.RUNNING)).values(
+            "id", "name", "kind", "workspace_id", "pool_id", "priority", "queued_at", "admitted_at", "preemptible"):
+        held = allocations.get(w["id"], [])
+        totals = defaultdict(int)
+        for _, vcpus, memory_gib, accelerators, flavor_id in held:
+            for resource, amount in (("vcpus", vcpus), ("memory_gib", memory_gib), ("accelerators", accelerators)):
+                totals[resource] += amount
+                totals[flavor_key(resource, flavor_id)] += amount
+        found[w["pool_id"]].append(AdmittedWorkload(
+            w["id"], w["name"], w["kind"], w["workspace_id"], w["priority"], w["queued_at"], w["admitted_at"],
+            w["preemptible"], dict(totals), tuple(h[:4] for h in held)))
+    return found
+
+
 def budget_of(quota: dict, flavor_shares: list[dict] = ()) -> Budget:
     """A queue's budget from its quota row and its per-flavor shares (as `values()` gives them,
     a share with its flavor's name as `flavor__name`), with nothing used yet."""
@@ -614,6 +723,7 @@ def budget_of(quota: dict, flavor_shares: list[dict] = ()) -> Budget:
         borrowing={r: quota[f"borrowing_limit_{r}"] for r in SHARED_RESOURCES},
         lending={r: quota[f"lending_limit_{r}"] for r in SHARED_RESOURCES},
         weight=float(quota["weight"]),
+        preemption_policy=quota.get("preemption_policy", "never"),
     )
     for share in flavor_shares:
         for r in SHARED_RESOURCES:

@@ -160,6 +160,14 @@ class Node(models.Model):
 SHARED_RESOURCES = ("accelerators", "vcpus", "memory_gib")
 
 
+class PreemptionPolicy(models.TextChoices):
+    """Which of its own queue's admitted work a queued workload may preempt."""
+
+    NEVER = "never", "Never"
+    LOWER_PRIORITY = "lower_priority", "Lower priority"
+    LOWER_OR_NEWER_EQUAL_PRIORITY = "lower_or_newer_equal_priority", "Lower, or equal priority queued later"
+
+
 class Quota(models.Model):
     """A workspace's queue in one pool. `max_*` are its nominal (guaranteed) share; an absent
     (null) share is no limit. The queues of a pool form its cohort: a queue may use idle capacity
@@ -181,6 +189,9 @@ class Quota(models.Model):
     weight = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal("1"),
                                  validators=[MinValueValidator(Decimal("0.01"))],
                                  help_text="Share of idle capacity among borrowing queues (higher gets more).")
+    preemption_policy = models.CharField(
+        max_length=40, choices=PreemptionPolicy.choices, default=PreemptionPolicy.NEVER,
+        help_text="Which of this queue's own admitted work its queued work may preempt.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -262,7 +273,8 @@ TRANSITIONS = {
     Phase.QUEUED: {Phase.ADMITTED, Phase.STOPPED, Phase.FAILED},
     Phase.ADMITTED: {Phase.RUNNING, Phase.SUCCEEDED, Phase.FAILED, Phase.STOPPING, Phase.STOPPED},
     Phase.RUNNING: {Phase.SUCCEEDED, Phase.FAILED, Phase.STOPPING},
-    Phase.STOPPING: {Phase.STOPPED, Phase.SUCCEEDED, Phase.FAILED},
+    # A preempted workload goes back to the queue once its backend objects are gone.
+    Phase.STOPPING: {Phase.STOPPED, Phase.SUCCEEDED, Phase.FAILED, Phase.QUEUED},
     Phase.SUCCEEDED: set(),
     Phase.FAILED: set(),
     Phase.STOPPED: set(),
@@ -290,6 +302,7 @@ class Workload(models.Model):
     command = models.JSONField(default=list, blank=True)
     env = models.JSONField(default=dict, blank=True)
     max_runtime_seconds = models.PositiveIntegerField(null=True, blank=True)
+    preemptible = models.BooleanField(default=True, help_text="False: admission never preempts it.")
     phase = models.CharField(max_length=20, choices=Phase.choices, default=Phase.PENDING)
     reason = models.CharField(max_length=100, blank=True, default="")
     message = models.TextField(blank=True, default="")
@@ -373,6 +386,21 @@ class Allocation(models.Model):
 
     def __str__(self):
         return f"{self.pod_set_id}/{self.replica} on {self.node_id}"
+
+
+class WorkloadRun(models.Model):
+    """A run of a workload that preemption ended; the workload was queued again and its later
+    run is its started_at. Billing meters each run."""
+
+    workload = models.ForeignKey(Workload, on_delete=models.CASCADE, related_name="runs")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["started_at", "id"]
+
+    def __str__(self):
+        return f"{self.workload_id}: {self.started_at} – {self.ended_at}"
 
 
 class WorkloadEvent(models.Model):

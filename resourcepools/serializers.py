@@ -84,7 +84,7 @@ class NodeUpdateSerializer(serializers.ModelSerializer):
 QUEUE_FIELDS = [
     "max_accelerators", "max_vcpus", "max_memory_gib", "max_workloads",
     "borrowing_limit_accelerators", "borrowing_limit_vcpus", "borrowing_limit_memory_gib",
-    "lending_limit_accelerators", "lending_limit_vcpus", "lending_limit_memory_gib", "weight",
+    "lending_limit_accelerators", "lending_limit_vcpus", "lending_limit_memory_gib", "weight", "preemption_policy",
 ]
 QUEUE_HELP = {
     "max_accelerators": {"help_text": "Nominal (guaranteed) share of accelerators; null: no limit."},
@@ -97,6 +97,10 @@ QUEUE_HELP = {
                                            "default): all of it."}
        for r in ("accelerators", "vcpus", "memory_gib")},
     "weight": {"help_text": "The queue's weight in sharing idle capacity among borrowers (default 1)."},
+    "preemption_policy": {"help_text": "Which of this queue's own admitted work its queued work may preempt: never "
+                                       "(the default), lower_priority, or lower_or_newer_equal_priority (also work of "
+                                       "the same priority queued later). Reclaiming what other queues borrowed needs "
+                                       "no policy."},
 }
 
 
@@ -204,7 +208,7 @@ class WorkloadSerializer(serializers.ModelSerializer):
         model = Workload
         fields = [
             "id", "name", "kind", "pool", "pool_name", "priority", "pod_sets", "image", "command", "env",
-            "max_runtime_seconds", "phase", "reason", "message", "queue_position", "estimated_start_at",
+            "max_runtime_seconds", "preemptible", "phase", "reason", "message", "queue_position", "estimated_start_at",
             "estimate_basis", "created_by", "created_at", "queued_at", "admitted_at", "started_at", "finished_at",
         ]
         read_only_fields = [

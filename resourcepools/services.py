@@ -35,6 +35,7 @@ from .models import (
     ResourcePool,
     Workload,
     WorkloadEvent,
+    WorkloadRun,
 )
 from .packing import UNITS, NodeState, PodSetDemand, pack
 
@@ -199,6 +200,7 @@ QUOTA_LIMITS = {
 # What else a queue sets: its borrowing and lending limits per resource and its fair-share weight.
 QUEUE_SETTINGS = (
     *(f"{kind}_limit_{r}" for kind in ("borrowing", "lending") for r in SHARED_RESOURCES), "weight",
+    "preemption_policy",
 )
 
 
@@ -456,7 +458,8 @@ def check_env(*, env: dict, field: str) -> None:
 @transaction.atomic
 def create_workload(*, workspace, pool: ResourcePool, name: str, pod_sets: list[dict], created_by=None,
                     kind: str = "custom", priority: int = 0, image: str = "", command: list | None = None,
-                    env: dict | None = None, max_runtime_seconds: int | None = None, queue: bool = True) -> Workload:
+                    env: dict | None = None, max_runtime_seconds: int | None = None, queue: bool = True,
+                    preemptible: bool = True) -> Workload:
     """Create a workload with its pod sets (each: name, replicas, flavor, optional per-replica
     vcpus/memory_gib/accelerators; by default a replica takes a whole node, or the share of
     it that matches the cards it asks for) and queue it. Every kind of work comes through here,
@@ -474,6 +477,7 @@ def create_workload(*, workspace, pool: ResourcePool, name: str, pod_sets: list[
     workload = Workload(
         workspace=workspace, pool=pool, name=name, kind=kind, priority=priority, image=image,
         command=command or [], env=env or {}, max_runtime_seconds=max_runtime_seconds, created_by=created_by,
+        preemptible=preemptible,
     )
     workload.full_clean()
     workload.save()
@@ -549,9 +553,14 @@ def transition_workloads(*, workload_ids, to: str, reason: str, message: str = "
     moments = defaultdict(list)
     for pk in moved:
         moments[min((observed_at or {}).get(str(pk)) or now, now)].append(pk)
+    # A preempted workload goes back to the queue with its original queue time, admitted afresh.
+    requeued = set(by_from[Phase.STOPPING]) if to == Phase.QUEUED else set()
     for moment, pks in moments.items():
-        Workload.objects.filter(pk__in=pks).update(phase=to, reason=reason, message=message,
-                                                   **_timestamps_for(to, moment))
+        Workload.objects.filter(pk__in=[pk for pk in pks if pk not in requeued]).update(
+            phase=to, reason=reason, message=message, **_timestamps_for(to, moment))
+    if requeued:
+        Workload.objects.filter(pk__in=requeued).update(phase=to, reason=reason, message=message, admitted_at=None,
+                                                        started_at=None, finished_at=None)
     WorkloadEvent.objects.bulk_create(
         WorkloadEvent(workload_id=pk, from_phase=from_phase, to_phase=to, reason=reason, message=message)
         for from_phase, pks in by_from.items() for pk in pks
@@ -563,6 +572,45 @@ def transition_workloads(*, workload_ids, to: str, reason: str, message: str = "
                 enqueue_admission(pool_id=pool_id)
     transaction.on_commit(lambda: workload_phase_changed.send(sender=Workload, workload_ids=moved, phase=to))
     return moved
+
+
+# The reason of a workload that preemption stops: once stopped it is queued again, not STOPPED.
+PREEMPTED = "Preempted"
+
+
+@transaction.atomic
+def preempt_workloads(*, workload_ids, message: str) -> list:
+    """Stop admitted or running work to make room for other work (admission decides which): it
+    moves to STOPPING with reason Preempted, its capacity is free at once, and the compute backend
+    cancels it and queues it again (`finish_stops`). A run it had is kept as a WorkloadRun, so
+    that billing meters that run and the next one apart. Returns the ids that moved."""
+    running = dict(Workload.objects.select_for_update().filter(
+        pk__in=list(workload_ids), phase=Phase.RUNNING, started_at__isnull=False).values_list("pk", "started_at"))
+    moved = transition_workloads(workload_ids=workload_ids, to=Phase.STOPPING, reason=PREEMPTED, message=message,
+                                 skip_illegal=True)
+    now = timezone.now()
+    ran = [pk for pk in moved if pk in running]
+    WorkloadRun.objects.bulk_create(WorkloadRun(workload_id=pk, started_at=running[pk], ended_at=now) for pk in ran)
+    Workload.objects.filter(pk__in=ran).update(started_at=None)
+    return moved
+
+
+@transaction.atomic
+def finish_stops(*, workload_ids, stopped_by: str) -> tuple[list, list]:
+    """The backend stopped these workloads: preempted ones go back to the queue, keeping their
+    queue time; the others are STOPPED. Returns (stopped ids, requeued ids)."""
+    rows = Workload.objects.select_for_update().filter(pk__in=list(workload_ids), phase=Phase.STOPPING)
+    preempted = [pk for pk, reason in rows.values_list("pk", "reason") if reason == PREEMPTED]
+    requeued = transition_workloads(
+        workload_ids=preempted, to=Phase.QUEUED, reason="Requeued",
+        message=f"Preempted, and its replicas were stopped by the {stopped_by} backend; back in the queue with its "
+                "original queue time.", skip_illegal=True)
+    preempted_ids = {str(pk) for pk in preempted}
+    stopped = transition_workloads(
+        workload_ids=[pk for pk in workload_ids if str(pk) not in preempted_ids],
+        to=Phase.STOPPED, reason="Stopped", message=f"Its replicas were stopped by the {stopped_by} backend.",
+        skip_illegal=True)
+    return stopped, requeued
 
 
 def transition_workload(*, workload: Workload, to: str, reason: str, message: str = "") -> Workload:
@@ -599,6 +647,12 @@ def stop_workload(*, workload: Workload, stopped_by) -> Workload:
         return transition_workload(
             workload=workload, to=Phase.STOPPING, reason="StopRequested", message=f"Stop requested by {who}."
         )
+    if workload.phase == Phase.STOPPING and workload.reason == PREEMPTED:
+        # Stopped for good once the backend is done, instead of queued again.
+        message = f"Stop requested by {who} while it was being preempted."
+        Workload.objects.filter(pk=workload.pk).update(reason="StopRequested", message=message)
+        WorkloadEvent.objects.create(workload=workload, reason="StopRequested", message=message)
+        return Workload.objects.get(pk=workload.pk)
     if workload.phase == Phase.STOPPING:
         return workload
     raise Conflict(f"The workload has already {workload.phase}; there is nothing to stop.", code="already_finished")
