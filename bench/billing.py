@@ -1,13 +1,20 @@
 """Rate 1,000,000 usage records across 1,000 accounts with packages, on PostgreSQL.
 
     createdb -h 127.0.0.1 -U postgres aiplatform_bench
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/aiplatform_bench .venv/bin/python bench/billing.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/aiplatform_bench .venv/bin/python bench/billing.py [--data mixed]
 
-Each account has 2 packages of 300 node-hours and 10 finished workloads that ran 100 hours each
-(1,000 node-hours), so 600 node-hours come from packages and 400 are pay-per-use. Prints the
-rating time and records/s next to the time of one plain SQL aggregate that computes the same
-per-account totals (the floor), and checks that the two agree to the cent. Data is loaded with
-COPY; it needs an empty database (it migrates it first).
+Two data sets (`--data`), each with 10 finished workloads per account:
+- uniform: 2 packages of 300 node-hours per account and 10 workloads of one flavor that ran the
+  same 100 hours (1,000 node-hours), so 600 node-hours come from packages and 400 are
+  pay-per-use; every account's pod sets run alike.
+- mixed, as usage really comes: three flavors of three families at their own prices, workloads
+  starting at random minutes of random hours over the month (a part hour first) and ending
+  within an hour (a part hour last), a third of them changing their replica count midway, and
+  per account a package of each family sized to run out partway through the month.
+Prints the rating time and records/s next to the time of one plain SQL aggregate that computes
+the same per-account totals (the floor), and checks that the two agree to the cent (a family's
+packages are valid over all its usage, so usage beyond them is pay-per-use whatever its order).
+Data is loaded with COPY; it needs an empty database (it migrates it first).
 
 The records are rated `--rounds` times (5): after each round what rating wrote is taken back
 (runs, usage ledger entries, warnings; packages, balances and cursors as loaded) and the tables
@@ -17,6 +24,7 @@ the operating system's cache into PostgreSQL's; the median round is the figure."
 
 import argparse
 import os
+import random
 import statistics
 import sys
 import time
@@ -57,18 +65,26 @@ WORKLOADS_PER_ACCOUNT = 10
 PACKAGES_PER_ACCOUNT = 2
 PACKAGE_HOURS = 300
 
+# Each family has one flavor, so a family's usage beyond its packages has one price.
 FLOOR_SQL = """
 WITH used AS (
-    SELECT account_id, flavor_id, SUM(node_seconds) AS node_seconds
-    FROM billing_usagerecord GROUP BY account_id, flavor_id
+    SELECT account_id, family, flavor_id, SUM(node_seconds) AS node_seconds
+    FROM billing_usagerecord GROUP BY account_id, family, flavor_id
 ), prepaid AS (
-    SELECT account_id, SUM(node_seconds_total) AS node_seconds FROM billing_package GROUP BY account_id
+    SELECT account_id, family, SUM(node_seconds_total) AS node_seconds FROM billing_package
+    GROUP BY account_id, family
 )
 SELECT used.account_id, SUM(GREATEST(used.node_seconds - COALESCE(prepaid.node_seconds, 0), 0)
                             * price.pay_per_use_hourly / 3600)
-FROM used LEFT JOIN prepaid USING (account_id) JOIN billing_price price ON price.flavor_id = used.flavor_id
+FROM used LEFT JOIN prepaid USING (account_id, family) JOIN billing_price price ON price.flavor_id = used.flavor_id
 GROUP BY used.account_id
 """
+USAGE_COLUMNS = ["key", "account_id", "workspace_id", "workload_id", "pod_set_id", "pool_id", "dedicated", "flavor_id",
+                 "family", "replicas", "started_at", "ended_at", "node_seconds", "created_at"]
+HOUR = timedelta(hours=1)
+# The mixed data set's flavors: (name, family, pay-per-use price, package node-hours per account).
+MIXED_FLAVORS = [("cpu.8u32g", "cpu", Decimal("2.3456"), 400), ("gpu.1a100", "gpu", Decimal("31.5000"), 150),
+                 ("npu.1x910b", "npu", Decimal("18.2000"), 60)]
 
 
 def load(accounts: int, records: int) -> None:
@@ -104,10 +120,62 @@ def load(accounts: int, records: int) -> None:
                        "f", flavor.pk, "cpu", 1, start.isoformat(), (start + timedelta(hours=1)).isoformat(), 3600,
                        now)
 
-    columns = ["key", "account_id", "workspace_id", "workload_id", "pod_set_id", "pool_id", "dedicated", "flavor_id",
-               "family", "replicas", "started_at", "ended_at", "node_seconds", "created_at"]
     with connection.cursor() as cursor:
-        copy_rows(cursor, "billing_usagerecord", columns, rows())
+        copy_rows(cursor, "billing_usagerecord", USAGE_COLUMNS, rows())
+
+
+def load_mixed(accounts: int, records: int) -> None:
+    """The mixed data set (see the module's docstring), from a fixed seed."""
+    rng = random.Random(26)
+    mean_hours = records // (accounts * WORKLOADS_PER_ACCOUNT)
+    flavors = []
+    for name, family, hourly, _ in MIXED_FLAVORS:
+        flavor = Flavor.objects.create(name=name, family=family, vcpus=8, memory_gib=32)
+        Price.objects.create(flavor=flavor, pay_per_use_hourly=hourly, monthly=Decimal("1750.00"),
+                             yearly=Decimal("17500.00"), effective_from=START - timedelta(days=30))
+        flavors.append(flavor)
+    pool = ResourcePool.objects.create(name="bench-public", kind="public")
+    offers = [PackageOffer.objects.create(name=f"{family}-{hours}h", family=family, node_hours=hours,
+                                          price=Decimal("500")) for _, family, _, hours in MIXED_FLAVORS]
+    account_rows = Account.objects.bulk_create([Account(name=f"bench-{i}") for i in range(accounts)])
+    workspaces = Workspace.objects.bulk_create([Workspace(account=a, name="main") for a in account_rows])
+    BillingAccount.objects.bulk_create([BillingAccount(account=a, balance=Decimal("10000")) for a in account_rows])
+    Package.objects.bulk_create([
+        Package(account=a, offer=offer, family=offer.family, node_seconds_total=offer.node_hours * 3600,
+                price=offer.price, valid_from=START - timedelta(days=9), valid_until=START + timedelta(days=60),
+                purchased_at=START - timedelta(days=9))
+        for a in account_rows for offer in offers])
+    runs = []  # (workspace, flavor, start, hours, replicas before, replicas after, hour of the change)
+    for ws in workspaces:
+        for _ in range(WORKLOADS_PER_ACCOUNT):
+            start = START + rng.randrange(0, 20 * 24) * HOUR + timedelta(minutes=rng.choice([0, rng.randrange(60)]))
+            hours = rng.randint(mean_hours // 5, 2 * mean_hours - mean_hours // 5)
+            replicas = rng.choice([1, 1, 2, 4])
+            change = rng.randrange(1, hours) if hours > 1 and rng.random() < 1 / 3 else None
+            runs.append((ws, rng.choice(flavors), start, hours, replicas, rng.choice([1, 2, 3, 8]), change))
+    workloads = Workload.objects.bulk_create([
+        Workload(workspace=ws, pool=pool, name=f"job-{k}", phase="succeeded", started_at=start,
+                 finished_at=start + timedelta(hours=hours, minutes=-rng.randrange(60)))
+        for k, (ws, _, start, hours, *_) in enumerate(runs)], batch_size=5000)
+    pod_sets = PodSet.objects.bulk_create([
+        PodSet(workload=w, name="worker", replicas=run[5] if run[6] else run[4], flavor=run[1], vcpus=8, memory_gib=32)
+        for w, run in zip(workloads, runs, strict=True)], batch_size=5000)
+    now = datetime.now(UTC).isoformat()
+
+    def rows():
+        for w, ps, (ws, flavor, start, hours, before, after, change) in zip(workloads, pod_sets, runs, strict=True):
+            hour = start.replace(minute=0)
+            for h in range(hours + (1 if start.minute else 0)):
+                piece_start, piece_end = max(hour + h * HOUR, start), min(hour + (h + 1) * HOUR, w.finished_at)
+                if piece_end <= piece_start:
+                    continue
+                replicas = after if change is not None and h >= change else before
+                yield (f"{ps.pk}:{piece_start:%Y%m%d%H}", ws.account_id, ws.pk, w.pk, ps.pk, pool.pk, "f", flavor.pk,
+                       flavor.family, replicas, piece_start.isoformat(), piece_end.isoformat(),
+                       replicas * int((piece_end - piece_start).total_seconds()), now)
+
+    with connection.cursor() as cursor:
+        copy_rows(cursor, "billing_usagerecord", USAGE_COLUMNS, rows())
 
 
 def take_back() -> None:
@@ -157,6 +225,7 @@ def main():
     parser.add_argument("--accounts", type=int, default=1_000)
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--data", choices=["uniform", "mixed"], default="uniform")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("Run it on PostgreSQL: set DATABASE_URL.")
@@ -164,10 +233,11 @@ def main():
     if UsageRecord.objects.exists():
         sys.exit("The database already holds usage records; give an empty one.")
     started = time.perf_counter()
-    load(args.accounts, args.records)
+    (load_mixed if args.data == "mixed" else load)(args.accounts, args.records)
     records = UsageRecord.objects.count()
     settle()
-    print(f"loaded {records:,} usage records for {args.accounts:,} accounts in {time.perf_counter() - started:.1f} s")
+    print(f"loaded {records:,} usage records ({args.data}) for {args.accounts:,} accounts in "
+          f"{time.perf_counter() - started:.1f} s")
 
     tune_collector()  # as a Celery worker process does when it starts
     rounds = []

@@ -15,7 +15,7 @@ for every run and interval, which integers do several times faster than aware da
 import heapq
 import itertools
 from bisect import bisect_right
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
@@ -61,12 +61,18 @@ class UsageRecordRow(NamedTuple):
     node_seconds: int
 
 
-class Charged(NamedTuple):
-    """What some pod sets were charged, alike for each of them: {(period, mode, unit price,
-    package id): node-seconds}. A pod set has one flavor, and is in one Charged of a rating."""
+class ChargeKey(NamedTuple):
+    """What a pod set's node-seconds are charged as: in a month, by a mode, at a unit price (per
+    node-hour; zero for packages and subscriptions), from a package (None: from none)."""
 
-    pod_set_ids: tuple[int, ...]
-    charges: dict[tuple, int]
+    period: date
+    mode: str
+    unit_price: Decimal
+    package_id: int | None
+
+
+# {pod set id: {ChargeKey: node-seconds}}: what rating charged each pod set (it has one flavor).
+Charges = dict[int, dict[ChargeKey, int]]
 
 
 def micros(moment: datetime) -> int:
@@ -84,18 +90,16 @@ def month_start(micros: int) -> date:
 
 
 class Usage:
-    """`count` usage records of each of some pod sets, of `node_seconds` each, started at `first`
-    (µs) and then every hour; a run of more than one starts on the hour. Pod sets whose runs are
-    alike (the same flavor, pool kind, start, count and node-seconds) are gathered in one Usage:
-    every hour treats them the same, and so do their `charges` (each pod set's), until a package
-    runs out within an hour; then they are taken one by one, in pod set order."""
+    """`count` usage records of a pod set, of `node_seconds` each, started at `first` (µs) and
+    then every hour; a run of more than one starts on the hour. `charges` collects what it is
+    charged as it is rated."""
 
-    __slots__ = ("pod_set_ids", "flavor_id", "family", "dedicated", "first", "count", "node_seconds", "on_the_hour",
-                 "end", "charges", "parts")
+    __slots__ = ("pod_set_id", "flavor_id", "family", "dedicated", "first", "count", "node_seconds", "on_the_hour",
+                 "end", "charges")
 
-    def __init__(self, pod_set_ids: list[int], flavor_id: int, family: str, dedicated: bool, first: int, count: int,
+    def __init__(self, *, pod_set_id: int, flavor_id: int, family: str, dedicated: bool, first: int, count: int,
                  node_seconds: int):
-        self.pod_set_ids = pod_set_ids
+        self.pod_set_id = pod_set_id
         self.flavor_id = flavor_id
         self.family = family
         self.dedicated = dedicated
@@ -105,14 +109,17 @@ class Usage:
         self.on_the_hour = not first % HOUR
         self.end = first + count * HOUR if self.on_the_hour else first + 1
         self.charges = None
-        self.parts = None  # its pod sets' usages, one each, once a package ran out within an hour
 
-    def one(self, pod_set_id: int) -> "Usage":
-        """One pod set of gathered usage, with what it was charged so far."""
-        usage = Usage([pod_set_id], self.flavor_id, self.family, self.dedicated, self.first, self.count,
-                      self.node_seconds)
-        usage.charges = defaultdict(int, self.charges)
-        return usage
+    @classmethod
+    def of_run(cls, summary: UsageSummary) -> "Usage":
+        return cls(pod_set_id=summary.pod_set_id, flavor_id=summary.flavor_id, family=summary.family,
+                   dedicated=summary.dedicated, first=summary.first, count=summary.records,
+                   node_seconds=summary.node_seconds)
+
+    @classmethod
+    def of_record(cls, record: UsageRecordRow, family: str) -> "Usage":
+        return cls(pod_set_id=record.pod_set_id, flavor_id=record.flavor_id, family=family,
+                   dedicated=record.dedicated, first=record.started, count=1, node_seconds=record.node_seconds)
 
 
 def is_run(*, replicas: int, node_seconds: int, count: int, first: int, last: int) -> bool:
@@ -123,57 +130,19 @@ def is_run(*, replicas: int, node_seconds: int, count: int, first: int, last: in
     return count == 1 or (node_seconds == replicas * 3600 and last - first == (count - 1) * HOUR)
 
 
-class Gathering:
-    """An account's usages as rating takes them, pod sets with alike runs gathered (Usage)."""
-
-    def __init__(self):
-        self.usages: list[Usage] = []
-        self._runs = {}
-
-    def add(self, pod_set_id: int, flavor_id: int, family: str, dedicated: bool, first: int, count: int,
-            node_seconds: int) -> None:
-        """A run of a pod set's usage (is_run), or one of its records."""
-        if first % HOUR:  # started within an hour: taken at that moment, in pod set order
-            self.usages.append(Usage([pod_set_id], flavor_id, family, dedicated, first, count, node_seconds))
-            return
-        key = (flavor_id, family, dedicated, first, count, node_seconds)
-        run = self._runs.get(key)
-        if run is None:
-            run = self._runs[key] = Usage([pod_set_id], flavor_id, family, dedicated, first, count, node_seconds)
-            self.usages.append(run)
-        else:
-            run.pod_set_ids.append(pod_set_id)
-
-    def drop(self, pod_set_ids) -> None:
-        """Leave out what was added of these pod sets."""
-        kept = []
-        for usage in self.usages:
-            usage.pod_set_ids = [p for p in usage.pod_set_ids if p not in pod_set_ids]
-            if usage.pod_set_ids:
-                kept.append(usage)
-        self.usages = kept
-        self._runs = {key: run for key, run in self._runs.items() if run.pod_set_ids}
-
-
-def gather(summaries: list[UsageSummary]) -> tuple[dict, dict, dict, int]:
-    """The accounts' usage as rating takes it, from the summaries: {account id: Gathering}, the
-    summaries' pod sets {pod set id: a summary of it (its flavor and owners)}, those of them whose
-    records must be read one by one, and the records summed up."""
-    pod_sets, scattered, records = {}, {}, 0
-    gatherings = defaultdict(Gathering)
+def gather(summaries: list[UsageSummary]) -> tuple[dict[str, list[Usage]], dict[int, UsageSummary],
+                                                  dict[int, UsageSummary], int]:
+    """The accounts' usage as rating takes it, from the summaries: {account id: [Usage]} of the
+    pod sets whose summaries are all runs, the summaries' pod sets {pod set id: a summary of it
+    (its flavor and owners)}, the other pod sets, whose records must be read one by one
+    (Usage.of_record), and the records summed up."""
+    scattered = {s.pod_set_id: s for s in summaries if not is_run(
+        replicas=s.replicas, node_seconds=s.node_seconds, count=s.records, first=s.first, last=s.last)}
+    usages = defaultdict(list)
     for summary in summaries:
-        records += summary.records
-        pod_sets[summary.pod_set_id] = summary
-        if is_run(replicas=summary.replicas, node_seconds=summary.node_seconds, count=summary.records,
-                  first=summary.first, last=summary.last):
-            gatherings[summary.account_id].add(summary.pod_set_id, summary.flavor_id, summary.family,
-                                               summary.dedicated, summary.first, summary.records,
-                                               summary.node_seconds)
-        else:
-            scattered[summary.pod_set_id] = summary
-    for account_id in {summary.account_id for summary in scattered.values()}:
-        gatherings[account_id].drop(scattered)  # runs of theirs gathered before they were found scattered
-    return gatherings, pod_sets, scattered, records
+        if summary.pod_set_id not in scattered:
+            usages[summary.account_id].append(Usage.of_run(summary))
+    return usages, {s.pod_set_id: s for s in summaries}, scattered, sum(s.records for s in summaries)
 
 
 class PricesInForce:
@@ -196,31 +165,27 @@ class PricesInForce:
 
 
 def rate(*, usages: list[Usage], packages: list[rules.PackageBalance], prices: PricesInForce,
-         first_open: date) -> list[Charged]:
-    """What one account's usage is charged. `packages` are the account's, in deduction order;
-    their `used` grows as usage is taken from them. Usage of a month whose bill has closed goes
-    on the first open month (`first_open`). Pod sets whose usage was gathered, and treated alike,
-    come as one Charged; a pod set with several usages has one of its own, their charges summed."""
+         first_open: date) -> Charges:
+    """What one account's usage is charged, per pod set. `packages` are the account's, in
+    deduction order; their `used` grows as usage is taken from them. Usage of a month whose bill
+    has closed goes on the first open month (`first_open`)."""
     streams = defaultdict(list)
     for usage in usages:
         usage.charges = defaultdict(int)
         streams[(usage.dedicated, "" if usage.dedicated else usage.family)].append(usage)
-    rated = []
+    charges = {}
     for (dedicated, family), stream in streams.items():
         mine = [] if dedicated else [_Package(p) for p in packages if p.family == family]
-        rated += _Stream(stream, dedicated, mine, prices, first_open).rate()
-    charged = [usage for usage in rated if usage.charges]
-    usages_of = Counter(pod_set_id for usage in charged for pod_set_id in usage.pod_set_ids)
-    result, summed = [], defaultdict(lambda: defaultdict(int))
-    for usage in charged:
-        alone = tuple(pod_set_id for pod_set_id in usage.pod_set_ids if usages_of[pod_set_id] == 1)
-        if alone:
-            result.append(Charged(alone, usage.charges))
-        for pod_set_id in usage.pod_set_ids:
-            if usages_of[pod_set_id] > 1:
-                for key, seconds in usage.charges.items():
-                    summed[pod_set_id][key] += seconds
-    return result + [Charged((pod_set_id,), charges) for pod_set_id, charges in summed.items()]
+        _Stream(stream, dedicated, mine, prices, first_open).rate()
+        for usage in stream:
+            if not usage.charges:
+                continue
+            if usage.pod_set_id not in charges:
+                charges[usage.pod_set_id] = usage.charges
+                continue
+            for key, seconds in usage.charges.items():  # a pod set with several usages: summed
+                charges[usage.pod_set_id][key] += seconds
+    return charges
 
 
 class _Package:
@@ -234,8 +199,8 @@ class _Package:
         self.valid_until = micros(balance.valid_until)
 
 
-def _first_pod_set(usage: Usage) -> int:
-    return usage.pod_set_ids[0]
+def _pod_set(usage: Usage) -> int:
+    return usage.pod_set_id
 
 
 class _Stream:
@@ -270,69 +235,56 @@ class _Stream:
             month = date(month.year + 1, 1, 1) if month.month == 12 else date(month.year, month.month + 1, 1)
         return sorted(p for p in points if start <= p <= stop)
 
-    def rate(self) -> list[Usage]:
+    def rate(self) -> None:
         """Sweep the moments at which something changes. Runs start and end at breakpoints, so
-        within [a, b) the same runs are active at every hour. Returns the usages as rated: the
-        gathered ones that had to be taken apart replaced by their parts."""
+        within [a, b) the same runs are active at every hour."""
         waiting, ends, ordered = 0, [], None
-        self.active = {}  # the runs under way, by their place in self.runs: [usage] or its parts
+        active = {}  # the runs under way, by their place in self.runs
         runs = self.runs
         for a, b in itertools.pairwise(self.breakpoints()):
             while waiting < len(runs) and runs[waiting].first <= a:
-                self.active[waiting] = [runs[waiting]]
+                active[waiting] = runs[waiting]
                 heapq.heappush(ends, (runs[waiting].end, waiting))
                 waiting, ordered = waiting + 1, None
             while ends and ends[0][0] <= a:
-                del self.active[heapq.heappop(ends)[1]]
+                del active[heapq.heappop(ends)[1]]
                 ordered = None
             hour = a if not a % HOUR else a - a % HOUR + HOUR
-            hours = -((hour - b) // HOUR) if self.active and hour < b else 0
+            hours = -((hour - b) // HOUR) if active and hour < b else 0
             singles = self.singles.get(a)
             if not (hours or singles):
                 continue
             self.valid = [p.balance for p in self.packages if p.valid_from <= a and p.valid_until >= b]
             self.period = max(month_start(a), self.first_open)
             self.at = a
-            for usage in sorted(singles or (), key=_first_pod_set):
+            for usage in sorted(singles or (), key=_pod_set):
                 self.take(usage, usage.node_seconds)
             if hours:
                 if ordered is None:
-                    ordered = sorted((u for mine in self.active.values() for u in mine), key=_first_pod_set)
-                ordered = self.take_hours(ordered, hours)
-        return [part for usage in self.usages for part in (usage.parts or (usage,))]
+                    ordered = sorted(active.values(), key=_pod_set)
+                self.take_hours(ordered, hours)
 
-    def take_hours(self, runs: list[Usage], hours: int) -> list[Usage]:
-        """`hours` identical hours of the runs: whole hours from the package in front, and the
-        hour in which it runs out record by record. Returns the runs, taken apart if they had
-        to be for that."""
-        per_hour = sum(u.node_seconds * len(u.pod_set_ids) for u in runs)
+    def take_hours(self, runs: list[Usage], hours: int) -> None:
+        """`hours` identical hours of the runs (in pod set order): whole hours from the package in
+        front, and the hour in which it runs out record by record."""
+        per_hour = sum(u.node_seconds for u in runs)
         while hours:
             front = next((p for p in self.valid if p.used < p.total), None)
             if front is None or per_hour == 0:
                 self.charge(runs, hours)
-                return runs
+                return
             whole = min(hours, (front.total - front.used) // per_hour)
             if whole:
-                key = (self.period, PACKAGE, ZERO, front.id)
+                key = ChargeKey(self.period, PACKAGE, ZERO, front.id)
                 for usage in runs:
                     if usage.node_seconds:
                         usage.charges[key] += whole * usage.node_seconds
                 front.used += whole * per_hour
                 hours -= whole
                 continue  # the front may be used up exactly; then the next one takes whole hours too
-            if len(runs) < sum(len(u.pod_set_ids) for u in runs):
-                runs = self.take_apart()
             for usage in runs:
                 self.take(usage, usage.node_seconds)
             hours -= 1
-        return runs
-
-    def take_apart(self) -> list[Usage]:
-        """The runs under way, pod set by pod set, in pod set order."""
-        for place, mine in self.active.items():
-            if len(mine) == 1 and len(mine[0].pod_set_ids) > 1:
-                self.active[place] = mine[0].parts = [mine[0].one(pod_set_id) for pod_set_id in mine[0].pod_set_ids]
-        return sorted((u for mine in self.active.values() for u in mine), key=_first_pod_set)
 
     def take(self, usage: Usage, node_seconds: int) -> None:
         """One record: from the packages valid over the interval, in deduction order (rules.deduct;
@@ -341,14 +293,14 @@ class _Stream:
         taken, left = rules.deduct(packages=self.valid, family=usage.family, at=moment(self.at),
                                    node_seconds=node_seconds)
         for package, amount in taken:
-            usage.charges[(self.period, PACKAGE, ZERO, package.id)] += amount
+            usage.charges[ChargeKey(self.period, PACKAGE, ZERO, package.id)] += amount
         if left:
             self.charge((usage,), 1, left)
 
     def charge(self, usages, hours: int, node_seconds: int | None = None) -> None:
         """`hours` hours of the usages beyond the packages (of `node_seconds` each, when given)."""
         if self.dedicated:
-            key = (self.period, SUBSCRIPTION, ZERO, None)
+            key = ChargeKey(self.period, SUBSCRIPTION, ZERO, None)
             for usage in usages:
                 if seconds := hours * (node_seconds or usage.node_seconds):
                     usage.charges[key] += seconds
@@ -358,5 +310,5 @@ class _Stream:
             if seconds := hours * (node_seconds or usage.node_seconds):
                 if usage.flavor_id != flavor_id:
                     flavor_id = usage.flavor_id
-                    key = (self.period, PAY_PER_USE, hourly(flavor_id, self.at), None)
+                    key = ChargeKey(self.period, PAY_PER_USE, hourly(flavor_id, self.at), None)
                 usage.charges[key] += seconds

@@ -19,7 +19,6 @@ from django.db.models import Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from aiplatform import jsoncodec
 from aiplatform import sql as aiplatform_sql
 from aiplatform.errors import Conflict, IllegalTransition
 from aiplatform.models import Account, AccountMember, Workspace
@@ -709,20 +708,18 @@ def _rate_accounts(*, balances: dict[str, _Balance], after: int, through: int, p
     summaries = rating_store.read_summaries(account_ids=balances, after=after, through=through,
                                             whole_range=whole_range)
     with thread_alongside("rating") as rater:
-        # The summaries are gathered into usages there while the packages are read here.
+        # The summaries become usages there while the packages are read here.
         gathering = rater.submit(rating.gather, summaries)
         packages = _locked_packages(account_ids=balances, since=rating.moment(min(s.first for s in summaries))
                                     ) if summaries else {}
-        gatherings, pod_sets, scattered, records = gathering.result()
+        usages, pod_sets, scattered, records = gathering.result()
         if scattered:
             for record in rating_store.read_records(pod_set_ids=scattered, account_ids=list(balances), after=after,
                                                     through=through):
                 summary = scattered[record.pod_set_id]
-                gatherings[summary.account_id].add(record.pod_set_id, record.flavor_id, summary.family,
-                                                   record.dedicated, record.started, 1, record.node_seconds)
+                usages[summary.account_id].append(rating.Usage.of_record(record, summary.family))
         rate_some = functools.partial(
-            _rate_some, balances=balances, usages={account_id: g.usages for account_id, g in gatherings.items()},
-            packages=packages, pod_sets=pod_sets, prices=prices,
+            _rate_some, balances=balances, usages=usages, packages=packages, pod_sets=pod_sets, prices=prices,
             # Usage rated after its month's bill closed goes on the first open month's bill (at
             # the price of when it ran), so a closed bill never changes.
             first_open=rules.month_start(now - timedelta(hours=settings.BILLING_BILL_SETTLE_HOURS)),
@@ -766,9 +763,9 @@ def _rate_some(accounts: list[str], *, balances, usages, packages, pod_sets, pri
         used_before = [p.used for p in mine]
         debit = None
         if account_id in usages:
-            charged = rating.rate(usages=usages[account_id], packages=mine, prices=prices, first_open=first_open)
-            if charged:
-                run = _run(account_id=account_id, charged=charged, pod_sets=pod_sets, after=after, through=through,
+            charges = rating.rate(usages=usages[account_id], packages=mine, prices=prices, first_open=first_open)
+            if charges:
+                run = _run(account_id=account_id, charges=charges, pod_sets=pod_sets, after=after, through=through,
                            created_at=created_at)
                 runs.append(run)
                 debit = run.pay_per_use
@@ -810,37 +807,30 @@ def _minute(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M}"
 
 
-def _run(*, account_id: str, charged: list[rating.Charged], pod_sets: dict[int, rating.UsageSummary], after: int,
+def _run(*, account_id: str, charges: rating.Charges, pod_sets: dict[int, rating.UsageSummary], after: int,
          through: int, created_at: datetime) -> rating_store.RunRow:
     """An account's charged pod sets as one run's lines per workload (RatedUsage.lines), with its
-    pay-per-use amount exact to 10 decimal places. The lines of pod sets charged alike are made
-    once, and written as JSON once (a fragment) where several workloads show them unchanged."""
-    workloads = {}  # {workload id: [workspace id, workload id, name, lines, the group's fragment or None]}
+    pay-per-use amount exact to 10 decimal places."""
+    workloads = {}  # {workload id: [workspace id, workload id, name, lines]}
     by_price, periods = defaultdict(int), set()
-    for group in charged:
-        flavor_id = pod_sets[group.pod_set_ids[0]].flavor_id  # pod sets charged alike share their flavor
-        lines = [[_month_text(period), mode, flavor_id, package_id, str(unit_price), seconds]
-                 for (period, mode, unit_price, package_id), seconds in group.charges.items()]
-        fragment = jsoncodec.fragment(lines) if len(group.pod_set_ids) > 1 else None
-        for (period, mode, unit_price, _), seconds in group.charges.items():
-            periods.add(period)
-            if mode == rating.PAY_PER_USE:
-                by_price[unit_price] += seconds * len(group.pod_set_ids)
-        for pod_set_id in group.pod_set_ids:
-            owner = pod_sets[pod_set_id]
-            row = workloads.get(owner.workload_id)
-            if row is None:
-                workloads[owner.workload_id] = [owner.workspace_id, owner.workload_id, owner.workload_name, lines,
-                                                fragment]
-            else:  # another role of the same workload: lines of its own
-                row[3], row[4] = _merged(row[3], lines), None
+    for pod_set_id, mine in charges.items():
+        owner = pod_sets[pod_set_id]
+        lines = [[_month_text(key.period), key.mode, owner.flavor_id, key.package_id, str(key.unit_price), seconds]
+                 for key, seconds in mine.items()]
+        for key, seconds in mine.items():
+            periods.add(key.period)
+            if key.mode == rating.PAY_PER_USE:
+                by_price[key.unit_price] += seconds
+        row = workloads.get(owner.workload_id)
+        if row is None:
+            workloads[owner.workload_id] = [owner.workspace_id, owner.workload_id, owner.workload_name, lines]
+        else:  # another role of the same workload
+            row[3] = _merged(row[3], lines)
     debit = sum((rules.usage_amount(hourly=price, node_seconds=seconds) for price, seconds in by_price.items()),
                 Decimal(0))
     return rating_store.RunRow(
         account_id=account_id, after=after, through=through, first_period=min(periods), last_period=max(periods),
-        lines=[[workspace_id, workload_id, name, lines if fragment is None else fragment]
-               for workspace_id, workload_id, name, lines, fragment in workloads.values()],
-        pay_per_use=rules.exact(debit), created_at=created_at)
+        lines=list(workloads.values()), pay_per_use=rules.exact(debit), created_at=created_at)
 
 
 def _merged(lines: list, more: list) -> list:

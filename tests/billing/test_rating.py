@@ -1,5 +1,5 @@
-"""Rating from summaries: runs of identical hours taken in steps, and pod sets with alike runs
-taken together, give exactly what taking every record in turn (started_at, then pod set) gives —
+"""Rating from summaries: runs of identical hours taken in steps, pod sets that run alike taken in
+pod set order, give exactly what taking every record in turn (started_at, then pod set) gives —
 checked by hand and on random usage."""
 
 import random
@@ -31,7 +31,7 @@ class Record:
 
 def summarised(records: list[Record], rng: random.Random | None = None) -> list[rating.Usage]:
     """What rating reads: the summaries selectors.usage_to_rate gives (a summary per pod set,
-    replicas and node-seconds), gathered (rating.gather); then the records of the pod sets whose
+    replicas and node-seconds), made usages (rating.gather); then the records of the pod sets whose
     summaries are not all runs, one by one, as services._rate_accounts adds them. The database
     gives both in no particular order: with `rng`, they come shuffled."""
     groups = defaultdict(list)
@@ -47,22 +47,13 @@ def summarised(records: list[Record], rng: random.Random | None = None) -> list[
     if rng is not None:
         rng.shuffle(summaries)
         rng.shuffle(records)
-    gatherings, _, scattered, _ = rating.gather(summaries)
+    usages, _, scattered, _ = rating.gather(summaries)
     for r in records:
         if r.pod_set_id in scattered:
-            gatherings["account"].add(r.pod_set_id, r.flavor_id, r.family, r.dedicated, rating.micros(r.started_at),
-                                      1, r.node_seconds)
-    return gatherings["account"].usages
-
-
-def per_pod_set(charged: list[rating.Charged]) -> dict:
-    """Rating's result per pod set; each pod set is in one Charged."""
-    lines = {}
-    for pod_set_ids, charges in charged:
-        for pod_set_id in pod_set_ids:
-            assert pod_set_id not in lines
-            lines[pod_set_id] = dict(charges)
-    return lines
+            usages["account"].append(rating.Usage.of_record(rating.UsageRecordRow(
+                pod_set_id=r.pod_set_id, flavor_id=r.flavor_id, dedicated=r.dedicated,
+                started=rating.micros(r.started_at), node_seconds=r.node_seconds), r.family))
+    return usages["account"]
 
 
 def one_by_one(records, packages, prices, first_open):
@@ -116,7 +107,7 @@ def test_packages_run_out_within_an_hour_in_pod_set_order():
     records = hours(7, "2023-04-10T00:00:00", 10) + hours(3, "2023-04-10T00:00:00", 10, replicas=2)
     packages = [package(1, "2023-04-01T00:00:00", "2023-05-01T00:00:00", 10),
                 package(2, "2023-04-01T00:00:00", "2023-06-01T00:00:00", 5)]
-    lines = per_pod_set(rating.rate(usages=summarised(records), packages=packages, prices=PRICES, first_open=APRIL))
+    lines = rating.rate(usages=summarised(records), packages=packages, prices=PRICES, first_open=APRIL)
     # 3 node-hours an hour: package 1 lasts 3 hours and a third; pod set 3 (2 nodes) comes first
     # in the fourth hour and takes its last node-hour, pod set 7 the first of package 2.
     assert lines == {
@@ -134,7 +125,7 @@ def test_equals_taking_every_record_in_turn(seed):
     records, pod_set_id = [], 0
     for _ in range(rng.randint(1, 12)):
         pod_set_id += rng.randint(1, 3)
-        if pod_set_id < 4 or rng.random() < 0.6:  # else a pod set alike the one before (gathered with it)
+        if pod_set_id < 4 or rng.random() < 0.6:  # else a pod set alike the one before
             flavor_id = rng.choice([1, 1, 2])
             family = {1: "cpu", 2: rng.choice(["cpu", "gpu"])}[flavor_id]
             dedicated = rng.random() < 0.15
@@ -169,7 +160,6 @@ def test_equals_taking_every_record_in_turn(seed):
     expected_packages = [rules.PackageBalance(**vars(p)) for p in packages]
 
     expected = one_by_one(records, expected_packages, prices, first_open)
-    lines = per_pod_set(rating.rate(usages=summarised(records, rng), packages=packages, prices=prices,
-                                    first_open=first_open))
+    lines = rating.rate(usages=summarised(records, rng), packages=packages, prices=prices, first_open=first_open)
     assert lines == expected
     assert [p.used for p in packages] == [p.used for p in expected_packages]
