@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test lint services sandbox browser schema bench recipe-env serve-env quant-env sdk-typecheck sdk-generate
+.PHONY: run test lint services sandbox browser schema bench recipe-env serve-env quant-env notebook-env sdk-typecheck sdk-generate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,7 +54,17 @@ $(QUANT_VENV)/.quant: requirements-quant.txt
 
 quant-env: $(QUANT_VENV)/.quant
 
-run: $(VENV)/.runtime $(VENV)/.sdk sandbox recipe-env serve-env quant-env
+# The notebooks' environment (JupyterLab and the IPython kernel), beside the code likewise; a
+# notebook's runtime (notebooks/runtime/lab.py) hands over to it (or AIP_NOTEBOOK_PYTHON).
+NOTEBOOK_VENV := .venv-notebook
+$(NOTEBOOK_VENV)/.notebook: requirements-notebook.txt
+	$(PYTHON) -m venv $(NOTEBOOK_VENV)
+	$(NOTEBOOK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-notebook.txt
+	touch $@
+
+notebook-env: $(NOTEBOOK_VENV)/.notebook
+
+run: $(VENV)/.runtime $(VENV)/.sdk sandbox recipe-env serve-env quant-env notebook-env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py bootstrap_demo
@@ -84,7 +94,7 @@ browser:
 		|| (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null) \
 		|| echo "no chromium: the console's browser tests cannot run (apt-get install chromium)" >&2
 
-test: $(VENV)/.dev $(VENV)/.sdk recipe-env serve-env quant-env services sandbox browser lint sdk-typecheck
+test: $(VENV)/.dev $(VENV)/.sdk recipe-env serve-env quant-env notebook-env services sandbox browser lint sdk-typecheck
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest -n 2 -p no:cacheprovider
 
 # Every benchmark of bench/, each on a database of its own; figures go to the README by hand.

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "resourcepools",
     "training",
     "inference",
+    "notebooks",
     "datasets",
     "k8s",
     "billing",
@@ -353,6 +354,21 @@ CELERY_BEAT_SCHEDULE["stop-idle-visualizations"] = {
     "task": "training.tasks.stop_idle_visualizations",
     "schedule": timedelta(seconds=VISUALIZATION_IDLE_CHECK_SECONDS),
     "options": {"expires": VISUALIZATION_IDLE_CHECK_SECONDS},
+}
+
+# --- Notebooks ---------------------------------------------------------------------------------
+# JupyterLab development environments: their storage's largest size, their idle timeout (default
+# and range, checked every NOTEBOOK_IDLE_CHECK_SECONDS against Jupyter's /api/status) and lifetime range.
+NOTEBOOK_MAX_STORAGE_GIB = int(os.environ.get("NOTEBOOK_MAX_STORAGE_GIB", "500"))
+NOTEBOOK_IDLE_TIMEOUT_SECONDS = int(os.environ.get("NOTEBOOK_IDLE_TIMEOUT_SECONDS", "3600"))
+NOTEBOOK_IDLE_TIMEOUT_RANGE = (60, 7 * 24 * 3600)
+NOTEBOOK_MAX_LIFETIME_RANGE = (600, 90 * 24 * 3600)
+NOTEBOOK_STATUS_TIMEOUT_SECONDS = float(os.environ.get("NOTEBOOK_STATUS_TIMEOUT_SECONDS", "5"))
+NOTEBOOK_IDLE_CHECK_SECONDS = float(os.environ.get("NOTEBOOK_IDLE_CHECK_SECONDS", "60"))
+CELERY_BEAT_SCHEDULE["stop-idle-notebooks"] = {
+    "task": "notebooks.tasks.stop_idle_notebooks",
+    "schedule": timedelta(seconds=NOTEBOOK_IDLE_CHECK_SECONDS),
+    "options": {"expires": NOTEBOOK_IDLE_CHECK_SECONDS},
 }
 
 # --- Inference ---------------------------------------------------------------------------------

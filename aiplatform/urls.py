@@ -9,6 +9,7 @@ from datasets import views as dataset_views
 from gateway import views as gateway_views
 from inference import views as inference_views
 from k8s import views as k8s_views
+from notebooks import views as notebook_views
 from resourcepools import views as pool_views
 from training import views as training_views
 
@@ -56,6 +57,7 @@ workspace_router.register(r"workloads/(?P<workload_id>[^/.]+)/logs", k8s_views.W
 workspace_router.register(r"algorithms", training_views.AlgorithmViews, basename="algorithm")
 workspace_router.register(r"training-jobs", training_views.TrainingJobViews, basename="training-job")
 workspace_router.register(r"visualizations", training_views.VisualizationViews, basename="visualization")
+workspace_router.register(r"notebooks", notebook_views.NotebookViews, basename="notebook")
 workspace_router.register(r"models", inference_views.ModelViews, basename="model")
 workspace_router.register(r"services", inference_views.ServiceViews, basename="service")
 workspace_router.register(r"quantization-jobs", inference_views.QuantizationJobViews, basename="quantization-job")

@@ -4,6 +4,7 @@ control-plane API's workers. It serves
 - calls to services: `/api/v1/workspaces/{ws}/services/{id}/v1/…` (OpenAI-compatible) and
   `…/services/{id}/invoke/<runtime path>`, streamed through as they come;
 - log follows: `/api/v1/workspaces/{ws}/workloads/{id}/logs/?follow=true`;
+- notebooks' JupyterLab, HTTP and websockets: `/api/v1/workspaces/{ws}/notebooks/{id}/lab/…` (notebooks.py);
 - `/metrics` (Prometheus) and `/gateway/healthz`;
 
 and passes every other request to the API (GATEWAY_API_URL), as the embedded default's front
@@ -38,6 +39,7 @@ from k8s.services import workload_logs
 
 from . import invalidation, limits, logs, metering, metrics, selectors, services, sse
 from .cache import Cache, Unavailable
+from .notebooks import NOTEBOOK_PATH, NotebookProxy
 from .router import AllBusy, Ejection, ServiceRouter, prefix_hashes
 
 logger = logging.getLogger(__name__)
@@ -111,6 +113,7 @@ class Gateway:
         self.ready = False
         self.in_flight = 0
         self.followers = 0
+        self.notebooks = NotebookProxy(self)
 
     # --- lifespan ----------------------------------------------------------------------------
 
@@ -265,6 +268,8 @@ class Gateway:
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
             await self.handle(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await self.handle_websocket(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 
@@ -300,6 +305,8 @@ class Gateway:
         try:
             if (match := SERVICE_PATH.match(path)) is not None:
                 await self.call_service(scope, receive, sending, match)
+            elif (match := NOTEBOOK_PATH.match(path)) is not None:
+                await self.notebooks.http(scope, receive, sending, match, error=GatewayError, read_body=_read_body)
             elif (match := LOGS_PATH.match(path)) is not None and _follows(scope):
                 await self.follow_logs(scope, receive, sending, match)
             elif path == "/metrics":
@@ -322,6 +329,15 @@ class Gateway:
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info('%s "%s %s" %s %.1f ms', _client_address(scope), scope["method"], path,
                                 status[0] or "-", (time.perf_counter() - started) * 1000)
+
+    async def handle_websocket(self, scope, receive, send) -> None:
+        """Websockets are a notebook's only (its kernels and terminals); others are refused."""
+        REQUEST_ID.set(_request_id(scope))
+        match = NOTEBOOK_PATH.match(scope["path"])
+        if match is None:
+            await send({"type": "websocket.close", "code": 1008, "reason": "Only notebooks take websockets here."})
+            return
+        await self.notebooks.websocket(scope, receive, send, match, error=GatewayError)
 
     # --- calls to services -------------------------------------------------------------------
 

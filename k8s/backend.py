@@ -50,6 +50,15 @@ class PodSetSpec:
 
 
 @dataclass(frozen=True)
+class VolumeSpec:
+    """A persistent volume of the workspace that outlives the workload (a notebook's storage):
+    its replicas' working folder. On Kubernetes a PersistentVolumeClaim, locally a folder."""
+
+    name: str
+    size_gib: int
+
+
+@dataclass(frozen=True)
 class WorkloadSpec:
     """Everything a backend needs to run a workload; built from the database by services."""
 
@@ -69,12 +78,14 @@ class WorkloadSpec:
     # Values only its replicas may read (job tokens, credentials), by env name: filled at submit
     # by k8s.runtime_secrets, never stored or shown.
     secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # Its persistent working folder (k8s.volumes), or None.
+    volume: VolumeSpec | None = None
 
     @property
     def serves(self) -> bool:
-        """Inference and visualization (TensorBoard) serve until stopped; everything else runs to
-        completion."""
-        return self.kind in ("inference", "visualization")
+        """Inference, visualization (TensorBoard) and notebooks (JupyterLab) serve until stopped;
+        everything else runs to completion."""
+        return self.kind in ("inference", "visualization", "notebook")
 
     def command_for(self, pod_set: PodSetSpec) -> tuple[str, ...]:
         return pod_set.command or self.command
@@ -171,6 +182,10 @@ class ComputeBackend(ABC):
         """Call `on_change()` (from background threads) whenever something the platform owns
         changes, until the `stop` event is set, for lower latency than the periodic pass;
         backends without change notifications do nothing and leave it to the periodic pass."""
+
+    @abstractmethod
+    def delete_volume(self, *, workspace_id: str, name: str) -> None:
+        """Delete a persistent volume and what it holds; idempotent."""
 
     @abstractmethod
     def place_node(self, *, node_name: str, pool_name: str, dedicated: bool) -> None:

@@ -119,6 +119,7 @@ class KubernetesBackend(ComputeBackend):
     def _creator(self, kind: str):
         return {"Job": self.batch.create_namespaced_job, "Service": self.core.create_namespaced_service,
                 "Secret": self.core.create_namespaced_secret,
+                "PersistentVolumeClaim": self.core.create_namespaced_persistent_volume_claim,
                 "Deployment": self.apps.create_namespaced_deployment,
                 "HorizontalPodAutoscaler": self.autoscaling.create_namespaced_horizontal_pod_autoscaler,
                 "ServiceAccount": self.core.create_namespaced_service_account, "Role": self.rbac.create_namespaced_role,
@@ -127,6 +128,7 @@ class KubernetesBackend(ComputeBackend):
     def _deleter(self, kind: str):
         return {"Job": self.batch.delete_namespaced_job, "Service": self.core.delete_namespaced_service,
                 "Secret": self.core.delete_namespaced_secret,
+                "PersistentVolumeClaim": self.core.delete_namespaced_persistent_volume_claim,
                 "Deployment": self.apps.delete_namespaced_deployment,
                 "HorizontalPodAutoscaler": self.autoscaling.delete_namespaced_horizontal_pod_autoscaler,
                 "ServiceAccount": self.core.delete_namespaced_service_account, "Role": self.rbac.delete_namespaced_role,
@@ -135,6 +137,7 @@ class KubernetesBackend(ComputeBackend):
     def _reader(self, kind: str):
         return {"Job": self.batch.read_namespaced_job, "Service": self.core.read_namespaced_service,
                 "Secret": self.core.read_namespaced_secret,
+                "PersistentVolumeClaim": self.core.read_namespaced_persistent_volume_claim,
                 "Deployment": self.apps.read_namespaced_deployment,
                 "HorizontalPodAutoscaler": self.autoscaling.read_namespaced_horizontal_pod_autoscaler,
                 "ServiceAccount": self.core.read_namespaced_service_account, "Role": self.rbac.read_namespaced_role,
@@ -166,7 +169,10 @@ class KubernetesBackend(ComputeBackend):
                     # Deterministic names: a retried submit meets its own object and adopts it.
                     response = self._call(self._reader(obj["kind"]), meta["name"], meta["namespace"],
                                           _preload_content=False)
-                    owner = (json.loads(response.data)["metadata"].get("labels") or {}).get(WORKLOAD_LABEL)
+                    found = json.loads(response.data)["metadata"].get("labels") or {}
+                    owner = found.get(WORKLOAD_LABEL)
+                    if obj["kind"] == "PersistentVolumeClaim":  # the volume outlives workloads: a later one mounts it
+                        owner = spec.id if found.get(manifests.VOLUME_LABEL) == meta["name"] else None
                     if owner != spec.id:
                         raise SubmitError(f"{obj['kind']} {meta['namespace']}/{meta['name']} exists and belongs "
                                           "to something else; delete it or rename it.") from exc
@@ -201,9 +207,14 @@ class KubernetesBackend(ComputeBackend):
 
     def cancel(self, spec: WorkloadSpec) -> None:
         for obj in reversed(manifests.manifests(spec, self.conventions)):
+            if obj["kind"] == "PersistentVolumeClaim":
+                continue  # kept for the next run; delete_volume removes it
             self._delete(obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"])
         # Its runtime Secret (a spec built to cancel carries no secret values, so it is not listed).
         self._delete("Secret", manifests.namespace_name(spec, self.conventions), manifests.runtime_secret_name(spec.id))
+
+    def delete_volume(self, *, workspace_id: str, name: str) -> None:
+        self._delete("PersistentVolumeClaim", f"{self.conventions.namespace_prefix}{workspace_id}", name)
 
     def remove(self, observation: Observation) -> None:
         for kind, namespace, name in observation.objects:

@@ -214,6 +214,15 @@ class LocalBackend(ComputeBackend):
     def _dir(self, workload_id: str) -> Path:
         return self.base_dir / "workloads" / workload_id
 
+    def volume_dir(self, workspace_id: str, name: str) -> Path:
+        """A persistent volume's folder (a notebook's storage): it outlives the workloads that use it."""
+        if not is_uuid(workspace_id):
+            raise ValueError(f"{workspace_id!r} is not a workspace id.")
+        return self.base_dir / "volumes" / workspace_id / name
+
+    def delete_volume(self, *, workspace_id: str, name: str) -> None:
+        shutil.rmtree(self.volume_dir(workspace_id, name), ignore_errors=True)
+
     # --- submit / cancel ---------------------------------------------------------------------
 
     def _env(self, spec: WorkloadSpec, pod_set, *, sandboxed: bool) -> dict:
@@ -340,25 +349,32 @@ class LocalBackend(ComputeBackend):
             if command[0] in ("python", "python3"):
                 command[0] = sys.executable  # the platform's interpreter stands for an image's python
             if sandbox:
-                self._start_sandboxed(directory, name, env, command, sandboxing=sandboxing, network=network,
+                work = self.volume_dir(spec.workspace_id, spec.volume.name) if spec.volume else None
+                self._start_sandboxed(directory, name, env, command, work=work, sandboxing=sandboxing, network=network,
                                       lifetime=lifetime, cgroup=cgroups[name], pod_set=pod_set,
                                       devices=cards.get(name, []))
                 continue
+            cwd = directory
+            if spec.volume:
+                cwd = self.volume_dir(spec.workspace_id, spec.volume.name)
+                cwd.mkdir(parents=True, exist_ok=True)
+                env["HOME"] = str(cwd)
             with open(directory / f"{name}.log", "ab") as log:
                 process = subprocess.Popen(
                     ["/bin/sh", "-c", WRAPPER, str(directory / f"{name}.exit"), "", *command],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=directory,
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd,
                     start_new_session=True,  # its own process group: cancel signals the whole tree
                 )
             _write_json(directory / f"{name}.json", {"pid": process.pid,
                                                      "start_time": _proc_start_time(process.pid)})
 
-    def _start_sandboxed(self, directory, name, env, command, *, sandboxing: _Sandboxing, network, lifetime,
-                         cgroup, pod_set, devices: list[Path]) -> None:
-        """One replica in its sandbox. Its environment travels through a pipe to the sandbox's
-        last step: what runs before, as root or the platform's user, never sees it."""
+    def _start_sandboxed(self, directory, name, env, command, *, work: Path | None, sandboxing: _Sandboxing, network,
+                         lifetime, cgroup, pod_set, devices: list[Path]) -> None:
+        """One replica in its sandbox, its working folder the workload's persistent volume or one
+        of its own. Its environment travels through a pipe to the sandbox's last step: what runs
+        before, as root or the platform's user, never sees it."""
         sandbox, mounts = sandboxing.sandbox, sandboxing.mounts
-        work = directory / "sandbox" / name
+        work = work or directory / "sandbox" / name
         sandbox.own_dir(work, sandboxing.user)
         env_read, env_write = os.pipe()
         try:

@@ -45,6 +45,10 @@ SERVICE_LABEL = "aiplatform.io/service"
 # ServiceAccount whose Role may only read pods in the namespace.
 DISCOVERS_PODS_ENV = "AIP_DISCOVERS_PODS"
 HEALTH_PATH_ENV = "AIP_HEALTH_PATH"
+# A persistent volume's own label: it outlives the workloads that mount it (a notebook's storage).
+VOLUME_LABEL = "aiplatform.io/volume"
+# Where a workload's persistent volume is mounted, and its working folder (as the local sandbox's).
+VOLUME_MOUNT_PATH = "/aip/work"
 # The pod's own address and namespace, first in every serving container's environment so that
 # later values and the command may name them as $(AIP_POD_IP) and $(AIP_POD_NAMESPACE).
 POD_FIELDS = (("AIP_POD_IP", "status.podIP"), ("AIP_POD_NAMESPACE", "metadata.namespace"))
@@ -300,6 +304,31 @@ def leader_of(spec: WorkloadSpec, pod_set: PodSetSpec) -> PodSetSpec | None:
     return next((p for p in spec.pod_sets if p.name == name), None)
 
 
+def volume_claim(spec: WorkloadSpec, conventions: ClusterConventions) -> dict:
+    """The workload's persistent volume: labelled with its own name and the workspace, not with
+    the workload, so that the reconciler never takes it for a workload's leftover."""
+    return {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": spec.volume.name, "namespace": namespace_name(spec, conventions),
+                     "labels": {MANAGED_BY_LABEL: MANAGED_BY, WORKSPACE_LABEL: spec.workspace_id,
+                                VOLUME_LABEL: spec.volume.name}},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": f"{spec.volume.size_gib}Gi"}}},
+    }
+
+
+def _with_volume(spec: WorkloadSpec, deployment_spec: dict) -> dict:
+    """Mount the workload's persistent volume as its working folder; one pod at a time uses it
+    (ReadWriteOnce), so a new pod starts only once the old one is gone."""
+    if spec.volume is None:
+        return deployment_spec
+    pod = deployment_spec["template"]["spec"]
+    pod["volumes"] = [{"name": "work", "persistentVolumeClaim": {"claimName": spec.volume.name}}]
+    for container in pod["containers"]:
+        container["volumeMounts"] = [{"name": "work", "mountPath": VOLUME_MOUNT_PATH}]
+        container["workingDir"] = VOLUME_MOUNT_PATH
+    return {**deployment_spec, "strategy": {"type": "Recreate"}}
+
+
 def deployment(spec: WorkloadSpec, pod_set: PodSetSpec, conventions: ClusterConventions) -> dict:
     name = object_name(spec, pod_set)
     rank = {"AIP_WORKLOAD_ID": spec.id, "AIP_ROLE": pod_set.name}
@@ -314,7 +343,7 @@ def deployment(spec: WorkloadSpec, pod_set: PodSetSpec, conventions: ClusterConv
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": _metadata(spec, name, namespace_name(spec, conventions), pod_set),
-        "spec": {
+        "spec": _with_volume(spec, {
             "replicas": pod_set.replicas,
             "selector": {"matchLabels": selector},
             "template": {
@@ -327,7 +356,7 @@ def deployment(spec: WorkloadSpec, pod_set: PodSetSpec, conventions: ClusterConv
                     **_placement(spec, pod_set, conventions),
                 },
             },
-        },
+        }),
     }
 
 
@@ -373,6 +402,8 @@ def manifests(spec: WorkloadSpec, conventions: ClusterConventions) -> list[dict]
     """Every object of the workload, in creation order (its Secret and Services before the pods
     that use them, autoscalers after the Deployments they scale)."""
     result = [runtime_secret(spec, conventions)] if spec.secrets else []
+    if spec.volume is not None:
+        result.insert(0, volume_claim(spec, conventions))
     if spec.serves:
         for pod_set in spec.pod_sets:
             if discovers_pods(spec, pod_set):

@@ -40,6 +40,7 @@ from .backend import (
     is_uuid,
 )
 from .runtime_secrets import runtime_secrets
+from .volumes import workload_volume
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ def workload_spec(workload: Workload) -> WorkloadSpec:
             for p in workload.pod_sets.all()
         ),
         storage=workload_bindings(workspace_id=workload.workspace_id),
+        volume=workload_volume(workload),
     )
 
 
@@ -125,6 +127,10 @@ def cancel_workload(*, workload_id) -> None:
     if workload.phase == P.STOPPING and workload.reason == PREEMPTED:
         backend.remove(Observation(workload_id=str(workload.pk)))
     finish_stops(workload_ids=[workload.pk], stopped_by=backend.name)
+
+
+def delete_volume(*, workspace_id, name: str) -> None:
+    get_compute_backend().delete_volume(workspace_id=str(workspace_id), name=name)
 
 
 def workload_logs(*, workload: Workload, replica: str | None = None, tail: int | None = None,

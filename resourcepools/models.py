@@ -286,6 +286,7 @@ class WorkloadKind(models.TextChoices):
     INFERENCE = "inference"
     BENCHMARK = "benchmark"
     VISUALIZATION = "visualization"
+    NOTEBOOK = "notebook"
     CUSTOM = "custom"
 
 

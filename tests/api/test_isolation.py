@@ -42,6 +42,7 @@ PATH_KINDS = {
     "bills": "bill", "notifications": "notification", "subscriptions": "subscription", "packages": "package",
     "usage-records": "usage_record", "storage-connections": "storage_connection", "uploads": "upload",
     "visualizations": "visualization", "account-users": "account_user", "quantization-jobs": "quantization_job",
+    "notebooks": "notebook",
 }
 # Path parameters that name no resource: TensorBoard's own path behind the platform's proxy, and
 # a part's number within its upload.
@@ -123,6 +124,7 @@ NOT_REFERENCES = {
     "account": "only operators create pools and record top-ups, for any account they choose",
     "access_key_id": "the account's own cloud credential, not a resource of the platform",
     ("post", "/models/", "source"): "the kind of source (training_job, storage, image)",
+    ("post", "/notebooks/", "image_name"): "an image of the platform's public notebook catalogue",
     ("post", "/models/", "version"): "the model's own version label",
     ("post", "/invitations/", "username"): "a new person's login name: login names are the platform's, one "
                                            "taken is refused as on any sign-up page",
@@ -284,6 +286,8 @@ VALID_BODIES = {
     ("post", "/visualizations/"): lambda t: {"name": "second", "training_jobs": [str(t.ids["finished_job"])],
                                              "pool": str(t.ids["dedicated_pool"])},
     ("post", "/tensorboard/{path}"): lambda t: {},
+    ("post", "/notebooks/"): lambda t: {"name": "second", "image_name": "jupyterlab-cpu", "flavor": "cpu.8u32g",
+                                        "pool": str(t.ids["dedicated_pool"]), "storage_gib": 1},
     ("post", "/uploads/"): lambda t: {"uri": t.uri("uploads/new.bin"), "size": UPLOAD_SIZE},
     # The part's bytes (application/octet-stream), not JSON.
     ("put", "/parts/{number}/"): lambda t: b"p" * UPLOAD_SIZE,

@@ -27,6 +27,7 @@ from datasets.models import AnnotationItem
 from gateway import services as gateway
 from inference import services as inference
 from inference.models import BenchmarkRun
+from notebooks import services as notebooks
 from resourcepools import services as pools
 from resourcepools.models import Phase, Workload, WorkloadEvent
 from tests.factories import FlavorFactory, cpu_flavor
@@ -213,6 +214,10 @@ def build_tenant(name: str, shared: Platform) -> Tenant:
     ids["visualization"] = training.create_visualization(workspace=workspace, created_by=owner,
                                                          name=f"{marker}-board", training_jobs=[job, done],
                                                          pool=pool).pk
+    # A notebook, queued (its JupyterLab answers with its state until it runs).
+    ids["notebook"] = notebooks.create_notebook(workspace=workspace, created_by=owner, name=f"{marker}-lab",
+                                                pool=pool, flavor=shared.flavor, image_name="jupyterlab-cpu",
+                                                storage_gib=1).pk
 
     # A model, a running service (by the backend's report) and a benchmark run of it.
     model = inference.create_model(workspace=workspace, created_by=owner, name=f"{marker}-model",
