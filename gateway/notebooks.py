@@ -1,17 +1,23 @@
 """Notebooks through the gateway: a notebook's JupyterLab (its pages, its REST API, its kernels'
 and terminals' websockets) under `/api/v1/workspaces/{ws}/notebooks/{id}/lab/…`, reached with the
-platform's credentials by the workspace's members whose role may run code (developer and up).
-The caller's credentials stop here; the Jupyter server gets the notebook's own token, which no
+platform's credentials by the workspace's members whose role may run code (developer and up):
+an API key, or the console's session cookie (a browser's; then a change or a websocket must come
+from the platform's own origin, since a cookie goes along from any site). The caller's
+credentials stop here; the Jupyter server gets the notebook's own token, which no
 user sees. A notebook that is not running answers with its state."""
 
 import asyncio
 import re
+from http.cookies import CookieError, SimpleCookie
+from types import SimpleNamespace
 
 import aiohttp
 from django.conf import settings
 
 from aiplatform.models import ROLE_CAPABILITIES, Capability
 from notebooks.services import ProxyTarget, proxy_target
+
+from . import selectors
 
 _ID = r"[^/]+"
 NOTEBOOK_PATH = re.compile(rf"^/api/v1/workspaces/(?P<workspace>{_ID})/notebooks/(?P<notebook>{_ID})/lab(?:/.*)?$")
@@ -32,7 +38,7 @@ class NotebookProxy:
         """The notebook's upstream, once the caller is authenticated and may use it; `error`
         builds the gateway's GatewayError."""
         gateway = self.gateway
-        key = await gateway.authenticate(scope)
+        key = await self.caller(scope, error)
         workspace_id = match["workspace"]
         role = await gateway.workspace_role(key, workspace_id)
         found = await gateway.run(proxy_target, workspace_id=workspace_id, notebook_id=match["notebook"])
@@ -51,6 +57,26 @@ class NotebookProxy:
             raise error(503, "notebook_starting", "The notebook's JupyterLab is starting; retry shortly.",
                         headers=[(b"retry-after", str(settings.UNAVAILABLE_RETRY_AFTER_SECONDS).encode())])
         return found
+
+    async def caller(self, scope, error):
+        """The API key's user (Authorization header), else the console session's."""
+        headers = dict(scope["headers"])
+        if b"authorization" in headers:
+            return await self.gateway.authenticate(scope)
+        try:
+            cookie = SimpleCookie(headers.get(b"cookie", b"").decode("latin-1")).get(settings.SESSION_COOKIE_NAME)
+        except CookieError:
+            cookie = None
+        if cookie is None:
+            return await self.gateway.authenticate(scope)  # answers 401 as for any call without credentials
+        user = await self.gateway.run(selectors.session_user, session_key=cookie.value)
+        if user is None:
+            raise error(401, "not_authenticated", "Your console session has ended; sign in again.")
+        if (scope["type"] == "websocket" or scope["method"] not in ("GET", "HEAD", "OPTIONS")) \
+                and not _same_origin(headers):
+            raise error(403, "permission_denied", "A change through a console session must come from the platform's "
+                                                  "own pages (its Origin header).")
+        return SimpleNamespace(user_id=user.pk, user=user)
 
     @staticmethod
     def _url(base: str, scope) -> str:
@@ -133,3 +159,10 @@ class NotebookProxy:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await upstream.close()
+
+
+def _same_origin(headers: dict) -> bool:
+    """Whether the request's Origin is the host it was sent to, or one of the trusted origins."""
+    origin = headers.get(b"origin", b"").decode("latin-1")
+    host = headers.get(b"host", b"").decode("latin-1")
+    return bool(origin) and (origin.split("://", 1)[-1] == host or origin in settings.CSRF_TRUSTED_ORIGINS)

@@ -4,6 +4,7 @@ when its cache misses or is refreshed (never on a request's way otherwise)."""
 import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib import import_module
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -145,3 +146,18 @@ def traffic(*, service, api_key_prefix: str | None = None, since=None) -> QueryS
 def gateway_of(*, service) -> ServiceGateway:
     """The service's gateway settings (unsaved defaults when it has none)."""
     return ServiceGateway.objects.filter(service=service).first() or ServiceGateway(service=service)
+
+
+def session_user(*, session_key: str):
+    """The active user a console session (Django's session cookie) belongs to, or None; a session
+    whose password hash no longer matches (the password changed) counts for nothing, as in Django."""
+    from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.utils.crypto import constant_time_compare
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
+    user = get_user_model().objects.filter(pk=store.get(SESSION_KEY)).first() if store.get(SESSION_KEY) else None
+    if user is None or not user.is_active:
+        return None
+    if not constant_time_compare(store.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()):
+        return None
+    return user

@@ -1,6 +1,7 @@
 """A notebook's JupyterLab through the gateway (uvicorn on loopback, in a thread) with the
 platform's credentials: its pages and REST API over HTTP, a kernel executing `1+1` over its
-websocket; another workspace's user, a viewer and an anonymous caller refused; a stopped
+websocket, with an API key or a browser's console session (changes and websockets only from the
+platform's origin); another workspace's user, a viewer and an anonymous caller refused; a stopped
 notebook's URL answering with its state. Cost: one JupyterLab (about twenty seconds)."""
 
 import asyncio
@@ -13,6 +14,8 @@ import aiohttp
 import pytest
 import requests
 import uvicorn
+from django.conf import settings
+from django.test import Client
 
 from aiplatform.models import Role
 from gateway.app import Gateway
@@ -68,6 +71,13 @@ async def execute(socket_url: str, headers: dict, code: str) -> str:
     raise AssertionError("the kernel's websocket closed without a result")
 
 
+def console_session(user) -> dict:
+    """The cookie a browser holds once the user signed in to the console."""
+    client = Client()
+    client.force_login(user)
+    return {"Cookie": f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"}
+
+
 async def refused_handshake(socket_url: str, headers: dict) -> int:
     async with aiohttp.ClientSession() as session:
         try:
@@ -103,6 +113,19 @@ def test_jupyterlab_and_a_kernel_websocket_through_the_gateway(workspace, develo
     assert requests.get(f"{lab}api/status", timeout=30).status_code == 401
     assert asyncio.run(refused_handshake(channels, bearer(stranger))) == 404
     assert asyncio.run(refused_handshake(channels, {})) == 401
+
+    # A browser signed in to the console: pages with its cookie; changes and websockets only from
+    # the platform's own origin (a cookie goes along from any site).
+    browser = console_session(developer)
+    assert requests.get(f"{lab}lab", headers=browser, timeout=30).status_code == 200
+    assert requests.post(f"{lab}api/kernels", json={}, headers=browser, timeout=30).status_code == 403
+    assert requests.post(f"{lab}api/kernels", json={}, headers={**browser, "Origin": "http://evil.example"},
+                         timeout=30).status_code == 403
+    own = {**browser, "Origin": f"http://{gateway}"}
+    assert requests.post(f"{lab}api/kernels", json={"name": "python3"}, headers=own, timeout=60).status_code == 201
+    assert asyncio.run(refused_handshake(channels, browser)) == 403
+    assert asyncio.run(asyncio.wait_for(execute(channels, own, "6*7"), 60)) == "42"
+    assert requests.get(f"{lab}lab", headers=console_session(stranger), timeout=30).status_code == 404
 
     with eager():
         developer_client.post(url(workspace, f"{created['id']}/stop/"))
