@@ -540,6 +540,7 @@ SPECTACULAR_SETTINGS = {
         "TaskStatusEnum": "datasets.models.TaskStatus.choices",
         "AnnotationTaskStatusEnum": "datasets.models.AnnotationTaskStatus.choices",
         "AnnotationItemStatusEnum": "datasets.models.AnnotationItemStatus.choices",
+        "PredictionStateEnum": "datasets.models.PredictionState.choices",
         "SubscriptionStatusEnum": "billing.models.SubscriptionStatus.choices",
     },
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],

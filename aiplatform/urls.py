@@ -73,6 +73,8 @@ dataset_router.register(r"versions", dataset_views.DatasetVersionViews, basename
 dataset_router.register(r"import-tasks", dataset_views.ImportTaskViews, basename="import-task")
 dataset_router.register(r"export-tasks", dataset_views.ExportTaskViews, basename="export-task")
 dataset_router.register(r"annotation-tasks", dataset_views.AnnotationTaskViews, basename="annotation-task")
+dataset_router.register(r"prelabel-tasks", dataset_views.PrelabelTaskViews, basename="prelabel-task")
+dataset_router.register(r"predictions", dataset_views.PredictionViews, basename="prediction")
 dataset_router.register(
     r"annotation-tasks/(?P<task_id>[^/.]+)/items", dataset_views.AnnotationItemViews, basename="annotation-item",
 )

@@ -371,3 +371,68 @@ class AnnotationItem(models.Model):
 
     def __str__(self):
         return f"{self.task} #{self.sample_id}"
+
+
+class PrelabelTask(DatasetTask):
+    """A model's first pass over some of a dataset's samples: a running service of the workspace
+    is sent their texts in batches, and its answers are kept as predictions for review."""
+
+    MAX_REPORTED_ERRORS = 1000
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="prelabel_tasks")
+    # The service is inference's (above datasets): kept by id and name, found through
+    # datasets.prelabel's registered look-up.
+    service_id = models.UUIDField()
+    service_name = models.CharField(max_length=63)
+    filters = models.JSONField(default=dict, blank=True, help_text="Sample filters; empty: unlabelled samples.")
+    min_confidence = models.FloatField(
+        default=0, validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="Answers less confident than this are not kept.")
+    batch_size = models.PositiveIntegerField(default=100, validators=[MinValueValidator(1), MaxValueValidator(1000)])
+    total = models.PositiveIntegerField(null=True, blank=True, help_text="Samples to send, counted at the start.")
+    processed = models.PositiveIntegerField(default=0)
+    predicted = models.PositiveIntegerField(default=0, help_text="Predictions kept.")
+    below_threshold = models.PositiveIntegerField(default=0, help_text="Answers under min_confidence, not kept.")
+    failed = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="Samples without a prediction: [{sample, reason}].")
+    error = models.TextField(blank=True, default="", help_text="Why the whole task failed.")
+
+    def __str__(self):
+        return f"pre-labelling by {self.service_name}"
+
+
+class PredictionState(models.TextChoices):
+    PREDICTED = "predicted", "Waiting for review"
+    ACCEPTED = "accepted", "Accepted: the sample carries it as a label"
+    REJECTED = "rejected", "Rejected by a reviewer"
+
+
+class Prediction(models.Model):
+    """A label a model proposed for a sample, kept apart from the sample's annotations until a
+    reviewer accepts it; versions publish only the annotations."""
+
+    State = PredictionState
+
+    id = models.BigAutoField(primary_key=True)
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+", db_index=False)
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="predictions", db_index=False)
+    task = models.ForeignKey(PrelabelTask, on_delete=models.SET_NULL, null=True, blank=True,
+                             related_name="predictions")
+    service_id = models.UUIDField()
+    label = models.CharField(max_length=100)
+    confidence = models.FloatField(validators=[MinValueValidator(0), MaxValueValidator(1)])
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PREDICTED)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        # One prediction per sample and service: a re-run keeps what is there.
+        constraints = [models.UniqueConstraint(fields=["sample", "service_id"], name="prediction_unique_per_service")]
+        indexes = [models.Index(fields=["dataset", "state", "confidence"], name="prediction_dataset_state")]
+
+    def __str__(self):
+        return f"{self.label} ({self.confidence:.2f})"

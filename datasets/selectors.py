@@ -9,7 +9,18 @@ from rest_framework.exceptions import NotFound
 
 from aiplatform import jsoncodec, sql
 
-from .models import AnnotationItem, AnnotationTask, Dataset, DatasetVersion, ExportTask, ImportTask, Sample, SampleLabel
+from .models import (
+    AnnotationItem,
+    AnnotationTask,
+    Dataset,
+    DatasetVersion,
+    ExportTask,
+    ImportTask,
+    Prediction,
+    PrelabelTask,
+    Sample,
+    SampleLabel,
+)
 
 SAMPLE_ROW_FIELDS = (
     "id", "source", "status", "usage", "annotated_by", "annotated_at", "created_at", "updated_at", "position",
@@ -27,6 +38,7 @@ def samples(*, dataset: Dataset) -> QuerySet[Sample]:
 def sample_page(
     *, dataset: Dataset, position=None, reverse: bool = False, offset: int = 0, limit: int,
     status: str = "", usage: str = "", annotated_by: str = "", source: str = "", label: str = "",
+    prediction: str = "", confidence_below=None,
 ) -> list[dict]:
     """Up to `limit` of the dataset's samples that SampleFilter's filters select (empty ones
     select all), after `position` in position order, or before it in descending order when
@@ -58,6 +70,15 @@ def sample_page(
             f" WHERE l.dataset_id = s.dataset_id AND l.name = %s AND l.sample_id = s.id)"
         )
         params.append(label)
+    if prediction or confidence_below is not None:
+        conditions = ["p.sample_id = s.id"]
+        if prediction:
+            conditions.append("p.state = %s")
+            params.append(prediction)
+        if confidence_below is not None:
+            conditions.append("p.confidence < %s")
+            params.append(float(confidence_below))
+        where.append(f"EXISTS (SELECT 1 FROM {Prediction._meta.db_table} p WHERE {' AND '.join(conditions)})")
     if position is not None:
         # As the ORM reads a cursor's position (a malformed one fails the same way).
         where.append("s.position < %s" if reverse else "s.position > %s")
@@ -136,3 +157,18 @@ def annotation_task(*, dataset: Dataset, task_id) -> AnnotationTask:
     if found is None:
         raise NotFound("Annotation task not found.")
     return found
+
+
+def prelabel_tasks(*, dataset: Dataset) -> QuerySet[PrelabelTask]:
+    return PrelabelTask.objects.filter(dataset=dataset).select_related("created_by")
+
+
+def prelabel_task(*, dataset: Dataset, task_id) -> PrelabelTask | None:
+    try:
+        return PrelabelTask.objects.filter(dataset=dataset, pk=uuid.UUID(str(task_id))).first()
+    except ValueError:
+        return None
+
+
+def predictions(*, dataset: Dataset) -> QuerySet[Prediction]:
+    return Prediction.objects.filter(dataset=dataset).select_related("sample", "reviewed_by")

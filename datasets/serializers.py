@@ -7,7 +7,17 @@ from rest_framework import serializers
 from aiplatform import locations
 from aiplatform.models import TaskLease
 
-from .models import AnnotationItem, AnnotationTask, Dataset, DatasetVersion, ExportTask, ImportTask, Sample
+from .models import (
+    AnnotationItem,
+    AnnotationTask,
+    Dataset,
+    DatasetVersion,
+    ExportTask,
+    ImportTask,
+    Prediction,
+    PrelabelTask,
+    Sample,
+)
 
 
 def _datetime(value):
@@ -246,6 +256,10 @@ class SampleFiltersSerializer(serializers.Serializer):
     label = serializers.CharField(required=False)
     annotated_by = serializers.CharField(required=False)
     source = serializers.CharField(required=False, help_text="Source URIs starting with this.")
+    prediction = serializers.ChoiceField(choices=Prediction.State.choices, required=False,
+                                         help_text="Samples with a prediction in this state.")
+    confidence_below = serializers.FloatField(required=False, min_value=0, max_value=1,
+                                              help_text="Samples with a prediction less confident than this.")
 
 
 class ExportTaskSerializer(RunHistoryMixin, serializers.ModelSerializer):
@@ -386,3 +400,81 @@ class ReviewSampleSerializer(serializers.Serializer):
 class ItemBatchResultSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     items = AnnotationItemSerializer(many=True)
+
+
+class PrelabelTaskSerializer(RunHistoryMixin, serializers.ModelSerializer):
+    lease_kind = "prelabel"
+    service = serializers.UUIDField(source="service_id", help_text="A running service of this workspace.")
+    filters = SampleFiltersSerializer(required=False, help_text="The samples to pre-label; omitted: the unlabelled "
+                                                                "ones.")
+    min_confidence = serializers.FloatField(required=False, min_value=0, max_value=1,
+                                            help_text="Answers less confident than this are not kept (default 0).")
+    batch_size = serializers.IntegerField(required=False, min_value=1, max_value=1000,
+                                          help_text="Samples sent per batch (default 100).")
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = PrelabelTask
+        fields = [
+            "id", "service", "service_name", "filters", "min_confidence", "batch_size", "status", "total",
+            "processed", "predicted", "below_threshold", "failed", "errors", "error", "attempts", "history",
+            "created_by", "created_at", "started_at", "finished_at",
+        ]
+        read_only_fields = [f for f in fields if f not in ("service", "filters", "min_confidence", "batch_size")]
+
+
+class PredictionSerializer(serializers.ModelSerializer):
+    source = serializers.CharField(source="sample.source", read_only=True)
+    service = serializers.UUIDField(source="service_id", read_only=True)
+    reviewed_by = serializers.CharField(source="reviewed_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = Prediction
+        fields = ["id", "sample", "source", "task", "service", "label", "confidence", "state", "reviewed_by",
+                  "reviewed_at", "created_at"]
+        read_only_fields = fields
+
+
+# What a reviewer does to a prediction, and the state it leaves the prediction in.
+DECISIONS = {"accept": Prediction.State.ACCEPTED, "reject": Prediction.State.REJECTED}
+
+
+class PredictionDecisionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    decision = serializers.ChoiceField(choices=list(DECISIONS))
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        return {**value, "decision": DECISIONS[value["decision"]].value}
+
+
+class PredictionReviewSerializer(serializers.Serializer):
+    decisions = PredictionDecisionSerializer(many=True, min_length=1, max_length=1000)
+
+
+class PredictionReviewResultSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    predictions = PredictionSerializer(many=True)
+
+
+class PredictionBulkReviewSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=list(DECISIONS))
+    min_confidence = serializers.FloatField(required=False, min_value=0, max_value=1,
+                                            help_text="Accept the waiting predictions at least this confident.")
+    confidence_below = serializers.FloatField(required=False, min_value=0, max_value=1,
+                                              help_text="Reject the waiting predictions less confident than this.")
+    task = serializers.UUIDField(required=False, help_text="Only the predictions of this pre-labelling task.")
+
+    def validate(self, attrs):
+        if attrs["decision"] == "accept" and "min_confidence" not in attrs:
+            raise serializers.ValidationError({"min_confidence": "Accepting in bulk takes min_confidence, e.g. 0.9."})
+        if attrs["decision"] == "reject" and "confidence_below" not in attrs:
+            raise serializers.ValidationError({"confidence_below": "Rejecting in bulk takes confidence_below, e.g. "
+                                                                   "0.5."})
+        return {**attrs, "decision": DECISIONS[attrs["decision"]].value}
+
+
+class PredictionBulkResultSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField(required=False)
+    rejected = serializers.IntegerField(required=False)
+    skipped = serializers.IntegerField(help_text="Predictions left waiting: their sample was labelled meanwhile.")

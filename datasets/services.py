@@ -13,7 +13,7 @@ from itertools import islice
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, Count, F, Q, TextField, Value, When
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, TextField, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
@@ -24,13 +24,14 @@ from aiplatform.errors import IllegalTransition
 from aiplatform.models import ROLE_CAPABILITIES, Capability, Membership
 from aiplatform.storage import StorageError, parse_uri
 
-from . import archives, formats, selectors, splits, tasks, writers
+from . import archives, formats, prelabel, selectors, splits, tasks, writers
 from .bulk import SampleText, insert_samples, label_rows, sample_text
 from .domain import (
     ANNOTATION_TYPES,
     ANNOTATOR_LENGTH,
     INLINE_TEXT_SCHEME,
     TEXT_TYPES,
+    DatasetType,
     accepts_object,
     annotation_error,
     creation_time,
@@ -47,6 +48,8 @@ from .models import (
     DatasetVersion,
     ExportTask,
     ImportTask,
+    Prediction,
+    PrelabelTask,
     Sample,
     SampleLabel,
     TaskStatus,
@@ -902,6 +905,7 @@ def _leased_kinds() -> tuple[_LeasedKind, ...]:
         _LeasedKind("import", ImportTask, TaskStatus.RUNNING, "started_at", tasks.run_import),
         _LeasedKind("export", ExportTask, TaskStatus.RUNNING, "started_at", tasks.run_export),
         _LeasedKind("publish", DatasetVersion, DatasetVersion.Status.PUBLISHING, None, tasks.publish_version),
+        _LeasedKind("prelabel", PrelabelTask, TaskStatus.RUNNING, "started_at", tasks.run_prelabel),
     )
 
 
@@ -1180,3 +1184,252 @@ def review_sample(*, task: AnnotationTask, percent: float, seed: int | None = No
     size = math.ceil(len(submitted) * percent / 100)
     picked = random.Random(seed).sample(submitted, size)
     return list(AnnotationItem.objects.filter(pk__in=picked).select_related("sample", "assignee"))
+
+
+# --- pre-labelling ------------------------------------------------------------------------------
+
+PRELABEL_TYPES = (DatasetType.TEXT_CLASSIFICATION,)
+
+
+def _prelabel_service(dataset: Dataset, service_id, *, resolve: bool = False) -> prelabel.ServiceTarget:
+    target = prelabel.find_service(workspace=dataset.workspace, service_id=service_id, resolve=resolve)
+    if target is None:
+        raise ValidationError({"service": f"No service {service_id} in this workspace; give one of its services."})
+    return target
+
+
+@transaction.atomic
+def create_prelabel_task(*, dataset: Dataset, created_by, service, filters: dict | None = None,
+                         min_confidence: float = 0.0, batch_size: int = 100) -> PrelabelTask:
+    """Starts a model's pass over the samples the filters select (unlabelled ones by default)."""
+    if dataset.type not in PRELABEL_TYPES:
+        raise ValidationError({"service": f"Pre-labelling sends samples' texts to a classifier's /predict, for "
+                                          f"{' or '.join(PRELABEL_TYPES)} datasets; this dataset is {dataset.type}."})
+    target = _prelabel_service(dataset, service)
+    if not target.running:
+        raise ValidationError({"service": f"The service '{target.name}' is not running; start it, then pre-label."})
+    filters = filters or {}
+    form = SampleFilter(data=filters, queryset=Sample.objects.none())
+    if not form.is_valid():
+        raise ValidationError({"filters": {field: " ".join(e) for field, e in form.errors.items()}})
+    task = PrelabelTask(dataset=dataset, created_by=created_by, service_id=service, service_name=target.name,
+                        filters=filters, min_confidence=min_confidence, batch_size=batch_size)
+    task.full_clean()
+    task.save()
+    enqueue_on_commit(tasks.run_prelabel, str(task.pk))
+    return task
+
+
+def _prelabel_candidates(task: PrelabelTask):
+    """The samples the task sends: those its filters select, without a prediction of its service
+    (a re-run, or a resumed run, sends none twice)."""
+    queryset = Sample.objects.filter(dataset_id=task.dataset_id)
+    queryset = SampleFilter(data=task.filters or {"status": Sample.Status.UNLABELLED}, queryset=queryset).qs
+    predicted = Prediction.objects.filter(sample_id=OuterRef("pk"), service_id=task.service_id)
+    return queryset.exclude(Exists(predicted))
+
+
+def _sample_texts(places: locations.WorkspaceLocations, rows: list[dict]) -> list[str | None]:
+    """Each sample's text: its metadata's `text`, an inline content:// source, or its object read
+    from storage (up to prelabel.MAX_TEXT_BYTES); None when it cannot be read."""
+    texts = []
+    for row in rows:
+        if isinstance(row["metadata"].get("text"), str):
+            texts.append(row["metadata"]["text"])
+        elif row["source"].startswith(INLINE_TEXT_SCHEME):
+            texts.append(row["source"].removeprefix(INLINE_TEXT_SCHEME))
+        else:
+            try:
+                data = b""
+                for chunk in places.storage_at(row["source"]).read_chunks(row["source"]):
+                    data += chunk
+                    if len(data) >= prelabel.MAX_TEXT_BYTES:
+                        break
+                texts.append(data[:prelabel.MAX_TEXT_BYTES].decode("utf-8", errors="replace"))
+            except StorageError:
+                texts.append(None)
+    return texts
+
+
+def run_prelabel(*, task_id) -> PrelabelTask | None:
+    """Sends the task's samples to its service in batches and keeps the confident answers as
+    predictions (never touching the samples' own annotations). Each batch commits with the
+    task's counts; a run whose worker died resumes with the samples still without a prediction."""
+    with transaction.atomic():
+        task, lease = _claimed(PrelabelTask.objects.select_related("dataset__workspace"), pk=task_id,
+                               kind="prelabel", active={TaskStatus.PENDING, TaskStatus.RUNNING})
+        if lease is None:
+            return task
+        resumed = task.status == TaskStatus.RUNNING
+        task = transition(instance=task, to=TaskStatus.RUNNING, **({} if resumed else {"started_at": timezone.now()}))
+    dataset = task.dataset
+    tally = Counter({name: getattr(task, name) for name in ("processed", "predicted", "below_threshold", "failed")})
+    try:
+        target = prelabel.find_service(workspace=dataset.workspace, service_id=task.service_id, resolve=True)
+        if target is None or not target.running or not target.urls:
+            outcome = {"status": TaskStatus.FAILED,
+                       "error": f"The service '{task.service_name}' is gone or not running; start it and pre-label "
+                                f"again (samples predicted so far keep their predictions)."}
+        else:
+            outcome = _prelabel_batches(task, dataset, target, tally, lease, resumed=resumed)
+    except leases.LeaseLost:
+        logger.warning("pre-labelling %s was taken over by another worker; this one stops", task.pk)
+        return task
+    except Exception:
+        logger.exception("pre-labelling %s stopped", task.pk)
+        task = transition(instance=task, to=TaskStatus.FAILED, finished_at=timezone.now(),
+                          error="Pre-labelling stopped on an unexpected error (in the worker's log); run it again to "
+                                "predict the rest.")
+        lease.release(outcome=TaskStatus.FAILED)
+        raise
+    task = transition(instance=task, to=outcome.pop("status"), finished_at=timezone.now(), **outcome)
+    lease.release(outcome=task.status)
+    return task
+
+
+def _prelabel_batches(task: PrelabelTask, dataset: Dataset, target, tally: Counter, lease, *, resumed: bool) -> dict:
+    candidates = _prelabel_candidates(task).order_by("position")
+    if not resumed:
+        PrelabelTask.objects.filter(pk=task.pk).update(total=candidates.count())
+    places = locations.WorkspaceLocations(dataset.workspace).loaded()
+    label_names = dataset.label_names
+    position = 0
+    while rows := list(candidates.filter(position__gt=position).values("id", "source", "metadata", "position")
+                       [:task.batch_size]):
+        position = rows[-1]["position"]
+        texts = _sample_texts(places, rows)
+        asked = [(row, text) for row, text in zip(rows, texts, strict=True) if text is not None]
+        answers = prelabel.predict_all(target.urls, [text for _, text in asked])
+        unread = [(row, prelabel.Answer(error="The sample's text could not be read from storage."))
+                  for row, text in zip(rows, texts, strict=True) if text is None]
+        sorted_ = prelabel.sort_answers([*zip((row for row, _ in asked), answers, strict=True), *unread],
+                                        min_confidence=task.min_confidence, label_names=label_names)
+        _write_predictions(task, dataset, sorted_, tally)
+        lease.beat()
+        if asked and all(answer.error for answer in answers):
+            return {"status": TaskStatus.FAILED,
+                    "error": f"The service '{task.service_name}' answered none of a batch of {len(asked)} samples "
+                             f"({answers[0].error}); run the task again once it answers."}
+    return {"status": TaskStatus.SUCCEEDED}
+
+
+@transaction.atomic
+def _write_predictions(task: PrelabelTask, dataset: Dataset, sorted_: prelabel.Sorted, tally: Counter) -> None:
+    Prediction.objects.bulk_create([
+        Prediction(dataset=dataset, sample_id=row["id"], task=task, service_id=task.service_id, label=answer.label,
+                   confidence=answer.confidence)
+        for row, answer in sorted_.kept
+    ], ignore_conflicts=True)  # a sample another run of the same service predicted meanwhile keeps that one
+    errors = [{"sample": row["id"], "source": row["source"], "reason": answer.error} for row, answer in sorted_.failed]
+    errors += [{"sample": row["id"], "source": row["source"],
+                "reason": f"The service answered '{answer.label}', which is not in the dataset's label set; add it "
+                          f"and pre-label again."} for row, answer in sorted_.unknown_label]
+    tally.update(processed=len(sorted_.kept) + len(sorted_.below) + len(errors), predicted=len(sorted_.kept),
+                 below_threshold=len(sorted_.below), failed=len(errors))
+    locked = PrelabelTask.objects.select_for_update().get(pk=task.pk)
+    locked.errors = (locked.errors + errors)[:PrelabelTask.MAX_REPORTED_ERRORS]
+    for name in ("processed", "predicted", "below_threshold", "failed"):
+        setattr(locked, name, tally[name])
+    locked.save(update_fields=["errors", "processed", "predicted", "below_threshold", "failed"])
+
+
+def _accept_predictions(dataset: Dataset, predictions: list[Prediction], reviewer, now) -> None:
+    """The predictions become their samples' labels, annotated by the reviewer."""
+    kind = ANNOTATION_TYPES[dataset.type][0]
+    samples = []
+    for prediction in predictions:
+        sample = prediction.sample
+        sample.annotations = [{"name": prediction.label, "type": kind, "confidence": prediction.confidence,
+                               "annotated-by": reviewer.username, "creation-time": creation_time(now)}]
+        sample.status = Sample.Status.ACCEPTED
+        sample.annotated_by, sample.annotated_at, sample.updated_at = reviewer.username, now, now
+        samples.append(sample)
+    Sample.objects.bulk_update(samples, ["annotations", "status", "annotated_by", "annotated_at", "updated_at"])
+    _replace_labels(samples)
+
+
+def _decide(dataset: Dataset, predictions: list[Prediction], decisions: list[str], reviewer) -> None:
+    now = timezone.now()
+    for prediction, decision in zip(predictions, decisions, strict=True):
+        prediction.state, prediction.reviewed_by, prediction.reviewed_at = decision, reviewer, now
+    Prediction.objects.bulk_update(predictions, ["state", "reviewed_by", "reviewed_at"])
+    _accept_predictions(dataset, [p for p in predictions if p.state == Prediction.State.ACCEPTED], reviewer, now)
+    refresh_counts(dataset=dataset)
+
+
+def _human_label(prediction: Prediction) -> str | None:
+    sample = prediction.sample
+    if sample.annotations:
+        return (f"Sample {sample.pk} was labelled by {sample.annotated_by or 'someone'} meanwhile; reject the "
+                f"prediction or relabel the sample.")
+    return None
+
+
+@transaction.atomic
+def review_predictions(*, dataset: Dataset, reviewer, decisions: list[dict]) -> list[Prediction]:
+    """Accepts or rejects predictions one by one, all or none. An accepted prediction becomes its
+    sample's label; one whose sample a person labelled meanwhile cannot be accepted."""
+    dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    _check_batch(decisions, "decisions")
+    ids = [d["id"] for d in decisions]
+    found = {p.pk: p for p in Prediction.objects.select_for_update(of=("self", "sample")).select_related("sample")
+             .filter(dataset=dataset, pk__in=ids).order_by("pk")}
+    errors, accepting = {}, set()
+    for index, decision in enumerate(decisions):
+        prediction = found.get(decision["id"])
+        if prediction is not None and decision["decision"] == Prediction.State.ACCEPTED:
+            if prediction.sample_id in accepting:
+                errors[index] = {"id": f"Another accepted prediction is for sample {prediction.sample_id}; accept "
+                                       f"one per sample."}
+                continue
+            accepting.add(prediction.sample_id)
+        if prediction is None:
+            errors[index] = {"id": f"No prediction {decision['id']} in this dataset."}
+        elif prediction.state != Prediction.State.PREDICTED:
+            errors[index] = {"id": f"Prediction {prediction.pk} was {prediction.state} already."}
+        elif decision["decision"] == Prediction.State.ACCEPTED and (problem := _human_label(prediction)):
+            errors[index] = {"decision": problem}
+    if len(set(ids)) != len(ids):
+        errors.setdefault(0, {"id": "Give each prediction once."})
+    if errors:
+        raise ValidationError({"decisions": errors})
+    predictions = [found[i] for i in ids]
+    _decide(dataset, predictions, [d["decision"] for d in decisions], reviewer)
+    return predictions
+
+
+def review_predictions_by_confidence(*, dataset: Dataset, reviewer, decision: str, min_confidence=None,
+                                     confidence_below=None, task=None) -> dict:
+    """Accepts the waiting predictions at or above `min_confidence`, or rejects those below
+    `confidence_below` (of one pre-labelling task, if given), a batch per transaction. Predictions
+    whose sample a person labelled meanwhile are left waiting and counted as `skipped`."""
+    waiting = Prediction.objects.filter(dataset=dataset, state=Prediction.State.PREDICTED)
+    if task is not None:
+        waiting = waiting.filter(task=task)
+    if decision == Prediction.State.ACCEPTED:
+        waiting = waiting.filter(confidence__gte=min_confidence)
+    else:
+        waiting = waiting.filter(confidence__lt=confidence_below)
+    decision = Prediction.State(decision).value  # a plain str: the counts' key goes out as JSON
+    counts = Counter({decision: 0, "skipped": 0})
+    last = 0
+    while True:
+        with transaction.atomic():
+            locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
+            batch = list(waiting.filter(pk__gt=last).select_for_update(of=("self", "sample")).select_related("sample")
+                         .order_by("pk")[:MAX_BATCH])
+            if not batch:
+                break
+            last = batch[-1].pk
+            if decision == Prediction.State.ACCEPTED:
+                # One prediction per sample: a second one of another service for the same sample waits.
+                seen, kept = set(), []
+                for prediction in batch:
+                    if _human_label(prediction) is None and prediction.sample_id not in seen:
+                        seen.add(prediction.sample_id)
+                        kept.append(prediction)
+                counts["skipped"] += len(batch) - len(kept)
+                batch = kept
+            _decide(locked, batch, [decision] * len(batch), reviewer)
+            counts[decision] += len(batch)
+    return dict(counts)

@@ -24,3 +24,8 @@ def run_export(task_id):
 @shared_task
 def reap_stalled_tasks():
     return services.reap_stalled_tasks()
+
+
+@shared_task
+def run_prelabel(task_id):
+    services.run_prelabel(task_id=task_id)

@@ -5,7 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from aiplatform.api import WorkspaceViewSet
@@ -13,7 +13,17 @@ from aiplatform.models import ROLE_CAPABILITIES, Capability
 
 from . import selectors, services
 from .filters import DatasetFilter, ImportTaskFilter, SampleFilter, sample_filters
-from .models import AnnotationItem, AnnotationTask, Dataset, DatasetVersion, ExportTask, ImportTask, Sample
+from .models import (
+    AnnotationItem,
+    AnnotationTask,
+    Dataset,
+    DatasetVersion,
+    ExportTask,
+    ImportTask,
+    Prediction,
+    PrelabelTask,
+    Sample,
+)
 from .pagination import ItemCursorPagination, SampleCursorPagination
 from .serializers import (
     AnnotationItemSerializer,
@@ -25,6 +35,12 @@ from .serializers import (
     ItemAnnotateSerializer,
     ItemBatchResultSerializer,
     ItemSubmitSerializer,
+    PredictionBulkResultSerializer,
+    PredictionBulkReviewSerializer,
+    PredictionReviewResultSerializer,
+    PredictionReviewSerializer,
+    PredictionSerializer,
+    PrelabelTaskSerializer,
     ReviewSampleSerializer,
     ReviewSerializer,
     SampleBatchAnnotateSerializer,
@@ -368,3 +384,89 @@ class AnnotationItemViews(DatasetScoped, mixins.ListModelMixin, WorkspaceViewSet
         data = ReviewSampleSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return self._result(services.review_sample(task=self.task, **data.validated_data))
+
+
+@extend_schema(parameters=DATASET_PATH)
+class PrelabelTaskViews(DatasetScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceViewSet):
+    """Pre-labelling, run in the background: a running service of the workspace (a text
+    classifier answering `POST /predict`) is sent the samples the filters select (unlabelled
+    ones by default) in batches; its answers at least `min_confidence` sure are kept as
+    predictions for review, apart from the samples' labels. A re-run sends only samples without
+    a prediction of that service."""
+
+    queryset = PrelabelTask.objects.none()
+    serializer_class = PrelabelTaskSerializer
+    filterset_fields = ["status"]
+    ordering_fields = ["created_at"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return PrelabelTask.objects.none()
+        return selectors.prelabel_tasks(dataset=self.dataset)
+
+    @extend_schema(responses={202: PrelabelTaskSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = _plain(serializer.validated_data)
+        task = services.create_prelabel_task(dataset=self.dataset, created_by=request.user,
+                                             service=data.pop("service_id"), **data)
+        return Response(self.get_serializer(task).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PredictionFilter(django_filters.FilterSet):
+    # By id, not a choice of every tenant's tasks: another's is a task without predictions here.
+    task = django_filters.UUIDFilter(field_name="task_id", help_text="The pre-labelling task's id.")
+    confidence_below = django_filters.NumberFilter(field_name="confidence", lookup_expr="lt")
+    min_confidence = django_filters.NumberFilter(field_name="confidence", lookup_expr="gte")
+
+    class Meta:
+        model = Prediction
+        fields = ["state", "task", "label", "confidence_below", "min_confidence"]
+
+
+@extend_schema(parameters=DATASET_PATH)
+class PredictionViews(DatasetScoped, mixins.ListModelMixin, WorkspaceViewSet):
+    """Models' predictions of the dataset's samples, filtered by state, task, label and
+    confidence. Annotators review them: an accepted prediction becomes its sample's label, with
+    the reviewer as its annotator; a rejected one stays recorded. Versions publish labels only."""
+
+    queryset = Prediction.objects.none()
+    serializer_class = PredictionSerializer
+    filterset_class = PredictionFilter
+    ordering_fields = ["confidence", "id"]
+    ordering = ["id"]
+    capabilities = {"review": Capability.ANNOTATE, "review_by_confidence": Capability.ANNOTATE}
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Prediction.objects.none()
+        return selectors.predictions(dataset=self.dataset)
+
+    @extend_schema(request=PredictionReviewSerializer, responses={200: PredictionReviewResultSerializer})
+    @action(detail=False, methods=["post"])
+    def review(self, request, *args, **kwargs):
+        """Accepts or rejects predictions one by one (up to 1,000), all or none."""
+        data = PredictionReviewSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        predictions = services.review_predictions(dataset=self.dataset, reviewer=request.user,
+                                                  decisions=_plain(data.validated_data["decisions"]))
+        return Response({"count": len(predictions), "predictions": PredictionSerializer(predictions, many=True).data})
+
+    @extend_schema(request=PredictionBulkReviewSerializer, responses={200: PredictionBulkResultSerializer})
+    @action(detail=False, methods=["post"], url_path="review-by-confidence")
+    def review_by_confidence(self, request, *args, **kwargs):
+        """Accepts every waiting prediction at least `min_confidence` sure, or rejects every one
+        under `confidence_below`."""
+        data = PredictionBulkReviewSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        task = None
+        if "task" in values:
+            task = selectors.prelabel_task(dataset=self.dataset, task_id=values.pop("task"))
+            if task is None:
+                raise ValidationError({"task": "No such pre-labelling task in this dataset."})
+        counts = services.review_predictions_by_confidence(dataset=self.dataset, reviewer=request.user, task=task,
+                                                           **values)
+        return Response(counts)

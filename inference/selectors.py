@@ -4,8 +4,12 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from rest_framework.exceptions import NotFound
 
-from resourcepools.models import WorkloadEvent
+from datasets.prelabel import ServiceTarget
+from k8s.backend import BackendUnavailable, get_compute_backend
+from k8s.services import workload_spec
+from resourcepools.models import Phase, WorkloadEvent
 
+from .gateway import entry_role
 from .models import BenchmarkRun, Model, QuantizationJob, Service, ServiceTraffic
 
 
@@ -53,3 +57,23 @@ def benchmark_runs(*, service) -> QuerySet[BenchmarkRun]:
 
 def quantization_jobs_of(*, workspace) -> QuerySet[QuantizationJob]:
     return QuantizationJob.objects.filter(workspace=workspace).select_related("model", "workload")
+
+
+def prelabel_target(*, workspace, service_id, resolve: bool = False) -> ServiceTarget | None:
+    """The workspace's service as datasets' pre-labelling sees it (registered in apps.ready):
+    running when its current deployment runs; `resolve` adds where its entry role answers now."""
+    try:
+        found = (Service.objects.filter(workspace=workspace, pk=uuid.UUID(str(service_id)))
+                 .select_related("workload").prefetch_related("workload__pod_sets").first())
+    except ValueError:
+        return None
+    if found is None:
+        return None
+    running = found.workload is not None and found.workload.phase == Phase.RUNNING
+    if not (running and resolve):
+        return ServiceTarget(name=found.name, running=running)
+    try:
+        urls = get_compute_backend().endpoints(workload_spec(found.workload), entry_role(found))
+    except BackendUnavailable:
+        urls = []
+    return ServiceTarget(name=found.name, running=running, urls=tuple(urls))

@@ -43,6 +43,7 @@ PATH_KINDS = {
     "usage-records": "usage_record", "storage-connections": "storage_connection", "uploads": "upload",
     "visualizations": "visualization", "account-users": "account_user", "quantization-jobs": "quantization_job",
     "notebooks": "notebook",
+    "prelabel-tasks": "prelabel_task",
 }
 # Path parameters that name no resource: TensorBoard's own path behind the platform's proxy, and
 # a part's number within its upload.
@@ -109,6 +110,9 @@ BODY_REFERENCES = {
     ("post", "/items/annotate/", "items.*.id"): ident("assigned_item"),
     ("post", "/items/submit/", "ids.*"): ident("annotated_item"),
     ("post", "/items/review/", "decisions.*.id"): ident("submitted_item"),
+    ("post", "/prelabel-tasks/", "service"): ident("service"),
+    ("post", "/predictions/review/", "decisions.*.id"): ident("prediction"),
+    ("post", "/predictions/review-by-confidence/", "task"): ident("prelabel_task"),
 }
 # Names are each tenant's own: one that another tenant uses must be accepted, not refused as taken.
 BODY_NAMES = {"pool_name": ident("dedicated_pool_name")}
@@ -144,6 +148,7 @@ QUERY_REFERENCES = {
     "assignee": username("owner"),
     "api_key": ident("api_key_prefix"),
     ("get", "/training-jobs/compare/", "jobs"): ident("finished_job"),
+    ("get", "/predictions/", "task"): ident("prelabel_task"),
 }
 # Query parameters that look like references but name nothing of another tenant's, and why.
 NOT_QUERY_REFERENCES = {
@@ -256,6 +261,10 @@ VALID_BODIES = {
         "items": [{"id": t.ids["sample"], "annotations": [{"name": "weather"}]}]},
     ("post", "/samples/batch-delete/"): lambda t: {"ids": [t.ids["sample"]]},
     ("post", "/versions/"): lambda t: {"name": "v2"},
+    ("post", "/prelabel-tasks/"): lambda t: {"service": str(t.ids["service"]), "min_confidence": 0.5},
+    ("post", "/predictions/review/"): lambda t: {"decisions": [{"id": t.ids["prediction"], "decision": "accept"}]},
+    ("post", "/predictions/review-by-confidence/"): lambda t: {
+        "decision": "accept", "min_confidence": 0.5, "task": str(t.ids["prelabel_task"])},
     ("post", "/models/"): lambda t: {"name": "second", "source": "training_job", "runtime": "builtin",
                                      "training_job": str(t.ids["finished_job"])},
     ("post", "/models/", "uri"): lambda t: {"name": "second", "source": "storage", "runtime": "builtin",

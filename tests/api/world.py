@@ -23,7 +23,7 @@ from aiplatform.storage import local_directory, workspace_root_uri
 from billing import services as billing
 from billing.models import Price, UsageRecord
 from datasets import services as datasets
-from datasets.models import AnnotationItem
+from datasets.models import AnnotationItem, Prediction
 from gateway import services as gateway
 from inference import services as inference
 from inference.models import BenchmarkRun
@@ -237,6 +237,11 @@ def build_tenant(name: str, shared: Platform) -> Tenant:
     run.save(update_fields=["workload"])
     tenant.benchmark_token = inference.benchmark_token(run)
     ids.update(model=model.pk, service=service.pk, benchmark_run=run.pk)
+    # A pre-labelling task of the dataset by the service, and a prediction of it waiting for review.
+    prelabel_task = datasets.create_prelabel_task(dataset=dataset, created_by=owner, service=service.pk)
+    ids["prelabel_task"] = prelabel_task.pk
+    ids["prediction"] = Prediction.objects.create(dataset=dataset, sample_id=sample_ids[2], task=prelabel_task,
+                                                  service_id=service.pk, label="weather", confidence=0.9).pk
     # An LLM served by vLLM with a LoRA adapter of its workspace (memory plans are for LLM runtimes).
     adapter = tenant.uri("models/lora/")
     locations.storage_at(workspace=workspace, uri=adapter, write=True).write(
