@@ -30,7 +30,10 @@ order of their queue's weighted dominant-resource share once admitted (the large
 the pool's capacity of any resource it would borrow, divided by its weight; lowest first, then
 priority, then FIFO), so no queue takes all idle capacity; borrowers hold nothing."""
 
+import copy
+import dataclasses
 import heapq
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -52,6 +55,7 @@ from .models import (
     NodeHealth,
     Phase,
     PodSet,
+    PodSetFlavor,
     Quota,
     QuotaFlavor,
     ResourcePool,
@@ -85,6 +89,8 @@ class QueuedWorkload:
     holding_since: datetime | None = None
     hold_paused_until: datetime | None = None
     kind: str = "custom"
+    # Per pod set, its flavors in order of preference (PodSetDemand each); empty: one flavor each.
+    options: tuple = ()
 
     def totals(self) -> dict:
         return self._totals
@@ -179,6 +185,8 @@ class Decision:
     # Admitted by preempting these: (victim id, the victim's reason in words).
     preempted: list[tuple[object, str]] = field(default_factory=list)
     preempted_summary: str = ""
+    # Admitted on these pod set demands (flavors chosen among its options), where it had options.
+    chosen: tuple | None = None
 
 
 def _capacity_detail(workload, pool_name, nodes) -> str:
@@ -334,6 +342,32 @@ def _amount_text(totals: dict, pod_sets) -> str:
     return f"{totals['vcpus']} vCPUs"
 
 
+MAX_FLAVOR_COMBINATIONS = 64
+
+
+def choose_flavors(workload: QueuedWorkload, budget: Budget | None, nodes: list[NodeState]) -> QueuedWorkload:
+    """The workload on the flavors it prefers most (per pod set, in its order; the first pod set's
+    preference weighs most) that its queue takes and the free nodes fit: first without borrowing,
+    then with; else on its first choices, to wait as such."""
+    variants = [dataclasses.replace(workload, pod_sets=tuple(choice))
+                for choice in itertools.islice(itertools.product(*workload.options), MAX_FLAVOR_COMBINATIONS)]
+
+    def fits(variant, borrowing: bool) -> bool:
+        if quota_refusal(variant, budget):
+            return False
+        totals = variant.totals()
+        if not borrowing and budget is not None and any(budget.above_nominal(r, totals.get(r, 0))
+                                                        for r in budget.resources):
+            return False
+        return place_gang(variant.pod_sets, [copy.copy(n) for n in nodes]) is not None
+
+    for borrowing in (False, True):
+        for variant in variants:
+            if fits(variant, borrowing):
+                return variant
+    return variants[0]
+
+
 def _guaranteed(budget: Budget, totals: dict) -> bool:
     """A queue reclaims only for work of resources it has a nominal share of."""
     return any(totals.get(r) and budget.nominal(r) is not None for r in budget.resources)
@@ -387,6 +421,7 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
     work within its queue's nominal share may preempt (resourcepools.preemption)."""
     refusals = refusals or {}
     candidates = {a.id: a for a in admitted}
+    chosen = {}  # workload id -> its pod sets on the flavors chosen, where it had several
     cohort = Cohort(_free(nodes), budgets)
     capacity = capacity or dict(cohort.free)
     decisions: list[Decision | None] = []
@@ -422,6 +457,9 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
             ahead += 1
             continue
         budget = budgets.get(workload.workspace_id)
+        if workload.options:
+            workload = choose_flavors(workload, budget, nodes)
+            chosen[workload.id] = workload.pod_sets
         refusal = quota_refusal(workload, budget)
         if refusal and candidates and budget.preemption_policy != "never" and (preemption := plan_preemption(
                 workload=workload, budget=budget, budgets=budgets, policy=budget.preemption_policy, nodes=nodes,
@@ -479,6 +517,9 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
                                   placements=placements))
     _decide_borrowers(borrowers, decisions, pool_name=pool_name, nodes=nodes, cohort=cohort, capacity=capacity,
                       now=now, max_hold_seconds=max_hold_seconds)
+    for decision in decisions:
+        if decision.admitted and decision.workload_id in chosen:
+            decision.chosen = chosen[decision.workload_id]
     return decisions
 
 
@@ -578,6 +619,14 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
             demands[ps["workload_id"]].append(PodSetDemand(
                 ps["id"], ps["name"], ps["replicas"], ps["flavor_id"], ps["flavor__name"],
                 ps["flavor__accelerator_kind"], ps["vcpus"], ps["memory_gib"], ps["accelerators"]))
+        options = defaultdict(lambda: defaultdict(list))  # workload id -> pod set id -> demands by rank
+        for o in PodSetFlavor.objects.filter(pod_set__workload_id__in=[r["id"] for r in queue_rows]).values(
+            "pod_set_id", "pod_set__workload_id", "pod_set__name", "pod_set__replicas", "flavor_id", "flavor__name",
+            "flavor__accelerator_kind", "vcpus", "memory_gib", "accelerators",
+        ).order_by("pod_set_id", "rank"):
+            options[o["pod_set__workload_id"]][o["pod_set_id"]].append(PodSetDemand(
+                o["pod_set_id"], o["pod_set__name"], o["pod_set__replicas"], o["flavor_id"], o["flavor__name"],
+                o["flavor__accelerator_kind"], o["vcpus"], o["memory_gib"], o["accelerators"]))
         pairs = {(r["pool_id"], r["workspace_id"]) for r in queue_rows}
         budgets = queue_budgets(pools)
         admitted_by_pool = preemption_candidates({p for p, _ in budgets})
@@ -591,9 +640,7 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
         decisions, rows_by_id = [], {}
         for pool_id, rows in rows_by_pool.items():
             pool = pools[pool_id]
-            queue = [QueuedWorkload(r["id"], r["name"], r["workspace_id"], r["priority"], r["queued_at"],
-                                    tuple(demands[r["id"]]), r["holding_since"], r["hold_paused_until"], r["kind"])
-                     for r in rows]
+            queue = [queued_workload(r, demands[r["id"]], options.get(r["id"])) for r in rows]
             decisions += plan_admission(
                 pool_name=pool.name, pool_status=pool.status, nodes=nodes_by_pool[pool_id], queue=queue,
                 budgets={ws: b for (p, ws), b in budgets.items() if p == pool_id}, now=now,
@@ -623,6 +670,7 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
             for d in admitted if d.workload_id in moved for p in d.placements
         )
         report.admitted = len(moved)
+        _record_flavors([d for d in admitted if d.chosen and d.workload_id in moved], options)
         WorkloadEvent.objects.bulk_create(
             WorkloadEvent(workload_id=d.workload_id, reason="Preempting", message=d.preempted_summary)
             for d in admitted if d.preempted and d.workload_id in moved)
@@ -662,6 +710,32 @@ def _record_pending(decisions: list[Decision]) -> None:
                 f"FROM pending WHERE {table}.id = pending.id",
                 params,
             )
+
+
+def queued_workload(row: dict, demands: list[PodSetDemand], options: dict | None) -> QueuedWorkload:
+    """A queued row as admission sees it; a pod set with several flavors starts on its first."""
+    choices = tuple(tuple(options.get(d.id) or (d,)) for d in demands) if options else ()
+    return QueuedWorkload(row["id"], row["name"], row["workspace_id"], row["priority"], row["queued_at"],
+                          tuple(c[0] for c in choices) if choices else tuple(demands), row["holding_since"],
+                          row["hold_paused_until"], row["kind"], choices)
+
+
+def _record_flavors(decisions: list[Decision], options: dict) -> None:
+    """Admitted work that had several flavors runs on those chosen: its pod sets say so, and an
+    event tells which choice it got where it was not the first."""
+    rows, events = [], []
+    for d in decisions:
+        for demand in d.chosen or ():
+            rows.append(PodSet(id=demand.id, flavor_id=demand.flavor_id, vcpus=demand.vcpus,
+                               memory_gib=demand.memory_gib, accelerators=demand.accelerators))
+        fallbacks = [f"{demand.name} on {demand.flavor_name}" for demand in d.chosen or ()
+                     if demand.flavor_id != (options[d.workload_id].get(demand.id) or (demand,))[0].flavor_id]
+        if fallbacks:
+            events.append(WorkloadEvent(workload_id=d.workload_id, reason="FlavorFallback", message=(
+                f"Admitted on a later choice of flavor: {', '.join(fallbacks)} (its first choice did not fit "
+                "now).")))
+    PodSet.objects.bulk_update(rows, ["flavor", "vcpus", "memory_gib", "accelerators"], batch_size=1000)
+    WorkloadEvent.objects.bulk_create(events)
 
 
 def node_states(pools) -> tuple[dict[object, list[NodeState]], dict[object, dict]]:

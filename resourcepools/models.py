@@ -367,6 +367,31 @@ class PodSet(models.Model):
     def __str__(self):
         return f"{self.name} × {self.replicas} ({self.flavor_id})"
 
+    @property
+    def flavors(self) -> list:
+        """Its flavors in order of preference, where it names several (PodSetFlavor)."""
+        return [option.flavor for option in self.flavor_options.all()]
+
+
+class PodSetFlavor(models.Model):
+    """Where a pod set names several flavors: one of them, in order of preference (rank 0 is its
+    first choice), with what a replica asks for on that flavor. Admission takes the first that
+    fits, and the pod set's own flavor and amounts become that one's."""
+
+    pod_set = models.ForeignKey(PodSet, on_delete=models.CASCADE, related_name="flavor_options")
+    rank = models.PositiveSmallIntegerField()
+    flavor = models.ForeignKey(Flavor, on_delete=models.PROTECT, related_name="+")
+    vcpus = models.PositiveIntegerField()
+    memory_gib = models.PositiveIntegerField()
+    accelerators = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["pod_set", "rank"]
+        constraints = [models.UniqueConstraint(fields=["pod_set", "rank"], name="podset_flavor_unique_rank")]
+
+    def __str__(self):
+        return f"{self.pod_set_id} #{self.rank}: {self.flavor_id}"
+
 
 class Allocation(models.Model):
     """One replica of an admitted workload placed on one node. Deleted when the workload ends,

@@ -19,6 +19,7 @@ from .models import (
     Node,
     Phase,
     PodSet,
+    PodSetFlavor,
     PoolKind,
     Quota,
     QuotaFlavor,
@@ -170,7 +171,8 @@ def workloads(*, workspace) -> QuerySet[Workload]:
     return (
         Workload.objects.filter(workspace=workspace)
         .select_related("pool", "created_by")
-        .prefetch_related(Prefetch("pod_sets", queryset=PodSet.objects.select_related("flavor")))
+        .prefetch_related(Prefetch("pod_sets", queryset=PodSet.objects.select_related("flavor")),
+                          Prefetch("pod_sets__flavor_options", queryset=PodSetFlavor.objects.select_related("flavor")))
     )
 
 

@@ -179,7 +179,14 @@ class QuotaUpdateSerializer(serializers.ModelSerializer):
 
 
 class PodSetSerializer(serializers.ModelSerializer):
-    flavor = serializers.SlugRelatedField(slug_field="name", queryset=Flavor.objects.all())
+    flavor = serializers.SlugRelatedField(
+        slug_field="name", queryset=Flavor.objects.all(), required=False,
+        help_text="The flavor its replicas run on (or give flavors); once admitted, the one chosen.")
+    flavors = serializers.ListField(
+        child=serializers.SlugRelatedField(slug_field="name", queryset=Flavor.objects.all()), required=False,
+        min_length=1, max_length=4,
+        help_text="Instead of flavor: up to four flavors in order of preference; admission takes the first that "
+                  "its queue allows and the free nodes fit. Empty when it names one flavor.")
     vcpus = serializers.IntegerField(required=False, min_value=1, help_text="Per replica; default: a whole node.")
     memory_gib = serializers.IntegerField(required=False, min_value=1, help_text="Per replica; default: a whole node.")
     accelerators = serializers.IntegerField(required=False, min_value=0,
@@ -188,7 +195,7 @@ class PodSetSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PodSet
-        fields = ["name", "replicas", "flavor", "vcpus", "memory_gib", "accelerators"]
+        fields = ["name", "replicas", "flavor", "flavors", "vcpus", "memory_gib", "accelerators"]
         validators = []
 
 

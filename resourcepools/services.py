@@ -29,6 +29,7 @@ from .models import (
     Node,
     Phase,
     PodSet,
+    PodSetFlavor,
     PoolKind,
     Quota,
     QuotaFlavor,
@@ -332,15 +333,17 @@ def check_pool_available(*, workspace, pool: ResourcePool, field: str = "pool") 
 
 
 def check_pod_set_fits_pool(*, pool: ResourcePool, flavor: Flavor, replicas: int, vcpus: int, memory_gib: int,
-                            accelerators: int, field: str) -> None:
-    """Refuse what this pool could never run, even empty."""
+                            accelerators: int, field: str, flavor_field: str | None = None) -> None:
+    """Refuse what this pool could never run, even empty (`flavor_field`: where the flavor was
+    given, when not `<field>.flavor`)."""
+    flavor_field = flavor_field or f"{field}.flavor"
     if not flavor.is_active:
-        raise ValidationError({f"{field}.flavor": f"Flavor '{flavor.name}' is retired; choose an active flavor."})
+        raise ValidationError({flavor_field: f"Flavor '{flavor.name}' is retired; choose an active flavor."})
     nodes = Node.objects.filter(pool=pool, flavor=flavor).count()
     if nodes == 0:
         offered = sorted(set(Node.objects.filter(pool=pool).values_list("flavor__name", flat=True)))
-        raise ValidationError({f"{field}.flavor": f"Pool '{pool.name}' has no '{flavor.name}' nodes; it offers: "
-                                                  f"{', '.join(offered) or 'no nodes yet'}."})
+        raise ValidationError({flavor_field: f"Pool '{pool.name}' has no '{flavor.name}' nodes; it offers: "
+                                             f"{', '.join(offered) or 'no nodes yet'}."})
     for name, asked, offered in (
         ("accelerators", accelerators, flavor.accelerators), ("vcpus", vcpus, flavor.vcpus),
         ("memory_gib", memory_gib, flavor.memory_gib),
@@ -481,28 +484,35 @@ def create_workload(*, workspace, pool: ResourcePool, name: str, pod_sets: list[
     )
     workload.full_clean()
     workload.save()
-    rows = []
+    rows, options = [], []
     for index, spec in enumerate(pod_sets):
-        flavor = spec["flavor"]
-        accelerators = flavor.accelerators if spec.get("accelerators") is None else spec["accelerators"]
-        # A replica that asks for part of a node's cards gets the same share of its CPU and memory.
-        share = accelerators / flavor.accelerators if flavor.accelerators and accelerators else 1
+        field = f"pod_sets.{index}"
+        choices = _flavor_choices(spec, field=field)
+        amounts = [_replica_amounts(spec, flavor) for flavor in choices]
+        for rank, (flavor, (vcpus, memory_gib, accelerators)) in enumerate(zip(choices, amounts, strict=True)):
+            check_pod_set_fits_pool(
+                pool=pool, flavor=flavor, replicas=spec["replicas"], vcpus=vcpus, memory_gib=memory_gib,
+                accelerators=accelerators, field=field,
+                flavor_field=f"{field}.flavors.{rank}" if "flavors" in spec else None,
+            )
+        (vcpus, memory_gib, accelerators) = amounts[0]
         pod_set = PodSet(
-            workload=workload, name=spec["name"], replicas=spec["replicas"], flavor=flavor,
-            vcpus=spec.get("vcpus") or max(1, int(flavor.vcpus * share)),
-            memory_gib=spec.get("memory_gib") or max(1, int(flavor.memory_gib * share)),
-            accelerators=accelerators, command=spec.get("command") or [], env=spec.get("env") or {},
-            min_replicas=spec.get("min_replicas"), max_replicas=spec.get("max_replicas"),
+            workload=workload, name=spec["name"], replicas=spec["replicas"], flavor=choices[0],
+            vcpus=vcpus, memory_gib=memory_gib, accelerators=accelerators, command=spec.get("command") or [],
+            env=spec.get("env") or {}, min_replicas=spec.get("min_replicas"), max_replicas=spec.get("max_replicas"),
             target_concurrency=spec.get("target_concurrency"),
-        )
-        check_pod_set_fits_pool(
-            pool=pool, flavor=flavor, replicas=pod_set.replicas, vcpus=pod_set.vcpus,
-            memory_gib=pod_set.memory_gib, accelerators=pod_set.accelerators, field=f"pod_sets.{index}",
         )
         pod_set.full_clean(exclude=["workload"])
         rows.append(pod_set)
+        if len(choices) > 1:
+            options.append((pod_set, choices, amounts))
+    # The gang must fit on its first choices; a fallback is for when those are busy.
     check_gang_fits_pool(pool=pool, pod_sets=rows)
     PodSet.objects.bulk_create(rows)
+    PodSetFlavor.objects.bulk_create(
+        PodSetFlavor(pod_set=pod_set, rank=rank, flavor=flavor, vcpus=v, memory_gib=m, accelerators=a)
+        for pod_set, choices, amounts in options
+        for rank, (flavor, (v, m, a)) in enumerate(zip(choices, amounts, strict=True)))
     WorkloadEvent.objects.create(workload=workload, to_phase=Phase.PENDING, reason="Created",
                                  message=f"Created by {created_by or 'the platform'}.")
     if queue:
@@ -510,6 +520,35 @@ def create_workload(*, workspace, pool: ResourcePool, name: str, pod_sets: list[
                              message=f"Waiting for admission to pool {pool.name}.")
         workload.refresh_from_db()
     return workload
+
+
+MAX_FLAVOR_CHOICES = 4
+
+
+def _flavor_choices(spec: dict, *, field: str) -> list[Flavor]:
+    """A pod set's flavors in order of preference: `flavor`, or `flavors` (up to four, each once)."""
+    if spec.get("flavors") and spec.get("flavor"):
+        raise ValidationError({f"{field}.flavors": "Give either flavor or flavors (in order of preference), not "
+                                                   "both."})
+    choices = list(spec.get("flavors") or ([spec["flavor"]] if spec.get("flavor") else []))
+    if not choices:
+        raise ValidationError({f"{field}.flavor": "Name the flavor its replicas run on, or flavors in order of "
+                                                  "preference."})
+    if len(choices) > MAX_FLAVOR_CHOICES:
+        raise ValidationError({f"{field}.flavors": f"Name at most {MAX_FLAVOR_CHOICES} flavors."})
+    names = [flavor.name for flavor in choices]
+    if len(set(names)) != len(names):
+        raise ValidationError({f"{field}.flavors": "Name each flavor once."})
+    return choices
+
+
+def _replica_amounts(spec: dict, flavor: Flavor) -> tuple[int, int, int]:
+    """What a replica asks for on this flavor: by default a whole node, or, asking for part of a
+    node's cards, the same share of its CPU and memory."""
+    accelerators = flavor.accelerators if spec.get("accelerators") is None else spec["accelerators"]
+    share = accelerators / flavor.accelerators if flavor.accelerators and accelerators else 1
+    return (spec.get("vcpus") or max(1, int(flavor.vcpus * share)),
+            spec.get("memory_gib") or max(1, int(flavor.memory_gib * share)), accelerators)
 
 
 # What only a queued workload has.

@@ -184,7 +184,7 @@ def test_workload_lifecycle_through_the_api(workspace, developer_client):
     assert created.status_code == 201, created.json()
     body = created.json()
     assert body["phase"] == "queued"
-    assert body["pod_sets"] == [{"name": "worker", "replicas": 1, "flavor": "npu.910b.8", "vcpus": 192,
+    assert body["pod_sets"] == [{"name": "worker", "replicas": 1, "flavor": "npu.910b.8", "flavors": [], "vcpus": 192,
                                  "memory_gib": 1536, "accelerators": 8}]
     admit_workloads()
     detail = developer_client.get(f"{url}{body['id']}/").json()
