@@ -321,6 +321,12 @@ ADMISSION_STARVATION_SECONDS = float(os.environ.get("ADMISSION_STARVATION_SECOND
 # them for ADMISSION_HOLD_COOLDOWN_SECONDS before it may hold again.
 ADMISSION_MAX_HOLD_SECONDS = float(os.environ.get("ADMISSION_MAX_HOLD_SECONDS", "3600"))
 ADMISSION_HOLD_COOLDOWN_SECONDS = float(os.environ.get("ADMISSION_HOLD_COOLDOWN_SECONDS", "3600"))
+# Admitted work not running after ADMISSION_START_TIMEOUT_SECONDS (image pull, node trouble) is
+# evicted and queued again, admitted no sooner than a backoff (doubling from
+# ADMISSION_EVICTION_BACKOFF_SECONDS); admitted ADMISSION_MAX_TRIES times without starting, it fails.
+ADMISSION_START_TIMEOUT_SECONDS = float(os.environ.get("ADMISSION_START_TIMEOUT_SECONDS", "900"))
+ADMISSION_EVICTION_BACKOFF_SECONDS = float(os.environ.get("ADMISSION_EVICTION_BACKOFF_SECONDS", "60"))
+ADMISSION_MAX_TRIES = int(os.environ.get("ADMISSION_MAX_TRIES", "3"))
 # Workload priorities tenants may set: from the floor (below 0: scavenger work) to the top, which
 # an account's plan (Account.max_priority) overrides; operators may go up to the hard cap.
 WORKLOAD_MIN_PRIORITY = int(os.environ.get("WORKLOAD_MIN_PRIORITY", "-10"))

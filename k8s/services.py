@@ -18,7 +18,7 @@ from aiplatform.storage import StorageError, workload_bindings
 from resourcepools.models import TERMINAL_PHASES, PoolKind, Workload, WorkloadEvent
 from resourcepools.models import Phase as P
 from resourcepools.services import (
-    PREEMPTED,
+    REQUEUED_REASONS,
     finish_stops,
     note_workload_condition,
     record_workload_event,
@@ -118,13 +118,14 @@ def submit_workload(*, workload_id) -> bool:
 
 def cancel_workload(*, workload_id) -> None:
     """Finish a stop: delete what the workload runs, then mark it STOPPED (or, when it was
-    preempted, remove its objects whole, so that it can be submitted again, and queue it again)."""
+    preempted or evicted, remove its objects whole, so that it can be submitted again, and queue
+    it again)."""
     workload = _workloads().filter(pk=workload_id).first()
     if workload is None:
         return
     backend = get_compute_backend()
     backend.cancel(workload_spec(workload))
-    if workload.phase == P.STOPPING and workload.reason == PREEMPTED:
+    if workload.phase == P.STOPPING and workload.reason in REQUEUED_REASONS:
         backend.remove(Observation(workload_id=str(workload.pk)))
     finish_stops(workload_ids=[workload.pk], stopped_by=backend.name)
 
@@ -251,7 +252,7 @@ def reconcile(*, now=None) -> ReconcileReport:
 
         orphans = _orphans(observed, active, now)
     # What ran past its deadline is failed and committed first, then its objects go with the orphans'.
-    # Preempted work queued again is submitted afresh: nothing of its last run may be adopted.
+    # Preempted or evicted work queued again is submitted afresh: nothing of its last run may be adopted.
     requeued = [observed.get(str(w)) or Observation(workload_id=str(w)) for w in report.requeued]
     for observation in report.overran + orphans + requeued:
         backend.remove(observation)

@@ -91,6 +91,8 @@ class QueuedWorkload:
     kind: str = "custom"
     # Per pod set, its flavors in order of preference (PodSetDemand each); empty: one flavor each.
     options: tuple = ()
+    # Evicted for not starting in time: not admitted again before this.
+    not_before: datetime | None = None
 
     def totals(self) -> dict:
         return self._totals
@@ -442,6 +444,13 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
                                       f"{ahead} workload(s) ahead.", **waiting))
             ahead += 1
             continue
+        if workload.not_before is not None and workload.not_before > now:
+            decisions.append(Decision(workload.id, False, "EvictionBackoff",
+                                      "Evicted as it did not start in time after its last admission; admitted again "
+                                      f"no sooner than {workload.not_before:%Y-%m-%d %H:%M:%S} UTC; {ahead} "
+                                      "workload(s) ahead.", **waiting))
+            ahead += 1
+            continue
         holder = next(
             (h for f in flavors if (h := holds.get(f)) and (workload.priority < h[0] or h[1])), None
         )
@@ -608,7 +617,7 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
             .filter(rank__lte=lookahead)
             .order_by("pool_id", "rank")
             .values("id", "name", "kind", "workspace_id", "pool_id", "priority", "queued_at", "reason", "message",
-                    "queue_position", "holding_since", "hold_paused_until")
+                    "queue_position", "holding_since", "hold_paused_until", "not_before")
         )
         report.considered = len(queue_rows)
         demands = defaultdict(list)
@@ -717,7 +726,7 @@ def queued_workload(row: dict, demands: list[PodSetDemand], options: dict | None
     choices = tuple(tuple(options.get(d.id) or (d,)) for d in demands) if options else ()
     return QueuedWorkload(row["id"], row["name"], row["workspace_id"], row["priority"], row["queued_at"],
                           tuple(c[0] for c in choices) if choices else tuple(demands), row["holding_since"],
-                          row["hold_paused_until"], row["kind"], choices)
+                          row["hold_paused_until"], row["kind"], choices, row["not_before"])
 
 
 def _record_flavors(decisions: list[Decision], options: dict) -> None:

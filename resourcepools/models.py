@@ -313,6 +313,9 @@ class Workload(models.Model):
                                          help_text="Since when it holds its flavors' nodes, blocked for capacity.")
     hold_paused_until = models.DateTimeField(null=True, blank=True,
                                              help_text="It held for the longest allowed; it holds again after this.")
+    evictions = models.PositiveIntegerField(default=0, help_text="Times it was admitted but did not start in time.")
+    not_before = models.DateTimeField(null=True, blank=True,
+                                      help_text="Evicted: it is not admitted again before this (backoff).")
     created_by = models.ForeignKey(
         "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

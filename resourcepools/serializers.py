@@ -215,12 +215,13 @@ class WorkloadSerializer(serializers.ModelSerializer):
         model = Workload
         fields = [
             "id", "name", "kind", "pool", "pool_name", "priority", "pod_sets", "image", "command", "env",
-            "max_runtime_seconds", "preemptible", "phase", "reason", "message", "queue_position", "estimated_start_at",
-            "estimate_basis", "created_by", "created_at", "queued_at", "admitted_at", "started_at", "finished_at",
+            "max_runtime_seconds", "preemptible", "phase", "reason", "evictions", "message", "queue_position",
+            "estimated_start_at", "estimate_basis", "created_by", "created_at", "queued_at", "admitted_at",
+            "started_at", "finished_at",
         ]
         read_only_fields = [
-            "id", "kind", "pool_name", "phase", "reason", "message", "queue_position", "created_by", "created_at",
-            "queued_at", "admitted_at", "started_at", "finished_at",
+            "id", "kind", "pool_name", "phase", "reason", "evictions", "message", "queue_position", "created_by",
+            "created_at", "queued_at", "admitted_at", "started_at", "finished_at",
         ]
 
     def _estimate(self, workload):

@@ -4,11 +4,12 @@ through `transition_workloads`, which locks the rows, refuses illegal moves and 
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
 from django.dispatch import Signal
 from django.utils import timezone
 from rest_framework.exceptions import ErrorDetail, ValidationError
@@ -613,8 +614,11 @@ def transition_workloads(*, workload_ids, to: str, reason: str, message: str = "
     return moved
 
 
-# The reason of a workload that preemption stops: once stopped it is queued again, not STOPPED.
+# The reasons of workloads stopped to be queued again, not STOPPED: preempted, or admitted but not
+# started in time (evicted).
 PREEMPTED = "Preempted"
+EVICTED = "AdmissionTimeout"
+REQUEUED_REASONS = (PREEMPTED, EVICTED)
 
 
 @transaction.atomic
@@ -639,17 +643,57 @@ def finish_stops(*, workload_ids, stopped_by: str) -> tuple[list, list]:
     """The backend stopped these workloads: preempted ones go back to the queue, keeping their
     queue time; the others are STOPPED. Returns (stopped ids, requeued ids)."""
     rows = Workload.objects.select_for_update().filter(pk__in=list(workload_ids), phase=Phase.STOPPING)
-    preempted = [pk for pk, reason in rows.values_list("pk", "reason") if reason == PREEMPTED]
-    requeued = transition_workloads(
-        workload_ids=preempted, to=Phase.QUEUED, reason="Requeued",
-        message=f"Preempted, and its replicas were stopped by the {stopped_by} backend; back in the queue with its "
-                "original queue time.", skip_illegal=True)
-    preempted_ids = {str(pk) for pk in preempted}
+    by_reason = defaultdict(list)
+    for pk, reason in rows.values_list("pk", "reason"):
+        if reason in REQUEUED_REASONS:
+            by_reason[reason].append(pk)
+    requeued = []
+    for reason, pks in by_reason.items():
+        why = "Preempted" if reason == PREEMPTED else "Evicted, as it did not start in time"
+        requeued += transition_workloads(
+            workload_ids=pks, to=Phase.QUEUED, reason="Requeued",
+            message=f"{why}, and its replicas were stopped by the {stopped_by} backend; back in the queue with its "
+                    "original queue time.", skip_illegal=True)
+    requeued_ids = {str(pk) for pks in by_reason.values() for pk in pks}
     stopped = transition_workloads(
-        workload_ids=[pk for pk in workload_ids if str(pk) not in preempted_ids],
+        workload_ids=[pk for pk in workload_ids if str(pk) not in requeued_ids],
         to=Phase.STOPPED, reason="Stopped", message=f"Its replicas were stopped by the {stopped_by} backend.",
         skip_illegal=True)
     return stopped, requeued
+
+
+@transaction.atomic
+def evict_unstarted_workloads(*, now=None) -> tuple[list, list]:
+    """Admitted work not running ADMISSION_START_TIMEOUT_SECONDS after its admission (an image
+    that does not pull, node trouble) is evicted: stopped the platform's way and queued again with
+    its queue time, admitted no sooner than a backoff that doubles with each eviction. Admitted
+    ADMISSION_MAX_TRIES times without starting, it fails with the reason. Returns (evicted,
+    failed) ids."""
+    now = now or timezone.now()
+    timeout = settings.ADMISSION_START_TIMEOUT_SECONDS
+    rows = list(Workload.objects.select_for_update(skip_locked=True).filter(
+        phase=Phase.ADMITTED, admitted_at__lt=now - timedelta(seconds=timeout)).values_list("pk", "evictions"))
+    tries, late = settings.ADMISSION_MAX_TRIES, f"{round(timeout)} s"
+    failed = transition_workloads(
+        workload_ids=[pk for pk, evictions in rows if evictions + 1 >= tries], to=Phase.FAILED, reason=EVICTED,
+        message=f"Admitted {tries} time(s) and never running within {late} of its admission (an image that does "
+                "not pull, or node trouble): it failed. See its events for what the backend reported.",
+        skip_illegal=True)
+    evicted = []
+    by_count = defaultdict(list)
+    for pk, evictions in rows:
+        if evictions + 1 < tries:
+            by_count[evictions].append(pk)
+    for evictions, pks in by_count.items():
+        not_before = now + timedelta(seconds=settings.ADMISSION_EVICTION_BACKOFF_SECONDS * 2 ** evictions)
+        moved = transition_workloads(
+            workload_ids=pks, to=Phase.STOPPING, reason=EVICTED, skip_illegal=True,
+            message=f"Not running {late} after its admission (an image that does not pull, or node trouble): "
+                    f"evicted (try {evictions + 1} of {tries}) and queued again, to be admitted no sooner than "
+                    f"{not_before:%Y-%m-%d %H:%M:%S} UTC.")
+        Workload.objects.filter(pk__in=moved).update(evictions=F("evictions") + 1, not_before=not_before)
+        evicted += moved
+    return evicted, failed
 
 
 def transition_workload(*, workload: Workload, to: str, reason: str, message: str = "") -> Workload:
@@ -686,9 +730,9 @@ def stop_workload(*, workload: Workload, stopped_by) -> Workload:
         return transition_workload(
             workload=workload, to=Phase.STOPPING, reason="StopRequested", message=f"Stop requested by {who}."
         )
-    if workload.phase == Phase.STOPPING and workload.reason == PREEMPTED:
+    if workload.phase == Phase.STOPPING and workload.reason in REQUEUED_REASONS:
         # Stopped for good once the backend is done, instead of queued again.
-        message = f"Stop requested by {who} while it was being preempted."
+        message = f"Stop requested by {who} while it was being stopped to be queued again."
         Workload.objects.filter(pk=workload.pk).update(reason="StopRequested", message=message)
         WorkloadEvent.objects.create(workload=workload, reason="StopRequested", message=message)
         return Workload.objects.get(pk=workload.pk)
