@@ -36,6 +36,7 @@ from aiplatform.services import hash_secret
 from k8s.backend import BackendUnavailable, UnknownReplica, get_compute_backend
 from k8s.serializers import LogQuerySerializer
 from k8s.services import workload_logs
+from notebooks.services import proxy_target
 
 from . import invalidation, limits, logs, metering, metrics, selectors, services, sse
 from .cache import Cache, Unavailable
@@ -125,6 +126,8 @@ class Gateway:
         self.roles = Cache("roles", self._load_role, run=self.run, ttl=ttl, stale=stale)
         self.services = Cache("services", lambda service_id: selectors.service(service_id=service_id), run=self.run,
                               ttl=ttl, stale=stale)
+        self.notebook_targets = Cache("notebooks", lambda key: proxy_target(workspace_id=key[0], notebook_id=key[1]),
+                                      run=self.run, ttl=ttl, stale=stale)
         self.routers: dict[str, ServiceRouter] = {}
         self.routed_at: dict[str, float] = {}
         self.ejection = Ejection(after_errors=settings.GATEWAY_EJECT_AFTER_ERRORS,
@@ -202,7 +205,7 @@ class Gateway:
         return await self.loop.run_in_executor(self.executor, _in_db_thread, fn, args, kwargs)
 
     async def _refresh_caches(self) -> None:
-        for cache in (self.keys, self.roles, self.services):
+        for cache in (self.keys, self.roles, self.services, self.notebook_targets):
             await cache.refresh()
 
     async def _refresh_endpoints(self) -> None:
@@ -262,6 +265,9 @@ class Gateway:
             self.services.forget(lambda key, _: key in ids)
         elif kind == invalidation.WORKLOAD:
             self.services.forget(lambda _, facts: facts is not None and facts.workload_id in ids)
+            self.notebook_targets.forget(lambda _, target: target is not None and target.workload_id in ids)
+        elif kind == invalidation.NOTEBOOK:
+            self.notebook_targets.forget(lambda key, _: key[1] in ids)
 
     # --- ASGI --------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 CHANNEL = "aip:gateway:invalidate"
-KEY, USER, SERVICE, WORKLOAD = "key", "user", "service", "workload"
+KEY, USER, SERVICE, WORKLOAD, NOTEBOOK = "key", "user", "service", "workload", "notebook"
 
 
 @lru_cache(maxsize=4)

@@ -15,9 +15,10 @@ import aiohttp
 from django.conf import settings
 
 from aiplatform.models import ROLE_CAPABILITIES, Capability
-from notebooks.services import ProxyTarget, proxy_target
+from notebooks.services import ProxyTarget
 
 from . import selectors
+from .cache import Unavailable
 
 _ID = r"[^/]+"
 NOTEBOOK_PATH = re.compile(rf"^/api/v1/workspaces/(?P<workspace>{_ID})/notebooks/(?P<notebook>{_ID})/lab(?:/.*)?$")
@@ -41,7 +42,11 @@ class NotebookProxy:
         key = await self.caller(scope, error)
         workspace_id = match["workspace"]
         role = await gateway.workspace_role(key, workspace_id)
-        found = await gateway.run(proxy_target, workspace_id=workspace_id, notebook_id=match["notebook"])
+        try:
+            found = await gateway.notebook_targets.get((workspace_id, match["notebook"]))
+        except Unavailable as exc:
+            raise error(503, "service_unavailable", "The platform's database cannot be reached; retry shortly.",
+                        headers=[(b"retry-after", str(settings.UNAVAILABLE_RETRY_AFTER_SECONDS).encode())]) from exc
         if found is None:
             raise error(404, "not_found", "Notebook not found.")
         if Capability.DEVELOP not in ROLE_CAPABILITIES[role]:

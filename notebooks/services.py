@@ -7,7 +7,7 @@ import hmac
 import json
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -232,10 +232,11 @@ def stop_idle_notebooks(*, now=None) -> list[str]:
 class ProxyTarget:
     """What the gateway needs to pass a request to a notebook's Jupyter server."""
 
+    workload_id: str  # its current run's (a phase change of it drops the gateway's cached copy)
     phase: str
     message: str
     base: str | None  # http://host:port, None while it does not answer
-    token: str
+    token: str = field(repr=False)
 
 
 def proxy_target(*, workspace_id: str, notebook_id: str) -> ProxyTarget | None:
@@ -251,5 +252,5 @@ def proxy_target(*, workspace_id: str, notebook_id: str) -> ProxyTarget | None:
             base = endpoint(notebook)
         except BackendUnavailable:
             base = None
-    return ProxyTarget(phase=notebook.workload.phase, message=notebook.workload.message, base=base,
-                       token=notebook_token(notebook.pk))
+    return ProxyTarget(workload_id=str(notebook.workload_id), phase=notebook.workload.phase,
+                       message=notebook.workload.message, base=base, token=notebook_token(notebook.pk))
