@@ -18,6 +18,7 @@ from tests.billing.helpers import fund, priced_cpu_flavor, public_pool
 from tests.billing.test_api import admin_of
 from tests.conftest import client_for
 from tests.factories import make_pool, make_workload
+from tests.k8s import test_kubernetes_backend as kube
 
 pytestmark = pytest.mark.django_db
 
@@ -154,3 +155,37 @@ def test_a_stop_requested_while_being_preempted_stops_it_for_good(workspace, dev
     compute.cancel_workload(workload_id=batch.pk)
     batch.refresh_from_db()
     assert (batch.phase, batch.reason) == (Phase.STOPPED, "Stopped")
+
+
+def test_a_preempted_job_on_kubernetes_is_deleted_submitted_again_and_finishes(workspace, kube_backend, cluster):
+    pool = make_pool(nodes=1)
+    pool_services.set_quota(workspace=workspace, pool=pool, preemption_policy="lower_priority")
+    batch = make_workload(workspace, pool, name="batch", image="registry.local/train:1", command=["train"])
+    admitted_and_submitted(batch)
+    first_pods = kube.start_pods(cluster, batch)
+    assert kube.phase_after_reconcile(batch) == Phase.RUNNING
+
+    urgent = make_workload(workspace, pool, name="urgent", priority=5, image="registry.local/train:1",
+                           command=["serve"])
+    admit_workloads()
+    batch.refresh_from_db()
+    assert (batch.phase, batch.reason) == (Phase.STOPPING, "Preempted")
+    compute.cancel_workload(workload_id=batch.pk)
+    batch.refresh_from_db()
+    assert batch.phase == Phase.QUEUED
+    jobs = {job.metadata.name for job in cluster.batch.list_namespaced_job(kube.namespace(batch)).items}
+    assert kube.job_name(batch) not in jobs
+    for name in first_pods:  # what the garbage collector does with a deleted Job's pods
+        cluster.core.delete_namespaced_pod(name, kube.namespace(batch))
+
+    assert compute.submit_workload(workload_id=urgent.pk)
+    kube.start_pods(cluster, urgent)
+    kube.finish_job(cluster, urgent, "Complete")
+    assert kube.phase_after_reconcile(urgent) == Phase.SUCCEEDED
+
+    admitted_and_submitted(batch)  # a new Job, not the old one adopted
+    kube.start_pods(cluster, batch)
+    assert kube.phase_after_reconcile(batch) == Phase.RUNNING
+    kube.finish_job(cluster, batch, "Complete")
+    assert kube.phase_after_reconcile(batch) == Phase.SUCCEEDED
+    assert WorkloadRun.objects.filter(workload=batch).count() == 1
