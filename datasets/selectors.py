@@ -4,7 +4,7 @@ dataset is never found."""
 import uuid
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from rest_framework.exceptions import NotFound
 
 from aiplatform import jsoncodec, sql
@@ -145,7 +145,9 @@ def annotator_stats(*, task: AnnotationTask) -> list[dict]:
 
 def annotation_items(*, task: AnnotationTask, assignee=None) -> QuerySet[AnnotationItem]:
     """The task's items; an annotator's own only, when `assignee` is given."""
-    items = AnnotationItem.objects.filter(task=task).select_related("sample", "assignee", "reviewed_by")
+    waiting = Prediction.objects.filter(state=Prediction.State.PREDICTED).order_by("-confidence", "id")
+    items = (AnnotationItem.objects.filter(task=task).select_related("sample", "assignee", "reviewed_by")
+             .prefetch_related(Prefetch("sample__predictions", queryset=waiting, to_attr="waiting_predictions")))
     return items.filter(assignee=assignee) if assignee is not None else items
 
 

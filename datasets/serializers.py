@@ -339,23 +339,40 @@ class AnnotationTaskSerializer(serializers.ModelSerializer):
         return getattr(task, "annotator_stats", None)
 
 
+class ItemPredictionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    label = serializers.CharField()
+    confidence = serializers.FloatField()
+    service = serializers.UUIDField(source="service_id")
+
+
 class AnnotationItemSerializer(serializers.ModelSerializer):
     sample = SampleSerializer(read_only=True)
     assignee = serializers.CharField(source="assignee.username", read_only=True)
     reviewed_by = serializers.CharField(source="reviewed_by.username", read_only=True, default=None)
     annotations = serializers.SerializerMethodField()
+    predictions = serializers.SerializerMethodField(
+        help_text="The sample's predictions waiting for review, most confident first (the first pre-fills a new "
+                  "task's item).")
 
     class Meta:
         model = AnnotationItem
         fields = [
-            "id", "sample", "assignee", "status", "annotations", "annotated_at", "review_comment", "reviewed_by",
-            "reviewed_at",
+            "id", "sample", "assignee", "status", "annotations", "predictions", "annotated_at", "review_comment",
+            "reviewed_by", "reviewed_at",
         ]
         read_only_fields = fields
 
     @extend_schema_field({"type": "array", "items": {"type": "object", "additionalProperties": True}})
     def get_annotations(self, item) -> list:
         return item.annotations
+
+    @extend_schema_field(ItemPredictionSerializer(many=True))
+    def get_predictions(self, item) -> list:
+        waiting = getattr(item.sample, "waiting_predictions", None)
+        if waiting is None:  # an item a service returned, not a page of the list
+            waiting = item.sample.predictions.filter(state=Prediction.State.PREDICTED).order_by("-confidence", "id")
+        return ItemPredictionSerializer(waiting, many=True).data
 
 
 class ItemAnnotationSerializer(serializers.Serializer):

@@ -987,7 +987,7 @@ def create_annotation_task(*, dataset: Dataset, created_by, name: str, assignees
         form = SampleFilter(data=filters, queryset=queryset)
         if not filters or not form.is_valid():
             raise ValidationError({"filters": "Give valid sample filters (status, usage, label, annotated_by, "
-                                              "source) for a task of scope 'filter'."})
+                                              "source, prediction, confidence_below) for a task of scope 'filter'."})
         queryset = form.qs
     busy = AnnotationItem.objects.filter(
         task__dataset=dataset, task__status=AnnotationTask.Status.ACTIVE
@@ -999,18 +999,36 @@ def create_annotation_task(*, dataset: Dataset, created_by, name: str, assignees
     task.save()
     task.assignees.set(users)
     ids = queryset.order_by("position").values_list("id", flat=True).iterator(chunk_size=ITEM_BATCH)
-    position = 0
+    position, now = 0, timezone.now()
     while chunk := list(islice(ids, ITEM_BATCH)):
-        AnnotationItem.objects.bulk_create(
-            AnnotationItem(task=task, sample_id=sample_id, assignee=users[(position + i) % len(users)])
-            for i, sample_id in enumerate(chunk)
-        )
+        predicted = _best_predictions(chunk)
+        items = []
+        for i, sample_id in enumerate(chunk):
+            assignee = users[(position + i) % len(users)]
+            items.append(AnnotationItem(task=task, sample_id=sample_id, assignee=assignee, annotations=_prefilled(
+                dataset, predicted.get(sample_id), annotator=assignee.username, now=now)))
+        AnnotationItem.objects.bulk_create(items)
         position += len(chunk)
     AnnotationItem.objects.filter(task=task).update(position=F("id"))
     if position == 0:
         raise ValidationError({"scope": "No sample to annotate: the scope selects none, or they are all in "
                                         "other active tasks."})
     return task
+
+
+def _best_predictions(sample_ids: list[int]) -> dict[int, Prediction]:
+    """Each sample's most confident prediction waiting for review."""
+    waiting = Prediction.objects.filter(sample_id__in=sample_ids, state=Prediction.State.PREDICTED)
+    return {p.sample_id: p for p in waiting.order_by("sample_id", "-confidence", "id").distinct("sample_id")}
+
+
+def _prefilled(dataset: Dataset, prediction: Prediction | None, *, annotator: str, now) -> list:
+    """An item's first annotations: the model's prediction, for its annotator to submit as it is
+    (accepting it) or to correct."""
+    if prediction is None:
+        return []
+    return [{"name": prediction.label, "type": ANNOTATION_TYPES[dataset.type][0],
+             "confidence": prediction.confidence, "annotated-by": annotator, "creation-time": creation_time(now)}]
 
 
 def _annotators(dataset: Dataset, usernames: list[str]) -> list:
@@ -1170,10 +1188,24 @@ def review_items(*, task: AnnotationTask, reviewer, decisions: list[dict] = (),
         [item.sample for item in items], ["annotations", "annotated_by", "annotated_at", "status", "updated_at"]
     )
     _replace_labels(accepted_samples)
+    _settle_predictions(accepted_samples, reviewer=reviewer, now=now)
     refresh_counts(dataset=task.dataset)
     if not AnnotationItem.objects.filter(task=task).exclude(status=AnnotationItem.Status.ACCEPTED).exists():
         transition(instance=task, to=AnnotationTask.Status.COMPLETED, completed_at=now)
     return items
+
+
+def _settle_predictions(samples: list[Sample], *, reviewer, now) -> None:
+    """The waiting predictions of samples whose labels a reviewer accepted: those that named an
+    accepted label are accepted, the others rejected."""
+    labels = {sample.pk: {a.get("name") for a in sample.annotations} for sample in samples}
+    waiting = list(Prediction.objects.select_for_update().filter(sample_id__in=list(labels),
+                                                                 state=Prediction.State.PREDICTED))
+    for prediction in waiting:
+        accepted = prediction.label in labels[prediction.sample_id]
+        prediction.state = Prediction.State.ACCEPTED if accepted else Prediction.State.REJECTED
+        prediction.reviewed_by, prediction.reviewed_at = reviewer, now
+    Prediction.objects.bulk_update(waiting, ["state", "reviewed_by", "reviewed_at"])
 
 
 def review_sample(*, task: AnnotationTask, percent: float, seed: int | None = None) -> list[AnnotationItem]:

@@ -272,3 +272,52 @@ def test_answers_sorted_by_threshold_and_label_set():
     assert [s for s, _ in result.below] == ["s2"]
     assert [s for s, _ in result.unknown_label] == ["s3"]
     assert [s for s, _ in result.failed] == ["s4"]
+
+
+def test_an_annotation_task_shows_predictions_prefilled_for_accepting_or_correcting(workspace, developer_client):
+    """Predictions (as a pre-labelling task stores them) pre-fill a new annotation task's items:
+    the annotator submits one as it is and corrects another; the reviewer's acceptance settles
+    the predictions (accepted where the label stayed, rejected where it was corrected)."""
+    dataset = DatasetFactory(workspace=workspace, type="text_classification",
+                             labels=[{"name": "sport", "color": "#ff0000", "attributes": []},
+                                     {"name": "weather", "color": "#00ff00", "attributes": []}])
+    samples = [SampleFactory(dataset=dataset, source=f"content://{SPORT} {i}", metadata={}) for i in range(3)]
+    service_id = "00000000-0000-0000-0000-000000000001"
+    Prediction.objects.bulk_create([
+        Prediction(dataset=dataset, sample=samples[0], service_id=service_id, label="sport", confidence=0.9),
+        Prediction(dataset=dataset, sample=samples[1], service_id=service_id, label="weather", confidence=0.6),
+        Prediction(dataset=dataset, sample=samples[1], service_id="00000000-0000-0000-0000-000000000002",
+                   label="sport", confidence=0.55),
+    ])
+    annotator = member_of(workspace, Role.ANNOTATOR)
+    annotator_client = client_for(annotator)
+    url = dataset_url(dataset, "annotation-tasks/")
+    task = developer_client.post(url, {"name": "review the model", "assignees": [annotator.username],
+                                       "scope": "filter", "filters": {"prediction": "predicted",
+                                                                      "confidence_below": 0.95}}, format="json")
+    assert task.status_code == 201, task.json()
+    task = task.json()
+    items = {i["sample"]["id"]: i for i in annotator_client.get(f"{url}{task['id']}/items/").json()["results"]}
+    assert set(items) == {samples[0].id, samples[1].id}  # the filters select predicted samples only
+    first, second = items[samples[0].id], items[samples[1].id]
+    assert [(a["name"], a["confidence"], a["annotated-by"]) for a in first["annotations"]] == [
+        ("sport", 0.9, annotator.username)]
+    assert [p["label"] for p in second["predictions"]] == ["weather", "sport"]  # most confident first
+    assert second["annotations"][0]["name"] == "weather"
+
+    # Submitted as it is, and corrected.
+    assert annotator_client.post(f"{url}{task['id']}/items/annotate/", {"submit": True, "items": [
+        {"id": second["id"], "annotations": [{"name": "sport"}]}]}, format="json").status_code == 200
+    assert annotator_client.post(f"{url}{task['id']}/items/submit/", {"ids": [first["id"]]},
+                                 format="json").status_code == 200
+    response = developer_client.post(f"{url}{task['id']}/items/review/", {"accept_all_submitted": True},
+                                     format="json")
+    assert response.status_code == 200, response.json()
+    assert Sample.objects.get(pk=samples[0].pk).annotations[0]["name"] == "sport"
+    assert Sample.objects.get(pk=samples[1].pk).annotations[0]["name"] == "sport"
+    states = {(p.sample_id, p.label): (p.state, p.reviewed_by.username)
+              for p in Prediction.objects.filter(dataset=dataset).select_related("reviewed_by")}
+    reviewer = response.wsgi_request.user.username
+    assert states == {(samples[0].id, "sport"): ("accepted", reviewer),
+                      (samples[1].id, "weather"): ("rejected", reviewer),
+                      (samples[1].id, "sport"): ("accepted", reviewer)}
