@@ -46,7 +46,7 @@ from django.db import connection  # noqa: E402
 from aiplatform.models import Account, Workspace  # noqa: E402
 from aiplatform.process import tune_collector  # noqa: E402
 from aiplatform.sql import copy_rows  # noqa: E402
-from billing import services  # noqa: E402
+from billing import rules, services  # noqa: E402
 from billing.models import (  # noqa: E402
     BillingAccount,
     LedgerEntry,
@@ -211,12 +211,12 @@ def one_round() -> tuple[int, float, float]:
     charged = {account_id: -total for account_id, total in LedgerEntry.objects.filter(kind="pay_per_use")
                .values_list("account_id", "amount")}
     mismatched = [a for a, total in floor_totals.items()
-                  if services.rules.money(charged.get(a, Decimal(0))) != services.rules.money(total)]
+                  if rules.money(charged.get(a, Decimal(0))) != rules.money(total)]
     if mismatched:
         sys.exit(f"mismatch in {len(mismatched)} accounts, e.g. {mismatched[0]}")
     print(f"  rated {rated:,} records in {rating:.3f} s = {rated / rating:,.0f} records/s; floor {floor:.3f} s; "
           f"rating / floor = {rating / floor:.2f}x; totals agree to the cent for {len(floor_totals):,} accounts "
-          f"({services.rules.money(sum(charged.values())):,} CNY)")
+          f"({rules.money(sum(charged.values())):,} CNY)")
     return rated, rating, floor
 
 

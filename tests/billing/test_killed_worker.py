@@ -15,6 +15,7 @@ from django.db import connection
 
 from billing import services
 from billing.models import BillingAccount, LedgerEntry, Package, RatedUsage, UsageRecord
+from billing.services import usage_rating
 from tests.billing.helpers import at, fund, priced_cpu_flavor, public_pool, ran
 from tests.factories import WorkspaceFactory
 
@@ -40,7 +41,7 @@ def test_killed_rater_leaves_nothing_half_charged():
     flavor = priced_cpu_flavor(hourly="2.00")
     pool = public_pool(flavor, nodes=50)
     offer = services.save_package_offer(name="cpu-1h", family="cpu", node_hours=1, price=Decimal("5.00"))
-    workspaces = [WorkspaceFactory() for _ in range(services.RATED_FIRST + 2)]
+    workspaces = [WorkspaceFactory() for _ in range(usage_rating.RATED_FIRST + 2)]
     for number, workspace in enumerate(workspaces):
         fund(workspace.account, "100.00")
         services.buy_package(account=workspace.account, offer=offer, now=at("2023-04-01T00:00:00"))

@@ -21,6 +21,7 @@ from billing.models import (
     RatedUsage,
     UsageRecord,
 )
+from billing.services import usage_rating
 from resourcepools.admission import admit_workloads
 from resourcepools.models import Phase, Workload
 from tests.billing.helpers import at, fund, priced_cpu_flavor, public_pool, ran, rated_lines
@@ -290,8 +291,8 @@ def test_rating_takes_the_same_queries_for_any_number_of_accounts_and_workloads(
 def test_accounts_rated_in_parts_of_one_come_out_as_rated_together(monkeypatch):
     # A part is rated in a thread while the one before is written; parts of one account each
     # must give every account what rating them all at once gives.
-    monkeypatch.setattr(services, "RATED_FIRST", 1)
-    monkeypatch.setattr(services, "RATED_TOGETHER", 1)
+    monkeypatch.setattr(usage_rating, "RATED_FIRST", 1)
+    monkeypatch.setattr(usage_rating, "RATED_TOGETHER", 1)
     flavor = priced_cpu_flavor(hourly="2.00")
     pool = public_pool(flavor, nodes=50)
     two_hours = offer(node_hours=2)

@@ -32,7 +32,7 @@ class Record:
 def summarised(records: list[Record], rng: random.Random | None = None) -> list[rating.Usage]:
     """What rating reads: the summaries selectors.usage_to_rate gives (a summary per pod set,
     replicas and node-seconds), made usages (rating.gather); then the records of the pod sets whose
-    summaries are not all runs, one by one, as services._rate_accounts adds them. The database
+    summaries are not all runs, one by one, as services.usage_rating._rate_accounts adds them. The database
     gives both in no particular order: with `rng`, they come shuffled."""
     groups = defaultdict(list)
     for r in records:
