@@ -1019,7 +1019,10 @@ def create_annotation_task(*, dataset: Dataset, created_by, name: str, assignees
 def _best_predictions(sample_ids: list[int]) -> dict[int, Prediction]:
     """Each sample's most confident prediction waiting for review."""
     waiting = Prediction.objects.filter(sample_id__in=sample_ids, state=Prediction.State.PREDICTED)
-    return {p.sample_id: p for p in waiting.order_by("sample_id", "-confidence", "id").distinct("sample_id")}
+    best = {}
+    for prediction in waiting.order_by("sample_id", "-confidence", "id"):
+        best.setdefault(prediction.sample_id, prediction)
+    return best
 
 
 def _prefilled(dataset: Dataset, prediction: Prediction | None, *, annotator: str, now) -> list:

@@ -3,14 +3,16 @@ served by the built-in runtime on the local backend. Predictions are kept apart 
 reviewed one by one or by confidence, and only accepted ones reach a version."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from aiplatform.models import Role
-from datasets import prelabel, tasks
-from datasets.models import Prediction, Sample
+from aiplatform.models import OutboxMessage, Role, TaskLease
+from datasets import prelabel, services, tasks
+from datasets.models import Prediction, PrelabelTask, Sample
 from k8s import services as compute
 from resourcepools.admission import admit_workloads
 from resourcepools.models import Phase, Workload
@@ -175,6 +177,35 @@ def test_prelabel_review_and_publish(workspace, developer, developer_client, ser
     rejected = {p.sample.source for p in Prediction.objects.filter(dataset=dataset, state="rejected")}
     assert labelled == {s.source for s in samples} - rejected
     assert samples[2].source in rejected
+
+
+def test_a_run_whose_worker_died_is_requeued_and_sends_only_what_is_left(developer_client, service, texts,
+                                                                          django_capture_on_commit_callbacks):
+    """The killed attempt had written its first batch (two predictions, with the task's counts);
+    the reaper requeues the task and the next run predicts the rest, ending with one run's counts."""
+    dataset, samples = texts
+    task = start(developer_client, dataset, {"service": service["id"], "batch_size": 2}).json()
+    PrelabelTask.objects.filter(pk=task["id"]).update(
+        status="running", started_at=timezone.now() - timedelta(minutes=20), total=9, processed=2, predicted=2)
+    Prediction.objects.bulk_create([
+        Prediction(dataset=dataset, sample=sample, task_id=task["id"], service_id=service["id"], label="weather",
+                   confidence=0.99) for sample in samples[:2]])
+    TaskLease.objects.create(key=f"datasets.prelabel:{task['id']}", holder="worker-1:4242:dead", attempt=1,
+                             heartbeat_at=timezone.now() - timedelta(minutes=10))
+    sent = OutboxMessage.objects.filter(task="datasets.tasks.run_prelabel", args=[task["id"]])
+    before = sent.count()  # the creation's (its outbox row stays: this test's transaction never commits)
+    with django_capture_on_commit_callbacks():
+        assert services.reap_stalled_tasks()["requeued"] == 1
+    assert sent.count() == before + 1
+
+    tasks.run_prelabel(task["id"])
+    task = developer_client.get(dataset_url(dataset, f"prelabel-tasks/{task['id']}/")).json()
+    assert (task["status"], task["total"], task["processed"], task["predicted"]) == ("succeeded", 9, 9, 9), task
+    assert task["attempts"] == 2
+    predicted = Prediction.objects.filter(dataset=dataset)
+    assert sorted(predicted.values_list("sample_id", flat=True)) == sorted(s.id for s in samples)
+    # The killed attempt's predictions stay as they were written: none sent twice.
+    assert set(predicted.filter(confidence=0.99).values_list("sample_id", flat=True)) == {s.id for s in samples[:2]}
 
 
 def test_bad_requests_and_other_tenants(workspace, developer_client, service, texts, local_backend):
