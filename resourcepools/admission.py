@@ -424,6 +424,21 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
     refusals = refusals or {}
     candidates = {a.id: a for a in admitted}
     chosen = {}  # workload id -> its pod sets on the flavors chosen, where it had several
+    # Within a pass, work asking what already failed to preempt (same workspace, priority, amounts
+    # and kind of preemption) is not tried again: a pass mostly takes capacity and candidates away,
+    # and the next pass tries afresh. This keeps a pass over thousands of blocked workloads cheap.
+    futile = set()
+
+    def preemption(workload, budget, reclaim):
+        key = (workload.workspace_id, workload.priority, tuple(sorted(workload.totals().items())), reclaim)
+        if not candidates or key in futile:
+            return None
+        found = plan_preemption(workload=workload, budget=budget, budgets=budgets, policy=budget.preemption_policy,
+                                nodes=nodes, candidates=list(candidates.values()), reclaim=reclaim)
+        if found is None:
+            futile.add(key)
+        return found
+
     cohort = Cohort(_free(nodes), budgets)
     capacity = capacity or dict(cohort.free)
     decisions: list[Decision | None] = []
@@ -470,10 +485,8 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
             workload = choose_flavors(workload, budget, nodes)
             chosen[workload.id] = workload.pod_sets
         refusal = quota_refusal(workload, budget)
-        if refusal and candidates and budget.preemption_policy != "never" and (preemption := plan_preemption(
-                workload=workload, budget=budget, budgets=budgets, policy=budget.preemption_policy, nodes=nodes,
-                candidates=list(candidates.values()), reclaim=False)):
-            decisions.append(_preempt(workload, budget, preemption, pool_name=pool_name, nodes=nodes, cohort=cohort,
+        if refusal and budget.preemption_policy != "never" and (found := preemption(workload, budget, False)):
+            decisions.append(_preempt(workload, budget, found, pool_name=pool_name, nodes=nodes, cohort=cohort,
                                       admitted=candidates))
             continue
         if refusal:
@@ -493,10 +506,9 @@ def plan_admission(*, pool_name: str, pool_status: str, nodes: list[NodeState], 
             ahead += 1
             continue
         placements = place_gang(workload.pod_sets, nodes)
-        if placements is None and budget is not None and candidates and (preemption := plan_preemption(
-                workload=workload, budget=budget, budgets=budgets, policy=budget.preemption_policy, nodes=nodes,
-                candidates=list(candidates.values()), reclaim=_guaranteed(budget, totals))):
-            decisions.append(_preempt(workload, budget, preemption, pool_name=pool_name, nodes=nodes, cohort=cohort,
+        if placements is None and budget is not None and (
+                found := preemption(workload, budget, _guaranteed(budget, totals))):
+            decisions.append(_preempt(workload, budget, found, pool_name=pool_name, nodes=nodes, cohort=cohort,
                                       admitted=candidates))
             continue
         if placements is None:
@@ -638,7 +650,10 @@ def admit_workloads(*, pool_ids=None, now: datetime | None = None) -> AdmissionR
                 o["flavor__accelerator_kind"], o["vcpus"], o["memory_gib"], o["accelerators"]))
         pairs = {(r["pool_id"], r["workspace_id"]) for r in queue_rows}
         budgets = queue_budgets(pools)
-        admitted_by_pool = preemption_candidates({p for p, _ in budgets})
+        # Only where a queue may preempt its own work or another queue borrows is there anything to preempt.
+        admitted_by_pool = preemption_candidates({
+            p for (p, _), b in budgets.items()
+            if b.preemption_policy != "never" or any(b.above_nominal(r) for r in b.resources)})
         refused = {}
         for check in _admission_checks:
             refused.update(check(pools=list(pools.values()), workspace_ids={ws for _, ws in pairs}))
