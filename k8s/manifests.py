@@ -259,13 +259,13 @@ def job(spec: WorkloadSpec, pod_set: PodSetSpec, conventions: ClusterConventions
         master_addr=f"{name}-0.{service}" if multi else "127.0.0.1",
         master_port=RENDEZVOUS_PORT, node_rank=None if multi else "0",
     )
-    pod_spec = {
+    pod_spec = _mount_volume(spec, {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
         "containers": [_container(spec, pod_set, conventions, rank,
                                   ports=[{"name": "rendezvous", "containerPort": RENDEZVOUS_PORT}] if multi else None)],
         **_placement(spec, pod_set, conventions),
-    }
+    })
     job_spec = {
         # One failed replica fails the gang: distributed training cannot continue without it.
         "backoffLimit": 0,
@@ -316,16 +316,23 @@ def volume_claim(spec: WorkloadSpec, conventions: ClusterConventions) -> dict:
     }
 
 
+def _mount_volume(spec: WorkloadSpec, pod: dict) -> dict:
+    """The workload's persistent volume, if it has one, mounted as its containers' working folder."""
+    if spec.volume is None:
+        return pod
+    pod["volumes"] = [{"name": "work", "persistentVolumeClaim": {"claimName": spec.volume.name}}]
+    for container in pod["containers"]:
+        container["volumeMounts"] = [{"name": "work", "mountPath": VOLUME_MOUNT_PATH}]
+        container["workingDir"] = VOLUME_MOUNT_PATH
+    return pod
+
+
 def _with_volume(spec: WorkloadSpec, deployment_spec: dict) -> dict:
     """Mount the workload's persistent volume as its working folder; one pod at a time uses it
     (ReadWriteOnce), so a new pod starts only once the old one is gone."""
     if spec.volume is None:
         return deployment_spec
-    pod = deployment_spec["template"]["spec"]
-    pod["volumes"] = [{"name": "work", "persistentVolumeClaim": {"claimName": spec.volume.name}}]
-    for container in pod["containers"]:
-        container["volumeMounts"] = [{"name": "work", "mountPath": VOLUME_MOUNT_PATH}]
-        container["workingDir"] = VOLUME_MOUNT_PATH
+    _mount_volume(spec, deployment_spec["template"]["spec"])
     return {**deployment_spec, "strategy": {"type": "Recreate"}}
 
 

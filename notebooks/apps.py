@@ -13,3 +13,5 @@ class NotebooksConfig(AppConfig):
 
         register_secret_provider(notebook_secrets, kind=NOTEBOOK_KIND)
         register_volume_provider(notebook_volume, kind=NOTEBOOK_KIND)
+        # A training job started from a notebook works on the notebook's storage.
+        register_volume_provider(notebook_volume, kind="training")

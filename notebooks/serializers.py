@@ -39,6 +39,19 @@ class NotebookSerializer(serializers.ModelSerializer):
         return services.proxy_path(notebook)
 
 
+class NotebookTrainingJobSerializer(serializers.Serializer):
+    """A training job run from the notebook's storage (its working folder) with the notebook's image."""
+
+    name = serializers.CharField(max_length=100)
+    command = serializers.ListField(child=serializers.CharField(), min_length=1,
+                                    help_text='Run in the notebook\'s folder, e.g. ["python", "train.py"].')
+    flavor = serializers.SlugRelatedField(slug_field="name", queryset=Flavor.objects.all())
+    pool = serializers.PrimaryKeyRelatedField(queryset=ResourcePool.objects.all())
+    env = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
+    max_runtime_seconds = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    priority = serializers.IntegerField(required=False, default=0)
+
+
 class NotebookImageSerializer(serializers.Serializer):
     name = serializers.CharField()
     image = serializers.CharField()

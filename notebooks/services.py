@@ -19,7 +19,7 @@ from aiplatform.errors import Conflict
 from k8s import services as compute
 from k8s.backend import BackendUnavailable, VolumeSpec, get_compute_backend, is_uuid
 from resourcepools import services as pool_services
-from resourcepools.models import TERMINAL_PHASES, Phase, Workload
+from resourcepools.models import TERMINAL_PHASES, Phase, Workload, WorkloadKind
 
 from . import selectors
 from .catalogue import IMAGES
@@ -56,8 +56,20 @@ def notebook_secrets(workload: Workload) -> dict[str, str]:
 
 
 def notebook_volume(workload: Workload) -> VolumeSpec | None:
-    notebook = Notebook.objects.filter(pk=_notebook_of(workload)).only("id", "storage_gib").first()
+    """The storage of the notebook a workload runs (a notebook's run, or a training job started
+    from it), only a notebook of the workload's own workspace."""
+    notebook_id = _notebook_of(workload)
+    if not notebook_id or not is_uuid(str(notebook_id)):
+        return None
+    notebook = Notebook.objects.filter(pk=notebook_id, workspace_id=workload.workspace_id).only(
+        "id", "storage_gib").first()
     return VolumeSpec(name=notebook.volume_name, size_gib=notebook.storage_gib) if notebook else None
+
+
+def _volume_users(notebook: Notebook):
+    """Training jobs started from the notebook that have not ended: they work on its storage."""
+    return Workload.objects.filter(kind=WorkloadKind.TRAINING, workspace_id=notebook.workspace_id,
+                                   **{f"env__{NOTEBOOK_ID_ENV}": str(notebook.pk)}).exclude(phase__in=TERMINAL_PHASES)
 
 
 def _check_range(field: str, value: int | None, low: int, high: int, unit: str = "s") -> None:
@@ -138,6 +150,10 @@ def start_notebook(*, notebook: Notebook, started_by) -> Notebook:
 
 
 def _start(notebook: Notebook, *, started_by) -> Notebook:
+    busy = _volume_users(notebook).values_list("name", flat=True).first()
+    if busy is not None:
+        raise Conflict(f"Training job '{busy}' works on the notebook's storage; start the notebook once it ends.",
+                       code="notebook_storage_in_use")
     notebook.workload = _new_run(notebook, created_by=started_by)
     notebook.runs += 1
     notebook.last_activity_at = None
@@ -161,6 +177,28 @@ def restart_notebook(*, notebook: Notebook, restarted_by) -> Notebook:
     return _start(notebook, started_by=restarted_by)
 
 
+def start_training_job(*, notebook: Notebook, created_by, name: str, command: list, flavor, pool,
+                       env: dict | None = None, max_runtime_seconds: int | None = None, priority: int = 0):
+    """A training job with the notebook's image whose working folder is the notebook's storage, so
+    the code debugged there runs as a job. The notebook must be stopped (its storage takes one user
+    at a time) and stays so until the job ends."""
+    from training.services import create_training_job  # training sits beside notebooks, both on k8s
+
+    notebook = Notebook.objects.select_related("workload", "workspace").get(pk=notebook.pk)
+    pool_services.check_pool_available(workspace=notebook.workspace, pool=pool)
+    if notebook.workload.phase not in TERMINAL_PHASES:
+        raise Conflict(f"The notebook is {notebook.workload.phase}; stop it first, so that the job alone works on "
+                       "its storage.", code="notebook_not_stopped")
+    for key in (env or {}):
+        if key.startswith("AIP_"):
+            raise ValidationError({f"env.{key}": "Names starting with AIP_ are the platform's; choose another."})
+    return create_training_job(workspace=notebook.workspace, created_by=created_by, name=name, flavor=flavor,
+                               pool=pool, image=notebook.image, command=command, priority=priority,
+                               env={**(env or {}), NOTEBOOK_ID_ENV: str(notebook.pk)},
+                               max_runtime_seconds=max_runtime_seconds,
+                               description=f"Started from notebook '{notebook.name}'.")
+
+
 @transaction.atomic
 def delete_notebook(*, notebook: Notebook, confirm: str) -> None:
     """Delete a stopped notebook and its storage, once `confirm` repeats its name. Its runs'
@@ -172,6 +210,9 @@ def delete_notebook(*, notebook: Notebook, confirm: str) -> None:
     if notebook.workload.phase not in TERMINAL_PHASES:
         raise Conflict(f"The notebook is {notebook.workload.phase}; stop it first, then delete it.",
                        code="notebook_not_stopped")
+    if _volume_users(notebook).exists():
+        raise Conflict("A training job works on the notebook's storage; delete the notebook once it ends.",
+                       code="notebook_storage_in_use")
     workspace_id, volume = notebook.workspace_id, notebook.volume_name
     notebook.delete()
     transaction.on_commit(lambda: compute.delete_volume(workspace_id=workspace_id, name=volume))

@@ -5,10 +5,12 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from aiplatform.api import WorkspaceViewSet
+from training import selectors as training_selectors
+from training.serializers import TrainingJobSerializer
 
 from . import selectors, services
 from .models import Notebook
-from .serializers import NotebookImageSerializer, NotebookSerializer, catalogue
+from .serializers import NotebookImageSerializer, NotebookSerializer, NotebookTrainingJobSerializer, catalogue
 
 
 class NotebookViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceViewSet):
@@ -47,6 +49,18 @@ class NotebookViews(mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceV
     @action(detail=True, methods=["post"])
     def restart(self, request, *args, **kwargs):
         return self._answer(services.restart_notebook(notebook=self.get_object(), restarted_by=request.user))
+
+    @extend_schema(request=NotebookTrainingJobSerializer, responses={201: TrainingJobSerializer})
+    @action(detail=True, methods=["post"], url_path="training-jobs")
+    def training_job(self, request, *args, **kwargs):
+        """Run the notebook's code as a training job: the notebook's image, its storage as the job's
+        working folder. The notebook must be stopped, and cannot start until the job ends."""
+        data = NotebookTrainingJobSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = services.start_training_job(notebook=self.get_object(), created_by=request.user, **data.validated_data)
+        job = training_selectors.training_jobs(workspace=self.workspace).get(pk=job.pk)
+        return Response(TrainingJobSerializer(job, context=self.get_serializer_context()).data,
+                        status=status.HTTP_201_CREATED)
 
     @extend_schema(parameters=[OpenApiParameter("confirm", OpenApiTypes.STR, OpenApiParameter.QUERY, description=(
         "The notebook's name: deleting a notebook deletes its storage."))], responses={204: None})

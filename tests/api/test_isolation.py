@@ -297,6 +297,9 @@ VALID_BODIES = {
     ("post", "/tensorboard/{path}"): lambda t: {},
     ("post", "/notebooks/"): lambda t: {"name": "second", "image_name": "jupyterlab-cpu", "flavor": "cpu.8u32g",
                                         "pool": str(t.ids["dedicated_pool"]), "storage_gib": 1},
+    ("post", "/notebooks/{id}/training-jobs/"): lambda t: {"name": "from-lab", "command": ["python", "train.py"],
+                                                          "flavor": "cpu.8u32g",
+                                                          "pool": str(t.ids["dedicated_pool"])},
     ("post", "/uploads/"): lambda t: {"uri": t.uri("uploads/new.bin"), "size": UPLOAD_SIZE},
     # The part's bytes (application/octet-stream), not JSON.
     ("put", "/parts/{number}/"): lambda t: b"p" * UPLOAD_SIZE,

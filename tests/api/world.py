@@ -214,10 +214,11 @@ def build_tenant(name: str, shared: Platform) -> Tenant:
     ids["visualization"] = training.create_visualization(workspace=workspace, created_by=owner,
                                                          name=f"{marker}-board", training_jobs=[job, done],
                                                          pool=pool).pk
-    # A notebook, queued (its JupyterLab answers with its state until it runs).
-    ids["notebook"] = notebooks.create_notebook(workspace=workspace, created_by=owner, name=f"{marker}-lab",
-                                                pool=pool, flavor=shared.flavor, image_name="jupyterlab-cpu",
-                                                storage_gib=1).pk
+    # A notebook, stopped (its JupyterLab answers with its state; a training job may start from it).
+    notebook = notebooks.create_notebook(workspace=workspace, created_by=owner, name=f"{marker}-lab", pool=pool,
+                                         flavor=shared.flavor, image_name="jupyterlab-cpu", storage_gib=1)
+    pools.stop_workload(workload=notebook.workload, stopped_by=owner)
+    ids["notebook"] = notebook.pk
 
     # A model, a running service (by the backend's report) and a benchmark run of it.
     model = inference.create_model(workspace=workspace, created_by=owner, name=f"{marker}-model",

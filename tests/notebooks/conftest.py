@@ -52,6 +52,22 @@ def drive(eager, notebook_id, *, until=(Phase.RUNNING, *TERMINAL_PHASES), timeou
         time.sleep(0.2)
 
 
+def drive_workload(eager, workload_id, *, timeout=120) -> Workload:
+    """Admission, submits and reconcile passes until the workload (a job's) has ended."""
+    give_up = time.monotonic() + timeout
+    while True:
+        workload = Workload.objects.get(pk=workload_id)
+        if workload.phase in TERMINAL_PHASES:
+            return workload
+        assert time.monotonic() < give_up, (workload.phase, workload.message)
+        with eager():
+            admit_workloads()
+            if workload.phase == Phase.ADMITTED:
+                compute.submit_workload(workload_id=workload.pk)
+            compute.reconcile()
+        time.sleep(0.2)
+
+
 def wait_ready(notebook_id, timeout=120) -> str:
     """The notebook's Jupyter base URL once it answers its health path."""
     give_up = time.monotonic() + timeout

@@ -1,7 +1,7 @@
 """A notebook on a cluster: its objects (PersistentVolumeClaim, Deployment mounting it, Service)
 are valid against the Kubernetes schemas and applied through the emulator; a stop deletes what
 runs it and keeps the claim, the next run mounts the same claim, and only deleting the notebook
-deletes it."""
+deletes it; a training job started from the notebook mounts the same claim."""
 
 import kubernetes_validate
 import pytest
@@ -11,6 +11,7 @@ from k8s.manifests import VOLUME_MOUNT_PATH, ClusterConventions, manifests
 from k8s.services import workload_spec
 from notebooks import services
 from notebooks.models import Notebook
+from resourcepools import services as pool_services
 from resourcepools.admission import admit_workloads
 from resourcepools.models import Phase
 
@@ -20,8 +21,9 @@ pytestmark = pytest.mark.django_db
 K8S_VERSION = kubernetes_validate.latest_version()
 
 
-def test_notebook_objects_are_valid_and_its_claim_outlives_its_runs(workspace, developer_client, pool, kube_backend,
-                                                                     cluster, django_capture_on_commit_callbacks):
+def test_notebook_objects_are_valid_and_its_claim_outlives_its_runs(workspace, developer, developer_client, pool,
+                                                                     kube_backend, cluster,
+                                                                     django_capture_on_commit_callbacks):
     created = developer_client.post(url(workspace), body(pool, storage_gib=20), format="json").json()
     notebook = Notebook.objects.select_related("workload").get(pk=created["id"])
     objects = manifests(workload_spec(notebook.workload), ClusterConventions())
@@ -57,6 +59,17 @@ def test_notebook_objects_are_valid_and_its_claim_outlives_its_runs(workspace, d
 
     services.stop_notebook(notebook=notebook, stopped_by=None)
     compute.cancel_workload(workload_id=notebook.workload_id)
+    # A training job from the stopped notebook: a Job whose pod mounts the same claim as its working folder.
+    job = services.start_training_job(notebook=notebook, created_by=developer, name="from-lab",
+                                      command=["python", "train.py"], flavor=notebook.flavor, pool=pool)
+    job_objects = manifests(workload_spec(job.workload), ClusterConventions())
+    batch_job = next(o for o in job_objects if o["kind"] == "Job")
+    kubernetes_validate.validate(batch_job, K8S_VERSION, strict=True)
+    pod = batch_job["spec"]["template"]["spec"]
+    assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == claim
+    assert pod["containers"][0]["workingDir"] == VOLUME_MOUNT_PATH
+    assert batch_job["spec"]["template"]["spec"]["containers"][0]["image"] == notebook.image
+    pool_services.stop_workload(workload=job.workload, stopped_by=None)
     with django_capture_on_commit_callbacks(execute=True):  # the claim goes once the deletion commits
         services.delete_notebook(notebook=notebook, confirm="lab")
     names = [c.metadata.name for c in cluster.core.list_namespaced_persistent_volume_claim(namespace).items]
