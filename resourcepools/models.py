@@ -303,7 +303,8 @@ class Workload(models.Model):
     command = models.JSONField(default=list, blank=True)
     env = models.JSONField(default=dict, blank=True)
     max_runtime_seconds = models.PositiveIntegerField(null=True, blank=True)
-    preemptible = models.BooleanField(default=True, help_text="False: admission never preempts it.")
+    # Database defaults too: rows inserted by code that predates a column (older migrations' models) stay valid.
+    preemptible = models.BooleanField(default=True, db_default=True, help_text="False: admission never preempts it.")
     phase = models.CharField(max_length=20, choices=Phase.choices, default=Phase.PENDING)
     reason = models.CharField(max_length=100, blank=True, default="")
     message = models.TextField(blank=True, default="")
@@ -313,7 +314,8 @@ class Workload(models.Model):
                                          help_text="Since when it holds its flavors' nodes, blocked for capacity.")
     hold_paused_until = models.DateTimeField(null=True, blank=True,
                                              help_text="It held for the longest allowed; it holds again after this.")
-    evictions = models.PositiveIntegerField(default=0, help_text="Times it was admitted but did not start in time.")
+    evictions = models.PositiveIntegerField(default=0, db_default=0,
+                                            help_text="Times it was admitted but did not start in time.")
     not_before = models.DateTimeField(null=True, blank=True,
                                       help_text="Evicted: it is not admitted again before this (backoff).")
     created_by = models.ForeignKey(
