@@ -21,13 +21,17 @@ DatasetTypeEnum: TypeAlias = Literal[
     "audio_classification", "speech", "table", "video", "free_format"
 ]
 
+DecisionEnum: TypeAlias = Literal["accept", "reject"]
+
 DeploymentModeEnum: TypeAlias = Literal["unified", "disaggregated"]
 
 DtypeEnum: TypeAlias = Literal["bf16", "fp16", "fp32"]
 
+FormatEnum: TypeAlias = Literal["manifest", "coco", "voc", "yolo", "label_studio", "csv"]
+
 HealthEnum: TypeAlias = Literal["healthy", "unhealthy"]
 
-ImportTaskKindEnum: TypeAlias = Literal["prefix", "manifest"]
+ImportTaskKindEnum: TypeAlias = Literal["prefix", "manifest", "coco", "voc", "yolo", "label_studio", "csv", "auto"]
 
 KvCacheDtypeEnum: TypeAlias = Literal["auto", "fp8", "int8"]
 
@@ -37,9 +41,15 @@ LabelAttributeTypeEnum: TypeAlias = Literal["boolean", "text", "number", "choice
 
 MembershipRoleEnum: TypeAlias = Literal["owner", "developer", "annotator", "viewer"]
 
+NewLabelsEnum: TypeAlias = Literal["add", "refuse"]
+
 PeriodEnum: TypeAlias = Literal["monthly", "yearly"]
 
 PoolStatusEnum: TypeAlias = Literal["creating", "running", "scaling", "abnormal", "frozen", "deleting"]
+
+PredictionStateEnum: TypeAlias = Literal["predicted", "accepted", "rejected"]
+
+PreemptionPolicyEnum: TypeAlias = Literal["never", "lower_priority", "lower_or_newer_equal_priority"]
 
 QuantizationEnum: TypeAlias = Literal["none", "w8a8", "w4a16"]
 
@@ -110,7 +120,8 @@ class MetricPointRequest(TypedDict):
 class PodSetRequest(TypedDict):
     name: str
     replicas: int
-    flavor: str
+    flavor: NotRequired[str]
+    flavors: NotRequired[list[str]]
     vcpus: NotRequired[int]
     memory_gib: NotRequired[int]
     accelerators: NotRequired[int]
@@ -119,6 +130,25 @@ class PodSetRequest(TypedDict):
 class PoolNodeSpecRequest(TypedDict):
     name: str
     flavor: str
+
+
+class PredictionDecisionRequest(TypedDict):
+    id: int
+    decision: DecisionEnum
+
+
+class QuotaFlavorRequest(TypedDict):
+    """A queue's share of one flavor's nodes, where its pool has several flavors."""
+    flavor: str
+    max_accelerators: NotRequired[int | None]
+    max_vcpus: NotRequired[int | None]
+    max_memory_gib: NotRequired[int | None]
+    borrowing_limit_accelerators: NotRequired[int | None]
+    borrowing_limit_vcpus: NotRequired[int | None]
+    borrowing_limit_memory_gib: NotRequired[int | None]
+    lending_limit_accelerators: NotRequired[int | None]
+    lending_limit_vcpus: NotRequired[int | None]
+    lending_limit_memory_gib: NotRequired[int | None]
 
 
 class ReviewDecisionRequest(TypedDict):
@@ -139,6 +169,8 @@ class SampleFiltersRequest(TypedDict):
     label: NotRequired[str]
     annotated_by: NotRequired[str]
     source: NotRequired[str]
+    prediction: NotRequired[PredictionStateEnum]
+    confidence_below: NotRequired[float]
 
 
 class SampleInputRequest(TypedDict):
@@ -186,6 +218,7 @@ class AnnotationItem(APIModel):
     assignee: str
     status: str
     annotations: list[dict[str, Any]]
+    predictions: list[ItemPrediction]
     annotated_at: datetime | None
     review_comment: str
     reviewed_by: str
@@ -370,12 +403,15 @@ class DatasetVersion(WaitableModel):
     name: str
     description: str | None = None
     train_ratio: Decimal | None = None
+    seed: int | None = None
+    stratified: bool | None = None
     status: str
     sample_count: int
     labelled_count: int
     train_count: int
     eval_count: int
     label_stats: Any
+    statistics: Any
     manifest_uri: str
     manifest_url: str | None
     error: str
@@ -407,9 +443,11 @@ class ExportTask(WaitableModel):
     id: str
     version: str | None = None
     filters: SampleFilters | None = None
+    format: str | None = None
     target_uri: str | None = None
     status: str
     sample_count: int
+    incomplete_count: int
     result_uri: str
     result_url: str | None
     error: str
@@ -443,6 +481,8 @@ class ImportTask(WaitableModel):
     id: str
     kind: str
     source_uri: str
+    options: Any = None
+    new_labels: str | None = None
     status: str
     total: int | None
     processed: int
@@ -476,6 +516,13 @@ class Invitation(APIModel):
 class ItemBatchResult(APIModel):
     count: int
     items: list[AnnotationItem]
+
+
+class ItemPrediction(APIModel):
+    id: int
+    label: str
+    confidence: float
+    service: str
 
 
 class JobEvent(APIModel):
@@ -571,6 +618,39 @@ class Node(APIModel):
     created_at: datetime
 
 
+class Notebook(APIModel):
+    id: str
+    name: str
+    image_name: str | None = None
+    custom_image: str | None = None
+    image: str
+    flavor: str
+    pool: str
+    storage_gib: int
+    env: dict[str, str] | None = None
+    idle_timeout_seconds: int | None = None
+    max_lifetime_seconds: int | None = None
+    phase: str
+    reason: str
+    message: str
+    queue_position: int | None
+    workload: str
+    runs: int
+    started_at: datetime | None
+    last_activity_at: datetime | None
+    url: str
+    created_at: datetime
+
+
+class NotebookImage(APIModel):
+    name: str
+    image: str
+    accelerator_kind: str
+    python: str
+    framework: str
+    driver: str
+
+
 class Notification(APIModel):
     id: int
     kind: str
@@ -630,10 +710,63 @@ class Plan(APIModel):
 class PodSet(APIModel):
     name: str
     replicas: int
-    flavor: str
+    flavor: str | None = None
+    flavors: list[str] | None = None
     vcpus: int | None = None
     memory_gib: int | None = None
     accelerators: int | None = None
+
+
+class Prediction(APIModel):
+    id: int
+    sample: int
+    source: str
+    task: str | None
+    service: str
+    label: str
+    confidence: float
+    state: str
+    reviewed_by: str
+    reviewed_at: datetime | None
+    created_at: datetime
+
+
+class PredictionBulkResult(APIModel):
+    accepted: int | None = None
+    rejected: int | None = None
+    skipped: int
+
+
+class PredictionReviewResult(APIModel):
+    count: int
+    predictions: list[Prediction]
+
+
+class PrelabelTask(APIModel):
+    """`attempts` and `history` of a background task from its lease (aiplatform.leases): which run of it
+    this is and what happened, e.g. a worker killed mid-import and the import resumed. A page reads the
+    leases of all its tasks in one query.
+    """
+    id: str
+    service: str
+    service_name: str
+    filters: SampleFilters | None = None
+    min_confidence: float | None = None
+    batch_size: int | None = None
+    status: str
+    total: int | None
+    processed: int
+    predicted: int
+    below_threshold: int
+    failed: int
+    errors: Any
+    error: str
+    attempts: int
+    history: list[RunHistory]
+    created_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
 
 
 class Price(APIModel):
@@ -667,6 +800,9 @@ class QuantizationJob(APIModel):
 
 
 class Quota(APIModel):
+    """A workspace's queue in a pool (its quota): nominal shares, borrowing and lending limits, weight,
+    what it uses, borrows and lends now.
+    """
     id: int
     pool: str
     pool_name: str
@@ -674,8 +810,35 @@ class Quota(APIModel):
     max_vcpus: int | None = None
     max_memory_gib: int | None = None
     max_workloads: int | None = None
+    borrowing_limit_accelerators: int | None = None
+    borrowing_limit_vcpus: int | None = None
+    borrowing_limit_memory_gib: int | None = None
+    lending_limit_accelerators: int | None = None
+    lending_limit_vcpus: int | None = None
+    lending_limit_memory_gib: int | None = None
+    weight: Decimal | None = None
+    preemption_policy: str | None = None
+    flavors: list[QuotaFlavor] | None = None
     usage: dict[str, int]
+    borrowed: ResourceAmounts
+    lent: ResourceAmounts
     updated_at: datetime
+
+
+class QuotaFlavor(APIModel):
+    """A queue's share of one flavor's nodes, where its pool has several flavors."""
+    flavor: str
+    max_accelerators: int | None = None
+    max_vcpus: int | None = None
+    max_memory_gib: int | None = None
+    borrowing_limit_accelerators: int | None = None
+    borrowing_limit_vcpus: int | None = None
+    borrowing_limit_memory_gib: int | None = None
+    lending_limit_accelerators: int | None = None
+    lending_limit_vcpus: int | None = None
+    lending_limit_memory_gib: int | None = None
+    borrowed: ResourceAmounts
+    lent: ResourceAmounts
 
 
 class ResourceAmounts(APIModel):
@@ -743,6 +906,8 @@ class SampleFilters(APIModel):
     label: str | None = None
     annotated_by: str | None = None
     source: str | None = None
+    prediction: str | None = None
+    confidence_below: float | None = None
 
 
 class Service(WaitableModel):
@@ -1003,10 +1168,14 @@ class Workload(WaitableModel):
     command: list[str] | None = None
     env: dict[str, str] | None = None
     max_runtime_seconds: int | None = None
+    preemptible: bool | None = None
     phase: str
     reason: str
+    evictions: int
     message: str
     queue_position: int | None
+    estimated_start_at: datetime | None
+    estimate_basis: str
     created_by: str
     created_at: datetime
     queued_at: datetime | None

@@ -33,11 +33,13 @@ from ..models import (
     Dataset,
     DatasetTypeEnum,
     DatasetVersion,
+    DecisionEnum,
     DeploymentModeEnum,
     DtypeEnum,
     Estimate,
     ExportTask,
     Flavor,
+    FormatEnum,
     HealthEnum,
     ImportTask,
     ImportTaskKindEnum,
@@ -56,7 +58,10 @@ from ..models import (
     MetricPoint,
     MetricPointRequest,
     Model,
+    NewLabelsEnum,
     Node,
+    Notebook,
+    NotebookImage,
     Notification,
     Package,
     PackageOffer,
@@ -65,11 +70,18 @@ from ..models import (
     PodSetRequest,
     PoolNodeSpecRequest,
     PoolStatusEnum,
+    Prediction,
+    PredictionBulkResult,
+    PredictionDecisionRequest,
+    PredictionReviewResult,
+    PreemptionPolicyEnum,
+    PrelabelTask,
     Price,
     QuantizationEnum,
     QuantizationJob,
     QuantizationJobSchemeEnum,
     Quota,
+    QuotaFlavorRequest,
     ResourcePool,
     ResourcePoolCreateKindEnum,
     ReviewDecisionRequest,
@@ -2290,17 +2302,20 @@ class DatasetExportTasks(_extras.ExportTasksExtras, Resource):
         *,
         version: str | None | NotGiven = NOT_GIVEN,
         filters: SampleFiltersRequest | NotGiven = NOT_GIVEN,
+        format: FormatEnum | NotGiven = NOT_GIVEN,
         target_uri: str | NotGiven = NOT_GIVEN,
         request_options: RequestOptions | None = None,
     ) -> ExportTask:
-        """Exports a published version, or the samples some filters select, as a manifest to a storage location
-        (a `.manifest` file, or a prefix under which one is named).
+        """Exports a published version, or the samples some filters select, to a storage location (a file of
+        the format's extension, or a prefix under which one is named), in a `format`: the platform's
+        `manifest`, `coco` (JSON), `voc` and `yolo` (tar archives), `label_studio` (JSON) or `csv`. The
+        finished task's `result_url` downloads it for a while.
         """
         return self._model(
             ExportTask,
             "POST",
             "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/export-tasks/",
-            body={"version": version, "filters": filters, "target_uri": target_uri},
+            body={"version": version, "filters": filters, "format": format, "target_uri": target_uri},
             options=request_options,
         )
 
@@ -2313,8 +2328,10 @@ class DatasetExportTasks(_extras.ExportTasksExtras, Resource):
         status: Literal["failed", "pending", "running", "succeeded"] | NotGiven = NOT_GIVEN,
         request_options: RequestOptions | None = None,
     ) -> Paginator[ExportTask]:
-        """Exports a published version, or the samples some filters select, as a manifest to a storage location
-        (a `.manifest` file, or a prefix under which one is named).
+        """Exports a published version, or the samples some filters select, to a storage location (a file of
+        the format's extension, or a prefix under which one is named), in a `format`: the platform's
+        `manifest`, `coco` (JSON), `voc` and `yolo` (tar archives), `label_studio` (JSON) or `csv`. The
+        finished task's `result_url` downloads it for a while.
         """
         return self._page(
             ExportTask,
@@ -2325,8 +2342,10 @@ class DatasetExportTasks(_extras.ExportTasksExtras, Resource):
 
     @operation("GET", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/export-tasks/{id}/")
     def retrieve(self, id: IdLike, *, request_options: RequestOptions | None = None) -> ExportTask:
-        """Exports a published version, or the samples some filters select, as a manifest to a storage location
-        (a `.manifest` file, or a prefix under which one is named).
+        """Exports a published version, or the samples some filters select, to a storage location (a file of
+        the format's extension, or a prefix under which one is named), in a `format`: the platform's
+        `manifest`, `coco` (JSON), `voc` and `yolo` (tar archives), `label_studio` (JSON) or `csv`. The
+        finished task's `result_url` downloads it for a while.
         """
         return self._model(
             ExportTask,
@@ -2346,17 +2365,22 @@ class DatasetImportTasks(_extras.ImportTasksExtras, Resource):
         *,
         kind: ImportTaskKindEnum,
         source_uri: str,
+        options: Any | NotGiven = NOT_GIVEN,
+        new_labels: NewLabelsEnum | NotGiven = NOT_GIVEN,
         request_options: RequestOptions | None = None,
     ) -> ImportTask:
         """Imports into a dataset, run in the background: `prefix` takes every object under a storage prefix
-        whose extension fits the dataset type; `manifest` reads a manifest file with labels. Samples already
-        in the dataset are skipped, bad manifest lines listed in `errors`.
+        whose extension fits the dataset type; `manifest` reads a manifest file with labels; `coco`, `voc`
+        (a folder of XML files), `yolo` (a folder with classes.txt or data.yaml), `label_studio` (a JSON
+        export) and `csv` (texts and labels, CSV or TSV) read those formats; `auto` tells the format from
+        the source. Samples already in the dataset are skipped, bad records listed in `errors` with their
+        line and where they are (`path`).
         """
         return self._model(
             ImportTask,
             "POST",
             "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/import-tasks/",
-            body={"kind": kind, "source_uri": source_uri},
+            body={"kind": kind, "source_uri": source_uri, "options": options, "new_labels": new_labels},
             options=request_options,
         )
 
@@ -2364,15 +2388,20 @@ class DatasetImportTasks(_extras.ImportTasksExtras, Resource):
     def list(
         self,
         *,
-        kind: Literal["manifest", "prefix"] | NotGiven = NOT_GIVEN,
+        kind: Literal[
+            "auto", "coco", "csv", "label_studio", "manifest", "prefix", "voc", "yolo"
+        ] | NotGiven = NOT_GIVEN,
         ordering: str | NotGiven = NOT_GIVEN,
         page_size: int | NotGiven = NOT_GIVEN,
         status: Literal["failed", "pending", "running", "succeeded"] | NotGiven = NOT_GIVEN,
         request_options: RequestOptions | None = None,
     ) -> Paginator[ImportTask]:
         """Imports into a dataset, run in the background: `prefix` takes every object under a storage prefix
-        whose extension fits the dataset type; `manifest` reads a manifest file with labels. Samples already
-        in the dataset are skipped, bad manifest lines listed in `errors`.
+        whose extension fits the dataset type; `manifest` reads a manifest file with labels; `coco`, `voc`
+        (a folder of XML files), `yolo` (a folder with classes.txt or data.yaml), `label_studio` (a JSON
+        export) and `csv` (texts and labels, CSV or TSV) read those formats; `auto` tells the format from
+        the source. Samples already in the dataset are skipped, bad records listed in `errors` with their
+        line and where they are (`path`).
         """
         return self._page(
             ImportTask,
@@ -2384,13 +2413,157 @@ class DatasetImportTasks(_extras.ImportTasksExtras, Resource):
     @operation("GET", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/import-tasks/{id}/")
     def retrieve(self, id: IdLike, *, request_options: RequestOptions | None = None) -> ImportTask:
         """Imports into a dataset, run in the background: `prefix` takes every object under a storage prefix
-        whose extension fits the dataset type; `manifest` reads a manifest file with labels. Samples already
-        in the dataset are skipped, bad manifest lines listed in `errors`.
+        whose extension fits the dataset type; `manifest` reads a manifest file with labels; `coco`, `voc`
+        (a folder of XML files), `yolo` (a folder with classes.txt or data.yaml), `label_studio` (a JSON
+        export) and `csv` (texts and labels, CSV or TSV) read those formats; `auto` tells the format from
+        the source. Samples already in the dataset are skipped, bad records listed in `errors` with their
+        line and where they are (`path`).
         """
         return self._model(
             ImportTask,
             "GET",
             "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/import-tasks/{id}/",
+            path={"id": id_of(id)},
+            options=request_options,
+        )
+
+
+class DatasetPredictions(Resource):
+    """Predictions: list, review, review_by_confidence."""
+
+    @operation("GET", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/predictions/")
+    def list(
+        self,
+        *,
+        confidence_below: float | NotGiven = NOT_GIVEN,
+        label: str | NotGiven = NOT_GIVEN,
+        min_confidence: float | NotGiven = NOT_GIVEN,
+        ordering: str | NotGiven = NOT_GIVEN,
+        page_size: int | NotGiven = NOT_GIVEN,
+        state: Literal["accepted", "predicted", "rejected"] | NotGiven = NOT_GIVEN,
+        task: str | NotGiven = NOT_GIVEN,
+        request_options: RequestOptions | None = None,
+    ) -> Paginator[Prediction]:
+        """Models' predictions of the dataset's samples, filtered by state, task, label and confidence.
+        Annotators review them: an accepted prediction becomes its sample's label, with the reviewer as its
+        annotator; a rejected one stays recorded. Versions publish labels only.
+        """
+        return self._page(
+            Prediction,
+            "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/predictions/",
+            query={
+                "confidence_below": confidence_below,
+                "label": label,
+                "min_confidence": min_confidence,
+                "ordering": ordering,
+                "page_size": page_size,
+                "state": state,
+                "task": task,
+            },
+            options=request_options,
+        )
+
+    @operation("POST", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/predictions/review/")
+    def review(
+        self,
+        *,
+        decisions: builtins.list[PredictionDecisionRequest],
+        request_options: RequestOptions | None = None,
+    ) -> PredictionReviewResult:
+        """Accepts or rejects predictions one by one (up to 1,000), all or none."""
+        return self._model(
+            PredictionReviewResult,
+            "POST",
+            "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/predictions/review/",
+            body={"decisions": decisions},
+            options=request_options,
+        )
+
+    @operation("POST", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/predictions/review-by-confidence/")
+    def review_by_confidence(
+        self,
+        *,
+        decision: DecisionEnum,
+        min_confidence: float | NotGiven = NOT_GIVEN,
+        confidence_below: float | NotGiven = NOT_GIVEN,
+        task: str | NotGiven = NOT_GIVEN,
+        request_options: RequestOptions | None = None,
+    ) -> PredictionBulkResult:
+        """Accepts every waiting prediction at least `min_confidence` sure, or rejects every one under
+        `confidence_below`.
+        """
+        return self._model(
+            PredictionBulkResult,
+            "POST",
+            "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/predictions/review-by-confidence/",
+            body={
+                "decision": decision,
+                "min_confidence": min_confidence,
+                "confidence_below": confidence_below,
+                "task": task,
+            },
+            options=request_options,
+        )
+
+
+class DatasetPrelabelTasks(Resource):
+    """Prelabel tasks: create, list, retrieve."""
+
+    @operation("POST", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/prelabel-tasks/")
+    def create(
+        self,
+        *,
+        service: str,
+        filters: SampleFiltersRequest | NotGiven = NOT_GIVEN,
+        min_confidence: float | NotGiven = NOT_GIVEN,
+        batch_size: int | NotGiven = NOT_GIVEN,
+        request_options: RequestOptions | None = None,
+    ) -> PrelabelTask:
+        """Pre-labelling, run in the background: a running service of the workspace (a text classifier
+        answering `POST /predict`) is sent the samples the filters select (unlabelled ones by default) in
+        batches; its answers at least `min_confidence` sure are kept as predictions for review, apart from
+        the samples' labels. A re-run sends only samples without a prediction of that service.
+        """
+        return self._model(
+            PrelabelTask,
+            "POST",
+            "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/prelabel-tasks/",
+            body={"service": service, "filters": filters, "min_confidence": min_confidence, "batch_size": batch_size},
+            options=request_options,
+        )
+
+    @operation("GET", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/prelabel-tasks/")
+    def list(
+        self,
+        *,
+        ordering: str | NotGiven = NOT_GIVEN,
+        page_size: int | NotGiven = NOT_GIVEN,
+        status: Literal["failed", "pending", "running", "succeeded"] | NotGiven = NOT_GIVEN,
+        request_options: RequestOptions | None = None,
+    ) -> Paginator[PrelabelTask]:
+        """Pre-labelling, run in the background: a running service of the workspace (a text classifier
+        answering `POST /predict`) is sent the samples the filters select (unlabelled ones by default) in
+        batches; its answers at least `min_confidence` sure are kept as predictions for review, apart from
+        the samples' labels. A re-run sends only samples without a prediction of that service.
+        """
+        return self._page(
+            PrelabelTask,
+            "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/prelabel-tasks/",
+            query={"ordering": ordering, "page_size": page_size, "status": status},
+            options=request_options,
+        )
+
+    @operation("GET", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/prelabel-tasks/{id}/")
+    def retrieve(self, id: IdLike, *, request_options: RequestOptions | None = None) -> PrelabelTask:
+        """Pre-labelling, run in the background: a running service of the workspace (a text classifier
+        answering `POST /predict`) is sent the samples the filters select (unlabelled ones by default) in
+        batches; its answers at least `min_confidence` sure are kept as predictions for review, apart from
+        the samples' labels. A re-run sends only samples without a prediction of that service.
+        """
+        return self._model(
+            PrelabelTask,
+            "GET",
+            "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/prelabel-tasks/{id}/",
             path={"id": id_of(id)},
             options=request_options,
         )
@@ -2452,9 +2625,11 @@ class DatasetSamples(Resource):
         self,
         *,
         annotated_by: str | NotGiven = NOT_GIVEN,
+        confidence_below: float | NotGiven = NOT_GIVEN,
         label: str | NotGiven = NOT_GIVEN,
         ordering: str | NotGiven = NOT_GIVEN,
         page_size: int | NotGiven = NOT_GIVEN,
+        prediction: Literal["accepted", "predicted", "rejected"] | NotGiven = NOT_GIVEN,
         source: str | NotGiven = NOT_GIVEN,
         status: Literal["accepted", "labelled", "rejected", "under_review", "unlabelled"] | NotGiven = NOT_GIVEN,
         usage: Literal["eval", "inference", "none", "train"] | NotGiven = NOT_GIVEN,
@@ -2469,9 +2644,11 @@ class DatasetSamples(Resource):
             "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/samples/",
             query={
                 "annotated_by": annotated_by,
+                "confidence_below": confidence_below,
                 "label": label,
                 "ordering": ordering,
                 "page_size": page_size,
+                "prediction": prediction,
                 "source": source,
                 "status": status,
                 "usage": usage,
@@ -2504,6 +2681,8 @@ class DatasetVersions(_extras.VersionsExtras, Resource):
         name: str,
         description: str | NotGiven = NOT_GIVEN,
         train_ratio: Decimal | str | NotGiven = NOT_GIVEN,
+        seed: int | None | NotGiven = NOT_GIVEN,
+        stratified: bool | NotGiven = NOT_GIVEN,
         request_options: RequestOptions | None = None,
     ) -> DatasetVersion:
         """Published versions: immutable snapshots written as a manifest to the dataset's output location.
@@ -2513,7 +2692,13 @@ class DatasetVersions(_extras.VersionsExtras, Resource):
             DatasetVersion,
             "POST",
             "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/versions/",
-            body={"name": name, "description": description, "train_ratio": train_ratio},
+            body={
+                "name": name,
+                "description": description,
+                "train_ratio": train_ratio,
+                "seed": seed,
+                "stratified": stratified,
+            },
             options=request_options,
         )
 
@@ -2577,6 +2762,14 @@ class Datasets(_extras.DatasetsExtras, Resource):
     def import_tasks(self, dataset_id: IdLike) -> DatasetImportTasks:
         """Import tasks of one dataset."""
         return DatasetImportTasks(self._client, **self._scope, dataset_id=id_of(dataset_id))
+
+    def predictions(self, dataset_id: IdLike) -> DatasetPredictions:
+        """Predictions of one dataset."""
+        return DatasetPredictions(self._client, **self._scope, dataset_id=id_of(dataset_id))
+
+    def prelabel_tasks(self, dataset_id: IdLike) -> DatasetPrelabelTasks:
+        """Prelabel tasks of one dataset."""
+        return DatasetPrelabelTasks(self._client, **self._scope, dataset_id=id_of(dataset_id))
 
     def samples(self, dataset_id: IdLike) -> DatasetSamples:
         """Samples of one dataset."""
@@ -2961,6 +3154,186 @@ class Models(Resource):
         )
 
 
+class Notebooks(Resource):
+    """Notebooks: create, delete, images, list, restart, retrieve, start, stop, training_jobs."""
+
+    @operation("POST", "/api/v1/workspaces/{workspace_id}/notebooks/")
+    def create(
+        self,
+        *,
+        name: str,
+        flavor: str,
+        pool: str,
+        storage_gib: int,
+        image_name: str | NotGiven = NOT_GIVEN,
+        custom_image: str | NotGiven = NOT_GIVEN,
+        env: dict[str, str] | NotGiven = NOT_GIVEN,
+        idle_timeout_seconds: int | NotGiven = NOT_GIVEN,
+        max_lifetime_seconds: int | None | NotGiven = NOT_GIVEN,
+        request_options: RequestOptions | None = None,
+    ) -> Notebook:
+        """JupyterLab development environments: each runs as a workload of kind `notebook` on the pool and
+        flavor chosen, with persistent storage that survives stop and start, reached through the platform at
+        its `url`, stopped after `idle_timeout_seconds` without kernel or terminal activity.
+        """
+        return self._model(
+            Notebook,
+            "POST",
+            "/api/v1/workspaces/{workspace_id}/notebooks/",
+            body={
+                "name": name,
+                "image_name": image_name,
+                "custom_image": custom_image,
+                "flavor": flavor,
+                "pool": pool,
+                "storage_gib": storage_gib,
+                "env": env,
+                "idle_timeout_seconds": idle_timeout_seconds,
+                "max_lifetime_seconds": max_lifetime_seconds,
+            },
+            options=request_options,
+        )
+
+    @operation("DELETE", "/api/v1/workspaces/{workspace_id}/notebooks/{id}/")
+    def delete(
+        self,
+        id: IdLike,
+        *,
+        confirm: str | NotGiven = NOT_GIVEN,
+        request_options: RequestOptions | None = None,
+    ) -> None:
+        """JupyterLab development environments: each runs as a workload of kind `notebook` on the pool and
+        flavor chosen, with persistent storage that survives stop and start, reached through the platform at
+        its `url`, stopped after `idle_timeout_seconds` without kernel or terminal activity.
+        """
+        return self._none(
+            "DELETE",
+            "/api/v1/workspaces/{workspace_id}/notebooks/{id}/",
+            path={"id": id_of(id)},
+            query={"confirm": confirm},
+            options=request_options,
+        )
+
+    @operation("GET", "/api/v1/workspaces/{workspace_id}/notebooks/images/")
+    def images(self, *, request_options: RequestOptions | None = None) -> builtins.list[NotebookImage]:
+        """The catalogue of notebook images, per accelerator kind, with their framework and driver versions."""
+        return self._models(
+            NotebookImage,
+            "GET",
+            "/api/v1/workspaces/{workspace_id}/notebooks/images/",
+            options=request_options,
+        )
+
+    @operation("GET", "/api/v1/workspaces/{workspace_id}/notebooks/")
+    def list(
+        self,
+        *,
+        ordering: str | NotGiven = NOT_GIVEN,
+        page_size: int | NotGiven = NOT_GIVEN,
+        request_options: RequestOptions | None = None,
+    ) -> Paginator[Notebook]:
+        """JupyterLab development environments: each runs as a workload of kind `notebook` on the pool and
+        flavor chosen, with persistent storage that survives stop and start, reached through the platform at
+        its `url`, stopped after `idle_timeout_seconds` without kernel or terminal activity.
+        """
+        return self._page(
+            Notebook,
+            "/api/v1/workspaces/{workspace_id}/notebooks/",
+            query={"ordering": ordering, "page_size": page_size},
+            options=request_options,
+        )
+
+    @operation("POST", "/api/v1/workspaces/{workspace_id}/notebooks/{id}/restart/")
+    def restart(self, id: IdLike, *, request_options: RequestOptions | None = None) -> Notebook:
+        """JupyterLab development environments: each runs as a workload of kind `notebook` on the pool and
+        flavor chosen, with persistent storage that survives stop and start, reached through the platform at
+        its `url`, stopped after `idle_timeout_seconds` without kernel or terminal activity.
+        """
+        return self._model(
+            Notebook,
+            "POST",
+            "/api/v1/workspaces/{workspace_id}/notebooks/{id}/restart/",
+            path={"id": id_of(id)},
+            options=request_options,
+        )
+
+    @operation("GET", "/api/v1/workspaces/{workspace_id}/notebooks/{id}/")
+    def retrieve(self, id: IdLike, *, request_options: RequestOptions | None = None) -> Notebook:
+        """JupyterLab development environments: each runs as a workload of kind `notebook` on the pool and
+        flavor chosen, with persistent storage that survives stop and start, reached through the platform at
+        its `url`, stopped after `idle_timeout_seconds` without kernel or terminal activity.
+        """
+        return self._model(
+            Notebook,
+            "GET",
+            "/api/v1/workspaces/{workspace_id}/notebooks/{id}/",
+            path={"id": id_of(id)},
+            options=request_options,
+        )
+
+    @operation("POST", "/api/v1/workspaces/{workspace_id}/notebooks/{id}/start/")
+    def start(self, id: IdLike, *, request_options: RequestOptions | None = None) -> Notebook:
+        """JupyterLab development environments: each runs as a workload of kind `notebook` on the pool and
+        flavor chosen, with persistent storage that survives stop and start, reached through the platform at
+        its `url`, stopped after `idle_timeout_seconds` without kernel or terminal activity.
+        """
+        return self._model(
+            Notebook,
+            "POST",
+            "/api/v1/workspaces/{workspace_id}/notebooks/{id}/start/",
+            path={"id": id_of(id)},
+            options=request_options,
+        )
+
+    @operation("POST", "/api/v1/workspaces/{workspace_id}/notebooks/{id}/stop/")
+    def stop(self, id: IdLike, *, request_options: RequestOptions | None = None) -> Notebook:
+        """JupyterLab development environments: each runs as a workload of kind `notebook` on the pool and
+        flavor chosen, with persistent storage that survives stop and start, reached through the platform at
+        its `url`, stopped after `idle_timeout_seconds` without kernel or terminal activity.
+        """
+        return self._model(
+            Notebook,
+            "POST",
+            "/api/v1/workspaces/{workspace_id}/notebooks/{id}/stop/",
+            path={"id": id_of(id)},
+            options=request_options,
+        )
+
+    @operation("POST", "/api/v1/workspaces/{workspace_id}/notebooks/{id}/training-jobs/")
+    def training_jobs(
+        self,
+        id: IdLike,
+        *,
+        name: str,
+        command: builtins.list[str],
+        flavor: str,
+        pool: str,
+        env: dict[str, str] | NotGiven = NOT_GIVEN,
+        max_runtime_seconds: int | None | NotGiven = NOT_GIVEN,
+        priority: int | NotGiven = NOT_GIVEN,
+        request_options: RequestOptions | None = None,
+    ) -> TrainingJob:
+        """Run the notebook's code as a training job: the notebook's image, its storage as the job's working
+        folder. The notebook must be stopped, and cannot start until the job ends.
+        """
+        return self._model(
+            TrainingJob,
+            "POST",
+            "/api/v1/workspaces/{workspace_id}/notebooks/{id}/training-jobs/",
+            path={"id": id_of(id)},
+            body={
+                "name": name,
+                "command": command,
+                "flavor": flavor,
+                "pool": pool,
+                "env": env,
+                "max_runtime_seconds": max_runtime_seconds,
+                "priority": priority,
+            },
+            options=request_options,
+        )
+
+
 class QuantizationJobs(Resource):
     """Quantization jobs: create, list, retrieve, stop."""
 
@@ -3061,9 +3434,20 @@ class Quotas(Resource):
         max_vcpus: int | None | NotGiven = NOT_GIVEN,
         max_memory_gib: int | None | NotGiven = NOT_GIVEN,
         max_workloads: int | None | NotGiven = NOT_GIVEN,
+        borrowing_limit_accelerators: int | None | NotGiven = NOT_GIVEN,
+        borrowing_limit_vcpus: int | None | NotGiven = NOT_GIVEN,
+        borrowing_limit_memory_gib: int | None | NotGiven = NOT_GIVEN,
+        lending_limit_accelerators: int | None | NotGiven = NOT_GIVEN,
+        lending_limit_vcpus: int | None | NotGiven = NOT_GIVEN,
+        lending_limit_memory_gib: int | None | NotGiven = NOT_GIVEN,
+        weight: Decimal | str | NotGiven = NOT_GIVEN,
+        preemption_policy: PreemptionPolicyEnum | NotGiven = NOT_GIVEN,
+        flavors: builtins.list[QuotaFlavorRequest] | NotGiven = NOT_GIVEN,
         request_options: RequestOptions | None = None,
     ) -> Quota:
-        """The workspace's quota per pool, with current use. POST sets (or replaces) a pool's quota."""
+        """The workspace's queue (quota) per pool: nominal shares, borrowing and lending limits and weight,
+        with current use and what it borrows and lends now. POST sets a pool's queue.
+        """
         return self._model(
             Quota,
             "POST",
@@ -3074,13 +3458,24 @@ class Quotas(Resource):
                 "max_vcpus": max_vcpus,
                 "max_memory_gib": max_memory_gib,
                 "max_workloads": max_workloads,
+                "borrowing_limit_accelerators": borrowing_limit_accelerators,
+                "borrowing_limit_vcpus": borrowing_limit_vcpus,
+                "borrowing_limit_memory_gib": borrowing_limit_memory_gib,
+                "lending_limit_accelerators": lending_limit_accelerators,
+                "lending_limit_vcpus": lending_limit_vcpus,
+                "lending_limit_memory_gib": lending_limit_memory_gib,
+                "weight": weight,
+                "preemption_policy": preemption_policy,
+                "flavors": flavors,
             },
             options=request_options,
         )
 
     @operation("DELETE", "/api/v1/workspaces/{workspace_id}/quotas/{id}/")
     def delete(self, id: IdLike, *, request_options: RequestOptions | None = None) -> None:
-        """The workspace's quota per pool, with current use. POST sets (or replaces) a pool's quota."""
+        """The workspace's queue (quota) per pool: nominal shares, borrowing and lending limits and weight,
+        with current use and what it borrows and lends now. POST sets a pool's queue.
+        """
         return self._none(
             "DELETE",
             "/api/v1/workspaces/{workspace_id}/quotas/{id}/",
@@ -3097,7 +3492,9 @@ class Quotas(Resource):
         pool: str | NotGiven = NOT_GIVEN,
         request_options: RequestOptions | None = None,
     ) -> Paginator[Quota]:
-        """The workspace's quota per pool, with current use. POST sets (or replaces) a pool's quota."""
+        """The workspace's queue (quota) per pool: nominal shares, borrowing and lending limits and weight,
+        with current use and what it borrows and lends now. POST sets a pool's queue.
+        """
         return self._page(
             Quota,
             "/api/v1/workspaces/{workspace_id}/quotas/",
@@ -3107,7 +3504,9 @@ class Quotas(Resource):
 
     @operation("GET", "/api/v1/workspaces/{workspace_id}/quotas/{id}/")
     def retrieve(self, id: IdLike, *, request_options: RequestOptions | None = None) -> Quota:
-        """The workspace's quota per pool, with current use. POST sets (or replaces) a pool's quota."""
+        """The workspace's queue (quota) per pool: nominal shares, borrowing and lending limits and weight,
+        with current use and what it borrows and lends now. POST sets a pool's queue.
+        """
         return self._model(
             Quota,
             "GET",
@@ -3125,9 +3524,20 @@ class Quotas(Resource):
         max_vcpus: int | None | NotGiven = NOT_GIVEN,
         max_memory_gib: int | None | NotGiven = NOT_GIVEN,
         max_workloads: int | None | NotGiven = NOT_GIVEN,
+        borrowing_limit_accelerators: int | None | NotGiven = NOT_GIVEN,
+        borrowing_limit_vcpus: int | None | NotGiven = NOT_GIVEN,
+        borrowing_limit_memory_gib: int | None | NotGiven = NOT_GIVEN,
+        lending_limit_accelerators: int | None | NotGiven = NOT_GIVEN,
+        lending_limit_vcpus: int | None | NotGiven = NOT_GIVEN,
+        lending_limit_memory_gib: int | None | NotGiven = NOT_GIVEN,
+        weight: Decimal | str | NotGiven = NOT_GIVEN,
+        preemption_policy: PreemptionPolicyEnum | NotGiven = NOT_GIVEN,
+        flavors: builtins.list[QuotaFlavorRequest] | NotGiven = NOT_GIVEN,
         request_options: RequestOptions | None = None,
     ) -> Quota:
-        """The workspace's quota per pool, with current use. POST sets (or replaces) a pool's quota."""
+        """The workspace's queue (quota) per pool: nominal shares, borrowing and lending limits and weight,
+        with current use and what it borrows and lends now. POST sets a pool's queue.
+        """
         return self._model(
             Quota,
             "PATCH",
@@ -3138,6 +3548,15 @@ class Quotas(Resource):
                 "max_vcpus": max_vcpus,
                 "max_memory_gib": max_memory_gib,
                 "max_workloads": max_workloads,
+                "borrowing_limit_accelerators": borrowing_limit_accelerators,
+                "borrowing_limit_vcpus": borrowing_limit_vcpus,
+                "borrowing_limit_memory_gib": borrowing_limit_memory_gib,
+                "lending_limit_accelerators": lending_limit_accelerators,
+                "lending_limit_vcpus": lending_limit_vcpus,
+                "lending_limit_memory_gib": lending_limit_memory_gib,
+                "weight": weight,
+                "preemption_policy": preemption_policy,
+                "flavors": flavors,
             },
             options=request_options,
         )
@@ -3881,10 +4300,12 @@ class Workloads(_extras.WorkloadsExtras, Resource):
         command: builtins.list[str] | NotGiven = NOT_GIVEN,
         env: dict[str, str] | NotGiven = NOT_GIVEN,
         max_runtime_seconds: int | None | NotGiven = NOT_GIVEN,
+        preemptible: bool | NotGiven = NOT_GIVEN,
         request_options: RequestOptions | None = None,
     ) -> Workload:
-        """Everything that uses pool capacity in the workspace: phase, pending reason and queue position, pod
-        sets. Training jobs and services create theirs; POST creates a custom one.
+        """Everything that uses pool capacity in the workspace: phase, pending reason, queue position and,
+        while queued, when it is expected to start and why then; pod sets. Training jobs and services create
+        theirs; POST creates a custom one.
         """
         return self._model(
             Workload,
@@ -3899,6 +4320,7 @@ class Workloads(_extras.WorkloadsExtras, Resource):
                 "command": command,
                 "env": env,
                 "max_runtime_seconds": max_runtime_seconds,
+                "preemptible": preemptible,
             },
             options=request_options,
         )
@@ -3908,7 +4330,9 @@ class Workloads(_extras.WorkloadsExtras, Resource):
         self,
         id: IdLike,
         *,
-        kind: Literal["benchmark", "custom", "inference", "training", "visualization"] | NotGiven = NOT_GIVEN,
+        kind: Literal[
+            "benchmark", "custom", "inference", "notebook", "training", "visualization"
+        ] | NotGiven = NOT_GIVEN,
         ordering: str | NotGiven = NOT_GIVEN,
         page_size: int | NotGiven = NOT_GIVEN,
         phase: Literal[
@@ -3917,8 +4341,9 @@ class Workloads(_extras.WorkloadsExtras, Resource):
         pool: str | NotGiven = NOT_GIVEN,
         request_options: RequestOptions | None = None,
     ) -> Paginator[WorkloadEvent]:
-        """Everything that uses pool capacity in the workspace: phase, pending reason and queue position, pod
-        sets. Training jobs and services create theirs; POST creates a custom one.
+        """Everything that uses pool capacity in the workspace: phase, pending reason, queue position and,
+        while queued, when it is expected to start and why then; pod sets. Training jobs and services create
+        theirs; POST creates a custom one.
         """
         return self._page(
             WorkloadEvent,
@@ -3932,7 +4357,9 @@ class Workloads(_extras.WorkloadsExtras, Resource):
     def list(
         self,
         *,
-        kind: Literal["benchmark", "custom", "inference", "training", "visualization"] | NotGiven = NOT_GIVEN,
+        kind: Literal[
+            "benchmark", "custom", "inference", "notebook", "training", "visualization"
+        ] | NotGiven = NOT_GIVEN,
         ordering: str | NotGiven = NOT_GIVEN,
         page_size: int | NotGiven = NOT_GIVEN,
         phase: Literal[
@@ -3941,8 +4368,9 @@ class Workloads(_extras.WorkloadsExtras, Resource):
         pool: str | NotGiven = NOT_GIVEN,
         request_options: RequestOptions | None = None,
     ) -> Paginator[Workload]:
-        """Everything that uses pool capacity in the workspace: phase, pending reason and queue position, pod
-        sets. Training jobs and services create theirs; POST creates a custom one.
+        """Everything that uses pool capacity in the workspace: phase, pending reason, queue position and,
+        while queued, when it is expected to start and why then; pod sets. Training jobs and services create
+        theirs; POST creates a custom one.
         """
         return self._page(
             Workload,
@@ -3976,8 +4404,9 @@ class Workloads(_extras.WorkloadsExtras, Resource):
 
     @operation("GET", "/api/v1/workspaces/{workspace_id}/workloads/{id}/")
     def retrieve(self, id: IdLike, *, request_options: RequestOptions | None = None) -> Workload:
-        """Everything that uses pool capacity in the workspace: phase, pending reason and queue position, pod
-        sets. Training jobs and services create theirs; POST creates a custom one.
+        """Everything that uses pool capacity in the workspace: phase, pending reason, queue position and,
+        while queued, when it is expected to start and why then; pod sets. Training jobs and services create
+        theirs; POST creates a custom one.
         """
         return self._model(
             Workload,
@@ -3989,8 +4418,9 @@ class Workloads(_extras.WorkloadsExtras, Resource):
 
     @operation("POST", "/api/v1/workspaces/{workspace_id}/workloads/{id}/stop/")
     def stop(self, id: IdLike, *, request_options: RequestOptions | None = None) -> Workload:
-        """Everything that uses pool capacity in the workspace: phase, pending reason and queue position, pod
-        sets. Training jobs and services create theirs; POST creates a custom one.
+        """Everything that uses pool capacity in the workspace: phase, pending reason, queue position and,
+        while queued, when it is expected to start and why then; pod sets. Training jobs and services create
+        theirs; POST creates a custom one.
         """
         return self._model(
             Workload,
@@ -4073,6 +4503,10 @@ class RootResources(_extras.RootExtras):
         return Models(cast("Client", self))
 
     @property
+    def notebooks(self) -> Notebooks:
+        return Notebooks(cast("Client", self))
+
+    @property
     def quantization_jobs(self) -> QuantizationJobs:
         return QuantizationJobs(cast("Client", self))
 
@@ -4118,6 +4552,7 @@ OPERATIONS: frozenset[tuple[str, str]] = frozenset({
     ("DELETE", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/versions/{id}/"),
     ("DELETE", "/api/v1/workspaces/{workspace_id}/members/{id}/"),
     ("DELETE", "/api/v1/workspaces/{workspace_id}/models/{id}/"),
+    ("DELETE", "/api/v1/workspaces/{workspace_id}/notebooks/{id}/"),
     ("DELETE", "/api/v1/workspaces/{workspace_id}/quotas/{id}/"),
     ("DELETE", "/api/v1/workspaces/{workspace_id}/services/{id}/"),
     ("DELETE", "/api/v1/workspaces/{workspace_id}/training-jobs/{id}/"),
@@ -4174,6 +4609,9 @@ OPERATIONS: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/export-tasks/{id}/"),
     ("GET", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/import-tasks/"),
     ("GET", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/import-tasks/{id}/"),
+    ("GET", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/predictions/"),
+    ("GET", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/prelabel-tasks/"),
+    ("GET", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/prelabel-tasks/{id}/"),
     ("GET", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/samples/"),
     ("GET", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/samples/{id}/"),
     ("GET", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/versions/"),
@@ -4182,6 +4620,9 @@ OPERATIONS: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/api/v1/workspaces/{workspace_id}/members/{id}/"),
     ("GET", "/api/v1/workspaces/{workspace_id}/models/"),
     ("GET", "/api/v1/workspaces/{workspace_id}/models/{id}/"),
+    ("GET", "/api/v1/workspaces/{workspace_id}/notebooks/"),
+    ("GET", "/api/v1/workspaces/{workspace_id}/notebooks/images/"),
+    ("GET", "/api/v1/workspaces/{workspace_id}/notebooks/{id}/"),
     ("GET", "/api/v1/workspaces/{workspace_id}/quantization-jobs/"),
     ("GET", "/api/v1/workspaces/{workspace_id}/quantization-jobs/{id}/"),
     ("GET", "/api/v1/workspaces/{workspace_id}/quotas/"),
@@ -4252,12 +4693,20 @@ OPERATIONS: frozenset[tuple[str, str]] = frozenset({
     ("POST", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/annotation-tasks/{task_id}/items/submit/"),
     ("POST", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/export-tasks/"),
     ("POST", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/import-tasks/"),
+    ("POST", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/predictions/review-by-confidence/"),
+    ("POST", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/predictions/review/"),
+    ("POST", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/prelabel-tasks/"),
     ("POST", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/samples/"),
     ("POST", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/samples/batch-annotate/"),
     ("POST", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/samples/batch-delete/"),
     ("POST", "/api/v1/workspaces/{workspace_id}/datasets/{dataset_id}/versions/"),
     ("POST", "/api/v1/workspaces/{workspace_id}/members/"),
     ("POST", "/api/v1/workspaces/{workspace_id}/models/"),
+    ("POST", "/api/v1/workspaces/{workspace_id}/notebooks/"),
+    ("POST", "/api/v1/workspaces/{workspace_id}/notebooks/{id}/restart/"),
+    ("POST", "/api/v1/workspaces/{workspace_id}/notebooks/{id}/start/"),
+    ("POST", "/api/v1/workspaces/{workspace_id}/notebooks/{id}/stop/"),
+    ("POST", "/api/v1/workspaces/{workspace_id}/notebooks/{id}/training-jobs/"),
     ("POST", "/api/v1/workspaces/{workspace_id}/quantization-jobs/"),
     ("POST", "/api/v1/workspaces/{workspace_id}/quantization-jobs/{id}/stop/"),
     ("POST", "/api/v1/workspaces/{workspace_id}/quotas/"),
