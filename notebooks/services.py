@@ -72,6 +72,12 @@ def _volume_users(notebook: Notebook):
                                    **{f"env__{NOTEBOOK_ID_ENV}": str(notebook.pk)}).exclude(phase__in=TERMINAL_PHASES)
 
 
+def _check_env_names(env: dict) -> None:
+    for name in env:
+        if refusal := pool_services.platform_env_refusal({name: env[name]}):
+            raise ValidationError({f"env.{name}": refusal})
+
+
 def _check_range(field: str, value: int | None, low: int, high: int, unit: str = "s") -> None:
     if value is not None and not low <= value <= high:
         raise ValidationError({field: f"Use {low} to {high} {unit}; {value} is out of range."})
@@ -119,9 +125,7 @@ def create_notebook(*, workspace, created_by, name: str, pool, flavor, storage_g
     idle_timeout_seconds = idle_timeout_seconds or settings.NOTEBOOK_IDLE_TIMEOUT_SECONDS
     _check_range("idle_timeout_seconds", idle_timeout_seconds, *settings.NOTEBOOK_IDLE_TIMEOUT_RANGE)
     _check_range("max_lifetime_seconds", max_lifetime_seconds, *settings.NOTEBOOK_MAX_LIFETIME_RANGE)
-    for key in (env or {}):
-        if key.startswith("AIP_"):
-            raise ValidationError({f"env.{key}": "Names starting with AIP_ are the platform's; choose another."})
+    _check_env_names(env or {})
     if Notebook.objects.filter(workspace=workspace, name=name).exists():
         raise ValidationError({"name": f"A notebook named '{name}' exists here already; choose another name."})
     notebook = Notebook(
@@ -189,9 +193,7 @@ def start_training_job(*, notebook: Notebook, created_by, name: str, command: li
     if notebook.workload.phase not in TERMINAL_PHASES:
         raise Conflict(f"The notebook is {notebook.workload.phase}; stop it first, so that the job alone works on "
                        "its storage.", code="notebook_not_stopped")
-    for key in (env or {}):
-        if key.startswith("AIP_"):
-            raise ValidationError({f"env.{key}": "Names starting with AIP_ are the platform's; choose another."})
+    _check_env_names(env or {})
     return create_training_job(workspace=notebook.workspace, created_by=created_by, name=name, flavor=flavor,
                                pool=pool, image=notebook.image, command=command, priority=priority,
                                env={**(env or {}), NOTEBOOK_ID_ENV: str(notebook.pk)},

@@ -4,6 +4,7 @@ from rest_framework import serializers
 from aiplatform.models import Account
 
 from .models import Flavor, Node, PodSet, Quota, QuotaFlavor, ResourcePool, Workload, WorkloadEvent
+from .services import platform_env_refusal
 
 
 class FlavorSerializer(serializers.ModelSerializer):
@@ -223,6 +224,11 @@ class WorkloadSerializer(serializers.ModelSerializer):
             "id", "kind", "pool_name", "phase", "reason", "evictions", "message", "queue_position", "created_by",
             "created_at", "queued_at", "admitted_at", "started_at", "finished_at",
         ]
+
+    def validate_env(self, value):
+        if refusal := platform_env_refusal(value):
+            raise serializers.ValidationError(refusal)
+        return value
 
     def _estimate(self, workload):
         return self.context.get("estimates", {}).get(workload.pk)

@@ -450,6 +450,19 @@ def secret_reference(value: str) -> tuple[str, str] | None:
     return secret, key
 
 
+# Names the platform sets in a workload's environment itself (a notebook's id, a job's token, health
+# paths): a caller who could set them would claim what the platform gives only its own runs.
+PLATFORM_ENV_PREFIX = "AIP_"
+
+
+def platform_env_refusal(env: dict) -> str | None:
+    """What to tell a caller whose env names one of the platform's variables, or None."""
+    taken = sorted(name for name in env if name.startswith(PLATFORM_ENV_PREFIX))
+    if taken:
+        return f"{', '.join(taken)}: names starting with {PLATFORM_ENV_PREFIX} are the platform's; choose another."
+    return None
+
+
 def check_env(*, env: dict, field: str) -> None:
     """Refuse env values that refer to a secret other than `<secret name>/<key>` of the workspace."""
     for name, value in env.items():

@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from aiplatform.serializers import WorkspaceResourceField
 from resourcepools.models import Flavor, Phase, ResourcePool
+from resourcepools.services import platform_env_refusal
 
 from . import services
 from .models import Algorithm, MetricPoint, TrainingJob, VisualizationJob
@@ -107,6 +108,11 @@ class TrainingJobSerializer(serializers.ModelSerializer):
                                        "of its own in the workspace's location (training-jobs/<id>/)."}}
 
     @extend_schema_field(BatchSerializer(allow_null=True))
+    def validate_env(self, value):
+        if refusal := platform_env_refusal(value):
+            raise serializers.ValidationError(refusal)
+        return value
+
     def get_batch(self, job):
         return services.batch_arithmetic(job)
 

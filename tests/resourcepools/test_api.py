@@ -177,6 +177,17 @@ def workload_body(pool, **pod_set):
             "pod_sets": [{"name": "worker", "replicas": 1, "flavor": "npu.910b.8", **pod_set}]}
 
 
+def test_a_workload_may_not_name_the_platforms_own_variables(workspace, developer_client):
+    """AIP_* are set by the platform (a notebook's id gives its run that notebook's storage)."""
+    pool = make_pool(nodes=1)
+    body = {**workload_body(pool), "env": {"MODE": "x", "AIP_NOTEBOOK_ID": str(uuid.uuid4())}}
+    answer = developer_client.post(f"/api/v1/workspaces/{workspace.id}/workloads/", body, format="json")
+    assert answer.status_code == 400
+    assert answer.json()["errors"] == [{"code": "invalid", "attr": "env", "detail": (
+        "AIP_NOTEBOOK_ID: names starting with AIP_ are the platform's; choose another.")}]
+    assert not Workload.objects.exists()
+
+
 def test_workload_lifecycle_through_the_api(workspace, developer_client):
     pool = make_pool(nodes=1)
     url = f"/api/v1/workspaces/{workspace.id}/workloads/"

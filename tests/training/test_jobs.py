@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,8 @@ def test_job_creates_a_queued_workload_with_the_recipe(workspace, developer_clie
         ({"flavor": "cpu.8u32g"}, "flavor"),
         ({"node_count": 0}, "node_count"),
         ({"node_count": 3}, "node_count"),
+        # The platform's own names: a notebook's id would hand the job that notebook's storage.
+        ({"env": {"AIP_NOTEBOOK_ID": str(uuid.uuid4())}}, "env"),
     ],
 )
 def test_bad_jobs_are_refused_and_nothing_is_queued(workspace, developer_client, presets, npu_pool, changes, attr):
