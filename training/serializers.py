@@ -107,12 +107,12 @@ class TrainingJobSerializer(serializers.ModelSerializer):
         extra_kwargs = {"output_uri": {"required": False, "help_text": "Where the job writes; defaults to a folder "
                                        "of its own in the workspace's location (training-jobs/<id>/)."}}
 
-    @extend_schema_field(BatchSerializer(allow_null=True))
     def validate_env(self, value):
         if refusal := platform_env_refusal(value):
             raise serializers.ValidationError(refusal)
         return value
 
+    @extend_schema_field(BatchSerializer(allow_null=True))
     def get_batch(self, job):
         return services.batch_arithmetic(job)
 
